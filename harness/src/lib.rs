@@ -1,0 +1,1 @@
+//! tcpconform: TCP conformance cases, a runner, targets and reports.

@@ -1,0 +1,106 @@
+//! Everything a user can tune, with the RFC's defaults. One `Config` per stack; connections copy
+//! what they need at creation.
+
+use crate::time::Duration;
+
+/// How RST and SYN segments are checked in the synchronized states (RFC 9293 3.10.7.4, MAY-12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RstPolicy {
+    /// RFC 793: any in-window RST resets; an in-window SYN resets; any ACK up to SND.NXT is taken.
+    Rfc793,
+    /// RFC 5961: only an exact RST (SEG.SEQ == RCV.NXT) resets, an in-window one draws a challenge
+    /// ACK; any SYN draws a challenge ACK; ACKs below SND.UNA - MAX.SND.WND are discarded with
+    /// an ACK.
+    Rfc5961,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The largest IP packet we send or want to receive; our MSS option is derived from it
+    /// (MUST-67: MMS_R minus the fixed IP and TCP headers).
+    pub mtu: usize,
+    /// Receive buffer per connection, in octets (bounds the advertised window).
+    pub recv_buffer: usize,
+    /// Send buffer per connection, in octets.
+    pub send_buffer: usize,
+    /// Offer window scaling (RFC 7323 2) with this shift, `None` to not offer. Capped at 14.
+    pub window_scale: Option<u8>,
+    /// Offer timestamps (RFC 7323 3).
+    pub timestamps: bool,
+    /// Offer SACK-permitted and send SACK blocks (RFC 2018).
+    pub sack: bool,
+    pub rst_policy: RstPolicy,
+    /// Nagle's algorithm (RFC 9293 3.7.4, SHLD-7), switchable per connection too (MUST-17).
+    pub nagle: bool,
+    /// Delayed ACK timeout (RFC 9293 3.8.6.3: MUST-40 < 0.5 s), `None` to ACK every segment.
+    pub delayed_ack: Option<Duration>,
+    /// Maximum segment lifetime; TIME-WAIT lasts 2 * msl (MUST-13).
+    pub msl: Duration,
+    /// RFC 6298 2.1: initial RTO (1 s).
+    pub rto_initial: Duration,
+    /// RFC 6298 2.4: RTO floor (SHOULD be 1 s).
+    pub rto_min: Duration,
+    /// RFC 6298 2.5: RTO ceiling (MAY be placed, at least 60 s).
+    pub rto_max: Duration,
+    /// R1 (RFC 9293 3.8.3, SHLD-10: at least 3 retransmissions): after this many, negative
+    /// advice is reported (`Event::Trouble`).
+    pub r1: u32,
+    /// R2 for data segments (SHLD-11: at least 100 s): give up and close after this long.
+    pub r2: Duration,
+    /// R2 for SYN segments (MUST-23: at least 3 minutes).
+    pub r2_syn: Duration,
+    /// Keep-alive idle time (MUST-25: off by default; MUST-28: at least two hours when on).
+    pub keepalive: Option<Duration>,
+    /// Interval between unanswered keep-alive probes.
+    pub keepalive_interval: Duration,
+    /// Unanswered probes before the connection is dropped (MUST-29: tolerant of lost ACKs).
+    pub keepalive_probes: u32,
+    /// Half-open (SYN-RECEIVED) connections per listener; see `Stack` for what happens when full.
+    pub syn_backlog: usize,
+    /// Established connections waiting in `accept` per listener.
+    pub accept_backlog: usize,
+    /// IPv4 TTL / IPv6 hop limit of what we send (MUST-49).
+    pub ttl: u8,
+    /// The IPv4 Basic Security Option (RFC 1108) classification level this host runs at.
+    /// `Some(level)` makes a SYN or segment with a different level a "security/compartment
+    /// mismatch" (RFC 9293 3.10.7.2 step 3, 3.10.7.3 step 3, 3.10.7.4 step 3). `None` ignores IP
+    /// security options, as nearly every modern stack does.
+    pub security_level: Option<u8>,
+    /// MAY-2 / RFC 6191: accept a SYN in TIME-WAIT that is clearly a new incarnation (higher
+    /// sequence number, or higher timestamp) and open a new connection.
+    pub time_wait_reuse: bool,
+    /// Secret key of the RFC 6528 ISN function. `None` draws a random one per stack.
+    pub isn_secret: Option<[u8; 16]>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            mtu: 1500,
+            recv_buffer: 256 * 1024,
+            send_buffer: 256 * 1024,
+            window_scale: Some(7),
+            timestamps: true,
+            sack: true,
+            rst_policy: RstPolicy::Rfc5961,
+            nagle: true,
+            delayed_ack: Some(Duration::from_millis(100)),
+            msl: Duration::from_secs(120),
+            rto_initial: Duration::from_secs(1),
+            rto_min: Duration::from_secs(1),
+            rto_max: Duration::from_secs(120),
+            r1: 3,
+            r2: Duration::from_secs(100),
+            r2_syn: Duration::from_secs(180),
+            keepalive: None,
+            keepalive_interval: Duration::from_secs(75),
+            keepalive_probes: 9,
+            syn_backlog: 128,
+            accept_backlog: 128,
+            ttl: 64,
+            security_level: None,
+            time_wait_reuse: true,
+            isn_secret: None,
+        }
+    }
+}
