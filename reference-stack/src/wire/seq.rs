@@ -87,7 +87,12 @@ impl Sub<SeqNumber> for SeqNumber {
     type Output = usize;
     fn sub(self, rhs: SeqNumber) -> usize {
         let d = self.wrapping_diff(rhs);
-        debug_assert!(d >= 0, "sequence subtraction underflow: {} - {}", self.0, rhs.0);
+        debug_assert!(
+            d >= 0,
+            "sequence subtraction underflow: {} - {}",
+            self.0,
+            rhs.0
+        );
         d.max(0) as usize
     }
 }
