@@ -1,1 +1,13 @@
 //! tcpconform: TCP conformance cases, a runner, targets and reports.
+//!
+//! Data flows one way: case file -> [`case`] model -> [`run`] runner -> [`target`] -> events ->
+//! [`report`] reporters.
+
+pub mod case;
+pub mod packet;
+pub mod report;
+pub mod run;
+pub mod target;
+
+pub mod app;
+pub mod cli;

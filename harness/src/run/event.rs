@@ -124,8 +124,14 @@ pub struct Summary {
 #[derive(Debug, Clone)]
 pub enum RunEvent {
     /// The run starts with `total` case instances (after filter, partition and IP expansion).
-    Started { total: usize, target: String },
-    CaseStarted { id: String, ip: IpVersion },
+    Started {
+        total: usize,
+        target: String,
+    },
+    CaseStarted {
+        id: String,
+        ip: IpVersion,
+    },
     CaseFinished(Box<CaseResult>),
     Finished(Summary),
 }

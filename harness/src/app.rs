@@ -1,0 +1,182 @@
+//! What each subcommand does, between the CLI and the library. Exit codes: 0 all passed,
+//! 1 some case failed, 2 usage or case-file errors.
+
+use crate::case::load::load_paths;
+use crate::case::model::Case;
+use crate::cli::{IpChoice, RstProfile, RunArgs, SelectArgs, TargetKind};
+use crate::report::json::JsonReporter;
+use crate::report::junit::JunitReporter;
+use crate::report::pcap::PcapReporter;
+use crate::report::terminal::TerminalReporter;
+use crate::run::event::{IpVersion, Reporter};
+use crate::run::executor::{execute, Instance};
+use crate::run::select::{filter_matches, Partition};
+use crate::target::reference::ReferenceTarget;
+use crate::target::Target;
+use std::path::PathBuf;
+
+pub const EXIT_PASSED: u8 = 0;
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+fn paths(select: &SelectArgs) -> Vec<PathBuf> {
+    if select.paths.is_empty() {
+        vec![PathBuf::from("cases")]
+    } else {
+        select.paths.clone()
+    }
+}
+
+/// Loads the cases; on error prints every diagnostic and returns the exit code.
+fn load(select: &SelectArgs) -> Result<Vec<Case>, u8> {
+    let paths = paths(select);
+    for p in &paths {
+        if !p.exists() {
+            eprintln!("error: {}: no such file or directory", p.display());
+            return Err(EXIT_USAGE);
+        }
+    }
+    match load_paths(&paths) {
+        Ok(cases) => Ok(cases),
+        Err(diags) => {
+            for d in &diags {
+                eprintln!("{d}");
+            }
+            eprintln!(
+                "error: {} problem(s) in case files; nothing was run",
+                diags.len()
+            );
+            Err(EXIT_USAGE)
+        }
+    }
+}
+
+/// The instances a selection runs: cases x IP versions, filtered, sorted, partitioned.
+fn instances<'c>(cases: &'c [Case], select: &SelectArgs) -> Result<Vec<Instance<'c>>, u8> {
+    let partition = match &select.partition {
+        None => None,
+        Some(s) => match Partition::parse(s) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(EXIT_USAGE);
+            }
+        },
+    };
+    let mut out: Vec<Instance<'c>> = Vec::new();
+    for case in cases {
+        if let Some(f) = &select.filter {
+            if !filter_matches(f, &case.id) {
+                continue;
+            }
+        }
+        for &ip in &case.ip {
+            let wanted = match select.ip {
+                IpChoice::V4 => ip == IpVersion::V4,
+                IpChoice::V6 => ip == IpVersion::V6,
+                IpChoice::Both => true,
+            };
+            if wanted {
+                out.push(Instance { case, ip });
+            }
+        }
+    }
+    out.sort_by(|a, b| (&a.case.id, a.ip).cmp(&(&b.case.id, b.ip)));
+    if let Some(p) = partition {
+        out = out
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| p.contains(*i))
+            .map(|(_, x)| x)
+            .collect();
+    }
+    Ok(out)
+}
+
+pub fn run(args: &RunArgs) -> u8 {
+    let cases = match load(&args.select) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let instances = match instances(&cases, &args.select) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let seed: u64 = rand::random();
+    let make_target: Box<dyn Fn() -> Box<dyn Target> + Sync> = match args.target {
+        TargetKind::Reference => {
+            let mut config = reference_stack::Config::default();
+            config.rst_policy = match args.reference_profile {
+                RstProfile::Rfc5961 => reference_stack::RstPolicy::Rfc5961,
+                RstProfile::Rfc793 => reference_stack::RstPolicy::Rfc793,
+            };
+            Box::new(move || Box::new(ReferenceTarget::new(config.clone())) as Box<dyn Target>)
+        }
+    };
+    let target_name = match args.target {
+        TargetKind::Reference => "reference",
+    };
+    let mut terminal = TerminalReporter::stdout(args.verbose);
+    let mut junit = args.junit.as_ref().map(JunitReporter::new);
+    let mut json = args.json.as_ref().map(JsonReporter::new);
+    let mut pcap = PcapReporter::new(args.pcap_dir.clone()).all(args.pcap_all);
+    let mut reporters: Vec<&mut dyn Reporter> = Vec::new();
+    if let Some(j) = junit.as_mut() {
+        reporters.push(j);
+    }
+    if let Some(j) = json.as_mut() {
+        reporters.push(j);
+    }
+    reporters.push(&mut pcap);
+    // The terminal goes last so that its closing line is the last thing printed.
+    reporters.push(&mut terminal);
+    match execute(
+        &instances,
+        jobs,
+        seed,
+        target_name,
+        make_target.as_ref(),
+        &mut reporters,
+    ) {
+        Ok(summary) if summary.failed == 0 => EXIT_PASSED,
+        Ok(_) => EXIT_FAILED,
+        Err(e) => {
+            eprintln!("error: writing reports: {e}");
+            EXIT_USAGE
+        }
+    }
+}
+
+pub fn list(select: &SelectArgs) -> u8 {
+    let cases = match load(select) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let instances = match instances(&cases, select) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    for i in &instances {
+        println!("{} [{}]  {}", i.case.id, i.ip.label(), i.case.title);
+    }
+    println!("{} case instance(s)", instances.len());
+    EXIT_PASSED
+}
+
+pub fn check(select: &SelectArgs) -> u8 {
+    match load(select) {
+        Ok(cases) => {
+            println!("{} case(s) OK", cases.len());
+            EXIT_PASSED
+        }
+        Err(code) => code,
+    }
+}
+
+pub fn schema() -> u8 {
+    println!("{}", crate::case::schema::json_schema());
+    EXIT_PASSED
+}

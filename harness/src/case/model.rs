@@ -1,0 +1,667 @@
+//! The validated case model the runner consumes.
+//!
+//! A [`Case`] is one behaviour, already checked by the loader: grids are expanded (one `Case`
+//! per combination), the prelude's steps are inlined at the front of `steps`, every expression
+//! is parsed and its variables known, every step carries its source location. Nothing here
+//! needs the YAML any more. The language itself is documented in `cases/README.md`.
+//!
+//! Sequence numbers follow packetdrill's convention. A [`Value::Rel`] in a field is an offset
+//! from the ISN of the side that owns the field's sequence space ([`Space`]):
+//!
+//! | field            | `send` (tester -> target) | `expect` (target -> tester) |
+//! |------------------|---------------------------|-----------------------------|
+//! | `seq`            | tester ISN                | target ISN                  |
+//! | `ack`            | target ISN                | tester ISN                  |
+//! | SACK block edges | target ISN                | tester ISN                  |
+//!
+//! Variables ([`Var`]) evaluate to relative values in their own space; the loader rejects a
+//! variable from the other space in a sequence field (`send: { seq: snd.nxt }` is a mistake).
+//! [`Value::Abs`] (`abs(12345)` or `{ abs: 12345 }`) is put on the wire as is, and variables
+//! inside it evaluate to absolute wire values.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use core::fmt;
+use core::str::FromStr;
+
+pub use super::expr::{BinOp, EvalError, Expr, Space, Var};
+pub use crate::packet::spec::{ChecksumSpec, IpFields};
+pub use crate::run::event::IpVersion;
+
+/// Where something came from in a case file (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loc {
+    pub file: Arc<PathBuf>,
+    pub line: usize,
+    pub col: usize,
+}
+
+impl fmt::Display for Loc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.col)
+    }
+}
+
+/// One case instance template (one per grid combination). The runner further multiplies it by
+/// the IP versions in [`Case::ip`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    /// Unique across the corpus. Grid instances carry their combination:
+    /// `rst/in-window[ESTABLISHED,rcv.nxt+1]`.
+    pub id: String,
+    pub title: String,
+    /// Location of the `id:` key.
+    pub loc: Loc,
+    /// References as written (`RFC9293 3.10.7.4`, `MUST-11`).
+    pub rfc: Vec<String>,
+    /// The RFC 9293 requirement ids among `rfc` (`MUST-11`, `SHLD-31`, `MAY-2`, `REC-1`),
+    /// checked against the requirements table.
+    pub requirements: Vec<String>,
+    /// SEGMENT ARRIVES rule ids (`RS-2`), checked against the 55 ids CL-1..FN-6.
+    pub cells: Vec<String>,
+    /// IP versions to run on, in order, deduplicated (default both).
+    pub ip: Vec<IpVersion>,
+    pub tags: Vec<String>,
+    /// Sysctls the linux target must set in the case's namespace, name -> value as written.
+    pub sysctls: BTreeMap<String, String>,
+    pub setup: Setup,
+    /// Name of the prelude whose steps open `steps` (`ESTABLISHED`), if any.
+    pub prelude: Option<String>,
+    /// Number of leading steps that come from the prelude (their `loc` is in `_preludes.yaml`).
+    pub prelude_steps: usize,
+    pub defaults: Defaults,
+    /// For a grid instance, the chosen label per axis, in axis order: `[("state", "ESTABLISHED")]`.
+    pub grid: Vec<(String, String)>,
+    pub steps: Vec<Step>,
+}
+
+/// How the target side is prepared before the first step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setup {
+    /// Nothing listens on `port` on the target: segments meet a CLOSED port (RFC 9293 3.10.7.1).
+    Closed { port: u16 },
+    /// The target does a passive OPEN on `port` (listen, no accept until a `call: accept`).
+    Listen { port: u16 },
+    /// The target actively opens to the tester's `port` (the runner calls connect; the target's
+    /// SYN is the first thing to expect).
+    Connect { port: u16 },
+}
+
+impl Setup {
+    pub fn port(self) -> u16 {
+        match self {
+            Setup::Closed { port } | Setup::Listen { port } | Setup::Connect { port } => port,
+        }
+    }
+}
+
+/// Case-level defaults (`defaults:` in the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Defaults {
+    /// Window of `send` steps that give none (default 65535).
+    pub win: u16,
+    /// Deadline of `expect` steps that give none (default 1s).
+    pub within: Duration,
+}
+
+impl Default for Defaults {
+    fn default() -> Defaults {
+        Defaults { win: 65535, within: Duration::from_secs(1) }
+    }
+}
+
+/// One step, with where it is written (for failure messages: `Failure::line = loc.line`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub kind: StepKind,
+    pub loc: Loc,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepKind {
+    /// Inject a segment.
+    Send(Box<Send>),
+    /// The next segment from the target must match.
+    Expect(Box<Expect>),
+    /// No segment from the target for this long.
+    ExpectNone(Duration),
+    /// The target's TCB for the case's 4-tuple is in this state (LISTEN: the listener exists and
+    /// holds no TCB for the 4-tuple; CLOSED: no TCB at all).
+    State(TcpState),
+    /// An application call on the target.
+    Call(Call),
+    /// Let time pass (virtual on the reference target), ignoring nothing: segments the target
+    /// emits meanwhile stay queued for the next `expect`.
+    Wait(Duration),
+    /// Allowed variants; at least two. The runner picks the branch whose first step matches
+    /// what arrives and reports its name in `Outcome::Passed::variants`.
+    OneOf(Vec<Branch>),
+}
+
+/// One named variant of a `one_of` step. Its first step is an `expect` or `expect_none`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Branch {
+    pub name: String,
+    pub loc: Loc,
+    pub steps: Vec<Step>,
+}
+
+/// A number that may be relative to an ISN (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// Relative to the ISN of the field's space (for non-sequence fields: just the number).
+    Rel(Expr),
+    /// Put on the wire as is.
+    Abs(Expr),
+}
+
+impl Value {
+    pub fn expr(&self) -> &Expr {
+        match self {
+            Value::Rel(e) | Value::Abs(e) => e,
+        }
+    }
+}
+
+/// TCP header flag bits, as in [`crate::packet::spec::PacketSpec::flags`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Flags(pub u16);
+
+impl Flags {
+    pub const FIN: u16 = 0x01;
+    pub const SYN: u16 = 0x02;
+    pub const RST: u16 = 0x04;
+    pub const PSH: u16 = 0x08;
+    pub const ACK: u16 = 0x10;
+    pub const URG: u16 = 0x20;
+    pub const ECE: u16 = 0x40;
+    pub const CWR: u16 = 0x80;
+    /// AE, formerly NS (RFC 9768 / RFC 3540).
+    pub const AE: u16 = 0x100;
+
+    /// Letter per bit, in the order `Display` prints them.
+    pub const LETTERS: [(char, u16); 9] = [
+        ('S', Flags::SYN),
+        ('F', Flags::FIN),
+        ('R', Flags::RST),
+        ('P', Flags::PSH),
+        ('A', Flags::ACK),
+        ('U', Flags::URG),
+        ('E', Flags::ECE),
+        ('C', Flags::CWR),
+        ('N', Flags::AE),
+    ];
+
+    pub fn has(self, bits: u16) -> bool {
+        self.0 & bits == bits
+    }
+}
+
+impl fmt::Display for Flags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            return f.write_str(".");
+        }
+        for (c, bit) in Flags::LETTERS {
+            if self.0 & bit != 0 {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Error of [`Flags::from_str`]: the offending character.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadFlags(pub String);
+
+impl fmt::Display for BadFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadFlags {}
+
+impl FromStr for Flags {
+    type Err = BadFlags;
+    /// Letters S F R P A U E C N in any order (case-sensitive), or `.` alone for no flag.
+    fn from_str(s: &str) -> Result<Flags, BadFlags> {
+        let s = s.trim();
+        if s == "." {
+            return Ok(Flags(0));
+        }
+        if s.is_empty() {
+            return Err(BadFlags("empty flags (use `.` for a segment with no flag)".into()));
+        }
+        let mut bits = 0u16;
+        for c in s.chars() {
+            let bit = Flags::LETTERS
+                .iter()
+                .find(|(l, _)| *l == c)
+                .map(|(_, b)| *b)
+                .ok_or_else(|| {
+                    BadFlags(format!(
+                        "bad flag letter `{c}` in `{s}` (expected letters S F R P A U E C N, or `.` for none)"
+                    ))
+                })?;
+            if bits & bit != 0 {
+                return Err(BadFlags(format!("flag `{c}` given twice in `{s}`")));
+            }
+            bits |= bit;
+        }
+        Ok(Flags(bits))
+    }
+}
+
+/// A segment to inject. `None` fields take the runner's defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Send {
+    pub flags: Flags,
+    /// Default: the tester's next sequence number (`rcv.nxt` as the target last acknowledged,
+    /// or the tester's own SND.NXT).
+    pub seq: Option<Value>,
+    /// Default: the target's `snd.nxt` when ACK is set, 0 otherwise.
+    pub ack: Option<Value>,
+    /// Default: `Defaults::win`. Raw 16-bit field (the runner does not scale it).
+    pub win: Option<Expr>,
+    /// Urgent pointer (default 0).
+    pub urg: Option<Expr>,
+    /// The three reserved header bits (default 0).
+    pub reserved: u8,
+    pub options: Vec<SendOption>,
+    pub payload: Vec<u8>,
+    /// Override the data offset (in 32-bit words).
+    pub doff: Option<u8>,
+    pub checksum: ChecksumSpec,
+    pub ip: IpFields,
+    /// The whole IP packet; every other field is ignored.
+    pub raw: Option<Vec<u8>>,
+}
+
+/// A TCP option to send. Mirrors [`crate::packet::spec::OptionSpec`] with expressions where a
+/// value depends on the connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendOption {
+    Eol,
+    Nop,
+    Mss(u16),
+    WindowScale(u8),
+    SackPermitted,
+    /// (left, right) edges, in the target's sequence space.
+    Sack(Vec<(Value, Value)>),
+    Timestamps { val: Expr, ecr: Expr },
+    /// `{ kind: K, data: "hex" }`: kind, length = 2 + data.len(), data.
+    Unknown { kind: u8, data: Vec<u8> },
+    /// `{ raw: "hex" }`: bytes copied verbatim into the option area.
+    Raw(Vec<u8>),
+}
+
+/// A matcher for one numeric field of a received segment.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NumMatch {
+    /// `"*"`: anything.
+    Any,
+    /// Exactly this value.
+    Eq(Value),
+    /// Inclusive bounds; `None` is open. `"> x"` is stored as `min: x + 1`, `"a..b"` as
+    /// `max: b - 1`. On sequence fields the runner compares modulo 2^32 (RFC 9293 3.4).
+    Range { min: Option<Value>, max: Option<Value> },
+}
+
+/// What the flags of a received segment must be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlagMatch {
+    /// Exactly one of these sets (`flags: SA` or `flags: [R, RA]`).
+    OneOf(Vec<Flags>),
+    /// `{ has: A, not: [S, R] }`: these bits set, those clear, the rest free.
+    Mask { has: Flags, not: Flags },
+}
+
+/// A TCP option kind, for `contains` / `absent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OptionKind {
+    Eol,
+    Nop,
+    Mss,
+    WindowScale,
+    SackPermitted,
+    Sack,
+    Timestamps,
+    /// Any other kind number.
+    Other(u8),
+}
+
+impl OptionKind {
+    /// The kind octet (RFC 9293 3.2, RFC 7323, RFC 2018).
+    pub fn code(self) -> u8 {
+        match self {
+            OptionKind::Eol => 0,
+            OptionKind::Nop => 1,
+            OptionKind::Mss => 2,
+            OptionKind::WindowScale => 3,
+            OptionKind::SackPermitted => 4,
+            OptionKind::Sack => 5,
+            OptionKind::Timestamps => 8,
+            OptionKind::Other(k) => k,
+        }
+    }
+}
+
+/// One option of an `exact` option list: like [`SendOption`] with matchers for values.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OptionPattern {
+    Eol,
+    Nop,
+    Mss(NumMatch),
+    WindowScale(NumMatch),
+    SackPermitted,
+    Sack(Vec<(NumMatch, NumMatch)>),
+    Timestamps { val: NumMatch, ecr: NumMatch },
+    /// `data: None` matches any data of that kind.
+    Unknown { kind: u8, data: Option<Vec<u8>> },
+}
+
+/// Matchers on the options of a received segment; all given ones must hold.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OptionsMatch {
+    pub contains: Vec<OptionKind>,
+    pub absent: Vec<OptionKind>,
+    /// The whole option list, in order (NOP and EOL included).
+    pub exact: Option<Vec<OptionPattern>>,
+    /// Value of the MSS option (implies `contains: [mss]`).
+    pub mss: Option<NumMatch>,
+    pub wscale: Option<NumMatch>,
+    pub ts: Option<TsMatch>,
+    /// SACK blocks in order (edges in the tester's sequence space).
+    pub sack: Option<Vec<(NumMatch, NumMatch)>>,
+}
+
+impl OptionsMatch {
+    pub fn is_empty(&self) -> bool {
+        *self == OptionsMatch::default()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TsMatch {
+    pub val: NumMatch,
+    pub ecr: NumMatch,
+}
+
+/// A segment the target must send. `None` / empty matchers are not checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expect {
+    pub flags: Option<FlagMatch>,
+    pub seq: Option<NumMatch>,
+    pub ack: Option<NumMatch>,
+    /// The raw 16-bit window field (unscaled).
+    pub win: Option<NumMatch>,
+    pub urg: Option<NumMatch>,
+    pub reserved: Option<NumMatch>,
+    /// Payload length.
+    pub len: Option<NumMatch>,
+    /// Exact payload bytes.
+    pub data: Option<Vec<u8>>,
+    pub options: OptionsMatch,
+    pub ttl: Option<NumMatch>,
+    pub tos: Option<NumMatch>,
+    /// Latest arrival, measured from the end of the previous step (default `Defaults::within`).
+    pub within: Option<Duration>,
+    /// Earliest arrival: a segment before this fails the step (retransmission timing).
+    pub after: Option<Duration>,
+}
+
+/// An application call performed on the target, with what it must return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub kind: CallKind,
+    /// The call must fail with this error (`error: ECONNRESET`); `None`: it must succeed.
+    pub error: Option<CallError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallKind {
+    /// Passive OPEN on the setup port (again).
+    Listen,
+    /// Take the connection from the listener's queue.
+    Accept,
+    /// Active OPEN to the setup port.
+    Connect,
+    /// SEND these bytes (`write: 100` = 100 octets of [`pattern`]).
+    Write(Vec<u8>),
+    /// RECEIVE up to `max` octets.
+    Read { max: usize, expect: Option<ReadExpect> },
+    /// shutdown(2); `Write` is the RFC's CLOSE (send FIN, keep receiving).
+    Shutdown(Shutdown),
+    /// close(2): CLOSE (RFC 9293 3.10.4).
+    Close,
+    /// ABORT (RFC 9293 3.10.5): close with SO_LINGER 0 on sockets, i.e. send RST.
+    Abort,
+    /// TCP_NODELAY on (disable Nagle, RFC 9293 3.7.4).
+    NoDelay,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    Read,
+    Write,
+    Both,
+}
+
+/// What a `read` call must return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadExpect {
+    /// Exactly these bytes.
+    Data(Vec<u8>),
+    /// End of stream (0 bytes: the peer's FIN was received).
+    Eof,
+}
+
+/// Errors a call may be expected to fail with (errno names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallError {
+    ConnReset,
+    ConnRefused,
+    TimedOut,
+    NotConn,
+    Pipe,
+    WouldBlock,
+}
+
+impl CallError {
+    pub const ALL: [CallError; 6] = [
+        CallError::ConnReset,
+        CallError::ConnRefused,
+        CallError::TimedOut,
+        CallError::NotConn,
+        CallError::Pipe,
+        CallError::WouldBlock,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CallError::ConnReset => "ECONNRESET",
+            CallError::ConnRefused => "ECONNREFUSED",
+            CallError::TimedOut => "ETIMEDOUT",
+            CallError::NotConn => "ENOTCONN",
+            CallError::Pipe => "EPIPE",
+            CallError::WouldBlock => "EAGAIN",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<CallError> {
+        CallError::ALL.iter().copied().find(|e| e.name().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+/// The known-pattern payload used by `data: N` and `write: N`: octet i is
+/// `b'a' + (offset + i) % 26`, so that any slice of it is recognisable in a trace.
+pub fn pattern(offset: usize, len: usize) -> Vec<u8> {
+    (0..len).map(|i| b'a' + ((offset + i) % 26) as u8).collect()
+}
+
+/// The eleven connection states of RFC 9293 3.3.2 (a copy of the reference stack's names, so
+/// that the harness does not depend on the stack it tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TcpState {
+    Closed,
+    Listen,
+    SynSent,
+    SynReceived,
+    Established,
+    FinWait1,
+    FinWait2,
+    CloseWait,
+    Closing,
+    LastAck,
+    TimeWait,
+}
+
+impl TcpState {
+    pub const ALL: [TcpState; 11] = [
+        TcpState::Closed,
+        TcpState::Listen,
+        TcpState::SynSent,
+        TcpState::SynReceived,
+        TcpState::Established,
+        TcpState::FinWait1,
+        TcpState::FinWait2,
+        TcpState::CloseWait,
+        TcpState::Closing,
+        TcpState::LastAck,
+        TcpState::TimeWait,
+    ];
+
+    /// The RFC's spelling: `SYN-RECEIVED`, `FIN-WAIT-1`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            TcpState::Closed => "CLOSED",
+            TcpState::Listen => "LISTEN",
+            TcpState::SynSent => "SYN-SENT",
+            TcpState::SynReceived => "SYN-RECEIVED",
+            TcpState::Established => "ESTABLISHED",
+            TcpState::FinWait1 => "FIN-WAIT-1",
+            TcpState::FinWait2 => "FIN-WAIT-2",
+            TcpState::CloseWait => "CLOSE-WAIT",
+            TcpState::Closing => "CLOSING",
+            TcpState::LastAck => "LAST-ACK",
+            TcpState::TimeWait => "TIME-WAIT",
+        }
+    }
+}
+
+impl fmt::Display for TcpState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for TcpState {
+    type Err = String;
+    /// The RFC spelling, case-insensitively, with `-` or `_` (`SYN-RCVD` too), as
+    /// `reference_stack::State::from_str`.
+    fn from_str(s: &str) -> Result<TcpState, String> {
+        let norm = s.trim().to_ascii_uppercase().replace('_', "-");
+        let norm = if norm == "SYN-RCVD" { "SYN-RECEIVED".to_string() } else { norm };
+        TcpState::ALL.iter().copied().find(|st| st.name() == norm).ok_or_else(|| {
+            format!(
+                "unknown TCP state `{s}` (expected one of {})",
+                TcpState::ALL.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
+            )
+        })
+    }
+}
+
+/// Parses a duration: a decimal number and a unit among `us`, `ms`, `s`, `min`
+/// (`200ms`, `1.5s`, `2min`, `500us`). Never panics.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let unit = unit.trim();
+    let nanos_per_unit: f64 = match unit {
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        "min" => 60e9,
+        _ => {
+            return Err(format!(
+                "bad duration `{s}` (expected a number and a unit: us, ms, s or min, e.g. `200ms`, `1.5s`)"
+            ))
+        }
+    };
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("bad duration `{s}` (expected a number before `{unit}`, e.g. `200ms`)"))?;
+    let nanos = value * nanos_per_unit;
+    // One day is far beyond any TCP timer a case waits for (2MSL is minutes).
+    if !nanos.is_finite() || nanos > 86_400e9 {
+        return Err(format!("duration `{s}` is out of range (at most one day)"));
+    }
+    Ok(Duration::from_nanos(nanos.round() as u64))
+}
+
+/// Parses hex bytes, ignoring spaces, `:` and a leading `0x` (`"0a0b"`, `"0a 0b"`, `"0a:0b"`).
+pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
+    let t = s.trim();
+    let t = t.strip_prefix("0x").unwrap_or(t);
+    let digits: Vec<u8> = t.bytes().filter(|b| !matches!(b, b' ' | b':' | b'\n' | b'\t')).collect();
+    if digits.len() % 2 != 0 {
+        return Err(format!("bad hex `{s}`: odd number of hex digits"));
+    }
+    digits
+        .chunks(2)
+        .map(|pair| {
+            let hi = (pair[0] as char).to_digit(16);
+            let lo = (pair[1] as char).to_digit(16);
+            match (hi, lo) {
+                (Some(h), Some(l)) => Ok((h * 16 + l) as u8),
+                _ => Err(format!("bad hex `{s}`: expected digits 0-9 a-f")),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_parse_and_print() {
+        assert_eq!("SA".parse::<Flags>(), Ok(Flags(Flags::SYN | Flags::ACK)));
+        assert_eq!("AS".parse::<Flags>(), Ok(Flags(Flags::SYN | Flags::ACK)));
+        assert_eq!(".".parse::<Flags>(), Ok(Flags(0)));
+        assert_eq!(Flags(Flags::FIN | Flags::ACK).to_string(), "FA");
+        assert!("SX".parse::<Flags>().unwrap_err().0.contains("bad flag letter `X`"));
+        assert!("SS".parse::<Flags>().is_err());
+        assert!("".parse::<Flags>().is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("200ms"), Ok(Duration::from_millis(200)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2min"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("500us"), Ok(Duration::from_micros(500)));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("ms").is_err());
+        assert!(parse_duration("1e400s").is_err());
+        assert!(parse_duration("99999999999min").is_err());
+        assert!(parse_duration("1.2.3s").is_err());
+    }
+
+    #[test]
+    fn hex_and_states() {
+        assert_eq!(parse_hex("0a 0B:ff"), Ok(vec![0x0a, 0x0b, 0xff]));
+        assert!(parse_hex("abc").is_err());
+        assert!(parse_hex("zz").is_err());
+        assert!(parse_hex("é1").is_err());
+        assert_eq!("syn_rcvd".parse::<TcpState>(), Ok(TcpState::SynReceived));
+        assert!("OPEN".parse::<TcpState>().is_err());
+        assert_eq!(pattern(25, 2), b"za".to_vec());
+    }
+}

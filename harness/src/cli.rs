@@ -1,0 +1,95 @@
+//! Command-line interface (clap). Exit codes: 0 all passed, 1 some case failed, 2 usage or
+//! case-file errors.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tcpconform",
+    version,
+    about = "TCP conformance and fuzz testing against RFC 9293"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run cases against a target (default: ./cases on the bundled reference stack).
+    Run(RunArgs),
+    /// List the case instances that `run` would execute.
+    List(SelectArgs),
+    /// Load and validate case files only; exit 2 on any error.
+    Check(SelectArgs),
+    /// Print the JSON Schema of case files (for editors).
+    Schema,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetKind {
+    /// The bundled reference stack, in process, virtual clock.
+    Reference,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IpChoice {
+    #[value(name = "4")]
+    V4,
+    #[value(name = "6")]
+    V6,
+    Both,
+}
+
+/// The reference stack's RST/SYN handling in synchronized states (RFC 9293 MAY-12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RstProfile {
+    Rfc5961,
+    Rfc793,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SelectArgs {
+    /// Case files or folders (default: ./cases).
+    pub paths: Vec<PathBuf>,
+    /// Only cases whose id contains this substring (or matches this glob, with `*`).
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// IP versions to run each case on.
+    #[arg(long, value_enum, default_value = "both")]
+    pub ip: IpChoice,
+    /// Run shard k of n (1-based), for splitting a corpus across CI jobs: `--partition 2/4`.
+    #[arg(long)]
+    pub partition: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// The stack under test.
+    #[arg(long, value_enum, default_value = "reference")]
+    pub target: TargetKind,
+    /// Parallel workers (default: number of cores).
+    #[arg(short = 'j', long)]
+    pub jobs: Option<usize>,
+    /// Write a JUnit XML report here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Write a JSON report here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Where pcaps of failing cases go.
+    #[arg(long, default_value = "reports/pcap")]
+    pub pcap_dir: PathBuf,
+    /// Write a pcap for every case, not only failing ones.
+    #[arg(long)]
+    pub pcap_all: bool,
+    /// Print every case, not only failures.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Reference stack profile for RST/SYN in synchronized states.
+    #[arg(long, value_enum, default_value = "rfc5961")]
+    pub reference_profile: RstProfile,
+}

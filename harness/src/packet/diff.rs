@@ -1,0 +1,145 @@
+//! Expected vs received, one row per field, for failure messages:
+//!
+//! ```text
+//!           expected            received
+//!   flags   SA                  R             <- differs
+//!   seq     *                   0 (abs 3105729)
+//!   ack     1 (abs 12346)       1 (abs 12346)
+//! ```
+//!
+//! The matcher supplies the expected side as already formatted text per field name; this
+//! module formats the received side. Field names (aliases in brackets): `flags`, `seq`, `ack`,
+//! `win` (`window`), `urg` (`urgent`), `options` (`opts`), `len` (`payload`, `data`), `ttl`,
+//! `tos`, `reserved`, `doff` (`data_offset`), `checksum`. Rows for flags, seq, ack, win,
+//! options and len are always shown (expected `*` when the matcher gave none), the others only
+//! when expected; unknown names get a row with received `?`.
+
+use super::render::{self, Relative};
+use super::spec::Observed;
+
+/// Rows always shown, then rows shown only when expected; canonical order.
+const ALWAYS: [&str; 6] = ["flags", "seq", "ack", "win", "options", "len"];
+const OPTIONAL: [&str; 6] = ["urg", "ttl", "tos", "reserved", "doff", "checksum"];
+
+/// The table, marking a row `<- differs` when its expected text is not `*` and equals
+/// neither the received text nor its first word (so expected `1` matches received
+/// `1 (abs 12346)`). Use [`field_table_marked`] when the matcher knows better (patterns such
+/// as `contains [mss]`).
+pub fn field_table(expected: &[(String, String)], got: &Observed, rel: Option<Relative>) -> String {
+    table(expected, got, rel, |_name, exp, recv| {
+        let exp = exp.trim();
+        exp != "*" && exp != recv && Some(exp) != recv.split_whitespace().next()
+    })
+}
+
+/// The table with exactly the rows named in `differing` (canonical or alias names) marked.
+pub fn field_table_marked(
+    expected: &[(String, String)],
+    got: &Observed,
+    rel: Option<Relative>,
+    differing: &[&str],
+) -> String {
+    let differing: Vec<&str> = differing.iter().map(|d| canonical(d)).collect();
+    table(expected, got, rel, |name, _, _| differing.contains(&name))
+}
+
+/// The received text of one field, as the table shows it; `None` for an unknown name.
+pub fn received(field: &str, got: &Observed, rel: Option<Relative>) -> Option<String> {
+    let with_base = |value: u32, base: Option<u32>| match base {
+        Some(b) => format!("{} (abs {value})", value.wrapping_sub(b)),
+        None => value.to_string(),
+    };
+    Some(match canonical(field) {
+        "flags" => render::flags(got.flags),
+        "seq" => with_base(got.seq, rel.map(|r| r.seq_base)),
+        "ack" => with_base(got.ack, rel.map(|r| r.ack_base)),
+        "win" => got.window.to_string(),
+        "urg" => got.urgent.to_string(),
+        "options" if got.options.is_empty() => "none".to_string(),
+        "options" => render::options(&got.options, rel),
+        "len" => got.payload.len().to_string(),
+        "ttl" => got.ttl.to_string(),
+        "tos" => format!("{:#04x}", got.tos),
+        "reserved" => got.reserved.to_string(),
+        "doff" => got.data_offset.to_string(),
+        "checksum" => if got.checksum_ok { "ok" } else { "bad" }.to_string(),
+        _ => return None,
+    })
+}
+
+fn canonical(name: &str) -> &str {
+    match name {
+        "window" => "win",
+        "urgent" => "urg",
+        "opts" => "options",
+        "payload" | "data" => "len",
+        "data_offset" => "doff",
+        other => other,
+    }
+}
+
+fn table(
+    expected: &[(String, String)],
+    got: &Observed,
+    rel: Option<Relative>,
+    differs: impl Fn(&str, &str, &str) -> bool,
+) -> String {
+    let lookup = |name: &str| {
+        expected
+            .iter()
+            .find(|(n, _)| canonical(n) == name)
+            .map(|(_, v)| v.as_str())
+    };
+    // (name, expected, received)
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    for name in ALWAYS {
+        let exp = lookup(name).unwrap_or("*");
+        rows.push((
+            name.to_string(),
+            exp.to_string(),
+            received(name, got, rel).unwrap_or_default(),
+        ));
+    }
+    for name in OPTIONAL {
+        if let Some(exp) = lookup(name) {
+            rows.push((
+                name.to_string(),
+                exp.to_string(),
+                received(name, got, rel).unwrap_or_default(),
+            ));
+        }
+    }
+    for (name, exp) in expected {
+        let name = canonical(name);
+        if !ALWAYS.contains(&name) && !OPTIONAL.contains(&name) {
+            rows.push((name.to_string(), exp.clone(), "?".to_string()));
+        }
+    }
+
+    let name_w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(5) + 3;
+    let exp_w = rows
+        .iter()
+        .map(|r| r.1.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(8)
+        + 2;
+    let recv_w = rows
+        .iter()
+        .map(|r| r.2.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(8)
+        + 2;
+    let mut out = format!("  {:name_w$}{:exp_w$}received\n", "", "expected");
+    for (name, exp, recv) in &rows {
+        let line = if differs(name, exp, recv) {
+            format!("  {name:name_w$}{exp:exp_w$}{recv:recv_w$}<- differs")
+        } else {
+            format!("  {name:name_w$}{exp:exp_w$}{recv}")
+        };
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}

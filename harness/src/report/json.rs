@@ -1,0 +1,195 @@
+//! The JSON reporter: one document per run with the same content as the JUnit report.
+//!
+//! ```json
+//! { "target": "reference",
+//!   "summary": { "passed": 1, "failed": 1, "skipped": 0, "baseline": 0, "wall_secs": 0.5 },
+//!   "cases": [ { "id": "rst/syn-x", "name": "rst/syn-x [ipv4]", "ip": "ipv4",
+//!                "status": "failed", "failure": { "step": 2, "line": 14, "message": "...",
+//!                "diff": "...", "baseline": null }, "trace": [ { "at_secs": 0.0,
+//!                "direction": "sent", "text": "S seq 0:0(0) win 65535", "packet": "4500..." } ],
+//!                ... } ] }
+//! ```
+//!
+//! `status` is `passed`, `failed`, `baseline` (a failure the target's baseline records) or
+//! `skipped`; `step` counts from 0 as in [`crate::run::event::Failure`]; `packet` is the raw IP
+//! packet in lowercase hex.
+
+use std::fs;
+use std::io;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::direction_name;
+use crate::run::event::{CaseResult, Outcome, Reporter, RunEvent, Summary, TraceEntry};
+
+/// The whole document.
+#[derive(Debug, Clone, Serialize)]
+pub struct JsonRun {
+    pub target: String,
+    pub summary: JsonSummary,
+    pub cases: Vec<JsonCase>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct JsonSummary {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub baseline: usize,
+    pub wall_secs: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JsonCase {
+    pub id: String,
+    pub name: String,
+    pub title: String,
+    pub ip: &'static str,
+    pub file: String,
+    pub target: String,
+    pub status: &'static str,
+    pub rfc: Vec<String>,
+    pub cells: Vec<String>,
+    pub rules_observed: Vec<String>,
+    pub duration_secs: f64,
+    /// The variants chosen at `one_of` steps (passed cases).
+    pub variants: Vec<String>,
+    pub failure: Option<JsonFailure>,
+    pub skip_reason: Option<String>,
+    pub trace: Vec<JsonTraceEntry>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JsonFailure {
+    pub step: usize,
+    pub line: Option<usize>,
+    pub message: String,
+    pub diff: Option<String>,
+    pub baseline: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JsonTraceEntry {
+    pub at_secs: f64,
+    pub direction: &'static str,
+    pub text: String,
+    pub packet: Option<String>,
+}
+
+impl JsonCase {
+    pub fn from_result(c: &CaseResult) -> Self {
+        let (status, variants, failure, skip_reason) = match &c.outcome {
+            Outcome::Passed { variants } => ("passed", variants.clone(), None, None),
+            Outcome::Failed(f) => (
+                if f.baseline.is_some() {
+                    "baseline"
+                } else {
+                    "failed"
+                },
+                Vec::new(),
+                Some(JsonFailure {
+                    step: f.step,
+                    line: f.line,
+                    message: f.message.clone(),
+                    diff: f.diff.clone(),
+                    baseline: f.baseline.clone(),
+                }),
+                None,
+            ),
+            Outcome::Skipped { reason } => ("skipped", Vec::new(), None, Some(reason.clone())),
+        };
+        JsonCase {
+            id: c.id.clone(),
+            name: c.display_name(),
+            title: c.title.clone(),
+            ip: c.ip.label(),
+            file: c.file.display().to_string(),
+            target: c.target.clone(),
+            status,
+            rfc: c.rfc.clone(),
+            cells: c.cells.clone(),
+            rules_observed: c.rules_observed.clone(),
+            duration_secs: c.duration.as_secs_f64(),
+            variants,
+            failure,
+            skip_reason,
+            trace: c.trace.iter().map(JsonTraceEntry::from_entry).collect(),
+        }
+    }
+}
+
+impl JsonTraceEntry {
+    pub fn from_entry(e: &TraceEntry) -> Self {
+        JsonTraceEntry {
+            at_secs: e.at.as_secs_f64(),
+            direction: direction_name(e.direction),
+            text: e.text.clone(),
+            packet: e
+                .packet
+                .as_ref()
+                .map(|p| p.iter().map(|b| format!("{b:02x}")).collect()),
+        }
+    }
+}
+
+impl From<&Summary> for JsonSummary {
+    fn from(s: &Summary) -> Self {
+        JsonSummary {
+            passed: s.passed,
+            failed: s.failed,
+            skipped: s.skipped,
+            baseline: s.baseline,
+            wall_secs: s.wall.as_secs_f64(),
+        }
+    }
+}
+
+/// Collects the run and writes the document to `path` when it finishes.
+pub struct JsonReporter {
+    path: PathBuf,
+    run: JsonRun,
+}
+
+impl JsonReporter {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        JsonReporter {
+            path: path.into(),
+            run: JsonRun {
+                target: String::new(),
+                summary: JsonSummary::from(&Summary::default()),
+                cases: Vec::new(),
+            },
+        }
+    }
+
+    /// The document so far.
+    pub fn run(&self) -> &JsonRun {
+        &self.run
+    }
+
+    /// The document so far, pretty-printed.
+    pub fn to_json(&self) -> io::Result<String> {
+        serde_json::to_string_pretty(&self.run).map_err(io::Error::other)
+    }
+}
+
+impl Reporter for JsonReporter {
+    fn event(&mut self, event: &RunEvent) -> io::Result<()> {
+        match event {
+            RunEvent::Started { target, .. } => self.run.target = target.clone(),
+            RunEvent::CaseStarted { .. } => {}
+            RunEvent::CaseFinished(c) => self.run.cases.push(JsonCase::from_result(c)),
+            RunEvent::Finished(s) => {
+                self.run.summary = JsonSummary::from(s);
+                if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    fs::create_dir_all(dir)?;
+                }
+                let mut text = self.to_json()?;
+                text.push('\n');
+                fs::write(&self.path, text)?;
+            }
+        }
+        Ok(())
+    }
+}

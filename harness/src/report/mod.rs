@@ -1,0 +1,88 @@
+//! Reporters: terminal, JUnit, JSON, pcap. Each implements [`crate::run::event::Reporter`]
+//! and only consumes events; none reaches back into the runner.
+//!
+//! The helpers here format what several reporters show the same way: the trace and the
+//! failure detail.
+
+pub mod json;
+pub mod junit;
+pub mod pcap;
+pub mod terminal;
+
+use std::fmt::Write as _;
+
+use crate::run::event::{Direction, Failure, TraceEntry};
+
+/// The trace marker of a direction: `>` sent to the target, `<` received from it, `|` an
+/// application call, `#` a runner note.
+pub fn direction_marker(d: Direction) -> char {
+    match d {
+        Direction::Sent => '>',
+        Direction::Received => '<',
+        Direction::App => '|',
+        Direction::Note => '#',
+    }
+}
+
+/// The direction as a word, for machine formats: `sent`, `received`, `app`, `note`.
+pub fn direction_name(d: Direction) -> &'static str {
+    match d {
+        Direction::Sent => "sent",
+        Direction::Received => "received",
+        Direction::App => "app",
+        Direction::Note => "note",
+    }
+}
+
+/// The trace, one line per entry (controls escaped, see [`escape_controls`]), each line
+/// prefixed with `indent`:
+/// `   0.000100s > S seq 0:0(0) win 65535 <mss 1460>`.
+pub fn format_trace(trace: &[TraceEntry], indent: &str) -> String {
+    let mut out = String::new();
+    for e in trace {
+        let _ = writeln!(
+            out,
+            "{indent}{:>10.6}s {} {}",
+            e.at.as_secs_f64(),
+            direction_marker(e.direction),
+            escape_controls(&e.text)
+        );
+    }
+    out
+}
+
+/// Where a failure happened: `step 3` or `step 3 (line 42)`; steps count from 1 for people.
+pub fn failure_location(f: &Failure) -> String {
+    match f.line {
+        Some(line) => format!("step {} (line {line})", f.step + 1),
+        None => format!("step {}", f.step + 1),
+    }
+}
+
+/// Indent every line of `text` by `indent`.
+pub fn indent(text: &str, indent: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let _ = writeln!(out, "{indent}{line}");
+    }
+    out
+}
+
+/// `text` with control characters written as visible `\u{..}` escapes: C0 controls other
+/// than tab, newline and carriage return, DEL, C1 controls, and the non-characters U+FFFE and
+/// U+FFFF. What a target provokes then can neither drive a terminal (ANSI escapes) nor break
+/// an XML document (XML 1.0 cannot carry those characters at all). The output contains no
+/// such character, so escaping twice changes nothing.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '\t' | '\n' | '\r' => out.push(ch),
+            '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}' => {
+                out.push_str(&format!("\\u{{{:x}}}", u32::from(ch)));
+            }
+            _ => out.push(ch),
+        }
+    }
+    out
+}

@@ -1,0 +1,236 @@
+//! The terminal reporter: a progress bar on a terminal, plain lines otherwise.
+//!
+//! Each failure is printed when it happens: a `FAIL` line with the message, then the diff and
+//! the trace so far, indented. Baseline hits ("known deviations") and skipped cases are listed
+//! at the end. The last line printed is exactly `N passed, N failed`, with `, N skipped`
+//! appended when some were skipped; baseline hits count as neither and get their own line
+//! just before. Verbose mode also prints a line for every passed case and every known
+//! deviation as it finishes.
+//!
+//! Colour follows <https://no-color.org>: off when `NO_COLOR` is set to a non-empty value,
+//! and off when the output is not a terminal.
+
+use std::ffi::OsStr;
+use std::io::{self, IsTerminal, Stdout, Write};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{escape_controls, failure_location, format_trace, indent};
+use crate::run::event::{CaseResult, Outcome, Reporter, RunEvent, Summary};
+
+/// How the terminal reporter prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TerminalOptions {
+    /// Print a line for every case, not only failures.
+    pub verbose: bool,
+    /// ANSI colours.
+    pub color: bool,
+    /// An indicatif progress bar (only sensible when the output is a terminal).
+    pub progress: bool,
+}
+
+impl TerminalOptions {
+    /// Progress bar and colour when stdout is a terminal; colour also needs `NO_COLOR`
+    /// unset or empty.
+    pub fn detect(verbose: bool) -> Self {
+        let no_color = std::env::var_os("NO_COLOR");
+        TerminalOptions::resolve(verbose, io::stdout().is_terminal(), no_color.as_deref())
+    }
+
+    /// [`TerminalOptions::detect`] given whether the output is a terminal and the value of
+    /// `NO_COLOR`.
+    pub fn resolve(verbose: bool, tty: bool, no_color: Option<&OsStr>) -> Self {
+        let no_color = no_color.is_some_and(|v| !v.is_empty());
+        TerminalOptions {
+            verbose,
+            color: tty && !no_color,
+            progress: tty,
+        }
+    }
+}
+
+pub struct TerminalReporter<W: Write> {
+    out: W,
+    opts: TerminalOptions,
+    bar: Option<ProgressBar>,
+    /// Known deviations and skipped cases, listed at the end.
+    baseline: Vec<String>,
+    skipped: Vec<String>,
+}
+
+impl TerminalReporter<Stdout> {
+    /// A reporter on stdout with [`TerminalOptions::detect`].
+    pub fn stdout(verbose: bool) -> Self {
+        TerminalReporter::new(io::stdout(), TerminalOptions::detect(verbose))
+    }
+}
+
+impl<W: Write> TerminalReporter<W> {
+    /// A reporter writing to `out`. With `opts.progress` the bar is drawn on stdout, so only
+    /// pass it when `out` is stdout.
+    pub fn new(out: W, opts: TerminalOptions) -> Self {
+        TerminalReporter {
+            out,
+            opts,
+            bar: None,
+            baseline: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+
+    /// The writer back (tests read what was printed).
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    /// Print `text` (one or more lines) without tearing the progress bar.
+    fn print(&mut self, text: &str) -> io::Result<()> {
+        let out = &mut self.out;
+        match &self.bar {
+            Some(bar) => bar.suspend(|| out.write_all(text.as_bytes())),
+            None => out.write_all(text.as_bytes()),
+        }
+    }
+
+    fn paint(&self, ansi: &str, text: &str) -> String {
+        if self.opts.color {
+            format!("\x1b[{ansi}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn started(&mut self, total: usize, target: &str) -> io::Result<()> {
+        if self.opts.progress {
+            let template = if self.opts.color {
+                "{spinner:.green} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} {msg}"
+            } else {
+                "[{elapsed_precise}] {bar:30} {pos}/{len} {msg}"
+            };
+            let style = ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
+            let bar = ProgressBar::with_draw_target(
+                Some(u64::try_from(total).unwrap_or(u64::MAX)),
+                ProgressDrawTarget::stdout(),
+            )
+            .with_style(style);
+            self.bar = Some(bar);
+        }
+        self.print(&format!("running {total} cases against {target}\n"))
+    }
+
+    fn finished_case(&mut self, c: &CaseResult) -> io::Result<()> {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+        let name = escape_controls(&c.display_name());
+        match &c.outcome {
+            Outcome::Passed { variants } => {
+                if self.opts.verbose {
+                    let chose = if variants.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (chose {})", variants.join(", "))
+                    };
+                    let line = format!("{} {name}{chose}\n", self.paint("32", "PASS"));
+                    self.print(&line)?;
+                }
+            }
+            Outcome::Failed(f) => {
+                if let Some(reason) = &f.baseline {
+                    let line =
+                        escape_controls(&format!("{name}: {} [baseline: {reason}]", f.message));
+                    if self.opts.verbose {
+                        let shown = format!("{} {line}\n", self.paint("33", "KNOWN"));
+                        self.print(&shown)?;
+                    }
+                    self.baseline.push(line);
+                } else {
+                    let mut text = format!(
+                        "{} {name}: {} at {}\n",
+                        self.paint("31", "FAIL"),
+                        escape_controls(&f.message),
+                        failure_location(f)
+                    );
+                    text.push_str(&format!("    case {}\n", c.file.display()));
+                    if !c.rfc.is_empty() {
+                        text.push_str(&format!("    rfc {}\n", c.rfc.join(", ")));
+                    }
+                    if let Some(diff) = &f.diff {
+                        text.push_str(&indent(&escape_controls(diff), "    "));
+                    }
+                    if !c.trace.is_empty() {
+                        text.push_str("    trace:\n");
+                        text.push_str(&format_trace(&c.trace, "    "));
+                    }
+                    self.print(&text)?;
+                }
+            }
+            Outcome::Skipped { reason } => {
+                let line = escape_controls(&format!("{name}: {reason}"));
+                if self.opts.verbose {
+                    let shown = format!("{} {line}\n", self.paint("2", "SKIP"));
+                    self.print(&shown)?;
+                }
+                self.skipped.push(line);
+            }
+        }
+        Ok(())
+    }
+
+    fn finished(&mut self, s: &Summary) -> io::Result<()> {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        let mut text = String::new();
+        if !self.baseline.is_empty() {
+            text.push_str(&format!("known deviations ({}):\n", self.baseline.len()));
+            for line in &self.baseline {
+                text.push_str(&format!("  {line}\n"));
+            }
+        }
+        if !self.skipped.is_empty() {
+            text.push_str(&format!("skipped ({}):\n", self.skipped.len()));
+            for line in &self.skipped {
+                text.push_str(&format!("  {line}\n"));
+            }
+        }
+        text.push_str(&format!("finished in {:.2}s\n", s.wall.as_secs_f64()));
+        if s.baseline > 0 {
+            text.push_str(&format!(
+                "{} known deviations (baseline, not counted)\n",
+                s.baseline
+            ));
+        }
+        text.push_str(&summary_line(s));
+        text.push('\n');
+        self.print(&text)?;
+        self.out.flush()
+    }
+}
+
+/// The last line: `N passed, N failed`, plus `, N skipped` when N > 0. Never coloured, so
+/// scripts can match it.
+pub fn summary_line(s: &Summary) -> String {
+    let mut line = format!("{} passed, {} failed", s.passed, s.failed);
+    if s.skipped > 0 {
+        line.push_str(&format!(", {} skipped", s.skipped));
+    }
+    line
+}
+
+impl<W: Write> Reporter for TerminalReporter<W> {
+    fn event(&mut self, event: &RunEvent) -> io::Result<()> {
+        match event {
+            RunEvent::Started { total, target } => self.started(*total, target),
+            RunEvent::CaseStarted { id, ip } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_message(format!("{id} [{}]", ip.label()));
+                }
+                Ok(())
+            }
+            RunEvent::CaseFinished(c) => self.finished_case(c),
+            RunEvent::Finished(s) => self.finished(s),
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! What the tester knows about the connection under test, learned only from the wire.
+//!
+//! Case expressions name the TARGET's TCB variables (`rcv.nxt`, `snd.una`, ...). The runner never
+//! reads them from the target (a kernel would not tell): it tracks them from the segments that
+//! crossed the wire, exactly as a packetdrill user reasons about them. Values are kept absolute
+//! here and exposed relative to the ISN of their sequence space, so `rcv.nxt` lives in the
+//! tester's space (like a `send.seq`) and `snd.nxt` in the target's (like an `expect.seq`).
+
+use crate::case::expr::{Space, Var};
+use crate::packet::spec::{Observed, ObservedOption, OptionSpec, PacketSpec};
+
+const SYN: u16 = 0x002;
+const FIN: u16 = 0x001;
+const ACK: u16 = 0x010;
+
+/// Sequence-space "a is after b" (RFC 9293 3.4, modulo 2^32).
+fn after(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+
+fn seg_len(flags: u16, payload: usize) -> u32 {
+    payload as u32 + u32::from(flags & SYN != 0) + u32::from(flags & FIN != 0)
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnView {
+    /// The tester's ISN: random per case instance (the tester's SND.UNA space).
+    pub tester_isn: u32,
+    /// The target's ISN, learned from its SYN (or SYN-ACK).
+    pub target_isn: Option<u32>,
+    /// Next sequence number the tester will send (absolute).
+    pub tester_snd_nxt: u32,
+    /// Highest acknowledgment the tester sent (absolute): the target's SND.UNA as far as the
+    /// target can know.
+    pub tester_ack: Option<u32>,
+    /// The window the tester last advertised (unscaled field value).
+    pub tester_window: u16,
+    /// Highest sequence number + length the target sent (absolute): its SND.NXT.
+    pub target_snd_nxt: Option<u32>,
+    /// The last acknowledgment the target sent (absolute): its RCV.NXT.
+    pub target_ack: Option<u32>,
+    /// The last window field the target sent and whether it came on a SYN (never scaled).
+    pub target_window: Option<(u16, bool)>,
+    /// Window-scale shifts offered on each side's SYN (RFC 7323 2.2).
+    pub tester_wscale: Option<u8>,
+    pub target_wscale: Option<u8>,
+    /// The MSS the target announced.
+    pub target_mss: Option<u16>,
+    /// The target's last timestamp value and echo reply (RFC 7323 3.2).
+    pub target_tsval: Option<u32>,
+    pub target_tsecr: Option<u32>,
+    /// Whether the tester has sent and the target has sent a SYN (scaling applies only after).
+    tester_sent_syn: bool,
+    ipv6: bool,
+}
+
+impl ConnView {
+    pub fn new(tester_isn: u32, ipv6: bool) -> ConnView {
+        ConnView {
+            tester_isn,
+            target_isn: None,
+            tester_snd_nxt: tester_isn,
+            tester_ack: None,
+            tester_window: 65535,
+            target_snd_nxt: None,
+            target_ack: None,
+            target_window: None,
+            tester_wscale: None,
+            target_wscale: None,
+            target_mss: None,
+            target_tsval: None,
+            target_tsecr: None,
+            tester_sent_syn: false,
+            ipv6,
+        }
+    }
+
+    /// Record a segment the tester injected.
+    pub fn on_sent(&mut self, p: &PacketSpec) {
+        if p.raw.is_some() {
+            return;
+        }
+        if p.flags & SYN != 0 {
+            self.tester_sent_syn = true;
+            self.tester_wscale = p.options.iter().find_map(|o| match o {
+                OptionSpec::WindowScale(s) => Some(*s),
+                _ => None,
+            });
+        }
+        let end = p.seq.wrapping_add(seg_len(p.flags, p.payload.len()));
+        if after(end, self.tester_snd_nxt) {
+            self.tester_snd_nxt = end;
+        }
+        if p.flags & ACK != 0 {
+            match self.tester_ack {
+                Some(a) if !after(p.ack, a) => {}
+                _ => self.tester_ack = Some(p.ack),
+            }
+        }
+        self.tester_window = p.window;
+    }
+
+    /// Record a segment the target emitted.
+    pub fn on_received(&mut self, o: &Observed) {
+        let syn = o.flags & SYN != 0;
+        if syn {
+            // A new SYN from the target (first one, or a new incarnation) defines its ISN.
+            if self.target_isn != Some(o.seq) {
+                self.target_isn = Some(o.seq);
+                self.target_snd_nxt = None;
+            }
+            self.target_wscale = o.options.iter().find_map(|opt| match opt {
+                ObservedOption::WindowScale(s) => Some(*s),
+                _ => None,
+            });
+            self.target_mss = o.options.iter().find_map(|opt| match opt {
+                ObservedOption::Mss(m) => Some(*m),
+                _ => None,
+            });
+        }
+        if let Some((val, ecr)) = o.options.iter().find_map(|opt| match opt {
+            ObservedOption::Timestamps { tsval, tsecr } => Some((*tsval, *tsecr)),
+            _ => None,
+        }) {
+            self.target_tsval = Some(val);
+            self.target_tsecr = Some(ecr);
+        }
+        let end = o.seq.wrapping_add(seg_len(o.flags, o.payload.len()));
+        match self.target_snd_nxt {
+            Some(n) if !after(end, n) => {}
+            _ => self.target_snd_nxt = Some(end),
+        }
+        if o.flags & ACK != 0 && o.flags & 0x004 == 0 {
+            self.target_ack = Some(o.ack);
+        }
+        if o.flags & 0x004 == 0 {
+            self.target_window = Some((o.window, syn));
+        }
+    }
+
+    /// The shift the target applies to its window field (RFC 7323 2.3: only if both offered,
+    /// never on a SYN).
+    fn target_shift(&self) -> u32 {
+        match (self.tester_wscale, self.target_wscale, self.tester_sent_syn) {
+            (Some(_), Some(s), true) => u32::from(s.min(14)),
+            _ => 0,
+        }
+    }
+
+    /// The shift the target applies to the tester's window field.
+    fn tester_shift(&self) -> u32 {
+        match (self.tester_wscale, self.target_wscale) {
+            (Some(s), Some(_)) => u32::from(s.min(14)),
+            _ => 0,
+        }
+    }
+
+    /// Learn the target's ISN from a SYN before matching it, so that `seq: 0` in the expect of
+    /// the SYN (or SYN-ACK) itself means "its ISN".
+    pub fn learn_isn(&mut self, o: &Observed) {
+        if o.flags & SYN != 0 && self.target_isn != Some(o.seq) {
+            self.target_isn = Some(o.seq);
+            self.target_snd_nxt = None;
+        }
+    }
+
+    /// A connection variable, relative to the ISN of its sequence space (see the module docs);
+    /// `None` when it is not known yet (e.g. `snd.nxt` before the target sent anything).
+    pub fn var(&self, v: Var) -> Option<i64> {
+        let rel_tester = |abs: u32| i64::from(abs.wrapping_sub(self.tester_isn));
+        let rel_target = |abs: u32| self.target_isn.map(|isn| i64::from(abs.wrapping_sub(isn)));
+        match v {
+            // The target's RCV.NXT: its last ACK, else what the tester has sent so far.
+            Var::RcvNxt => Some(rel_tester(self.target_ack.unwrap_or(self.tester_snd_nxt))),
+            Var::RcvWnd => self.target_window.map(|(w, syn)| {
+                if syn {
+                    i64::from(w)
+                } else {
+                    i64::from(w) << self.target_shift()
+                }
+            }),
+            Var::SndNxt => self.target_snd_nxt.and_then(rel_target),
+            Var::SndUna => match self.tester_ack {
+                Some(a) => rel_target(a),
+                None => self.target_isn.map(|_| 0),
+            },
+            Var::SndWnd => Some(i64::from(self.tester_window) << self.tester_shift()),
+            Var::Iss => self.target_isn.map(|_| 0),
+            Var::Irs => Some(0),
+            // RFC 9293 3.7.1 (MUST-15): no MSS option means 536 on IPv4, 1220 on IPv6.
+            Var::Mss => {
+                let default = if self.ipv6 { 1220 } else { 536 };
+                Some(i64::from(self.target_mss.unwrap_or(default)))
+            }
+            Var::TsVal => self.target_tsval.map(i64::from),
+            Var::TsEcr => self.target_tsecr.map(i64::from),
+        }
+    }
+
+    /// The variable as an absolute wire value (inside `abs(...)`).
+    pub fn var_abs(&self, v: Var) -> Option<i64> {
+        let rel = self.var(v)?;
+        Some(match v.space() {
+            Space::Tester => i64::from(self.tester_isn.wrapping_add(rel as u32)),
+            Space::Target => i64::from(self.target_isn?.wrapping_add(rel as u32)),
+            Space::None => rel,
+        })
+    }
+
+    /// The absolute base of a sequence space (0 for non-sequence fields, and for the target's
+    /// space until its SYN is seen).
+    pub fn base(&self, space: Space) -> u32 {
+        match space {
+            Space::Tester => self.tester_isn,
+            Space::Target => self.target_isn.unwrap_or(0),
+            Space::None => 0,
+        }
+    }
+}

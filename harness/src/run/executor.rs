@@ -1,0 +1,86 @@
+//! Runs many case instances on worker threads and feeds the results to the reporters on the
+//! calling thread. Each worker builds its own target on its own thread (a namespaced target is
+//! bound to the thread that entered the namespace), and reporters never see a worker.
+
+use super::event::{CaseResult, IpVersion, Reporter, RunEvent, Summary};
+use super::runner::run_instance;
+use crate::case::model::Case;
+use crate::target::Target;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Instant;
+
+/// One case on one IP version.
+#[derive(Debug, Clone)]
+pub struct Instance<'c> {
+    pub case: &'c Case,
+    pub ip: IpVersion,
+}
+
+/// Runs `instances` on `jobs` workers, each with a target from `make_target`. Results reach
+/// `reporters` as they finish; the summary is returned.
+pub fn execute(
+    instances: &[Instance<'_>],
+    jobs: usize,
+    seed: u64,
+    target_name: &str,
+    make_target: &(dyn Fn() -> Box<dyn Target> + Sync),
+    reporters: &mut [&mut dyn Reporter],
+) -> std::io::Result<Summary> {
+    let started = Instant::now();
+    let emit = |reporters: &mut [&mut dyn Reporter], ev: &RunEvent| -> std::io::Result<()> {
+        for r in reporters.iter_mut() {
+            r.event(ev)?;
+        }
+        Ok(())
+    };
+    emit(
+        reporters,
+        &RunEvent::Started {
+            total: instances.len(),
+            target: target_name.to_string(),
+        },
+    )?;
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<CaseResult>();
+    let mut summary = Summary::default();
+    let jobs = jobs.clamp(1, instances.len().max(1));
+    let mut io_result = Ok(());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let next = &next;
+            scope.spawn(move || {
+                let mut target = make_target();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(inst) = instances.get(i) else { break };
+                    let instance_seed = seed ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d);
+                    let result = run_instance(target.as_mut(), inst.case, inst.ip, instance_seed);
+                    if tx.send(result).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for result in rx {
+            if result.passed() {
+                summary.passed += 1;
+            } else if result.failed() {
+                summary.failed += 1;
+            } else if matches!(result.outcome, super::event::Outcome::Skipped { .. }) {
+                summary.skipped += 1;
+            } else {
+                summary.baseline += 1;
+            }
+            if io_result.is_ok() {
+                io_result = emit(reporters, &RunEvent::CaseFinished(Box::new(result)));
+            }
+        }
+    });
+    io_result?;
+    summary.wall = started.elapsed();
+    emit(reporters, &RunEvent::Finished(summary))?;
+    Ok(summary)
+}

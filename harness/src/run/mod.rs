@@ -1,0 +1,15 @@
+//! The runner: executes cases against a target and emits events.
+//!
+//! - [`runner`]: one case instance, step by step;
+//! - [`matching`]: an `expect` against a received segment, field by field;
+//! - [`conn`]: the target's TCB variables as learned from the wire;
+//! - [`executor`]: many instances on worker threads, results to reporters;
+//! - [`select`]: `--filter` and `--partition`;
+//! - [`event`]: what reporters consume.
+
+pub mod conn;
+pub mod event;
+pub mod executor;
+pub mod matching;
+pub mod runner;
+pub mod select;

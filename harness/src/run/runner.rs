@@ -1,0 +1,698 @@
+//! Runs one case instance (a case on one IP version) against a target, step by step, and
+//! returns its [`CaseResult`]. The runner owns the tester's side of the connection: its ISN, its
+//! port, and the [`ConnView`] of the target's variables learned from the wire.
+
+use super::conn::ConnView;
+use super::event::{CaseResult, Direction, Failure, IpVersion, Outcome, TraceEntry};
+use super::matching::{self, resolve, Verdict};
+use crate::case::expr::{Expr, Space};
+use crate::case::model::{
+    Branch, Call, CallError, CallKind, Case, Expect, ReadExpect, Send, SendOption, Setup, Shutdown,
+    Step, StepKind, Value,
+};
+use crate::packet::build::build;
+use crate::packet::diff::field_table_marked;
+use crate::packet::observe::observe;
+use crate::packet::render::{render, Relative};
+use crate::packet::spec::{Observed, OptionSpec, PacketSpec};
+use crate::target::{AppCall, AppResult, Received, Target};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant as WallClock};
+
+/// Port the reference target connects from in `setup: connect` (a real kernel picks its own;
+/// the runner learns it from the SYN either way).
+const ACTIVE_OPEN_PORT: u16 = 49_152;
+
+/// Per-instance randomness: the tester's ISN and port. `seed` comes from the run, so a run can
+/// be repeated exactly (`--seed`).
+#[derive(Debug, Clone, Copy)]
+pub struct InstanceSeed(pub u64);
+
+impl InstanceSeed {
+    fn next(&mut self) -> u64 {
+        // splitmix64
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+struct Run<'t> {
+    target: &'t mut dyn Target,
+    conn: ConnView,
+    tester: SocketAddr,
+    target_addr: SocketAddr,
+    trace: Vec<TraceEntry>,
+    variants: Vec<String>,
+    /// A packet received while choosing a `one_of` branch that belongs to a later step.
+    pushback: Option<Received>,
+    /// `setup: connect`: the target picks its own port; learn it from its first segment.
+    learn_target_port: bool,
+}
+
+type StepResult = Result<(), Failure>;
+
+fn fail(step: &Step, index: usize, message: impl Into<String>) -> Failure {
+    Failure {
+        step: index,
+        line: Some(step.loc.line),
+        message: format!("{}: {}", step.loc, message.into()),
+        diff: None,
+        baseline: None,
+    }
+}
+
+impl Run<'_> {
+    fn note(&mut self, direction: Direction, text: String, packet: Option<Vec<u8>>) {
+        let at = self.target.now();
+        self.trace.push(TraceEntry {
+            at,
+            direction,
+            text,
+            packet,
+        });
+    }
+
+    /// Bases to show a packet from the target relative to both ISNs.
+    fn rel_received(&self) -> Option<Relative> {
+        rel_for(&self.conn)
+    }
+
+    fn rel_sent(&self) -> Option<Relative> {
+        Some(Relative {
+            seq_base: self.conn.tester_isn,
+            ack_base: self.conn.base(Space::Target),
+        })
+    }
+
+    fn next_packet(&mut self, within: Duration) -> Result<Option<Received>, String> {
+        if let Some(p) = self.pushback.take() {
+            return Ok(Some(p));
+        }
+        self.target
+            .receive(within)
+            .map_err(|e| format!("target error: {e}"))
+    }
+
+    fn eval(&self, e: &Expr) -> Result<i64, String> {
+        e.eval(&|v| self.conn.var(v))
+            .map_err(|err| format!("cannot evaluate `{e}`: {err}"))
+    }
+
+    fn value(&self, v: &Value, space: Space) -> Result<u32, String> {
+        resolve(v, space, &self.conn)
+            .map(|x| x as u32)
+            .map_err(|err| format!("cannot evaluate `{}`: {err}", v.expr()))
+    }
+
+    fn spec(&self, s: &Send) -> Result<PacketSpec, String> {
+        let ack_flag = s.flags.has(crate::case::model::Flags::ACK);
+        let seq = match &s.seq {
+            Some(v) => self.value(v, Space::Tester)?,
+            // Default: the next sequence number the tester would send.
+            None => self.conn.tester_snd_nxt,
+        };
+        let ack = match &s.ack {
+            Some(v) => self.value(v, Space::Target)?,
+            None if ack_flag => self.conn.target_snd_nxt.unwrap_or(0),
+            None => 0,
+        };
+        let u16_of = |name: &str, e: &Option<Expr>, default: u16| -> Result<u16, String> {
+            match e {
+                None => Ok(default),
+                Some(e) => {
+                    let v = self.eval(e)?;
+                    u16::try_from(v).map_err(|_| format!("{name} `{e}` = {v} does not fit 16 bits"))
+                }
+            }
+        };
+        let mut options = Vec::with_capacity(s.options.len());
+        for o in &s.options {
+            options.push(match o {
+                SendOption::Eol => OptionSpec::Eol,
+                SendOption::Nop => OptionSpec::Nop,
+                SendOption::Mss(m) => OptionSpec::Mss(*m),
+                SendOption::WindowScale(w) => OptionSpec::WindowScale(*w),
+                SendOption::SackPermitted => OptionSpec::SackPermitted,
+                SendOption::Sack(blocks) => {
+                    let mut edges = Vec::with_capacity(blocks.len());
+                    for (l, r) in blocks {
+                        edges.push((self.value(l, Space::Target)?, self.value(r, Space::Target)?));
+                    }
+                    OptionSpec::Sack(edges)
+                }
+                SendOption::Timestamps { val, ecr } => OptionSpec::Timestamps {
+                    tsval: self.eval(val)? as u32,
+                    tsecr: self.eval(ecr)? as u32,
+                },
+                SendOption::Unknown { kind, data } => OptionSpec::Unknown {
+                    kind: *kind,
+                    data: data.clone(),
+                },
+                SendOption::Raw(bytes) => OptionSpec::Raw(bytes.clone()),
+            });
+        }
+        Ok(PacketSpec {
+            src: self.tester,
+            dst: self.target_addr,
+            seq,
+            ack,
+            flags: s.flags.0,
+            window: u16_of("win", &s.win, 65535)?,
+            urgent: u16_of("urg", &s.urg, 0)?,
+            reserved: s.reserved,
+            options,
+            payload: s.payload.clone(),
+            data_offset: s.doff,
+            checksum: s.checksum,
+            ip: s.ip.clone(),
+            raw: s.raw.clone(),
+        })
+    }
+
+    fn send(&mut self, step: &Step, index: usize, s: &Send, win_default: u16) -> StepResult {
+        let mut s = s.clone();
+        if s.win.is_none() {
+            s.win = Some(Expr::Num(i64::from(win_default)));
+        }
+        let spec = self.spec(&s).map_err(|m| fail(step, index, m))?;
+        let bytes = build(&spec);
+        let text = match observe(&bytes) {
+            Ok(o) => render(&o, self.rel_sent()),
+            Err(_) => format!("{} raw octets (not decodable as TCP)", bytes.len()),
+        };
+        self.note(Direction::Sent, text, Some(bytes.clone()));
+        self.target
+            .inject(&bytes)
+            .map_err(|e| fail(step, index, format!("target error: {e}")))?;
+        self.conn.on_sent(&spec);
+        Ok(())
+    }
+
+    /// Receives and decodes one packet for an expect; `Ok(None)` if nothing came in time.
+    fn receive_observed(
+        &mut self,
+        within: Duration,
+    ) -> Result<Option<(Duration, Observed)>, String> {
+        let Some(r) = self.next_packet(within)? else {
+            return Ok(None);
+        };
+        match observe(&r.packet) {
+            Ok(o) => {
+                if self.learn_target_port && o.dst == self.tester {
+                    self.target_addr = o.src;
+                    self.learn_target_port = false;
+                }
+                Ok(Some((r.at, o)))
+            }
+            Err(e) => {
+                self.note(
+                    Direction::Received,
+                    format!("undecodable packet: {e}"),
+                    Some(r.packet),
+                );
+                Err(format!(
+                    "the target sent a packet that is not valid IP/TCP: {e}"
+                ))
+            }
+        }
+    }
+
+    /// Checks a received packet against an expect, including arrival time.
+    fn judge(
+        &self,
+        e: &Expect,
+        at: Duration,
+        start: Duration,
+        got: &Observed,
+    ) -> (Verdict, ConnView) {
+        let mut view = self.conn.clone();
+        view.learn_isn(got);
+        let mut verdict = matching::check(e, got, &view);
+        if let Some(after) = e.after {
+            let elapsed = at.saturating_sub(start);
+            verdict.rows.push(matching::Row {
+                field: "time",
+                expected: format!("not before {after:?} (came after {elapsed:?})"),
+                ok: elapsed >= after,
+            });
+        }
+        (verdict, view)
+    }
+
+    fn diff_text(&self, verdict: &Verdict, got: &Observed, view: &ConnView) -> String {
+        let rel = rel_for(view);
+        let mut rows: Vec<(String, String)> = verdict.expected_pairs();
+        rows.retain(|(f, _)| f != "time");
+        let differing = verdict.differing();
+        let mut text = field_table_marked(&rows, got, rel, &differing);
+        if let Some(t) = verdict.rows.iter().find(|r| r.field == "time" && !r.ok) {
+            text.push_str(&format!("\n  time: expected {}", t.expected));
+        }
+        text
+    }
+
+    fn accept_received(&mut self, got: &Observed) {
+        self.conn.on_received(got);
+        let text = render(got, self.rel_received());
+        self.note(Direction::Received, text, Some(got.raw.clone()));
+    }
+
+    fn expect(
+        &mut self,
+        step: &Step,
+        index: usize,
+        e: &Expect,
+        within_default: Duration,
+    ) -> StepResult {
+        let within = e.within.unwrap_or(within_default);
+        let start = self.target.now();
+        let got = self
+            .receive_observed(within)
+            .map_err(|m| fail(step, index, m))?;
+        let Some((at, got)) = got else {
+            self.note(
+                Direction::Note,
+                format!("nothing received within {within:?}"),
+                None,
+            );
+            return Err(fail(
+                step,
+                index,
+                format!(
+                    "expected {} within {within:?}, got nothing",
+                    matching::summary(e, &self.conn)
+                ),
+            ));
+        };
+        let (verdict, view) = self.judge(e, at, start, &got);
+        if verdict.matched() {
+            self.accept_received(&got);
+            return Ok(());
+        }
+        let diff = self.diff_text(&verdict, &got, &view);
+        let got_text = render(&got, rel_for(&view));
+        self.conn.on_received(&got);
+        self.note(Direction::Received, got_text.clone(), Some(got.raw.clone()));
+        let mut f = fail(
+            step,
+            index,
+            format!(
+                "expected {}, got {got_text} (differs in {})",
+                matching::summary(e, &view),
+                verdict.differing().join(", ")
+            ),
+        );
+        f.diff = Some(diff);
+        Err(f)
+    }
+
+    fn expect_none(&mut self, step: &Step, index: usize, d: Duration) -> StepResult {
+        match self.receive_observed(d).map_err(|m| fail(step, index, m))? {
+            None => {
+                self.note(
+                    Direction::Note,
+                    format!("nothing received for {d:?}, as expected"),
+                    None,
+                );
+                Ok(())
+            }
+            Some((_, got)) => {
+                let text = render(&got, self.rel_received());
+                self.accept_received(&got);
+                Err(fail(
+                    step,
+                    index,
+                    format!("expected no segment for {d:?}, got {text}"),
+                ))
+            }
+        }
+    }
+
+    fn state(&mut self, step: &Step, index: usize, want: &str) -> StepResult {
+        let got = self
+            .target
+            .state(self.target_addr, self.tester)
+            .map_err(|e| fail(step, index, format!("target error: {e}")))?;
+        match got {
+            None => {
+                self.note(
+                    Direction::Note,
+                    format!("state {want}: not observable on this target"),
+                    None,
+                );
+                Ok(())
+            }
+            Some(s) if s == want => {
+                self.note(Direction::Note, format!("state is {s}"), None);
+                Ok(())
+            }
+            // A connection from a passive OPEN that was deleted (reset, closed) is CLOSED, while
+            // its listener stays in LISTEN: the 4-tuple then finds only the listener. CLOSED
+            // means "no TCB for this connection", which that is (RFC 9293 3.10.7.4 RS-4).
+            Some("LISTEN") if want == "CLOSED" => {
+                self.note(
+                    Direction::Note,
+                    "state is CLOSED (no TCB; the listener is in LISTEN)".into(),
+                    None,
+                );
+                Ok(())
+            }
+            Some(s) => {
+                self.note(
+                    Direction::Note,
+                    format!("state is {s}, expected {want}"),
+                    None,
+                );
+                Err(fail(
+                    step,
+                    index,
+                    format!("expected state {want}, target is in {s}"),
+                ))
+            }
+        }
+    }
+
+    fn call(&mut self, step: &Step, index: usize, c: &Call, setup: Setup) -> StepResult {
+        let app = match &c.kind {
+            CallKind::Listen => AppCall::Listen {
+                port: self.target_addr.port(),
+            },
+            CallKind::Accept => AppCall::Accept,
+            CallKind::Connect => AppCall::Connect {
+                local_port: self.target_addr.port(),
+                remote: SocketAddr::new(self.tester.ip(), setup.port()),
+            },
+            CallKind::Write(data) => AppCall::Write(data.clone()),
+            CallKind::Read { max, .. } => AppCall::Read { max: *max },
+            CallKind::Shutdown(Shutdown::Write | Shutdown::Both) => AppCall::ShutdownWrite,
+            CallKind::Shutdown(Shutdown::Read) => {
+                self.note(
+                    Direction::App,
+                    "shutdown(SHUT_RD): no effect on the wire".into(),
+                    None,
+                );
+                return Ok(());
+            }
+            CallKind::Close => AppCall::Close,
+            CallKind::Abort => AppCall::Abort,
+            CallKind::NoDelay => AppCall::NoDelay(true),
+        };
+        let result = self
+            .target
+            .app(&app)
+            .map_err(|e| fail(step, index, format!("target error: {e}")))?;
+        self.note(Direction::App, format!("{app} = {result}"), None);
+        match (&c.error, &result) {
+            (Some(want), AppResult::Error(got)) => {
+                if error_matches(*want, got) {
+                    Ok(())
+                } else {
+                    Err(fail(
+                        step,
+                        index,
+                        format!("{app}: expected {}, got error {got}", want.name()),
+                    ))
+                }
+            }
+            (Some(CallError::WouldBlock), AppResult::WouldBlock) => Ok(()),
+            (Some(want), other) => Err(fail(
+                step,
+                index,
+                format!("{app}: expected error {}, got {other}", want.name()),
+            )),
+            (None, AppResult::Error(e)) => Err(fail(step, index, format!("{app} failed: {e}"))),
+            (None, AppResult::WouldBlock) if !matches!(c.kind, CallKind::Read { .. }) => {
+                Err(fail(step, index, format!("{app} would block")))
+            }
+            (None, _) => match &c.kind {
+                CallKind::Read {
+                    expect: Some(want), ..
+                } => {
+                    let got: &[u8] = match &result {
+                        AppResult::Read(d) => d,
+                        _ => &[],
+                    };
+                    let ok = match want {
+                        ReadExpect::Eof => matches!(result, AppResult::Read(ref d) if d.is_empty()),
+                        ReadExpect::Data(d) => got == d.as_slice(),
+                    };
+                    if ok {
+                        Ok(())
+                    } else {
+                        let want_text = match want {
+                            ReadExpect::Eof => "end of stream".to_string(),
+                            ReadExpect::Data(d) => format!("{:?}", String::from_utf8_lossy(d)),
+                        };
+                        Err(fail(
+                            step,
+                            index,
+                            format!(
+                                "{app}: expected {want_text}, got {result} {:?}",
+                                String::from_utf8_lossy(got)
+                            ),
+                        ))
+                    }
+                }
+                _ => Ok(()),
+            },
+        }
+    }
+
+    fn one_of(
+        &mut self,
+        step: &Step,
+        index: usize,
+        branches: &[Branch],
+        case: &Case,
+    ) -> StepResult {
+        // Listen for as long as the most patient branch head would.
+        let window = branches
+            .iter()
+            .map(|b| match b.steps.first().map(|s| &s.kind) {
+                Some(StepKind::Expect(e)) => e.within.unwrap_or(case.defaults.within),
+                Some(StepKind::ExpectNone(d)) => *d,
+                _ => Duration::ZERO,
+            })
+            .max()
+            .unwrap_or(Duration::ZERO);
+        let start = self.target.now();
+        let got = self
+            .receive_observed(window)
+            .map_err(|m| fail(step, index, m))?;
+        let mut reasons = Vec::new();
+        for b in branches {
+            let Some(head) = b.steps.first() else {
+                continue;
+            };
+            let chosen = match (&head.kind, &got) {
+                (StepKind::Expect(e), Some((at, o))) => {
+                    let within = e.within.unwrap_or(case.defaults.within);
+                    let (verdict, view) = self.judge(e, *at, start, o);
+                    if verdict.matched() && at.saturating_sub(start) <= within {
+                        true
+                    } else {
+                        reasons.push(format!(
+                            "{}: {}",
+                            b.name,
+                            self.diff_text(&verdict, o, &view)
+                        ));
+                        false
+                    }
+                }
+                (StepKind::Expect(e), None) => {
+                    reasons.push(format!(
+                        "{}: expected {}, got nothing",
+                        b.name,
+                        matching::summary(e, &self.conn)
+                    ));
+                    false
+                }
+                (StepKind::ExpectNone(d), None) => {
+                    let _ = d;
+                    true
+                }
+                (StepKind::ExpectNone(d), Some((at, _))) => {
+                    if at.saturating_sub(start) > *d {
+                        true
+                    } else {
+                        reasons.push(format!("{}: expected nothing for {d:?}", b.name));
+                        false
+                    }
+                }
+                _ => {
+                    reasons.push(format!("{}: first step is not expect/expect_none", b.name));
+                    false
+                }
+            };
+            if !chosen {
+                continue;
+            }
+            self.variants.push(b.name.clone());
+            self.note(
+                Direction::Note,
+                format!("one_of: target chose `{}`", b.name),
+                None,
+            );
+            match (&head.kind, got) {
+                (StepKind::Expect(_), Some((_, o))) => self.accept_received(&o),
+                (StepKind::ExpectNone(_), Some((at, o))) => {
+                    // It arrived after the quiet period: it belongs to a later step.
+                    self.pushback = Some(Received { at, packet: o.raw });
+                }
+                _ => {}
+            }
+            return self.steps(&b.steps[1..], case, index);
+        }
+        if let Some((_, o)) = &got {
+            let text = render(o, self.rel_received());
+            self.accept_received(o);
+            let mut f = fail(step, index, format!("no allowed variant matched {text}"));
+            f.diff = Some(reasons.join("\n"));
+            Err(f)
+        } else {
+            let mut f = fail(step, index, "no allowed variant matched (nothing received)");
+            f.diff = Some(reasons.join("\n"));
+            Err(f)
+        }
+    }
+
+    fn steps(&mut self, steps: &[Step], case: &Case, base_index: usize) -> StepResult {
+        for (i, step) in steps.iter().enumerate() {
+            let index = base_index + i;
+            match &step.kind {
+                StepKind::Send(s) => self.send(step, index, s, case.defaults.win)?,
+                StepKind::Expect(e) => self.expect(step, index, e, case.defaults.within)?,
+                StepKind::ExpectNone(d) => self.expect_none(step, index, *d)?,
+                StepKind::State(s) => self.state(step, index, s.name())?,
+                StepKind::Call(c) => self.call(step, index, c, case.setup)?,
+                StepKind::Wait(d) => {
+                    self.note(Direction::Note, format!("wait {d:?}"), None);
+                    self.target
+                        .wait(*d)
+                        .map_err(|e| fail(step, index, format!("target error: {e}")))?;
+                }
+                StepKind::OneOf(branches) => self.one_of(step, index, branches, case)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Bases to show a packet from the target: its ISN (0 until its SYN is seen, i.e. absolute)
+/// for seq, the tester's ISN for ack.
+fn rel_for(view: &ConnView) -> Option<Relative> {
+    Some(Relative {
+        seq_base: view.base(Space::Target),
+        ack_base: view.tester_isn,
+    })
+}
+
+fn error_matches(want: CallError, got: &str) -> bool {
+    let g = got.to_ascii_lowercase();
+    match want {
+        CallError::ConnReset => g.contains("reset") || g.contains("econnreset"),
+        CallError::ConnRefused => g.contains("refused"),
+        CallError::TimedOut => g.contains("timed") || g.contains("timeout"),
+        CallError::NotConn => {
+            g.contains("notconn")
+                || g.contains("not connected")
+                || g.contains("invalidstate")
+                || g.contains("nosuchsocket")
+        }
+        CallError::Pipe => g.contains("pipe") || g.contains("closing"),
+        CallError::WouldBlock => g.contains("wouldblock") || g.contains("would block"),
+    }
+}
+
+/// Runs `case` on `ip` against `target`.
+pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u64) -> CaseResult {
+    let started = WallClock::now();
+    let mut rng = InstanceSeed(seed);
+    let tester_isn = rng.next() as u32;
+    let outcome_and_trace = (|| {
+        let ep = target
+            .open(ip, &case.sysctls)
+            .map_err(|e| (format!("cannot open target: {e}"), Vec::new()))?;
+        let setup = case.setup;
+        // The tester's port: fixed by `setup: connect` (the target connects to it), else random
+        // in the dynamic range.
+        let (tester_port, target_port) = match setup {
+            Setup::Connect { port } => (port, ACTIVE_OPEN_PORT),
+            Setup::Listen { port } | Setup::Closed { port } => {
+                (49_152 + (rng.next() % 16_000) as u16, port)
+            }
+        };
+        let mut run = Run {
+            conn: ConnView::new(tester_isn, ip == IpVersion::V6),
+            tester: SocketAddr::new(ep.tester, tester_port),
+            target_addr: SocketAddr::new(ep.target, target_port),
+            trace: Vec::new(),
+            variants: Vec::new(),
+            pushback: None,
+            learn_target_port: matches!(setup, Setup::Connect { .. }),
+            target,
+        };
+        let setup_call = match setup {
+            Setup::Closed { .. } => None,
+            Setup::Listen { port } => Some(AppCall::Listen { port }),
+            Setup::Connect { port } => Some(AppCall::Connect {
+                local_port: ACTIVE_OPEN_PORT,
+                remote: SocketAddr::new(ep.tester, port),
+            }),
+        };
+        if let Some(call) = setup_call {
+            match run.target.app(&call) {
+                Ok(AppResult::Ok) => run.note(Direction::App, format!("setup: {call} = ok"), None),
+                Ok(other) => return Err((format!("setup {call} failed: {other}"), run.trace)),
+                Err(e) => return Err((format!("setup {call}: target error: {e}"), run.trace)),
+            }
+        }
+        let result = run.steps(&case.steps, case, 0);
+        let Run {
+            trace, variants, ..
+        } = run;
+        Ok((result, trace, variants))
+    })();
+    let rules = dedup(target.take_rules());
+    target.close();
+    let (outcome, trace) = match outcome_and_trace {
+        Ok((Ok(()), trace, variants)) => (Outcome::Passed { variants }, trace),
+        Ok((Err(f), trace, _)) => (Outcome::Failed(f), trace),
+        Err((message, trace)) => (
+            Outcome::Failed(Failure {
+                step: 0,
+                line: Some(case.loc.line),
+                message,
+                diff: None,
+                baseline: None,
+            }),
+            trace,
+        ),
+    };
+    CaseResult {
+        id: case.id.clone(),
+        title: case.title.clone(),
+        ip,
+        file: case.loc.file.as_ref().clone(),
+        target: target.name().to_string(),
+        rfc: case.rfc.clone(),
+        cells: case.cells.clone(),
+        rules_observed: rules,
+        duration: started.elapsed(),
+        outcome,
+        trace,
+    }
+}
+
+fn dedup(v: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(v.len());
+    for r in v {
+        if !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    out
+}

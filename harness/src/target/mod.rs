@@ -1,0 +1,158 @@
+//! Targets: the stack under test behind one trait.
+//!
+//! A target can inject a raw IP packet, hand back the packets the stack sends (with a deadline),
+//! perform application calls on the stack's side and, where it can, report the TCP state of a
+//! connection. The runner drives every target the same way; only the clock differs (virtual on
+//! `reference`, real elsewhere).
+
+pub mod reference;
+
+use crate::run::event::IpVersion;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// The addresses of one case instance: the stack under test and the tester's crafted side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoints {
+    pub target: IpAddr,
+    pub tester: IpAddr,
+}
+
+/// An application call performed on the target's side (RFC 9293 3.9.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppCall {
+    /// Passive OPEN on this port.
+    Listen {
+        port: u16,
+    },
+    /// Take the next established connection from the listener (the one the case drives).
+    Accept,
+    /// Active OPEN from `local_port` to the tester.
+    Connect {
+        local_port: u16,
+        remote: SocketAddr,
+    },
+    Write(Vec<u8>),
+    /// Read up to this many octets (whatever is available within the call's deadline).
+    Read {
+        max: usize,
+    },
+    ShutdownWrite,
+    Close,
+    Abort,
+    /// Disable (true) or enable Nagle (MUST-17).
+    NoDelay(bool),
+}
+
+impl fmt::Display for AppCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppCall::Listen { port } => write!(f, "listen({port})"),
+            AppCall::Accept => f.write_str("accept()"),
+            AppCall::Connect { local_port, remote } => {
+                write!(f, "connect(from port {local_port} to {remote})")
+            }
+            AppCall::Write(data) => write!(f, "write({} octets)", data.len()),
+            AppCall::Read { max } => write!(f, "read(up to {max})"),
+            AppCall::ShutdownWrite => f.write_str("shutdown(SHUT_WR)"),
+            AppCall::Close => f.write_str("close()"),
+            AppCall::Abort => f.write_str("abort()"),
+            AppCall::NoDelay(on) => write!(f, "set TCP_NODELAY={on}"),
+        }
+    }
+}
+
+/// What an application call returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppResult {
+    Ok,
+    /// Octets written.
+    Wrote(usize),
+    /// Octets read (empty = end of stream).
+    Read(Vec<u8>),
+    /// The call is pending (e.g. accept with no connection yet): not an error in itself.
+    WouldBlock,
+    /// The call failed with this error (connection refused, reset, ...).
+    Error(String),
+}
+
+impl fmt::Display for AppResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppResult::Ok => f.write_str("ok"),
+            AppResult::Wrote(n) => write!(f, "wrote {n}"),
+            AppResult::Read(d) if d.is_empty() => f.write_str("end of stream"),
+            AppResult::Read(d) => write!(f, "read {} octets", d.len()),
+            AppResult::WouldBlock => f.write_str("would block"),
+            AppResult::Error(e) => write!(f, "error: {e}"),
+        }
+    }
+}
+
+/// A target failure that is not a verdict on the stack (setup failed, device gone, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetError(pub String);
+
+impl fmt::Display for TargetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TargetError {}
+
+/// One received packet and when it arrived (time since the instance was opened).
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub at: Duration,
+    pub packet: Vec<u8>,
+}
+
+/// The stack under test, for one case instance at a time.
+pub trait Target {
+    /// `reference`, `linux`, `link`.
+    fn name(&self) -> &str;
+
+    /// A fresh, isolated environment for one case instance. `sysctls` are the ones the case
+    /// names (`net.ipv4.tcp_rfc1337: 0`); a target that has sysctls sets them inside its own
+    /// isolated environment, never on the host; others ignore them.
+    fn open(
+        &mut self,
+        ip: IpVersion,
+        sysctls: &BTreeMap<String, String>,
+    ) -> Result<Endpoints, TargetError>;
+
+    /// Inject one IP packet into the stack under test.
+    fn inject(&mut self, packet: &[u8]) -> Result<(), TargetError>;
+
+    /// The next packet the stack sends, waiting at most `within`; `None` if none came.
+    fn receive(&mut self, within: Duration) -> Result<Option<Received>, TargetError>;
+
+    /// Perform an application call on the target's side.
+    fn app(&mut self, call: &AppCall) -> Result<AppResult, TargetError>;
+
+    /// The RFC 9293 state of the connection `local` (target side) <-> `remote` (tester), if the
+    /// target can observe it. Returns the RFC name, e.g. `ESTABLISHED`; `None` if unobservable.
+    fn state(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<Option<&'static str>, TargetError>;
+
+    /// Let time pass (virtually on the reference, by sleeping elsewhere). Packets the stack sends
+    /// meanwhile are kept for `receive`.
+    fn wait(&mut self, d: Duration) -> Result<(), TargetError>;
+
+    /// Time since `open`.
+    fn now(&self) -> Duration;
+
+    /// SEGMENT ARRIVES rule ids the stack reported since the last call (reference only).
+    fn take_rules(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Tear the instance down (also done on drop by implementations that own resources).
+    fn close(&mut self);
+}

@@ -1,0 +1,273 @@
+//! The bundled reference stack, in process, on a virtual clock: a wait costs nothing, so a case
+//! that waits out 2MSL or a retransmission backoff finishes in microseconds.
+
+use super::{AppCall, AppResult, Endpoints, Received, Target, TargetError};
+use crate::run::event::IpVersion;
+use reference_stack::stack::{SocketHandle, Stack};
+use reference_stack::{Config, FourTuple, Instant};
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+/// Documentation addresses (RFC 5737, RFC 3849): the reference never touches a real network, but
+/// the same addresses are used by the namespaced targets, so traces look alike.
+pub const TARGET_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+pub const TESTER_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+pub const TARGET_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+pub const TESTER_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+
+/// The virtual clock starts here rather than at zero so that nothing depends on `now == 0`.
+const EPOCH: Instant = Instant::from_micros(1_000_000);
+
+/// Upper bound on timer firings within one `receive`/`wait`, against a stack whose timer never
+/// clears (that would be a stack bug; the bound turns it into an error instead of a hang).
+const MAX_TIMER_STEPS: usize = 1_000_000;
+
+pub struct ReferenceTarget {
+    config: Config,
+    stack: Stack,
+    now: Instant,
+    endpoints: Option<Endpoints>,
+    pending: VecDeque<Received>,
+    listener: Option<SocketHandle>,
+    conn: Option<SocketHandle>,
+    rules: Vec<String>,
+}
+
+impl ReferenceTarget {
+    pub fn new(config: Config) -> ReferenceTarget {
+        ReferenceTarget {
+            stack: Stack::new(config.clone()),
+            config,
+            now: EPOCH,
+            endpoints: None,
+            pending: VecDeque::new(),
+            listener: None,
+            conn: None,
+            rules: Vec::new(),
+        }
+    }
+
+    /// Move everything the stack wants to send into the pending queue.
+    fn drain(&mut self) {
+        while let Some(packet) = self.stack.poll_transmit(self.now) {
+            self.pending.push_back(Received {
+                at: self.now - EPOCH,
+                packet,
+            });
+        }
+    }
+
+    /// Advance the clock to `deadline`, firing timers on the way; stop early when a packet is
+    /// pending and `stop_on_packet` is set.
+    fn advance_to(&mut self, deadline: Instant, stop_on_packet: bool) -> Result<(), TargetError> {
+        for _ in 0..MAX_TIMER_STEPS {
+            self.drain();
+            if stop_on_packet && !self.pending.is_empty() {
+                return Ok(());
+            }
+            match self.stack.poll_timeout() {
+                Some(t) if t <= deadline => {
+                    self.now = self.now.max(t);
+                    self.stack.handle_timeout(self.now);
+                }
+                _ => {
+                    self.now = deadline;
+                    self.drain();
+                    return Ok(());
+                }
+            }
+        }
+        Err(TargetError(format!(
+            "reference stack timers fired {MAX_TIMER_STEPS} times without time passing"
+        )))
+    }
+
+    /// The connection the case drives: accepted lazily from the listener if needed.
+    fn conn(&mut self) -> Result<SocketHandle, String> {
+        if let Some(h) = self.conn {
+            return Ok(h);
+        }
+        let listener = self
+            .listener
+            .ok_or("no connection: call listen/connect first")?;
+        match self.stack.accept(listener) {
+            Ok(Some(h)) => {
+                self.conn = Some(h);
+                Ok(h)
+            }
+            Ok(None) => Err("no established connection to accept yet".into()),
+            Err(e) => Err(format!("{e:?}")),
+        }
+    }
+
+    fn endpoints(&self) -> Result<Endpoints, TargetError> {
+        self.endpoints
+            .ok_or_else(|| TargetError("target not opened".into()))
+    }
+
+    fn call(&mut self, call: &AppCall) -> Result<AppResult, TargetError> {
+        let ep = self.endpoints()?;
+        let now = self.now;
+        let result = match call {
+            AppCall::Listen { port } => {
+                match self.stack.listen(SocketAddr::new(ep.target, *port)) {
+                    Ok(h) => {
+                        self.listener = Some(h);
+                        AppResult::Ok
+                    }
+                    Err(e) => AppResult::Error(format!("{e:?}")),
+                }
+            }
+            AppCall::Accept => match self.listener {
+                None => AppResult::Error("accept without listen".into()),
+                Some(l) => match self.stack.accept(l) {
+                    Ok(Some(h)) => {
+                        self.conn = Some(h);
+                        AppResult::Ok
+                    }
+                    Ok(None) => AppResult::WouldBlock,
+                    Err(e) => AppResult::Error(format!("{e:?}")),
+                },
+            },
+            AppCall::Connect { local_port, remote } => {
+                let local = SocketAddr::new(ep.target, *local_port);
+                match self.stack.connect(now, local, *remote) {
+                    Ok(h) => {
+                        self.conn = Some(h);
+                        AppResult::Ok
+                    }
+                    Err(e) => AppResult::Error(format!("{e:?}")),
+                }
+            }
+            AppCall::Write(data) => match self.conn() {
+                Err(e) => AppResult::Error(e),
+                Ok(h) => match self.stack.send(now, h, data) {
+                    Ok(n) => AppResult::Wrote(n),
+                    Err(e) => AppResult::Error(format!("{e:?}")),
+                },
+            },
+            AppCall::Read { max } => match self.conn() {
+                Err(e) => AppResult::Error(e),
+                Ok(h) => {
+                    let mut buf = vec![0; *max];
+                    match self.stack.recv(h, &mut buf) {
+                        Ok(n) => {
+                            buf.truncate(n);
+                            AppResult::Read(buf)
+                        }
+                        Err(e) => conn_error(e),
+                    }
+                }
+            },
+            AppCall::ShutdownWrite => self.simple(|s, h| s.shutdown_write(now, h)),
+            AppCall::Close => self.simple(|s, h| s.close(now, h)),
+            AppCall::Abort => self.simple(|s, h| s.abort(now, h)),
+            AppCall::NoDelay(on) => match self.conn() {
+                Err(e) => AppResult::Error(e),
+                Ok(h) => match self.stack.set_nagle(h, !on) {
+                    Ok(()) => AppResult::Ok,
+                    Err(e) => AppResult::Error(format!("{e:?}")),
+                },
+            },
+        };
+        self.drain();
+        Ok(result)
+    }
+
+    fn simple<E: std::fmt::Debug>(
+        &mut self,
+        f: impl FnOnce(&mut Stack, SocketHandle) -> Result<(), E>,
+    ) -> AppResult {
+        match self.conn() {
+            Err(e) => AppResult::Error(e),
+            Ok(h) => match f(&mut self.stack, h) {
+                Ok(()) => AppResult::Ok,
+                Err(e) => AppResult::Error(format!("{e:?}")),
+            },
+        }
+    }
+}
+
+fn conn_error<E: std::fmt::Debug>(e: E) -> AppResult {
+    let text = format!("{e:?}");
+    if text.contains("WouldBlock") {
+        AppResult::WouldBlock
+    } else {
+        AppResult::Error(text)
+    }
+}
+
+impl Target for ReferenceTarget {
+    fn name(&self) -> &str {
+        "reference"
+    }
+
+    /// Sysctls are Linux knobs; the reference stack's behaviour is set by its `Config`.
+    fn open(
+        &mut self,
+        ip: IpVersion,
+        _sysctls: &BTreeMap<String, String>,
+    ) -> Result<Endpoints, TargetError> {
+        *self = ReferenceTarget::new(self.config.clone());
+        let ep = match ip {
+            IpVersion::V4 => Endpoints {
+                target: IpAddr::V4(TARGET_V4),
+                tester: IpAddr::V4(TESTER_V4),
+            },
+            IpVersion::V6 => Endpoints {
+                target: IpAddr::V6(TARGET_V6),
+                tester: IpAddr::V6(TESTER_V6),
+            },
+        };
+        self.endpoints = Some(ep);
+        Ok(ep)
+    }
+
+    fn inject(&mut self, packet: &[u8]) -> Result<(), TargetError> {
+        // A malformed packet is dropped by the stack (Err): that is a behaviour, not a failure.
+        if let Ok(handled) = self.stack.handle_packet(self.now, packet) {
+            self.rules
+                .extend(handled.rules.iter().map(|r| r.id().to_string()));
+        }
+        self.drain();
+        Ok(())
+    }
+
+    fn receive(&mut self, within: Duration) -> Result<Option<Received>, TargetError> {
+        if self.pending.is_empty() {
+            self.advance_to(self.now + within, true)?;
+        }
+        Ok(self.pending.pop_front())
+    }
+
+    fn app(&mut self, call: &AppCall) -> Result<AppResult, TargetError> {
+        self.call(call)
+    }
+
+    fn state(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<Option<&'static str>, TargetError> {
+        Ok(Some(
+            self.stack.state_of(FourTuple { local, remote }).name(),
+        ))
+    }
+
+    fn wait(&mut self, d: Duration) -> Result<(), TargetError> {
+        self.advance_to(self.now + d, false)
+    }
+
+    fn now(&self) -> Duration {
+        self.now - EPOCH
+    }
+
+    fn take_rules(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.rules)
+    }
+
+    fn close(&mut self) {
+        self.endpoints = None;
+    }
+}

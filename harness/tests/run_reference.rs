@@ -1,0 +1,314 @@
+//! The runner against the reference target: the corpus passes, a wrong expectation fails with a
+//! readable diff, `one_of` reports the variant the stack chose, and the CLI's exit codes and
+//! last line are as documented.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tcpconform::case::load::{load_paths, load_str};
+use tcpconform::case::model::Case;
+use tcpconform::run::event::{CaseResult, IpVersion, Outcome};
+use tcpconform::run::runner::run_instance;
+use tcpconform::target::reference::ReferenceTarget;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn case_from(text: &str) -> Case {
+    // Loaded as if it lived in cases/, so that the shared preludes are found.
+    let path = repo().join("cases").join("inline-test.yaml");
+    let mut cases = load_str(&path, text).unwrap_or_else(|d| panic!("{d:?}"));
+    assert_eq!(cases.len(), 1);
+    cases.remove(0)
+}
+
+fn run(case: &Case, ip: IpVersion, policy: reference_stack::RstPolicy) -> CaseResult {
+    let config = reference_stack::Config {
+        rst_policy: policy,
+        ..Default::default()
+    };
+    let mut target = ReferenceTarget::new(config);
+    run_instance(&mut target, case, ip, 7)
+}
+
+fn failure(r: &CaseResult) -> &tcpconform::run::event::Failure {
+    match &r.outcome {
+        Outcome::Failed(f) => f,
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_corpus_case_passes_on_the_reference_stack() {
+    let cases = load_paths(&[repo().join("cases")]).unwrap_or_else(|d| {
+        panic!(
+            "{}",
+            d.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    });
+    assert!(!cases.is_empty());
+    let mut failed = Vec::new();
+    for case in &cases {
+        for &ip in &case.ip {
+            let r = run(case, ip, reference_stack::RstPolicy::Rfc5961);
+            if !r.passed() {
+                failed.push(format!("{}: {:?}", r.display_name(), r.outcome));
+            }
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} failing:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+}
+
+#[test]
+fn a_wrong_expectation_fails_with_a_field_diff_and_the_trace() {
+    let case = case_from(
+        r#"
+id: inline/wrong-flags
+title: expects a bare RST where the RFC (and the stack) send RST+ACK
+setup: { closed: 8080 }
+steps:
+  - send:   { flags: S, seq: 0 }
+  - expect: { flags: R, ack: 1 }
+"#,
+    );
+    let r = run(&case, IpVersion::V4, reference_stack::RstPolicy::Rfc5961);
+    let f = failure(&r);
+    assert_eq!(f.step, 1);
+    assert_eq!(f.line, Some(7));
+    assert!(f.message.contains("inline-test.yaml:7"), "{}", f.message);
+    assert!(f.message.contains("differs in flags"), "{}", f.message);
+    let diff = f.diff.as_deref().expect("a diff");
+    let flags_row = diff
+        .lines()
+        .find(|l| l.trim_start().starts_with("flags"))
+        .expect("flags row");
+    assert!(
+        flags_row.contains('R') && flags_row.contains("RA") && flags_row.contains("differs"),
+        "{diff}"
+    );
+    let ack_row = diff
+        .lines()
+        .find(|l| l.trim_start().starts_with("ack"))
+        .expect("ack row");
+    assert!(!ack_row.contains("differs"), "{diff}");
+    // The trace holds both packets, with the raw bytes for the pcap.
+    assert_eq!(r.trace.iter().filter(|t| t.packet.is_some()).count(), 2);
+    assert!(
+        r.rules_observed.contains(&"CL-2".to_string()),
+        "{:?}",
+        r.rules_observed
+    );
+}
+
+#[test]
+fn nothing_received_is_a_failure_naming_the_deadline() {
+    let case = case_from(
+        r#"
+id: inline/silence
+title: an RST to a closed port is never answered (CL-1), so expecting a reply fails
+setup: { closed: 8080 }
+steps:
+  - send:   { flags: R, seq: 0 }
+  - expect: { flags: RA, within: 300ms }
+"#,
+    );
+    let r = run(&case, IpVersion::V6, reference_stack::RstPolicy::Rfc5961);
+    let f = failure(&r);
+    assert!(
+        f.message.contains("within 300ms, got nothing"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn expect_none_fails_when_the_target_answers() {
+    let case = case_from(
+        r#"
+id: inline/not-silent
+title: a SYN to a closed port is answered, so expect_none fails
+setup: { closed: 8080 }
+steps:
+  - send: { flags: S, seq: 0 }
+  - expect_none: 1s
+"#,
+    );
+    let r = run(&case, IpVersion::V4, reference_stack::RstPolicy::Rfc5961);
+    assert!(
+        failure(&r).message.contains("expected no segment"),
+        "{:?}",
+        r.outcome
+    );
+}
+
+#[test]
+fn state_assertions_fail_on_the_wrong_state() {
+    let case = case_from(
+        r#"
+id: inline/wrong-state
+title: after a SYN the passive side is in SYN-RECEIVED, not ESTABLISHED
+setup: { listen: 8080 }
+steps:
+  - send:   { flags: S, seq: 0 }
+  - expect: { flags: SA, ack: 1 }
+  - state:  ESTABLISHED
+"#,
+    );
+    let r = run(&case, IpVersion::V4, reference_stack::RstPolicy::Rfc5961);
+    let f = failure(&r);
+    assert!(
+        f.message
+            .contains("expected state ESTABLISHED, target is in SYN-RECEIVED"),
+        "{}",
+        f.message
+    );
+}
+
+const IN_WINDOW_RST: &str = r#"
+id: inline/in-window-rst
+title: an in-window RST that is not exactly RCV.NXT
+prelude: ESTABLISHED
+steps:
+  - send: { flags: R, seq: 100 }
+  - one_of:
+      rfc5961:
+        - expect: { flags: A, seq: snd.nxt, ack: rcv.nxt }
+        - state: ESTABLISHED
+      rfc793:
+        - expect_none: 300ms
+        - state: CLOSED
+"#;
+
+#[test]
+fn one_of_reports_the_variant_each_profile_chose() {
+    let case = case_from(IN_WINDOW_RST);
+    for (policy, want) in [
+        (reference_stack::RstPolicy::Rfc5961, "rfc5961"),
+        (reference_stack::RstPolicy::Rfc793, "rfc793"),
+    ] {
+        let r = run(&case, IpVersion::V4, policy);
+        match &r.outcome {
+            Outcome::Passed { variants } => assert_eq!(variants, &vec![want.to_string()]),
+            other => panic!("{policy:?}: {other:?}\n{:#?}", r.trace),
+        }
+    }
+}
+
+#[test]
+fn a_case_pinned_to_rfc5961_fails_on_an_rfc793_stack() {
+    let case = case_from(
+        r#"
+id: inline/challenge-ack
+title: RFC 5961 3.2 challenge ACK, no alternative allowed
+prelude: ESTABLISHED
+steps:
+  - send:   { flags: R, seq: 100 }
+  - expect: { flags: A, seq: snd.nxt, ack: rcv.nxt }
+"#,
+    );
+    let pass = run(&case, IpVersion::V4, reference_stack::RstPolicy::Rfc5961);
+    assert!(pass.passed(), "{:?}", pass.outcome);
+    let r = run(&case, IpVersion::V4, reference_stack::RstPolicy::Rfc793);
+    assert!(
+        failure(&r).message.contains("got nothing"),
+        "{:?}",
+        r.outcome
+    );
+}
+
+fn cli(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tcpconform"))
+        .args(args)
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run tcpconform");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn cli_exit_codes_and_last_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good");
+    let bad = dir.path().join("bad");
+    let broken = dir.path().join("broken");
+    for d in [&good, &bad, &broken] {
+        std::fs::create_dir(d).unwrap();
+    }
+    std::fs::write(
+        good.join("c.yaml"),
+        "id: t/good\ntitle: t\nsetup: { closed: 9 }\nsteps:\n  - send: { flags: S, seq: 0 }\n  - expect: { flags: RA, ack: 1 }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        bad.join("c.yaml"),
+        "id: t/bad\ntitle: t\nsetup: { closed: 9 }\nsteps:\n  - send: { flags: S, seq: 0 }\n  - expect: { flags: SA }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        broken.join("c.yaml"),
+        "id: t/broken\ntitle: t\nsteps:\n  - sned: {}\n",
+    )
+    .unwrap();
+    let pcaps = dir.path().join("pcap");
+    let pcaps = pcaps.to_str().unwrap();
+
+    let (code, out, _) = cli(&["run", good.to_str().unwrap(), "--pcap-dir", pcaps]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.lines().last(), Some("2 passed, 0 failed"));
+
+    let (code, out, _) = cli(&[
+        "run",
+        bad.to_str().unwrap(),
+        "--ip",
+        "4",
+        "--pcap-dir",
+        pcaps,
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out.lines().last(), Some("0 passed, 1 failed"));
+    assert!(Path::new(pcaps).join("t__bad.ipv4.pcap").exists());
+
+    let (code, out, err) = cli(&["run", broken.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("c.yaml:4:"), "{err}");
+    assert!(!out.contains("passed"), "nothing may run: {out}");
+
+    let (code, _, err) = cli(&["run", good.to_str().unwrap(), "--partition", "3/2"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn cli_partitions_split_the_corpus_without_overlap() {
+    let (_, all, _) = cli(&["list"]);
+    let all: Vec<&str> = all.lines().filter(|l| l.contains(" [ipv")).collect();
+    let mut union = Vec::new();
+    for k in 1..=3 {
+        let (code, out, _) = cli(&["list", "--partition", &format!("{k}/3")]);
+        assert_eq!(code, 0);
+        union.extend(
+            out.lines()
+                .filter(|l| l.contains(" [ipv"))
+                .map(str::to_string),
+        );
+    }
+    union.sort();
+    let mut all: Vec<String> = all.iter().map(|s| s.to_string()).collect();
+    all.sort();
+    assert_eq!(union, all);
+}
