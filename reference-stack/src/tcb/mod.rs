@@ -3,13 +3,65 @@
 //!
 //! CLOSED (3.10.7.1) and LISTEN (3.10.7.2) have no TCB; [`crate::stack::Stack`] handles them and
 //! creates a `Tcb` through [`Tcb::connect`] (active OPEN) or [`Tcb::accept_syn`] (LI-4).
+//!
+//! Sans-IO: `on_segment` / `on_timeout` / the user calls change the TCB and queue what is to be
+//! said; `poll_transmit` builds the segments, `poll_event` hands out the events. Layout:
+//!
+//! - `segment_arrives`: the 3.10.7.3 and 3.10.7.4 dispatch, step by step, reporting rule ids;
+//! - `ack`: what an acceptable ACK does to the sender (SND.UNA, RTT, cwnd, SACK, SND.WND);
+//! - `output`: what to send and when (SYN, retransmission, new data, probes, ACKs, the window);
+//! - `options`: MSS / window scale / timestamps / SACK negotiation and the options we send;
+//! - `timers`: retransmission, persist, delayed ACK, keep-alive, TIME-WAIT, R1/R2;
+//! - `app`: SEND, RECEIVE, CLOSE, half-close, ABORT;
+//! - `rtt`, `recv_buffer`, `send_buffer`: RFC 6298 estimator and the two buffers.
+//!
+//! Choices where the RFC leaves room, or where this TCB keeps things simple:
+//!
+//! - A retransmitted FIN of the peer (its octet is RCV.NXT - 1) passes the sequence check so
+//!   that AK-12 / FN-5 / FN-6 can handle it as steps five and eight describe; any other
+//!   unacceptable segment gets SQ-1 / SQ-2, including a repeated SYN in SYN-RECEIVED (an ACK,
+//!   not a SYN-ACK; the SYN-ACK is resent by its own timer).
+//! - Figure 7: in an active SYN-RECEIVED, the peer's SYN-ACK at SEG.SEQ = IRS has its old SYN
+//!   trimmed and its ACK completes the open (AK-2).
+//! - A FIN that arrives with the ACK of ours in FIN-WAIT-1 reports AK-8 then FN-2.
+//! - In TIME-WAIT a segment without FIN reports nothing at step five and goes on (UR-2, TX-2).
+//! - PAWS (RFC 7323 5.3) drops a non-RST segment whose TSval is below TS.Recent; there is no
+//!   24-day idle rule, and segments without a timestamp are accepted even when negotiated.
+//!   TS.Recent follows 4.3 (SEG.SEQ =< Last.ACK.sent). RTT samples do not use TSecr (Karn only).
+//! - SACK: blocks are sent on segments without data (so a full segment never exceeds the MSS);
+//!   received blocks keep retransmissions off SACKed octets. No RFC 6675 pipe accounting.
+//! - Congestion control: RFC 5681 slow start / congestion avoidance, fast retransmit on the
+//!   third duplicate ACK and RFC 6582 partial ACKs; after an RTO, go-back-N paced by cwnd.
+//! - Zero window: the persist timer sends one new octet past the window and then repeats that
+//!   octet with exponential backoff for ever (MUST-36/37). The same timer is the SWS override.
+//! - R2 is time since the last forward progress, checked when the retransmission timer fires.
+//! - Keep-alives run in ESTABLISHED and CLOSE-WAIT with nothing in flight.
+//! - RECEIVE after a reset returns the error even if data was buffered (queues are flushed).
 
-use crate::config::Config;
+mod ack;
+mod app;
+mod options;
+mod output;
+pub mod recv_buffer;
+pub mod rtt;
+mod segment_arrives;
+pub mod send_buffer;
+#[cfg(test)]
+mod tests;
+mod timers;
+
+use std::collections::VecDeque;
+
+use crate::config::{Config, RstPolicy};
 use crate::rules::Rule;
 use crate::state::State;
 use crate::time::{Duration, Instant};
 use crate::tuple::FourTuple;
-use crate::wire::{SeqNumber, TcpRepr};
+use crate::wire::{SackBlock, SeqNumber, TcpRepr};
+
+use recv_buffer::RecvBuffer;
+use rtt::RttEstimator;
+use send_buffer::SendBuffer;
 
 /// What the application is told, through `Stack::poll_event` (RFC 9293 3.9.1.8; quinn-style
 /// events instead of callbacks).
@@ -106,16 +158,146 @@ pub struct SegmentOutcome {
     pub rules: Vec<Rule>,
 }
 
-/// One connection. See the module docs.
-pub struct Tcb {
-    _private: (),
+/// MUST-40: an ACK is never delayed by 0.5 s or more.
+const MAX_ACK_DELAY: Duration = Duration::from_millis(499);
+
+/// What the options of the SYN exchange settled (RFC 9293 3.7.1, RFC 7323, RFC 2018).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Negotiated {
+    /// MSS we announce (MUST-67) and the peer's (MUST-15 default when absent).
+    our_mss: u16,
+    peer_mss: u16,
+    /// Both sides offered window scaling.
+    wscale: bool,
+    /// Shifts in use; both zero unless both sides offered window scaling (RFC 7323 2.2).
+    snd_wscale: u8,
+    rcv_wscale: u8,
+    timestamps: bool,
+    sack: bool,
 }
 
-#[allow(unused_variables)]
+/// One connection. See the module docs.
+pub struct Tcb {
+    tuple: FourTuple,
+    state: State,
+    passive: bool,
+    /// TCB deleted (CLOSED reached).
+    closed: bool,
+    returned_to_listen: bool,
+    /// SQ-5: a SYN in TIME-WAIT opened a new incarnation; the stack takes it from here.
+    time_wait_syn: bool,
+
+    // What the user configured, copied at creation.
+    rst_policy: RstPolicy,
+    time_wait_reuse: bool,
+    offer_wscale: Option<u8>,
+    offer_timestamps: bool,
+    offer_sack: bool,
+    delayed_ack: Option<Duration>,
+    msl: Duration,
+    r1: u32,
+    r2: Duration,
+    r2_syn: Duration,
+    nagle: bool,
+    keepalive: Option<Duration>,
+    keepalive_interval: Duration,
+    keepalive_probes: u32,
+    rto_max: Duration,
+
+    // RFC 9293 3.3.1 send sequence variables.
+    iss: SeqNumber,
+    snd_una: SeqNumber,
+    snd_nxt: SeqNumber,
+    /// SND.WND in octets (already scaled).
+    snd_wnd: u32,
+    snd_wl1: SeqNumber,
+    snd_wl2: SeqNumber,
+    /// MAX.SND.WND (RFC 5961 5.2, RFC 9293 3.8.6.2.1).
+    max_snd_wnd: u32,
+    // Receive sequence variables.
+    irs: SeqNumber,
+    rcv_nxt: SeqNumber,
+    /// The right edge we last advertised: RCV.WND = rcv_adv - RCV.NXT (never shrinks, MUST-39).
+    rcv_adv: SeqNumber,
+    /// RCV.UP (MUST-30..33).
+    rcv_up: Option<SeqNumber>,
+
+    opts: Negotiated,
+    /// TS.Recent and Last.ACK.sent of RFC 7323 4.3.
+    ts_recent: Option<u32>,
+    last_ack_sent: SeqNumber,
+
+    send_buf: SendBuffer,
+    recv_buf: RecvBuffer,
+
+    /// Our SYN (or SYN-ACK) must be (re)sent.
+    syn_tx: bool,
+    /// Our SYN is acknowledged (SND.UNA > ISS).
+    syn_acked: bool,
+    /// The application asked for a FIN (shutdown_write or close).
+    fin_queued: bool,
+    /// The sequence number of our FIN once sent.
+    fin_seq: Option<SeqNumber>,
+    /// The application gave up RECEIVE (close, not shutdown_write).
+    app_closed: bool,
+    /// The peer's FIN was received (RCV.NXT is past it).
+    peer_fin: bool,
+    /// A FIN received out of order: its sequence number.
+    ooo_fin: Option<SeqNumber>,
+    /// Text and FIN that came with a SYN, processed once ESTABLISHED (RFC 9293 3.10.7.2, 3.10.7.3).
+    syn_queued: Option<(Vec<u8>, bool)>,
+    /// Why the connection ended, for RECEIVE/SEND.
+    error: Option<ConnError>,
+
+    /// Congestion control (RFC 5681).
+    cwnd: u32,
+    ssthresh: u32,
+    dup_acks: u32,
+    /// Retransmission: the next sequence number to resend, and where resending stops.
+    rtx_nxt: Option<SeqNumber>,
+    rtx_end: SeqNumber,
+    /// SND.NXT when loss recovery started (RFC 6582 "recover"); `None` outside recovery.
+    recover: Option<SeqNumber>,
+    /// In fast recovery (RFC 5681 3.2) rather than after a timeout.
+    fast_recovery: bool,
+    /// SACK scoreboard: blocks the peer holds above SND.UNA (RFC 2018).
+    sacked: Vec<SackBlock>,
+
+    rtt: RttEstimator,
+    /// The segment being timed: sequence number that acknowledges it, and when it was sent.
+    /// Cleared on any retransmission (Karn, MUST-18).
+    rtt_sample: Option<(SeqNumber, Instant)>,
+    rtx_deadline: Option<Instant>,
+    /// When the current run of unanswered transmissions started (R2).
+    rtx_since: Option<Instant>,
+    rtx_count: u32,
+    persist_deadline: Option<Instant>,
+    persist_backoff: u32,
+    /// The persist timer fired: send a probe / the SWS override segment.
+    persist_fire: bool,
+    delack_deadline: Option<Instant>,
+    /// Segments received since we last sent an ACK.
+    unacked_segs: u32,
+    /// Send an ACK at the next `poll_transmit`.
+    ack_now: bool,
+    time_wait_deadline: Option<Instant>,
+    last_rx: Instant,
+    keepalive_sent: u32,
+    keepalive_last: Option<Instant>,
+    keepalive_fire: bool,
+
+    /// Segments already built (RSTs with their own numbers), sent before anything else.
+    queued: VecDeque<TcpRepr>,
+    events: VecDeque<ConnEvent>,
+}
+
 impl Tcb {
     /// Active OPEN (RFC 9293 3.10.1): SYN-SENT, the SYN queued for `poll_transmit`.
     pub fn connect(config: &Config, tuple: FourTuple, iss: SeqNumber, now: Instant) -> Tcb {
-        todo!()
+        let mut tcb = Tcb::new(config, tuple, iss, now, false);
+        tcb.state = State::SynSent;
+        tcb.syn_tx = true;
+        tcb
     }
 
     /// LISTEN step 3 (LI-4): a SYN the listener accepted. SYN-RECEIVED, SYN-ACK queued.
@@ -127,96 +309,290 @@ impl Tcb {
         syn: &TcpRepr,
         now: Instant,
     ) -> Tcb {
-        todo!()
+        let mut tcb = Tcb::new(config, tuple, iss, now, true);
+        tcb.state = State::SynReceived;
+        tcb.take_peer_syn(syn);
+        tcb.queue_syn_text(syn);
+        tcb.syn_tx = true;
+        tcb
+    }
+
+    fn new(config: &Config, tuple: FourTuple, iss: SeqNumber, now: Instant, passive: bool) -> Tcb {
+        let opts = options::initial(config, &tuple);
+        let recv_buf = RecvBuffer::new(config.recv_buffer);
+        let mut tcb = Tcb {
+            tuple,
+            state: State::Closed,
+            passive,
+            closed: false,
+            returned_to_listen: false,
+            time_wait_syn: false,
+            rst_policy: config.rst_policy,
+            time_wait_reuse: config.time_wait_reuse,
+            offer_wscale: config.window_scale.map(|s| s.min(options::MAX_WSCALE)),
+            offer_timestamps: config.timestamps,
+            offer_sack: config.sack,
+            // MUST-40: the delay is less than 0.5 s whatever the configuration says.
+            delayed_ack: config.delayed_ack.map(|d| d.min(MAX_ACK_DELAY)),
+            msl: config.msl,
+            r1: config.r1,
+            r2: config.r2,
+            r2_syn: config.r2_syn,
+            nagle: config.nagle,
+            keepalive: config.keepalive,
+            keepalive_interval: config.keepalive_interval,
+            keepalive_probes: config.keepalive_probes,
+            rto_max: config.rto_max,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_wnd: 0,
+            snd_wl1: SeqNumber(0),
+            snd_wl2: iss,
+            max_snd_wnd: 0,
+            irs: SeqNumber(0),
+            rcv_nxt: SeqNumber(0),
+            rcv_adv: SeqNumber(0),
+            rcv_up: None,
+            opts,
+            ts_recent: None,
+            last_ack_sent: SeqNumber(0),
+            send_buf: SendBuffer::new(config.send_buffer),
+            recv_buf,
+            syn_tx: false,
+            syn_acked: false,
+            fin_queued: false,
+            fin_seq: None,
+            app_closed: false,
+            peer_fin: false,
+            ooo_fin: None,
+            syn_queued: None,
+            error: None,
+            cwnd: 0,
+            ssthresh: u32::MAX,
+            dup_acks: 0,
+            rtx_nxt: None,
+            rtx_end: iss,
+            recover: None,
+            fast_recovery: false,
+            sacked: Vec::new(),
+            rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
+            rtt_sample: None,
+            rtx_deadline: None,
+            rtx_since: None,
+            rtx_count: 0,
+            persist_deadline: None,
+            persist_backoff: 0,
+            persist_fire: false,
+            delack_deadline: None,
+            unacked_segs: 0,
+            ack_now: false,
+            time_wait_deadline: None,
+            last_rx: now,
+            keepalive_sent: 0,
+            keepalive_last: None,
+            keepalive_fire: false,
+            queued: VecDeque::new(),
+            events: VecDeque::new(),
+        };
+        tcb.cwnd = tcb.initial_cwnd();
+        tcb
     }
 
     /// SEGMENT ARRIVES in SYN-SENT or a synchronized state. `security_ok` is false when the
     /// stack found an IP security/compartment mismatch (SS-5, SC-1, SC-2).
     pub fn on_segment(&mut self, now: Instant, seg: &TcpRepr, security_ok: bool) -> SegmentOutcome {
-        todo!()
+        let mut rules = Vec::new();
+        if self.closed || self.returned_to_listen {
+            return SegmentOutcome { rules };
+        }
+        self.last_rx = now;
+        self.keepalive_sent = 0;
+        self.keepalive_last = None;
+        match self.state {
+            State::SynSent => self.syn_sent_arrives(now, seg, security_ok, &mut rules),
+            s if s.is_synchronized() => {
+                self.synchronized_arrives(now, seg, security_ok, &mut rules)
+            }
+            // CLOSED and LISTEN have no TCB (the stack handles them).
+            _ => {}
+        }
+        SegmentOutcome { rules }
     }
 
     /// The next segment to send, if any (ports filled in from the tuple).
     pub fn poll_transmit(&mut self, now: Instant) -> Option<TcpRepr> {
-        todo!()
+        self.transmit(now)
     }
 
     /// When `on_timeout` must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        todo!()
+        self.next_deadline()
     }
 
     /// Fires whatever timers expired by `now` (retransmission, delayed ACK, persist, keep-alive,
     /// TIME-WAIT, user timeout).
     pub fn on_timeout(&mut self, now: Instant) {
-        todo!()
+        self.fire_timers(now)
     }
 
     pub fn poll_event(&mut self) -> Option<ConnEvent> {
-        todo!()
+        self.events.pop_front()
     }
 
     pub fn state(&self) -> State {
-        todo!()
+        self.state
     }
 
     pub fn tuple(&self) -> FourTuple {
-        todo!()
+        self.tuple
     }
 
     /// True once the TCB is deleted (CLOSED reached). The stack drains `poll_transmit` and then
     /// forgets the connection.
     pub fn is_closed(&self) -> bool {
-        todo!()
+        self.closed
     }
 
     /// True when a passive-open TCB went back to LISTEN (RS-2, SY-1): the stack removes it and
     /// the listener carries on.
     pub fn returned_to_listen(&self) -> bool {
-        todo!()
+        self.returned_to_listen
     }
 
     /// True for a TCB created by `accept_syn` (passive OPEN).
     pub fn is_passive(&self) -> bool {
-        todo!()
+        self.passive
+    }
+
+    /// SQ-5 (MAY-2, RFC 6191): true once, after a SYN in TIME-WAIT was taken as a new incarnation.
+    /// The TCB is then closed; the stack handles that SYN as if it had arrived in LISTEN.
+    pub fn take_time_wait_syn(&mut self) -> bool {
+        core::mem::take(&mut self.time_wait_syn)
     }
 
     pub fn info(&self) -> TcbInfo {
-        todo!()
+        TcbInfo {
+            state: self.state,
+            iss: self.iss,
+            irs: self.irs,
+            snd_una: self.snd_una,
+            snd_nxt: self.snd_nxt,
+            snd_wnd: self.snd_wnd,
+            snd_wl1: self.snd_wl1,
+            snd_wl2: self.snd_wl2,
+            rcv_nxt: self.rcv_nxt,
+            rcv_wnd: self.rcv_wnd(),
+            snd_mss: self.snd_mss(),
+            snd_wscale: self.opts.snd_wscale,
+            rcv_wscale: self.opts.rcv_wscale,
+            timestamps: self.opts.timestamps,
+            sack: self.opts.sack,
+            rto: self.rtt.rto(),
+            srtt: self.rtt.srtt(),
+            send_queue: self.send_buf.len(),
+            recv_queue: self.recv_buf.readable(),
+            ooo_queue: self.recv_buf.ooo_len(),
+        }
+    }
+
+    /// The congestion window, in octets (RFC 5681).
+    pub fn cwnd(&self) -> u32 {
+        self.cwnd
+    }
+
+    /// MUST-33: how many octets of urgent data are still to be read (from the next octet
+    /// RECEIVE returns up to RCV.UP, the first non-urgent octet, MUST-62).
+    pub fn urgent_remaining(&self) -> usize {
+        let read_point = self.rcv_nxt - self.recv_buf.readable() as u32;
+        match self.rcv_up {
+            Some(up) if up > read_point => up - read_point,
+            _ => 0,
+        }
     }
 
     /// SEND (3.10.2). Returns how many octets were queued.
     pub fn send(&mut self, now: Instant, data: &[u8]) -> Result<usize, ConnError> {
-        todo!()
+        self.app_send(now, data)
     }
 
     /// RECEIVE (3.10.3). `Ok(0)` means end of stream (peer's FIN consumed).
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, ConnError> {
-        todo!()
+        self.app_recv(buf)
     }
 
     /// Half-close: queue a FIN after the pending data (CLOSE of 3.10.4 without giving up RECEIVE).
     pub fn shutdown_write(&mut self, now: Instant) -> Result<(), ConnError> {
-        todo!()
+        self.app_shutdown(now)
     }
 
     /// CLOSE (3.10.4).
     pub fn close(&mut self, now: Instant) -> Result<(), ConnError> {
-        todo!()
+        self.app_close(now)
     }
 
     /// ABORT (3.10.5): RST in SYN-RECEIVED and the synchronized states, then CLOSED.
     pub fn abort(&mut self, now: Instant) {
-        todo!()
+        self.app_abort(now)
     }
 
     /// MUST-17: the application can disable Nagle.
     pub fn set_nagle(&mut self, on: bool) {
-        todo!()
+        self.nagle = on;
     }
 
     /// MUST-24: the application can request keep-alives (`None` turns them off).
     pub fn set_keepalive(&mut self, idle: Option<Duration>) {
-        todo!()
+        self.keepalive = idle;
+        self.keepalive_sent = 0;
+        self.keepalive_last = None;
     }
+
+    // ---- small shared helpers ----
+
+    /// RCV.WND: what we last advertised, measured from RCV.NXT.
+    fn rcv_wnd(&self) -> u32 {
+        if self.rcv_adv > self.rcv_nxt {
+            (self.rcv_adv - self.rcv_nxt) as u32
+        } else {
+            0
+        }
+    }
+
+    /// Enter CLOSED and delete the TCB (the stack drains what is queued to send).
+    fn delete_tcb(&mut self, event: Option<ConnEvent>) {
+        self.state = State::Closed;
+        self.closed = true;
+        self.clear_timers();
+        self.ack_now = false;
+        self.syn_tx = false;
+        if let Some(ev) = event {
+            self.signal(ev);
+        }
+    }
+
+    /// Queue an event for the application; a repeat of the last queued one is not queued
+    /// twice (a slow reader sees one `Readable`, not one per segment).
+    fn signal(&mut self, event: ConnEvent) {
+        if self.events.back() != Some(&event) {
+            self.events.push_back(event);
+        }
+    }
+
+    /// Stop every timer (TCB deleted, returned to LISTEN).
+    fn clear_timers(&mut self) {
+        self.rtx_deadline = None;
+        self.rtx_since = None;
+        self.persist_deadline = None;
+        self.persist_fire = false;
+        self.delack_deadline = None;
+        self.time_wait_deadline = None;
+        self.keepalive_fire = false;
+        self.rtx_nxt = None;
+    }
+}
+
+/// SEG.LEN: octets of data plus one for SYN and one for FIN (RFC 9293 3.3.1).
+fn seg_len(seg: &TcpRepr) -> usize {
+    seg.payload.len() + usize::from(seg.flags.syn()) + usize::from(seg.flags.fin())
 }

@@ -1,0 +1,1606 @@
+//! Unit tests that drive one `Tcb` directly: segments in, exact segments out, on a virtual clock.
+//! Every rule a scenario goes through is also collected per thread, so that `every_rule_is_reached`
+//! can run all scenarios and check that each SS/SQ/RS/SC/SY/AK/UR/TX/FN rule was reported.
+
+use super::*;
+use crate::config::RstPolicy;
+use crate::wire::{SackBlock, TcpFlags, TcpOption};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+
+thread_local! {
+    static SEEN: RefCell<BTreeSet<Rule>> = const { RefCell::new(BTreeSet::new()) };
+    /// The RST policy of `plain()`, so that policy-independent scenarios can run under both.
+    static POLICY: Cell<RstPolicy> = const { Cell::new(RstPolicy::Rfc5961) };
+}
+
+const ISS: u32 = 1000;
+const PEER: u32 = 5000;
+
+fn s(n: u32) -> SeqNumber {
+    SeqNumber(n)
+}
+
+/// A plain configuration: no options beyond MSS, no delayed ACK, so segments are easy to state.
+fn plain() -> Config {
+    Config {
+        window_scale: None,
+        timestamps: false,
+        sack: false,
+        delayed_ack: None,
+        recv_buffer: 20_000,
+        send_buffer: 20_000,
+        rst_policy: POLICY.with(Cell::get),
+        ..Config::default()
+    }
+}
+
+fn tuple_v4() -> FourTuple {
+    FourTuple {
+        local: "10.0.0.1:80".parse::<SocketAddr>().unwrap(),
+        remote: "10.0.0.2:40000".parse::<SocketAddr>().unwrap(),
+    }
+}
+
+fn tuple_v6() -> FourTuple {
+    FourTuple {
+        local: "[fd00::1]:80".parse::<SocketAddr>().unwrap(),
+        remote: "[fd00::2]:40000".parse::<SocketAddr>().unwrap(),
+    }
+}
+
+fn flags(spec: &str) -> TcpFlags {
+    let mut f = TcpFlags::NONE;
+    for c in spec.chars() {
+        f |= match c {
+            'S' => TcpFlags::SYN,
+            'A' => TcpFlags::ACK,
+            'F' => TcpFlags::FIN,
+            'R' => TcpFlags::RST,
+            'P' => TcpFlags::PSH,
+            'U' => TcpFlags::URG,
+            _ => panic!("bad flag {c}"),
+        };
+    }
+    f
+}
+
+/// A segment from the peer.
+fn pkt(spec: &str, seq: u32, ack: u32) -> TcpRepr {
+    TcpRepr {
+        src_port: 40000,
+        dst_port: 80,
+        seq: s(seq),
+        ack: s(ack),
+        flags: flags(spec),
+        reserved: 0,
+        window: 10_000,
+        urgent: 0,
+        options: Vec::new(),
+        padding: Vec::new(),
+        payload: Vec::new(),
+    }
+}
+
+fn with_data(mut seg: TcpRepr, data: &[u8]) -> TcpRepr {
+    seg.payload = data.to_vec();
+    seg
+}
+
+fn with_win(mut seg: TcpRepr, window: u16) -> TcpRepr {
+    seg.window = window;
+    seg
+}
+
+fn with_opts(mut seg: TcpRepr, options: Vec<TcpOption>) -> TcpRepr {
+    seg.options = options;
+    seg
+}
+
+/// A test bench: one TCB and a virtual clock.
+struct Bench {
+    tcb: Tcb,
+    now: Instant,
+}
+
+impl Bench {
+    fn input(&mut self, seg: TcpRepr) -> Vec<Rule> {
+        self.input_sec(seg, true)
+    }
+
+    fn input_sec(&mut self, seg: TcpRepr, security_ok: bool) -> Vec<Rule> {
+        let rules = self.tcb.on_segment(self.now, &seg, security_ok).rules;
+        SEEN.with(|seen| seen.borrow_mut().extend(rules.iter().copied()));
+        rules
+    }
+
+    fn out(&mut self) -> Vec<TcpRepr> {
+        let mut v = Vec::new();
+        while let Some(seg) = self.tcb.poll_transmit(self.now) {
+            v.push(seg);
+            assert!(v.len() < 1000, "poll_transmit does not stop");
+        }
+        v
+    }
+
+    fn one(&mut self) -> TcpRepr {
+        let mut v = self.out();
+        assert_eq!(v.len(), 1, "expected exactly one segment, got {v:?}");
+        v.remove(0)
+    }
+
+    fn none(&mut self) {
+        let v = self.out();
+        assert!(v.is_empty(), "expected nothing, got {v:?}");
+    }
+
+    fn events(&mut self) -> Vec<ConnEvent> {
+        std::iter::from_fn(|| self.tcb.poll_event()).collect()
+    }
+
+    fn at(&mut self, millis: u64) {
+        self.now = Instant::from_millis(millis);
+    }
+
+    /// Moves the clock to the next deadline (which must exist) and fires it.
+    fn fire(&mut self) -> Instant {
+        let t = self.tcb.poll_timeout().expect("a timer is armed");
+        assert!(t >= self.now);
+        self.now = t;
+        self.tcb.on_timeout(t);
+        t
+    }
+
+    fn state(&self) -> State {
+        self.tcb.state()
+    }
+}
+
+#[track_caller]
+fn check(seg: &TcpRepr, spec: &str, seq: u32, ack: Option<u32>) {
+    assert_eq!(seg.flags, flags(spec), "flags of {seg:?}");
+    assert_eq!(seg.seq, s(seq), "seq of {seg:?}");
+    if let Some(ack) = ack {
+        assert_eq!(seg.ack, s(ack), "ack of {seg:?}");
+    }
+    assert_eq!((seg.src_port, seg.dst_port), (80, 40000));
+}
+
+/// SYN-SENT with the SYN already sent.
+fn syn_sent(config: &Config) -> Bench {
+    let mut b = Bench {
+        tcb: Tcb::connect(config, tuple_v4(), s(ISS), Instant::ZERO),
+        now: Instant::ZERO,
+    };
+    let syn = b.one();
+    check(&syn, "S", ISS, None);
+    b
+}
+
+/// ESTABLISHED through an active open.
+fn active(config: &Config) -> Bench {
+    let mut b = syn_sent(config);
+    b.at(10);
+    assert_eq!(b.input(pkt("SA", PEER, ISS + 1)), vec![Rule::Ss6]);
+    check(&b.one(), "A", ISS + 1, Some(PEER + 1));
+    assert_eq!(b.events(), vec![ConnEvent::Connected]);
+    b
+}
+
+/// SYN-RECEIVED through a passive open, SYN-ACK sent.
+fn syn_received(config: &Config) -> Bench {
+    let syn = pkt("S", PEER, 0);
+    let mut b = Bench {
+        tcb: Tcb::accept_syn(config, tuple_v4(), s(ISS), &syn, Instant::ZERO),
+        now: Instant::ZERO,
+    };
+    check(&b.one(), "SA", ISS, Some(PEER + 1));
+    b
+}
+
+/// ESTABLISHED through a passive open.
+fn passive(config: &Config) -> Bench {
+    let mut b = syn_received(config);
+    b.at(10);
+    assert_eq!(
+        b.input(pkt("A", PEER + 1, ISS + 1)),
+        vec![Rule::Ak2, Rule::Ak4, Rule::Ak7]
+    );
+    assert_eq!(b.state(), State::Established);
+    b.none();
+    assert_eq!(b.events(), vec![ConnEvent::Connected]);
+    b
+}
+
+fn rfc793() -> Config {
+    Config {
+        rst_policy: RstPolicy::Rfc793,
+        ..plain()
+    }
+}
+
+// ---------------------------------------------------------------- handshakes
+
+#[test]
+fn active_open() {
+    let mut b = Bench {
+        tcb: Tcb::connect(&plain(), tuple_v4(), s(ISS), Instant::ZERO),
+        now: Instant::ZERO,
+    };
+    assert_eq!(b.state(), State::SynSent);
+    let syn = b.one();
+    check(&syn, "S", ISS, Some(0));
+    // MUST-65/67: MSS = 1500 - 40 on the SYN only; the window in a SYN is not scaled.
+    assert_eq!(syn.options, vec![TcpOption::Mss(1460)]);
+    assert_eq!(syn.window, 20_000);
+    b.at(10);
+    let synack = with_opts(pkt("SA", PEER, ISS + 1), vec![TcpOption::Mss(1200)]);
+    assert_eq!(b.input(synack), vec![Rule::Ss6]);
+    let ack = b.one();
+    check(&ack, "A", ISS + 1, Some(PEER + 1));
+    assert!(ack.options.is_empty(), "MSS only on SYN (MUST-65)");
+    let info = b.tcb.info();
+    assert_eq!(info.state, State::Established);
+    assert_eq!(
+        (info.irs, info.rcv_nxt, info.snd_una, info.snd_nxt),
+        (s(PEER), s(PEER + 1), s(ISS + 1), s(ISS + 1))
+    );
+    assert_eq!(info.snd_mss, 1200);
+    assert_eq!(info.snd_wnd, 10_000);
+    // Karn allows the SYN to be timed: it was sent once.
+    assert_eq!(info.srtt, Some(Duration::from_millis(10)));
+    assert_eq!(b.tcb.poll_timeout(), None);
+}
+
+#[test]
+fn passive_open() {
+    let config = plain();
+    let syn = with_opts(pkt("S", PEER, 0), vec![TcpOption::Mss(1000)]);
+    let mut b = Bench {
+        tcb: Tcb::accept_syn(&config, tuple_v4(), s(ISS), &syn, Instant::ZERO),
+        now: Instant::ZERO,
+    };
+    assert!(b.tcb.is_passive());
+    assert_eq!(b.state(), State::SynReceived);
+    let synack = b.one();
+    check(&synack, "SA", ISS, Some(PEER + 1));
+    assert_eq!(synack.options, vec![TcpOption::Mss(1460)]);
+    b.at(5);
+    assert_eq!(
+        b.input(pkt("A", PEER + 1, ISS + 1)),
+        vec![Rule::Ak2, Rule::Ak4, Rule::Ak7]
+    );
+    assert_eq!(b.state(), State::Established);
+    assert_eq!(b.tcb.info().snd_mss, 1000);
+    assert_eq!(b.events(), vec![ConnEvent::Connected]);
+}
+
+#[test]
+fn ipv6_defaults() {
+    // MUST-15: 1220 without an MSS option over IPv6; our MSS is mtu - 60.
+    let syn = pkt("S", PEER, 0);
+    let mut tcb = Tcb::accept_syn(&plain(), tuple_v6(), s(ISS), &syn, Instant::ZERO);
+    let synack = tcb.poll_transmit(Instant::ZERO).unwrap();
+    assert_eq!(synack.options, vec![TcpOption::Mss(1440)]);
+    assert_eq!(tcb.info().snd_mss, 1220);
+    let mut tcb4 = Tcb::accept_syn(&plain(), tuple_v4(), s(ISS), &syn, Instant::ZERO);
+    assert!(tcb4.poll_transmit(Instant::ZERO).is_some());
+    assert_eq!(tcb4.info().snd_mss, 536);
+}
+
+#[test]
+fn syn_text_and_fin_wait_for_established() {
+    // LI-4 / 3.10.7.2: data and FIN on the SYN are processed after ESTABLISHED.
+    let syn = with_data(pkt("SF", PEER, 0), b"hi");
+    let mut b = Bench {
+        tcb: Tcb::accept_syn(&plain(), tuple_v4(), s(ISS), &syn, Instant::ZERO),
+        now: Instant::ZERO,
+    };
+    check(&b.one(), "SA", ISS, Some(PEER + 1));
+    assert_eq!(b.tcb.info().recv_queue, 0);
+    let rules = b.input(pkt("A", PEER + 1, ISS + 1));
+    assert_eq!(rules, vec![Rule::Ak2, Rule::Ak4, Rule::Ak7, Rule::Fn1]);
+    assert_eq!(b.state(), State::CloseWait);
+    check(&b.one(), "A", ISS + 1, Some(PEER + 4));
+    let mut buf = [0u8; 8];
+    assert_eq!(b.tcb.recv(&mut buf), Ok(2));
+    assert_eq!(&buf[..2], b"hi");
+    assert_eq!(b.tcb.recv(&mut buf), Ok(0));
+}
+
+#[test]
+fn simultaneous_open() {
+    let mut b = syn_sent(&plain());
+    b.at(5);
+    // SS-7 (MUST-10): SYN without ACK: SYN-RECEIVED, SYN-ACK <SEQ=ISS><ACK=RCV.NXT>.
+    assert_eq!(b.input(pkt("S", PEER, 0)), vec![Rule::Ss7]);
+    assert_eq!(b.state(), State::SynReceived);
+    check(&b.one(), "SA", ISS, Some(PEER + 1));
+    // Figure 7: the peer's SYN-ACK repeats its SYN at SEG.SEQ = IRS; the SYN is trimmed and
+    // the ACK completes the open. Nothing more to send.
+    assert_eq!(
+        b.input(pkt("SA", PEER, ISS + 1)),
+        vec![Rule::Ak2, Rule::Ak4, Rule::Ak7]
+    );
+    b.none();
+    assert_eq!(b.state(), State::Established);
+    assert!(!b.tcb.is_passive());
+    assert_eq!(b.events(), vec![ConnEvent::Connected]);
+    // Karn: the SYN was repeated in the SYN-ACK, no sample.
+    assert_eq!(b.tcb.info().srtt, None);
+}
+
+// ---------------------------------------------------------------- SYN-SENT rules
+
+#[test]
+fn syn_sent_rules() {
+    let mut b = syn_sent(&plain());
+    // SS-1: unacceptable ACK -> <SEQ=SEG.ACK><CTL=RST>.
+    assert_eq!(b.input(pkt("A", PEER, ISS + 7)), vec![Rule::Ss1]);
+    let rst = b.one();
+    check(&rst, "R", ISS + 7, None);
+    // SS-1 also for SEG.ACK = ISS.
+    assert_eq!(b.input(pkt("SA", PEER, ISS)), vec![Rule::Ss1]);
+    check(&b.one(), "R", ISS, None);
+    // SS-2: unacceptable ACK with RST: drop.
+    assert_eq!(b.input(pkt("RA", PEER, ISS + 7)), vec![Rule::Ss2]);
+    // SS-4: RST without ACK: drop.
+    assert_eq!(b.input(pkt("R", PEER, 0)), vec![Rule::Ss4]);
+    // SS-5: security mismatch: reset by the ACK bit, drop.
+    assert_eq!(
+        b.input_sec(pkt("SA", PEER, ISS + 1), false),
+        vec![Rule::Ss5]
+    );
+    check(&b.one(), "R", ISS + 1, None);
+    assert_eq!(b.input_sec(pkt("S", PEER, 0), false), vec![Rule::Ss5]);
+    check(&b.one(), "RA", 0, Some(PEER + 1));
+    // SS-8: neither SYN nor RST; a FIN is not processed (FN-0).
+    assert_eq!(b.input(pkt("A", PEER, ISS + 1)), vec![Rule::Ss8]);
+    assert_eq!(
+        b.input(pkt("FA", PEER, ISS + 1)),
+        vec![Rule::Ss8, Rule::Fn0]
+    );
+    b.none();
+    assert_eq!(b.state(), State::SynSent);
+    // SS-3: RST with acceptable ACK: "connection refused".
+    assert_eq!(b.input(pkt("RA", 0, ISS + 1)), vec![Rule::Ss3]);
+    assert!(b.tcb.is_closed());
+    assert_eq!(b.events(), vec![ConnEvent::Refused]);
+    assert_eq!(b.tcb.send(b.now, b"x"), Err(ConnError::Refused));
+    b.none();
+}
+
+#[test]
+fn syn_ack_with_data_and_fin() {
+    // SS-6 continues at the sixth step: text and FIN of the SYN-ACK are processed.
+    let mut b = syn_sent(&plain());
+    let rules = b.input(with_data(pkt("SAF", PEER, ISS + 1), b"abc"));
+    assert_eq!(rules, vec![Rule::Ss6, Rule::Tx1, Rule::Fn1]);
+    assert_eq!(b.state(), State::CloseWait);
+    check(&b.one(), "A", ISS + 1, Some(PEER + 5));
+}
+
+// ---------------------------------------------------------------- closes
+
+#[test]
+fn active_close_then_time_wait_expiry() {
+    let config = plain();
+    let mut b = active(&config);
+    b.tcb.close(b.now).unwrap();
+    assert_eq!(b.state(), State::FinWait1);
+    check(&b.one(), "FA", ISS + 1, Some(PEER + 1));
+    assert_eq!(
+        b.input(pkt("A", PEER + 1, ISS + 2)),
+        vec![Rule::Ak4, Rule::Ak7, Rule::Ak8]
+    );
+    assert_eq!(b.state(), State::FinWait2);
+    // AK-9: in FIN-WAIT-2 an ACK finds the retransmission queue empty.
+    assert_eq!(
+        b.input(pkt("A", PEER + 1, ISS + 2)),
+        vec![Rule::Ak5, Rule::Ak7, Rule::Ak9]
+    );
+    b.at(1000);
+    assert_eq!(
+        b.input(pkt("FA", PEER + 1, ISS + 2)),
+        vec![Rule::Ak5, Rule::Ak7, Rule::Ak9, Rule::Fn4]
+    );
+    assert_eq!(b.state(), State::TimeWait);
+    check(&b.one(), "A", ISS + 2, Some(PEER + 2));
+    // MUST-13: 2 MSL.
+    assert_eq!(
+        b.tcb.poll_timeout(),
+        Some(Instant::from_millis(1000) + config.msl * 2)
+    );
+    b.fire();
+    assert!(b.tcb.is_closed());
+    assert_eq!(b.state(), State::Closed);
+    assert!(b.events().contains(&ConnEvent::Closed));
+}
+
+#[test]
+fn fin_ack_together_in_fin_wait_1() {
+    let mut b = active(&plain());
+    b.tcb.close(b.now).unwrap();
+    check(&b.one(), "FA", ISS + 1, None);
+    // FN-2: the FIN arrives with the ACK of ours.
+    let rules = b.input(pkt("FA", PEER + 1, ISS + 2));
+    assert_eq!(rules, vec![Rule::Ak4, Rule::Ak7, Rule::Ak8, Rule::Fn2]);
+    assert_eq!(b.state(), State::TimeWait);
+    check(&b.one(), "A", ISS + 2, Some(PEER + 2));
+}
+
+#[test]
+fn time_wait_restarts_on_retransmitted_fin() {
+    let config = plain();
+    let mut b = active(&config);
+    b.tcb.close(b.now).unwrap();
+    b.one();
+    b.input(pkt("FA", PEER + 1, ISS + 2));
+    b.one();
+    b.at(60_000);
+    // AK-12 and FN-6: ACK it, restart 2 MSL.
+    assert_eq!(
+        b.input(pkt("FA", PEER + 1, ISS + 2)),
+        vec![Rule::Ak12, Rule::Fn6]
+    );
+    check(&b.one(), "A", ISS + 2, Some(PEER + 2));
+    assert_eq!(
+        b.tcb.poll_timeout(),
+        Some(Instant::from_millis(60_000) + config.msl * 2)
+    );
+    // A pure ACK in TIME-WAIT is dropped silently.
+    assert_eq!(b.input(pkt("A", PEER + 2, ISS + 2)), vec![]);
+    b.none();
+    // RS-5: an exact RST deletes the TCB.
+    assert_eq!(b.input(pkt("R", PEER + 2, 0)), vec![Rule::Rs5]);
+    assert!(b.tcb.is_closed());
+}
+
+#[test]
+fn passive_close() {
+    let mut b = passive(&plain());
+    // FN-1: CLOSE-WAIT, ACK the FIN, "connection closing".
+    assert_eq!(
+        b.input(pkt("FA", PEER + 1, ISS + 1)),
+        vec![Rule::Ak5, Rule::Ak7, Rule::Fn1]
+    );
+    assert_eq!(b.state(), State::CloseWait);
+    check(&b.one(), "A", ISS + 1, Some(PEER + 2));
+    assert_eq!(b.events(), vec![ConnEvent::PeerClosed]);
+    let mut buf = [0u8; 4];
+    assert_eq!(b.tcb.recv(&mut buf), Ok(0));
+    // FN-5: a retransmitted FIN is ACKed again; text after the FIN is ignored (TX-2), URG too.
+    assert_eq!(
+        b.input(pkt("FA", PEER + 1, ISS + 1)),
+        vec![Rule::Ak5, Rule::Ak7, Rule::Fn5]
+    );
+    check(&b.one(), "A", ISS + 1, Some(PEER + 2));
+    let mut urg = with_data(pkt("UA", PEER + 2, ISS + 1), b"late");
+    urg.urgent = 1;
+    assert_eq!(
+        b.input(urg),
+        vec![Rule::Ak5, Rule::Ak7, Rule::Ur2, Rule::Tx2]
+    );
+    // Data can still be sent in CLOSE-WAIT.
+    assert_eq!(b.tcb.send(b.now, b"bye"), Ok(3));
+    check(&b.one(), "PA", ISS + 1, Some(PEER + 2));
+    b.tcb.close(b.now).unwrap();
+    assert_eq!(b.state(), State::LastAck);
+    check(&b.one(), "FA", ISS + 4, Some(PEER + 2));
+    // FN-5 in LAST-ACK, then AK-11.
+    assert_eq!(
+        b.input(pkt("FA", PEER + 1, ISS + 4)),
+        vec![Rule::Ak4, Rule::Fn5]
+    );
+    b.one();
+    assert_eq!(
+        b.input(pkt("A", PEER + 2, ISS + 5)),
+        vec![Rule::Ak4, Rule::Ak7, Rule::Ak11]
+    );
+    assert!(b.tcb.is_closed());
+    assert!(b.events().contains(&ConnEvent::Closed));
+}
+
+#[test]
+fn simultaneous_close() {
+    let mut b = active(&plain());
+    b.tcb.close(b.now).unwrap();
+    check(&b.one(), "FA", ISS + 1, None);
+    // FN-3: the peer's FIN does not ACK ours: CLOSING.
+    assert_eq!(
+        b.input(pkt("FA", PEER + 1, ISS + 1)),
+        vec![Rule::Ak5, Rule::Ak7, Rule::Fn3]
+    );
+    assert_eq!(b.state(), State::Closing);
+    check(&b.one(), "A", ISS + 2, Some(PEER + 2));
+    // FN-5 in CLOSING.
+    assert_eq!(
+        b.input(pkt("FA", PEER + 1, ISS + 1)),
+        vec![Rule::Ak5, Rule::Ak7, Rule::Fn5]
+    );
+    b.one();
+    // AK-10: TIME-WAIT.
+    assert_eq!(
+        b.input(pkt("A", PEER + 2, ISS + 2)),
+        vec![Rule::Ak4, Rule::Ak7, Rule::Ak10]
+    );
+    assert_eq!(b.state(), State::TimeWait);
+}
+
+#[test]
+fn half_close_keeps_receiving() {
+    let mut b = active(&plain());
+    b.tcb.shutdown_write(b.now).unwrap();
+    assert_eq!(b.tcb.send(b.now, b"x"), Err(ConnError::Closing));
+    check(&b.one(), "FA", ISS + 1, None);
+    b.input(pkt("A", PEER + 1, ISS + 2));
+    assert_eq!(b.state(), State::FinWait2);
+    // TX-1 in FIN-WAIT-2.
+    let rules = b.input(with_data(pkt("PA", PEER + 1, ISS + 2), b"more"));
+    assert_eq!(rules, vec![Rule::Ak5, Rule::Ak7, Rule::Ak9, Rule::Tx1]);
+    check(&b.one(), "A", ISS + 2, Some(PEER + 5));
+    let mut buf = [0u8; 8];
+    assert_eq!(b.tcb.recv(&mut buf), Ok(4));
+    assert_eq!(&buf[..4], b"more");
+    assert_eq!(b.tcb.recv(&mut buf), Err(ConnError::WouldBlock));
+}
+
+#[test]
+fn retransmitted_syn_ack_in_established_is_acked() {
+    // Our ACK of the SYN-ACK was lost: the repeat is unacceptable (SQ-1) and draws the ACK.
+    let mut b = active(&plain());
+    assert_eq!(b.input(pkt("SA", PEER, ISS + 1)), vec![Rule::Sq1]);
+    check(&b.one(), "A", ISS + 1, Some(PEER + 1));
+    assert_eq!(b.state(), State::Established);
+}
+
+#[test]
+fn close_in_syn_received_sends_fin_at_once() {
+    // 3.10.4 SYN-RECEIVED, nothing queued: FIN, FIN-WAIT-1.
+    let mut b = syn_received(&plain());
+    b.tcb.close(b.now).unwrap();
+    assert_eq!(b.state(), State::FinWait1);
+    check(&b.one(), "FA", ISS + 1, Some(PEER + 1));
+    // The SYN-ACK is what times out first.
+    b.fire();
+    check(&b.one(), "SA", ISS, Some(PEER + 1));
+    // The ACK of SYN and FIN: AK-2 (the handshake completes), then AK-8.
+    let rules = b.input(pkt("A", PEER + 1, ISS + 2));
+    assert_eq!(rules, vec![Rule::Ak2, Rule::Ak4, Rule::Ak7, Rule::Ak8]);
+    assert_eq!(b.state(), State::FinWait2);
+    assert_eq!(b.events(), vec![ConnEvent::Connected]);
+}
+
+#[test]
+fn close_refused_once_closing() {
+    let mut b = passive(&plain());
+    b.input(pkt("FA", PEER + 1, ISS + 1));
+    b.tcb.close(b.now).unwrap();
+    b.out();
+    assert_eq!(b.state(), State::LastAck);
+    assert_eq!(b.tcb.close(b.now), Err(ConnError::Closing));
+    b.none();
+    let mut b = active(&plain());
+    b.tcb.shutdown_write(b.now).unwrap();
+    b.one();
+    // FIN-WAIT-1: "ok", no second FIN.
+    assert_eq!(b.tcb.close(b.now), Ok(()));
+    assert_eq!(b.tcb.close(b.now), Ok(()));
+    b.none();
+    // After a half-close the first CLOSE is "ok" even in TIME-WAIT (it only gives up RECEIVE).
+    b.input(pkt("FA", PEER + 1, ISS + 2));
+    let mut b2 = active(&plain());
+    b2.tcb.shutdown_write(b2.now).unwrap();
+    b2.one();
+    b2.input(pkt("FA", PEER + 1, ISS + 2));
+    assert_eq!(b2.state(), State::TimeWait);
+    assert_eq!(b2.tcb.close(b2.now), Ok(()));
+    assert_eq!(b2.tcb.close(b2.now), Err(ConnError::Closing));
+}
+
+#[test]
+fn repeated_syn_in_syn_received() {
+    // The peer's SYN again (SEG.SEQ = IRS = RCV.NXT - 1): unacceptable, SQ-1 <SEQ=SND.NXT>
+    // <ACK=RCV.NXT><CTL=ACK>; the SYN-ACK itself is resent by its timer.
+    let mut b = syn_received(&plain());
+    assert_eq!(b.input(pkt("S", PEER, 0)), vec![Rule::Sq1]);
+    check(&b.one(), "A", ISS + 1, Some(PEER + 1));
+    assert_eq!(b.state(), State::SynReceived);
+    assert!(!b.tcb.returned_to_listen());
+}
+
+#[test]
+fn syn_received_gives_up_at_r2_syn() {
+    let config = Config {
+        r2_syn: Duration::from_secs(5),
+        ..plain()
+    };
+    let mut b = syn_received(&config);
+    let mut synacks = 0;
+    while !b.tcb.is_closed() {
+        b.fire();
+        for seg in b.out() {
+            if seg.flags == flags("SA") {
+                synacks += 1;
+            } else {
+                // SYN-RECEIVED counts as synchronized: <SEQ=SND.NXT><CTL=RST>.
+                check(&seg, "R", ISS + 1, None);
+            }
+        }
+    }
+    assert_eq!(synacks, 2);
+    assert_eq!(b.events(), vec![ConnEvent::TimedOut]);
+}
+
+#[test]
+fn close_in_syn_sent_deletes() {
+    let mut b = syn_sent(&plain());
+    b.tcb.close(b.now).unwrap();
+    assert!(b.tcb.is_closed());
+    b.none();
+}
+
+#[test]
+fn close_before_established_sends_fin_after() {
+    let mut b = syn_received(&plain());
+    b.tcb.send(b.now, b"data").unwrap();
+    b.tcb.close(b.now).unwrap();
+    b.none();
+    b.input(pkt("A", PEER + 1, ISS + 1));
+    assert_eq!(b.state(), State::FinWait1);
+    check(&b.one(), "FPA", ISS + 1, Some(PEER + 1));
+}
+
+// ---------------------------------------------------------------- RST, SYN, security
+
+#[test]
+fn rst_rules_rfc5961() {
+    let mut b = active(&plain());
+    // RS-1: in window but not exact: challenge ACK.
+    assert_eq!(b.input(pkt("R", PEER + 100, 0)), vec![Rule::Rs1]);
+    check(&b.one(), "A", ISS + 1, Some(PEER + 1));
+    // SQ-2: out of window: drop silently.
+    assert_eq!(b.input(pkt("R", PEER + 1_000_000, 0)), vec![Rule::Sq2]);
+    b.none();
+    assert_eq!(b.state(), State::Established);
+    // RS-4: exact RST.
+    assert_eq!(b.input(pkt("R", PEER + 1, 0)), vec![Rule::Rs4]);
+    assert!(b.tcb.is_closed());
+    assert_eq!(b.events(), vec![ConnEvent::Reset]);
+    let mut buf = [0u8; 1];
+    assert_eq!(b.tcb.recv(&mut buf), Err(ConnError::Reset));
+}
+
+#[test]
+fn rst_rules_rfc793() {
+    let mut b = active(&rfc793());
+    // RS-4: any in-window RST resets.
+    assert_eq!(b.input(pkt("R", PEER + 100, 0)), vec![Rule::Rs4]);
+    assert!(b.tcb.is_closed());
+    b.none();
+}
+
+#[test]
+fn rst_in_syn_received() {
+    for config in [plain(), rfc793()] {
+        // RS-2: passive OPEN back to LISTEN.
+        let mut b = syn_received(&config);
+        assert_eq!(b.input(pkt("R", PEER + 1, 0)), vec![Rule::Rs2]);
+        assert!(b.tcb.returned_to_listen());
+        assert_eq!(b.state(), State::Listen);
+        b.none();
+        assert_eq!(b.tcb.poll_timeout(), None);
+        // RS-3: active OPEN (simultaneous open): "connection refused".
+        let mut b = syn_sent(&config);
+        b.input(pkt("S", PEER, 0));
+        b.one();
+        assert_eq!(b.input(pkt("R", PEER + 1, 0)), vec![Rule::Rs3]);
+        assert!(b.tcb.is_closed());
+        assert_eq!(b.events(), vec![ConnEvent::Refused]);
+    }
+    // RS-1 in SYN-RECEIVED with RFC 5961.
+    let mut b = syn_received(&plain());
+    assert_eq!(b.input(pkt("R", PEER + 5, 0)), vec![Rule::Rs1]);
+    check(&b.one(), "A", ISS + 1, Some(PEER + 1));
+}
+
+#[test]
+fn rst_in_last_ack() {
+    let mut b = passive(&plain());
+    b.input(pkt("FA", PEER + 1, ISS + 1));
+    b.tcb.close(b.now).unwrap();
+    b.out();
+    assert_eq!(b.state(), State::LastAck);
+    assert_eq!(b.input(pkt("R", PEER + 2, 0)), vec![Rule::Rs5]);
+    assert!(b.tcb.is_closed());
+}
+
+#[test]
+fn syn_rules() {
+    // SY-1: passive SYN-RECEIVED returns to LISTEN on an in-window SYN.
+    let mut b = syn_received(&plain());
+    assert_eq!(b.input(pkt("S", PEER + 1, 0)), vec![Rule::Sy1]);
+    assert!(b.tcb.returned_to_listen());
+    // SY-2 (RFC 5961): challenge ACK, stay.
+    let mut b = active(&plain());
+    assert_eq!(b.input(pkt("S", PEER + 1, 0)), vec![Rule::Sy2]);
+    check(&b.one(), "A", ISS + 1, Some(PEER + 1));
+    assert_eq!(b.state(), State::Established);
+    // SY-2 in TIME-WAIT when reuse is off.
+    let config = Config {
+        time_wait_reuse: false,
+        ..plain()
+    };
+    let mut b = active(&config);
+    b.tcb.close(b.now).unwrap();
+    b.one();
+    b.input(pkt("FA", PEER + 1, ISS + 2));
+    b.one();
+    assert_eq!(b.input(pkt("S", PEER + 2, 0)), vec![Rule::Sy2]);
+    check(&b.one(), "A", ISS + 2, Some(PEER + 2));
+    // SY-3 (RFC 793): an in-window SYN resets.
+    let mut b = active(&rfc793());
+    assert_eq!(b.input(pkt("S", PEER + 1, 0)), vec![Rule::Sy3]);
+    check(&b.one(), "RA", 0, Some(PEER + 2));
+    assert!(b.tcb.is_closed());
+    assert_eq!(b.events(), vec![ConnEvent::Reset]);
+}
+
+#[test]
+fn time_wait_syn_opens_new_incarnation() {
+    let mut b = active(&plain());
+    b.tcb.close(b.now).unwrap();
+    b.one();
+    b.input(pkt("FA", PEER + 1, ISS + 2));
+    b.one();
+    // SQ-5 (MAY-2, RFC 6191): higher sequence number: new incarnation.
+    assert_eq!(b.input(pkt("S", PEER + 10_000, 0)), vec![Rule::Sq5]);
+    assert!(b.tcb.take_time_wait_syn());
+    assert!(!b.tcb.take_time_wait_syn());
+    assert!(b.tcb.is_closed());
+    b.none();
+}
+
+#[test]
+fn security_rules() {
+    // SC-1: SYN-RECEIVED: reset, stay.
+    let mut b = syn_received(&plain());
+    assert_eq!(
+        b.input_sec(pkt("A", PEER + 1, ISS + 1), false),
+        vec![Rule::Sc1]
+    );
+    check(&b.one(), "R", ISS + 1, None);
+    assert_eq!(b.state(), State::SynReceived);
+    // SC-2: ESTABLISHED: reset, "connection reset", CLOSED.
+    let mut b = active(&plain());
+    assert_eq!(
+        b.input_sec(pkt("A", PEER + 1, ISS + 1), false),
+        vec![Rule::Sc2]
+    );
+    check(&b.one(), "R", ISS + 1, None);
+    assert!(b.tcb.is_closed());
+    assert_eq!(b.events(), vec![ConnEvent::Reset]);
+}
+
+// ---------------------------------------------------------------- sequence and ACK checks
+
+#[test]
+fn sequence_rules() {
+    let mut b = active(&plain());
+    // SQ-1: entirely old data: ACK, drop.
+    assert_eq!(
+        b.input(with_data(pkt("A", PEER - 10, ISS + 1), b"old")),
+        vec![Rule::Sq1]
+    );
+    check(&b.one(), "A", ISS + 1, Some(PEER + 1));
+    // Beyond the window: SQ-1 too.
+    assert_eq!(
+        b.input(with_data(pkt("A", PEER + 30_000, ISS + 1), b"far")),
+        vec![Rule::Sq1]
+    );
+    b.one();
+    // A segment that straddles RCV.NXT is trimmed.
+    let rules = b.input(with_data(pkt("A", PEER, ISS + 1), b"xab"));
+    assert_eq!(rules, vec![Rule::Ak5, Rule::Ak7, Rule::Tx1]);
+    check(&b.one(), "A", ISS + 1, Some(PEER + 3));
+    let mut buf = [0u8; 8];
+    assert_eq!(b.tcb.recv(&mut buf), Ok(2));
+    assert_eq!(&buf[..2], b"ab");
+}
+
+#[test]
+fn out_of_order_then_fill() {
+    let config = Config {
+        sack: true,
+        ..plain()
+    };
+    let syn = with_opts(pkt("S", PEER, 0), vec![TcpOption::SackPermitted]);
+    let mut b = Bench {
+        tcb: Tcb::accept_syn(&config, tuple_v4(), s(ISS), &syn, Instant::ZERO),
+        now: Instant::ZERO,
+    };
+    let synack = b.one();
+    assert!(synack.options.contains(&TcpOption::SackPermitted));
+    b.input(pkt("A", PEER + 1, ISS + 1));
+    assert!(b.tcb.info().sack);
+    // SQ-4: held out of order, ACKed at once (MAY-13) with a SACK block (RFC 2018).
+    let rules = b.input(with_data(pkt("A", PEER + 11, ISS + 1), b"0123456789"));
+    assert_eq!(rules, vec![Rule::Sq4, Rule::Ak5, Rule::Ak7]);
+    let ack = b.one();
+    check(&ack, "A", ISS + 1, Some(PEER + 1));
+    assert!(ack.options.contains(&TcpOption::Sack(vec![SackBlock {
+        left: s(PEER + 11),
+        right: s(PEER + 21)
+    }])));
+    assert_eq!(b.tcb.info().ooo_queue, 10);
+    // The gap fills: RCV.NXT jumps over both, ACK at once.
+    // SEG.SEQ is below SND.WL1 (set by the out-of-order segment): no window update (AK-7).
+    let rules = b.input(with_data(pkt("A", PEER + 1, ISS + 1), b"abcdefghij"));
+    assert_eq!(rules, vec![Rule::Ak5, Rule::Tx1]);
+    let ack = b.one();
+    check(&ack, "A", ISS + 1, Some(PEER + 21));
+    assert!(ack.options.is_empty());
+    let mut buf = [0u8; 32];
+    assert_eq!(b.tcb.recv(&mut buf), Ok(20));
+    assert_eq!(&buf[..20], b"abcdefghij0123456789");
+}
+
+#[test]
+fn out_of_order_fin_waits_for_the_gap() {
+    let mut b = active(&plain());
+    let rules = b.input(with_data(pkt("FA", PEER + 4, ISS + 1), b"def"));
+    assert_eq!(rules, vec![Rule::Sq4, Rule::Ak5, Rule::Ak7]);
+    check(&b.one(), "A", ISS + 1, Some(PEER + 1));
+    assert_eq!(b.state(), State::Established);
+    let rules = b.input(with_data(pkt("A", PEER + 1, ISS + 1), b"abc"));
+    assert_eq!(rules, vec![Rule::Ak5, Rule::Tx1, Rule::Fn1]);
+    assert_eq!(b.state(), State::CloseWait);
+    check(&b.one(), "A", ISS + 1, Some(PEER + 8));
+}
+
+#[test]
+fn zero_receive_window() {
+    let config = Config {
+        recv_buffer: 100,
+        ..plain()
+    };
+    let mut b = active(&config);
+    assert_eq!(b.tcb.info().rcv_wnd, 100);
+    b.input(with_data(pkt("A", PEER + 1, ISS + 1), &[7u8; 100]));
+    let ack = b.one();
+    check(&ack, "A", ISS + 1, Some(PEER + 101));
+    assert_eq!(ack.window, 0);
+    // SQ-3: RCV.WND = 0: the text is not accepted but the ACK is processed; ACK sent.
+    b.tcb.send(b.now, b"q").unwrap();
+    check(&b.one(), "PA", ISS + 1, None);
+    let rules = b.input(with_data(pkt("A", PEER + 101, ISS + 2), b"z"));
+    assert_eq!(rules, vec![Rule::Sq3, Rule::Ak4, Rule::Ak7]);
+    let ack = b.one();
+    check(&ack, "A", ISS + 2, Some(PEER + 101));
+    assert_eq!(ack.window, 0);
+    assert_eq!(b.tcb.info().send_queue, 0);
+    // MUST-39: reading a little does not open the window; reading half the buffer does.
+    let mut buf = [0u8; 10];
+    assert_eq!(b.tcb.recv(&mut buf), Ok(10));
+    b.none();
+    let mut buf = [0u8; 50];
+    assert_eq!(b.tcb.recv(&mut buf), Ok(50));
+    let update = b.one();
+    check(&update, "A", ISS + 2, Some(PEER + 101));
+    assert_eq!(update.window, 60);
+}
+
+#[test]
+fn ack_rules() {
+    let mut b = active(&plain());
+    // AK-0: no ACK bit: drop.
+    assert_eq!(
+        b.input(with_data(pkt("P", PEER + 1, 0), b"x")),
+        vec![Rule::Ak0]
+    );
+    b.none();
+    // AK-1 (RFC 5961): SEG.ACK far below SND.UNA - MAX.SND.WND, or above SND.NXT.
+    assert_eq!(
+        b.input(pkt("A", PEER + 1, ISS.wrapping_sub(100_000))),
+        vec![Rule::Ak1]
+    );
+    check(&b.one(), "A", ISS + 1, Some(PEER + 1));
+    assert_eq!(b.input(pkt("A", PEER + 1, ISS + 50)), vec![Rule::Ak1]);
+    b.one();
+    // A window update needs WL1/WL2 progress (AK-7): an older SEG.SEQ does not update.
+    assert_eq!(
+        b.input(with_win(pkt("A", PEER + 1, ISS + 1), 500)),
+        vec![Rule::Ak5, Rule::Ak7]
+    );
+    assert_eq!(b.tcb.info().snd_wnd, 500);
+
+    let mut b = active(&rfc793());
+    // AK-6: ACK of unsent data: ACK, drop.
+    assert_eq!(
+        b.input(with_data(pkt("A", PEER + 1, ISS + 50), b"x")),
+        vec![Rule::Ak6]
+    );
+    check(&b.one(), "A", ISS + 1, Some(PEER + 1));
+    assert_eq!(b.tcb.info().recv_queue, 0);
+    // AK-5: an old ACK (RFC 793 accepts any ACK up to SND.NXT).
+    assert_eq!(
+        b.input(pkt("A", PEER + 1, ISS.wrapping_sub(100_000))),
+        vec![Rule::Ak5]
+    );
+
+    // AK-3: unacceptable ACK in SYN-RECEIVED: <SEQ=SEG.ACK><CTL=RST>.
+    for config in [plain(), rfc793()] {
+        let mut b = syn_received(&config);
+        assert_eq!(b.input(pkt("A", PEER + 1, ISS)), vec![Rule::Ak3]);
+        check(&b.one(), "R", ISS, None);
+        assert_eq!(b.state(), State::SynReceived);
+    }
+    let mut b = syn_received(&rfc793());
+    assert_eq!(b.input(pkt("A", PEER + 1, ISS + 9)), vec![Rule::Ak3]);
+    check(&b.one(), "R", ISS + 9, None);
+    // AK-0 in SYN-RECEIVED.
+    assert_eq!(b.input(pkt("", PEER + 1, 0)), vec![Rule::Ak0]);
+}
+
+#[test]
+fn ack_bit_off_is_dropped() {
+    // AK-0 in ESTABLISHED and SYN-RECEIVED: no ACK bit: drop, nothing sent.
+    let mut b = passive(&plain());
+    assert_eq!(
+        b.input(with_data(pkt("P", PEER + 1, 0), b"x")),
+        vec![Rule::Ak0]
+    );
+    b.none();
+    assert_eq!(b.tcb.info().recv_queue, 0);
+    let mut b = syn_received(&plain());
+    assert_eq!(b.input(pkt("F", PEER + 1, 0)), vec![Rule::Ak0]);
+    b.none();
+    assert_eq!(b.state(), State::SynReceived);
+}
+
+#[test]
+fn urgent_pointer() {
+    let mut b = active(&plain());
+    let mut seg = with_data(pkt("UA", PEER + 1, ISS + 1), b"abcd");
+    seg.urgent = 3;
+    assert_eq!(
+        b.input(seg.clone()),
+        vec![Rule::Ak5, Rule::Ak7, Rule::Ur1, Rule::Tx1]
+    );
+    assert_eq!(b.events(), vec![ConnEvent::Urgent, ConnEvent::Readable]);
+    // MUST-62: RCV.UP = SEG.SEQ + SEG.UP; a repeat does not signal again.
+    assert_eq!(b.tcb.rcv_up, Some(s(PEER + 4)));
+    // MUST-33: three urgent octets are waiting to be read.
+    assert_eq!(b.tcb.urgent_remaining(), 3);
+    let mut buf = [0u8; 2];
+    assert_eq!(b.tcb.recv(&mut buf), Ok(2));
+    assert_eq!(b.tcb.urgent_remaining(), 1);
+    seg.payload.clear();
+    b.input(seg.clone());
+    assert!(!b.events().contains(&ConnEvent::Urgent));
+    // The pointer advances: signalled again.
+    seg.seq = s(PEER + 5);
+    seg.payload = b"e".to_vec();
+    b.input(seg);
+    assert_eq!(b.events(), vec![ConnEvent::Urgent, ConnEvent::Readable]);
+    assert_eq!(b.tcb.urgent_remaining(), 5);
+}
+
+// ---------------------------------------------------------------- output
+
+#[test]
+fn segmentation_and_psh() {
+    let config = Config {
+        nagle: false,
+        ..plain()
+    };
+    let mut b = active(&config);
+    let data = vec![1u8; 3000];
+    assert_eq!(b.tcb.send(b.now, &data), Ok(3000));
+    let out = b.out();
+    // MSS defaults to 536 without an option in the SYN-ACK; peer window 10000, IW 4*536.
+    let lens: Vec<usize> = out.iter().map(|s| s.payload.len()).collect();
+    assert_eq!(lens, vec![536, 536, 536, 536]);
+    assert!(out.iter().all(|s| s.flags == flags("A")));
+    assert_eq!(out[3].seq, s(ISS + 1 + 3 * 536));
+    // cwnd grows in slow start as ACKs arrive.
+    b.input(pkt("A", PEER + 1, ISS + 1 + 2 * 536));
+    let out = b.out();
+    let lens: Vec<usize> = out.iter().map(|s| s.payload.len()).collect();
+    assert_eq!(lens, vec![536, 320]);
+    assert_eq!(
+        out[1].flags,
+        flags("PA"),
+        "PSH on the last segment of the write"
+    );
+    assert_eq!(b.tcb.cwnd(), 5 * 536);
+}
+
+#[test]
+fn nagle_on_and_off() {
+    let mut b = active(&plain());
+    b.tcb.send(b.now, b"aaaaaaaaaa").unwrap();
+    check(&b.one(), "PA", ISS + 1, None);
+    b.tcb.send(b.now, b"bbbbbbbbbb").unwrap();
+    // Nagle: small data waits while data is unacknowledged.
+    b.none();
+    b.input(pkt("A", PEER + 1, ISS + 11));
+    let seg = b.one();
+    check(&seg, "PA", ISS + 11, None);
+    assert_eq!(seg.payload, b"bbbbbbbbbb");
+
+    let mut b = active(&plain());
+    b.tcb.set_nagle(false);
+    b.tcb.send(b.now, b"aaaaaaaaaa").unwrap();
+    b.one();
+    b.tcb.send(b.now, b"bbbbbbbbbb").unwrap();
+    check(&b.one(), "PA", ISS + 11, None);
+}
+
+#[test]
+fn sender_sws_avoidance() {
+    // MUST-38: with a small offered window and nothing in flight, a small segment waits for the
+    // override timer; a segment of half the largest window seen goes at once.
+    let mut b = active(&plain());
+    b.input(with_win(pkt("A", PEER + 1, ISS + 1), 100));
+    b.tcb.send(b.now, &[5u8; 400]).unwrap();
+    // 100 octets: not a full segment, not all the data, under half of the 10000 seen.
+    b.none();
+    let t = b.fire();
+    assert_eq!(t, Instant::from_millis(10) + b.tcb.info().rto);
+    let seg = b.one();
+    assert_eq!((seg.seq, seg.payload.len()), (s(ISS + 1), 100));
+    // All the rest fits and nothing is in flight: sent at once.
+    b.input(with_win(pkt("A", PEER + 1, ISS + 101), 6000));
+    let seg = b.one();
+    check(&seg, "PA", ISS + 101, None);
+    assert_eq!(seg.payload.len(), 300);
+}
+
+#[test]
+fn delayed_ack() {
+    let config = Config {
+        delayed_ack: Some(Duration::from_millis(200)),
+        ..plain()
+    };
+    let mut b = active(&config);
+    b.at(1000);
+    b.input(with_data(pkt("A", PEER + 1, ISS + 1), b"one"));
+    b.none();
+    assert_eq!(b.tcb.poll_timeout(), Some(Instant::from_millis(1200)));
+    b.fire();
+    check(&b.one(), "A", ISS + 1, Some(PEER + 4));
+    assert_eq!(b.tcb.poll_timeout(), None);
+    // SHLD-19: every second segment is ACKed at once.
+    b.input(with_data(pkt("A", PEER + 4, ISS + 1), b"two"));
+    b.none();
+    b.input(with_data(pkt("A", PEER + 7, ISS + 1), b"three"));
+    check(&b.one(), "A", ISS + 1, Some(PEER + 12));
+    assert_eq!(b.tcb.poll_timeout(), None);
+    // A FIN is ACKed at once.
+    b.input(pkt("FA", PEER + 12, ISS + 1));
+    check(&b.one(), "A", ISS + 1, Some(PEER + 13));
+
+    // MUST-40: a configured delay of 0.5 s or more is cut below 0.5 s.
+    let config = Config {
+        delayed_ack: Some(Duration::from_secs(2)),
+        ..plain()
+    };
+    let mut b = active(&config);
+    b.at(1000);
+    b.input(with_data(pkt("A", PEER + 1, ISS + 1), b"one"));
+    b.none();
+    assert_eq!(b.tcb.poll_timeout(), Some(Instant::from_millis(1499)));
+}
+
+#[test]
+fn retransmission_backoff_and_karn() {
+    let mut b = active(&plain());
+    let rto0 = b.tcb.info().rto;
+    b.at(100);
+    b.tcb.send(b.now, b"hello").unwrap();
+    check(&b.one(), "PA", ISS + 1, None);
+    let t1 = b.fire();
+    assert_eq!(t1, Instant::from_millis(100) + rto0);
+    let again = b.one();
+    check(&again, "PA", ISS + 1, None);
+    assert_eq!(again.payload, b"hello");
+    // RFC 6298 5.5: doubled.
+    assert_eq!(b.tcb.info().rto, rto0 * 2);
+    let t2 = b.fire();
+    assert_eq!(t2, t1 + rto0 * 2);
+    check(&b.one(), "PA", ISS + 1, None);
+    let srtt_before = b.tcb.info().srtt;
+    b.at(t2.total_millis() + 50);
+    b.input(pkt("A", PEER + 1, ISS + 6));
+    // Karn (MUST-18): no sample from a retransmitted segment; backoff reset.
+    assert_eq!(b.tcb.info().srtt, srtt_before);
+    assert_eq!(b.tcb.poll_timeout(), None);
+    // A fresh segment is timed.
+    b.tcb.send(b.now, b"x").unwrap();
+    b.one();
+    let sent = b.now;
+    b.now = sent + Duration::from_millis(30);
+    b.input(pkt("A", PEER + 1, ISS + 7));
+    let srtt = b.tcb.info().srtt.unwrap();
+    // RFC 6298 2.3: 7/8 * 10 ms + 1/8 * 30 ms.
+    assert_eq!(srtt_before, Some(Duration::from_millis(10)));
+    assert_eq!(srtt, Duration::from_micros(12_500));
+}
+
+#[test]
+fn syn_and_fin_retransmission() {
+    let mut b = syn_sent(&plain());
+    b.fire();
+    let syn = b.one();
+    check(&syn, "S", ISS, None);
+    assert_eq!(syn.options, vec![TcpOption::Mss(1460)]);
+    b.input(pkt("SA", PEER, ISS + 1));
+    b.one();
+    assert_eq!(b.tcb.info().srtt, None, "Karn: the SYN was retransmitted");
+
+    let mut b = syn_received(&plain());
+    b.fire();
+    check(&b.one(), "SA", ISS, Some(PEER + 1));
+
+    let mut b = active(&plain());
+    b.tcb.close(b.now).unwrap();
+    check(&b.one(), "FA", ISS + 1, None);
+    b.fire();
+    check(&b.one(), "FA", ISS + 1, Some(PEER + 1));
+}
+
+#[test]
+fn r1_and_r2_give_up() {
+    let config = Config {
+        r2: Duration::from_secs(10),
+        r1: 2,
+        ..plain()
+    };
+    let mut b = active(&config);
+    b.tcb.send(b.now, b"x").unwrap();
+    b.one();
+    let mut sent = Vec::new();
+    while !b.tcb.is_closed() {
+        let t = b.fire();
+        for seg in b.out() {
+            sent.push((t.total_millis() - 10, seg));
+        }
+    }
+    let times: Vec<u64> = sent.iter().map(|(t, _)| *t).collect();
+    // RTO 1 s doubling: 1, 3, 7 s; at 15 s the 10 s of R2 are up: RST <SEQ=SND.NXT>.
+    assert_eq!(times, vec![1000, 3000, 7000, 15000]);
+    check(&sent[3].1, "R", ISS + 2, None);
+    assert_eq!(b.events(), vec![ConnEvent::Trouble, ConnEvent::TimedOut]);
+    assert_eq!(b.tcb.send(b.now, b"x"), Err(ConnError::TimedOut));
+
+    // SYN: r2_syn, no RST (not synchronized).
+    let config = Config {
+        r2_syn: Duration::from_secs(5),
+        ..plain()
+    };
+    let mut b = syn_sent(&config);
+    let mut n = 0;
+    while !b.tcb.is_closed() {
+        b.fire();
+        n += b.out().iter().filter(|s| s.flags == flags("S")).count();
+    }
+    assert_eq!(n, 2);
+    assert_eq!(b.now, Instant::from_millis(7000));
+    assert_eq!(b.events(), vec![ConnEvent::TimedOut]);
+}
+
+#[test]
+fn zero_window_probing() {
+    let mut b = syn_sent(&plain());
+    b.input(with_win(pkt("SA", PEER, ISS + 1), 0));
+    b.one();
+    assert_eq!(b.events(), vec![ConnEvent::Connected]);
+    b.tcb.send(b.now, b"0123456789").unwrap();
+    b.none();
+    // MUST-36: one octet past the zero window, then backing off (SHLD-29/30).
+    let t1 = b.fire();
+    let probe = b.one();
+    check(&probe, "A", ISS + 1, Some(PEER + 1));
+    assert_eq!(probe.payload, b"0");
+    b.input(with_win(pkt("A", PEER + 1, ISS + 1), 0));
+    b.none();
+    let t2 = b.fire();
+    assert!(t2 - t1 > t1 - Instant::ZERO);
+    let probe = b.one();
+    check(&probe, "A", ISS + 1, None);
+    assert_eq!(probe.payload, b"0");
+    // MUST-37: the window may stay closed for ever; the connection stays up.
+    for _ in 0..20 {
+        b.fire();
+        b.out();
+        b.input(with_win(pkt("A", PEER + 1, ISS + 1), 0));
+    }
+    assert_eq!(b.state(), State::Established);
+    assert!(b.events().is_empty());
+    // The window opens: the probe octet, then the rest.
+    b.input(with_win(pkt("A", PEER + 1, ISS + 1), 1000));
+    let probe = b.one();
+    check(&probe, "A", ISS + 1, None);
+    assert_eq!(probe.payload, b"0");
+    // Nagle holds the small rest until the octet is acknowledged.
+    b.input(with_win(pkt("A", PEER + 1, ISS + 2), 1000));
+    let rest = b.one();
+    check(&rest, "PA", ISS + 2, None);
+    assert_eq!(rest.payload, b"123456789");
+}
+
+#[test]
+fn fast_retransmit_on_three_dup_acks() {
+    let config = Config {
+        nagle: false,
+        ..plain()
+    };
+    let mut b = active(&config);
+    b.tcb.send(b.now, &[9u8; 2000]).unwrap();
+    assert_eq!(b.out().len(), 4);
+    for _ in 0..2 {
+        b.input(pkt("A", PEER + 1, ISS + 1));
+        b.none();
+    }
+    b.input(pkt("A", PEER + 1, ISS + 1));
+    let seg = b.one();
+    check(&seg, "A", ISS + 1, None);
+    assert_eq!(seg.payload.len(), 536);
+}
+
+#[test]
+fn sack_scoreboard_skips_sacked_data() {
+    let config = Config {
+        sack: true,
+        nagle: false,
+        ..plain()
+    };
+    let mut b = syn_sent(&config);
+    let synack = with_opts(
+        pkt("SA", PEER, ISS + 1),
+        vec![TcpOption::Mss(100), TcpOption::SackPermitted],
+    );
+    b.input(synack);
+    b.one();
+    b.tcb.send(b.now, &[1u8; 300]).unwrap();
+    assert_eq!(b.out().len(), 3);
+    // The peer holds the second segment.
+    let sack = vec![TcpOption::Sack(vec![SackBlock {
+        left: s(ISS + 101),
+        right: s(ISS + 201),
+    }])];
+    b.input(with_opts(pkt("A", PEER + 1, ISS + 1), sack));
+    b.fire();
+    let out = b.out();
+    assert_eq!(out.len(), 1, "cwnd = 1 SMSS after the timeout: {out:?}");
+    check(&out[0], "A", ISS + 1, None);
+    b.input(pkt("A", PEER + 1, ISS + 101));
+    let out = b.out();
+    let seqs: Vec<SeqNumber> = out.iter().map(|s| s.seq).collect();
+    assert_eq!(seqs, vec![s(ISS + 201)]);
+}
+
+#[test]
+fn window_scale_and_timestamps() {
+    let config = Config {
+        window_scale: Some(7),
+        timestamps: true,
+        recv_buffer: 1 << 20,
+        ..plain()
+    };
+    let mut b = Bench {
+        tcb: Tcb::connect(&config, tuple_v4(), s(ISS), Instant::from_millis(500)),
+        now: Instant::from_millis(500),
+    };
+    let syn = b.one();
+    assert_eq!(syn.window, 65535, "never scaled in a SYN");
+    assert_eq!(
+        syn.options,
+        vec![
+            TcpOption::Mss(1460),
+            TcpOption::NoOperation,
+            TcpOption::WindowScale(7),
+            TcpOption::NoOperation,
+            TcpOption::NoOperation,
+            TcpOption::Timestamps {
+                tsval: 500,
+                tsecr: 0
+            },
+        ]
+    );
+    b.at(520);
+    let synack = with_opts(
+        with_win(pkt("SA", PEER, ISS + 1), 1000),
+        vec![
+            TcpOption::WindowScale(20),
+            TcpOption::Timestamps {
+                tsval: 77,
+                tsecr: 500,
+            },
+        ],
+    );
+    b.input(synack);
+    let ack = b.one();
+    // min(1 MiB, 65535 << 7) >> 7.
+    assert_eq!(ack.window, (1u32 << 20 >> 7) as u16);
+    assert_eq!(
+        ack.options,
+        vec![
+            TcpOption::NoOperation,
+            TcpOption::NoOperation,
+            TcpOption::Timestamps {
+                tsval: 520,
+                tsecr: 77
+            }
+        ]
+    );
+    let info = b.tcb.info();
+    assert_eq!(
+        (info.snd_wscale, info.rcv_wscale, info.timestamps),
+        (14, 7, true)
+    );
+    assert_eq!(info.snd_wnd, 1000, "the SYN-ACK window is not scaled");
+    assert_eq!(info.snd_mss, 536 - 12);
+    // Later windows are scaled by the peer's shift (capped at 14).
+    let ts = |v| {
+        vec![TcpOption::Timestamps {
+            tsval: v,
+            tsecr: 520,
+        }]
+    };
+    b.input(with_opts(with_win(pkt("A", PEER + 1, ISS + 1), 2), ts(80)));
+    assert_eq!(b.tcb.info().snd_wnd, 2 << 14);
+    // PAWS (RFC 7323 5): an older TSval is unacceptable: ACK, drop.
+    let old = with_opts(with_data(pkt("A", PEER + 1, ISS + 1), b"x"), ts(79));
+    assert_eq!(b.input(old), vec![Rule::Sq1]);
+    let ack = b.one();
+    assert_eq!(
+        ack.options,
+        vec![
+            TcpOption::NoOperation,
+            TcpOption::NoOperation,
+            TcpOption::Timestamps {
+                tsval: 520,
+                tsecr: 80
+            }
+        ]
+    );
+    assert_eq!(b.tcb.info().recv_queue, 0);
+}
+
+#[test]
+fn no_window_scale_unless_both_offer() {
+    let config = Config {
+        window_scale: Some(7),
+        ..plain()
+    };
+    let syn = pkt("S", PEER, 0);
+    let mut tcb = Tcb::accept_syn(&config, tuple_v4(), s(ISS), &syn, Instant::ZERO);
+    let synack = tcb.poll_transmit(Instant::ZERO).unwrap();
+    assert_eq!(synack.options, vec![TcpOption::Mss(1460)]);
+    assert_eq!((tcb.info().snd_wscale, tcb.info().rcv_wscale), (0, 0));
+}
+
+#[test]
+fn abort_sends_rst() {
+    let mut b = active(&plain());
+    b.tcb.abort(b.now);
+    check(&b.one(), "R", ISS + 1, None);
+    assert!(b.tcb.is_closed());
+    assert_eq!(b.events(), vec![ConnEvent::Closed]);
+    let mut b = syn_sent(&plain());
+    b.tcb.abort(b.now);
+    b.none();
+}
+
+#[test]
+fn keepalive_probes_then_gives_up() {
+    let config = Config {
+        keepalive_probes: 2,
+        ..plain()
+    };
+    let mut b = active(&config);
+    b.tcb.set_keepalive(Some(Duration::from_secs(7200)));
+    assert_eq!(
+        b.fire(),
+        Instant::from_millis(10) + Duration::from_secs(7200)
+    );
+    check(&b.one(), "A", ISS, Some(PEER + 1));
+    // An answer resets the count.
+    b.input(pkt("A", PEER + 1, ISS + 1));
+    b.fire();
+    b.one();
+    b.fire();
+    b.one();
+    b.fire();
+    check(&b.one(), "R", ISS + 1, None);
+    assert_eq!(b.events(), vec![ConnEvent::TimedOut]);
+}
+
+// ---------------------------------------------------------------- coverage
+
+#[test]
+fn every_rule_is_reached() {
+    SEEN.with(|s| s.borrow_mut().clear());
+    let scenarios: [fn(); 22] = [
+        ack_bit_off_is_dropped,
+        syn_sent_rules,
+        syn_ack_with_data_and_fin,
+        simultaneous_open,
+        active_close_then_time_wait_expiry,
+        fin_ack_together_in_fin_wait_1,
+        time_wait_restarts_on_retransmitted_fin,
+        passive_close,
+        simultaneous_close,
+        rst_rules_rfc5961,
+        rst_rules_rfc793,
+        rst_in_syn_received,
+        rst_in_last_ack,
+        syn_rules,
+        time_wait_syn_opens_new_incarnation,
+        security_rules,
+        sequence_rules,
+        out_of_order_then_fill,
+        zero_receive_window,
+        ack_rules,
+        urgent_pointer,
+        half_close_keeps_receiving,
+    ];
+    for scenario in scenarios {
+        scenario();
+    }
+    let seen = SEEN.with(|s| s.borrow().clone());
+    assert_rules_seen(
+        &seen,
+        &[
+            "SS-", "SQ-", "RS-", "SC-", "SY-", "AK-", "UR-", "TX-", "FN-",
+        ],
+        &[],
+    );
+}
+
+/// The scenarios whose segments and rules do not depend on the RST policy give the same
+/// results under RFC 793 (RS-1, SY-2 and AK-1 exist only under RFC 5961; SY-3 only under 793).
+#[test]
+fn policy_independent_scenarios_under_rfc793() {
+    SEEN.with(|s| s.borrow_mut().clear());
+    POLICY.with(|p| p.set(RstPolicy::Rfc793));
+    let scenarios: [fn(); 20] = [
+        ack_bit_off_is_dropped,
+        active_open,
+        passive_open,
+        syn_text_and_fin_wait_for_established,
+        simultaneous_open,
+        syn_sent_rules,
+        syn_ack_with_data_and_fin,
+        active_close_then_time_wait_expiry,
+        fin_ack_together_in_fin_wait_1,
+        time_wait_restarts_on_retransmitted_fin,
+        passive_close,
+        simultaneous_close,
+        half_close_keeps_receiving,
+        rst_in_last_ack,
+        time_wait_syn_opens_new_incarnation,
+        security_rules,
+        sequence_rules,
+        out_of_order_then_fill,
+        zero_receive_window,
+        urgent_pointer,
+    ];
+    for scenario in scenarios {
+        scenario();
+    }
+    POLICY.with(|p| p.set(RstPolicy::Rfc5961));
+    let seen = SEEN.with(|s| s.borrow().clone());
+    assert_rules_seen(
+        &seen,
+        &["SS-", "SQ-", "RS-", "SC-", "AK-", "UR-", "TX-", "FN-"],
+        &[
+            "SQ-2", "RS-1", "RS-2", "RS-3", "RS-4", "AK-1", "AK-3", "AK-6",
+        ],
+    );
+}
+
+#[track_caller]
+fn assert_rules_seen(seen: &BTreeSet<Rule>, families: &[&str], except: &[&str]) {
+    let missing: Vec<&str> = Rule::ALL
+        .iter()
+        .filter(|r| families.iter().any(|f| r.id().starts_with(f)))
+        .filter(|r| !except.contains(&r.id()))
+        .filter(|r| !seen.contains(r))
+        .map(|r| r.id())
+        .collect();
+    assert!(missing.is_empty(), "rules never reported: {missing:?}");
+}
+
+// ---------------------------------------------------------------- robustness
+
+/// Random segments near the windows, in every state the scenarios reach, with random timer
+/// firings and application calls: no panic (debug assertions included) and SND.UNA =< SND.NXT.
+#[test]
+fn random_segments_never_panic() {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rnd = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n.max(1)
+    };
+    let specs = [
+        "A", "A", "A", "PA", "PA", "PA", "FA", "UA", "A", "PA", "S", "SA", "R", "RA", "SF", "",
+        "F", "SAFRPU",
+    ];
+    let mut handled = 0;
+    for round in 0..600 {
+        let config = Config {
+            rst_policy: if round % 2 == 0 {
+                RstPolicy::Rfc5961
+            } else {
+                RstPolicy::Rfc793
+            },
+            sack: round % 3 == 0,
+            timestamps: round % 4 == 0,
+            window_scale: (round % 5 == 0).then_some(3),
+            delayed_ack: (round % 6 == 0).then_some(Duration::from_millis(40)),
+            recv_buffer: 64 + (round as usize * 37) % 3000,
+            ..plain()
+        };
+        let mut b = match round % 3 {
+            0 => active(&config),
+            1 => syn_received(&config),
+            _ => syn_sent(&config),
+        };
+        for _ in 0..200 {
+            let spec = specs[rnd(specs.len() as u64) as usize];
+            let seq = (PEER as u64 + rnd(4000)).wrapping_sub(1000) as u32;
+            let ack = (ISS as u64 + rnd(4000)).wrapping_sub(1000) as u32;
+            let mut seg = with_win(pkt(spec, seq, ack), rnd(3) as u16 * 700);
+            seg.payload = vec![0xab; rnd(3) as usize * rnd(900) as usize];
+            seg.urgent = rnd(2000) as u16;
+            if rnd(4) == 0 {
+                seg.options = vec![
+                    TcpOption::Timestamps {
+                        tsval: rnd(100) as u32,
+                        tsecr: rnd(100) as u32,
+                    },
+                    TcpOption::Sack(vec![SackBlock {
+                        left: s(ack),
+                        right: s(ack.wrapping_add(rnd(3000) as u32)),
+                    }]),
+                ];
+            }
+            b.input_sec(seg, rnd(50) != 0);
+            handled += 1;
+            match rnd(8) {
+                0 => {
+                    let _ = b.tcb.send(b.now, &[1u8; 700]);
+                }
+                1 => {
+                    let mut buf = [0u8; 500];
+                    let _ = b.tcb.recv(&mut buf);
+                }
+                2 if rnd(10) == 0 => {
+                    let _ = b.tcb.close(b.now);
+                }
+                3 => {
+                    if let Some(t) = b.tcb.poll_timeout() {
+                        b.now = t;
+                        b.tcb.on_timeout(t);
+                    }
+                }
+                _ => {}
+            }
+            b.out();
+            b.events();
+            let info = b.tcb.info();
+            assert!(info.snd_una <= info.snd_nxt, "{info:?}");
+            if b.tcb.is_closed() || b.tcb.returned_to_listen() {
+                assert_eq!(b.tcb.poll_timeout(), None);
+                break;
+            }
+        }
+    }
+    assert!(handled > 10_000, "only {handled} segments exercised");
+}
