@@ -3,7 +3,7 @@
 
 use crate::case::load::load_paths;
 use crate::case::model::Case;
-use crate::cli::{IpChoice, RstProfile, RunArgs, SelectArgs, TargetKind};
+use crate::cli::{CoverageArgs, IpChoice, RstProfile, RunArgs, SelectArgs, TargetKind};
 use crate::report::json::JsonReporter;
 use crate::report::junit::JunitReporter;
 use crate::report::pcap::PcapReporter;
@@ -108,11 +108,7 @@ pub fn run(args: &RunArgs) -> u8 {
     let seed: u64 = rand::random();
     let make_target: Box<dyn Fn() -> Box<dyn Target> + Sync> = match args.target {
         TargetKind::Reference => {
-            let mut config = reference_stack::Config::default();
-            config.rst_policy = match args.reference_profile {
-                RstProfile::Rfc5961 => reference_stack::RstPolicy::Rfc5961,
-                RstProfile::Rfc793 => reference_stack::RstPolicy::Rfc793,
-            };
+            let config = reference_config(args.reference_profile);
             Box::new(move || Box::new(ReferenceTarget::new(config.clone())) as Box<dyn Target>)
         }
     };
@@ -150,6 +146,17 @@ pub fn run(args: &RunArgs) -> u8 {
     }
 }
 
+/// The reference stack as the conformance runs use it.
+pub fn reference_config(profile: RstProfile) -> reference_stack::Config {
+    reference_stack::Config {
+        rst_policy: match profile {
+            RstProfile::Rfc5961 => reference_stack::RstPolicy::Rfc5961,
+            RstProfile::Rfc793 => reference_stack::RstPolicy::Rfc793,
+        },
+        ..ReferenceTarget::default_config()
+    }
+}
+
 pub fn list(select: &SelectArgs) -> u8 {
     let cases = match load(select) {
         Ok(c) => c,
@@ -179,4 +186,28 @@ pub fn check(select: &SelectArgs) -> u8 {
 pub fn schema() -> u8 {
     println!("{}", crate::case::schema::json_schema());
     EXIT_PASSED
+}
+
+pub fn coverage(args: &CoverageArgs) -> u8 {
+    let select = SelectArgs { paths: args.paths.clone(), filter: None, ip: IpChoice::Both, partition: None };
+    let cases = match load(&select) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let cov = crate::coverage::measure(&cases);
+    let table = cov.table();
+    print!("{table}");
+    let written = std::fs::create_dir_all(&args.out)
+        .and_then(|()| std::fs::write(args.out.join("coverage.html"), cov.html()))
+        .and_then(|()| std::fs::write(args.out.join("coverage.txt"), &table));
+    match written {
+        Ok(()) => {
+            println!("wrote {} and coverage.txt", args.out.join("coverage.html").display());
+            EXIT_PASSED
+        }
+        Err(e) => {
+            eprintln!("error: writing coverage under {}: {e}", args.out.display());
+            EXIT_USAGE
+        }
+    }
 }

@@ -25,6 +25,9 @@ pub enum Command {
     Check(SelectArgs),
     /// Print the JSON Schema of case files (for editors).
     Schema,
+    /// Run the corpus on the reference stack and report, from the stack's own rule reports,
+    /// the SEGMENT ARRIVES rules, state x segment cells and RFC 9293 requirements covered.
+    Coverage(CoverageArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -92,4 +95,13 @@ pub struct RunArgs {
     /// Reference stack profile for RST/SYN in synchronized states.
     #[arg(long, value_enum, default_value = "rfc5961")]
     pub reference_profile: RstProfile,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CoverageArgs {
+    /// Case files or folders (default: ./cases).
+    pub paths: Vec<PathBuf>,
+    /// Where to write the HTML picture and the text table.
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
 }

@@ -11,3 +11,4 @@ pub mod target;
 
 pub mod app;
 pub mod cli;
+pub mod coverage;

@@ -11,6 +11,7 @@ fn main() -> ExitCode {
         Command::List(args) => tcpconform::app::list(&args),
         Command::Check(args) => tcpconform::app::check(&args),
         Command::Schema => tcpconform::app::schema(),
+        Command::Coverage(args) => tcpconform::app::coverage(&args),
     };
     ExitCode::from(code)
 }

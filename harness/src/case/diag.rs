@@ -19,17 +19,35 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic at `line:col` of `file`, taking the snippet from `src`.
-    pub fn at(file: PathBuf, src: &str, line: usize, col: usize, message: impl Into<String>) -> Diagnostic {
+    pub fn at(
+        file: PathBuf,
+        src: &str,
+        line: usize,
+        col: usize,
+        message: impl Into<String>,
+    ) -> Diagnostic {
         let source_line = line
             .checked_sub(1)
             .and_then(|i| src.lines().nth(i))
             .map(str::to_string);
-        Diagnostic { file, line, col, message: message.into(), source_line }
+        Diagnostic {
+            file,
+            line,
+            col,
+            message: message.into(),
+            source_line,
+        }
     }
 
     /// A diagnostic about a whole file (unreadable, ...).
     pub fn file(file: PathBuf, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { file, line: 0, col: 0, message: message.into(), source_line: None }
+        Diagnostic {
+            file,
+            line: 0,
+            col: 0,
+            message: message.into(),
+            source_line: None,
+        }
     }
 }
 
@@ -38,7 +56,14 @@ impl fmt::Display for Diagnostic {
         if self.line == 0 {
             return write!(f, "{}: {}", self.file.display(), self.message);
         }
-        writeln!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.col, self.message)?;
+        writeln!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.col,
+            self.message
+        )?;
         if let Some(src) = &self.source_line {
             let gutter = self.line.to_string();
             let pad = " ".repeat(gutter.len());
@@ -64,8 +89,17 @@ mod tests {
 
     #[test]
     fn renders_snippet_with_caret() {
-        let d = Diagnostic::at("c.yaml".into(), "a: 1\nflags: X\n", 2, 8, "bad flag letter `X`");
-        assert_eq!(d.to_string(), "c.yaml:2:8: bad flag letter `X`\n  |\n2 | flags: X\n  |        ^");
+        let d = Diagnostic::at(
+            "c.yaml".into(),
+            "a: 1\nflags: X\n",
+            2,
+            8,
+            "bad flag letter `X`",
+        );
+        assert_eq!(
+            d.to_string(),
+            "c.yaml:2:8: bad flag letter `X`\n  |\n2 | flags: X\n  |        ^"
+        );
         let d = Diagnostic::file("c.yaml".into(), "cannot read");
         assert_eq!(d.to_string(), "c.yaml: cannot read");
     }

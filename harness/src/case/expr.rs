@@ -105,7 +105,11 @@ impl Var {
 
     /// `rcv.nxt, rcv.wnd, ...` for error messages.
     pub fn list() -> String {
-        Var::ALL.iter().map(|v| v.name()).collect::<Vec<_>>().join(", ")
+        Var::ALL
+            .iter()
+            .map(|v| v.name())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -202,7 +206,11 @@ impl Expr {
 
     /// Parses an expression (see the module grammar).
     pub fn parse(src: &str) -> Result<Expr, ExprError> {
-        let mut p = Parser { src, pos: 0, depth: 0 };
+        let mut p = Parser {
+            src,
+            pos: 0,
+            depth: 0,
+        };
         p.skip_ws();
         if p.pos >= src.len() {
             return Err(ExprError::new(0, "empty expression"));
@@ -246,7 +254,10 @@ pub struct ExprError {
 
 impl ExprError {
     fn new(offset: usize, message: impl Into<String>) -> ExprError {
-        ExprError { offset, message: message.into() }
+        ExprError {
+            offset,
+            message: message.into(),
+        }
     }
 }
 
@@ -273,7 +284,10 @@ impl Parser<'_> {
     }
 
     fn rest_char(&self) -> char {
-        self.src.get(self.pos..).and_then(|s| s.chars().next()).unwrap_or(' ')
+        self.src
+            .get(self.pos..)
+            .and_then(|s| s.chars().next())
+            .unwrap_or(' ')
     }
 
     fn skip_ws(&mut self) {
@@ -337,7 +351,10 @@ impl Parser<'_> {
         self.skip_ws();
         let start = self.pos;
         match self.peek() {
-            None => Err(ExprError::new(start, "expression ends early (expected a number or a variable)")),
+            None => Err(ExprError::new(
+                start,
+                "expression ends early (expected a number or a variable)",
+            )),
             Some(b'(') => {
                 self.pos += 1;
                 self.nest()?;
@@ -351,21 +368,31 @@ impl Parser<'_> {
                 Ok(e)
             }
             Some(c) if c.is_ascii_digit() => {
-                let (radix, digits_start) = if self.src[start..].starts_with("0x")
-                    || self.src[start..].starts_with("0X")
-                {
-                    (16, start + 2)
-                } else {
-                    (10, start)
-                };
+                let (radix, digits_start) =
+                    if self.src[start..].starts_with("0x") || self.src[start..].starts_with("0X") {
+                        (16, start + 2)
+                    } else {
+                        (10, start)
+                    };
                 self.pos = digits_start;
-                while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
+                while self
+                    .peek()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+                {
                     self.pos += 1;
                 }
-                let text: String = self.src[digits_start..self.pos].chars().filter(|&c| c != '_').collect();
+                let text: String = self.src[digits_start..self.pos]
+                    .chars()
+                    .filter(|&c| c != '_')
+                    .collect();
                 i64::from_str_radix(&text, radix)
                     .map(Expr::Num)
-                    .map_err(|_| ExprError::new(start, format!("bad number `{}`", &self.src[start..self.pos])))
+                    .map_err(|_| {
+                        ExprError::new(
+                            start,
+                            format!("bad number `{}`", &self.src[start..self.pos]),
+                        )
+                    })
             }
             Some(c) if c.is_ascii_alphabetic() || c == b'_' => {
                 while self
@@ -378,13 +405,19 @@ impl Parser<'_> {
                 Var::from_name(name).map(Expr::Var).ok_or_else(|| {
                     ExprError::new(
                         start,
-                        format!("unknown variable `{name}` (expected one of {})", Var::list()),
+                        format!(
+                            "unknown variable `{name}` (expected one of {})",
+                            Var::list()
+                        ),
                     )
                 })
             }
             Some(_) => Err(ExprError::new(
                 start,
-                format!("unexpected `{}` (expected a number, a variable or `(`)", self.rest_char()),
+                format!(
+                    "unexpected `{}` (expected a number, a variable or `(`)",
+                    self.rest_char()
+                ),
             )),
         }
     }
@@ -419,7 +452,10 @@ mod tests {
         let e = Expr::parse("rcv.nxt + foo").unwrap_err();
         assert_eq!(e.offset, 10);
         assert!(e.message.contains("unknown variable `foo`"));
-        assert_eq!(Expr::parse("1 +").unwrap_err().message, "expression ends early (expected a number or a variable)");
+        assert_eq!(
+            Expr::parse("1 +").unwrap_err().message,
+            "expression ends early (expected a number or a variable)"
+        );
         assert_eq!(Expr::parse("(1").unwrap_err().offset, 2);
         assert_eq!(Expr::parse("1 2").unwrap_err().offset, 2);
         assert!(Expr::parse("").is_err());

@@ -67,7 +67,10 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            diags.push(Diagnostic::file(dir.to_path_buf(), format!("cannot read folder: {e}")));
+            diags.push(Diagnostic::file(
+                dir.to_path_buf(),
+                format!("cannot read folder: {e}"),
+            ));
             return;
         }
     };
@@ -97,7 +100,10 @@ fn check_unique_ids(cases: &[Case]) -> Vec<Diagnostic> {
                 &src,
                 c.loc.line,
                 c.loc.col,
-                format!("duplicate case id `{}` (first defined at {})", c.id, first.loc),
+                format!(
+                    "duplicate case id `{}` (first defined at {})",
+                    c.id, first.loc
+                ),
             ));
         } else {
             seen.insert(&c.id, c);
@@ -128,7 +134,15 @@ impl Loader {
         let file = Arc::new(path.to_path_buf());
         let root = match yaml::parse(src) {
             Ok(r) => r,
-            Err(e) => return Err(vec![Diagnostic::at(path.to_path_buf(), src, e.line, e.col, e.message)]),
+            Err(e) => {
+                return Err(vec![Diagnostic::at(
+                    path.to_path_buf(),
+                    src,
+                    e.line,
+                    e.col,
+                    e.message,
+                )])
+            }
         };
         let mut cx = Cx::new(file.clone(), src);
         let instances = expand_grid(&mut cx, &root);
@@ -161,28 +175,51 @@ impl Loader {
         }
     }
 
-    fn inline_prelude(&mut self, cx: &mut Cx<'_>, draft: validate::CaseDraft, path: &Path) -> Option<Case> {
+    fn inline_prelude(
+        &mut self,
+        cx: &mut Cx<'_>,
+        draft: validate::CaseDraft,
+        path: &Path,
+    ) -> Option<Case> {
         let mut case = draft.case;
         let (Some(name), Some(node)) = (case.prelude.clone(), draft.prelude_node) else {
             return Some(case);
         };
         let Some(lib_path) = find_library(path) else {
-            cx.err(&node, format!("prelude `{name}`: no {PRELUDES_FILE} in the case's folder or its parents"));
+            cx.err(
+                &node,
+                format!("prelude `{name}`: no {PRELUDES_FILE} in the case's folder or its parents"),
+            );
             return None;
         };
         let lib = self.library(&lib_path);
         let Ok(lib) = lib else {
-            cx.err(&node, format!("prelude `{name}`: {} has errors", lib_path.display()));
+            cx.err(
+                &node,
+                format!("prelude `{name}`: {} has errors", lib_path.display()),
+            );
             return None;
         };
         let Some(prelude) = lib.get(&name) else {
             let names: Vec<&str> = lib.keys().map(String::as_str).collect();
-            cx.err(&node, format!("unknown prelude `{name}` (expected one of: {})", names.join(", ")));
+            cx.err(
+                &node,
+                format!(
+                    "unknown prelude `{name}` (expected one of: {})",
+                    names.join(", ")
+                ),
+            );
             return None;
         };
         if draft.has_setup {
             if core::mem::discriminant(&case.setup) != core::mem::discriminant(&prelude.setup) {
-                cx.err(&node, format!("prelude `{name}` needs setup {:?}, but the case sets {:?}", prelude.setup, case.setup));
+                cx.err(
+                    &node,
+                    format!(
+                        "prelude `{name}` needs setup {:?}, but the case sets {:?}",
+                        prelude.setup, case.setup
+                    ),
+                );
                 return None;
             }
         } else {
@@ -206,7 +243,10 @@ impl Loader {
                 lib
             }
             Err(e) => {
-                self.pending.push(Diagnostic::file(path.to_path_buf(), format!("cannot read: {e}")));
+                self.pending.push(Diagnostic::file(
+                    path.to_path_buf(),
+                    format!("cannot read: {e}"),
+                ));
                 Err(())
             }
         };
@@ -217,8 +257,24 @@ impl Loader {
 
 fn find_library(case_file: &Path) -> Option<PathBuf> {
     let dir = case_file.parent()?;
-    let start = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-    start.ancestors().map(|d| d.join(PRELUDES_FILE)).find(|p| p.is_file())
+    let start = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    start
+        .ancestors()
+        .map(|d| d.join(PRELUDES_FILE))
+        .find(|p| p.is_file())
+}
+
+/// One entry of `_preludes.yaml` before `after` chains are resolved.
+struct PreludeEntry {
+    key: Key,
+    setup: Option<Setup>,
+    /// `after: NAME` and the node that says it.
+    after: Option<(String, Node)>,
+    steps: Vec<Step>,
 }
 
 /// Parses `_preludes.yaml`:
@@ -235,10 +291,21 @@ fn find_library(case_file: &Path) -> Option<PathBuf> {
 fn parse_library(path: &Path, src: &str) -> (Library, Vec<Diagnostic>) {
     let root = match yaml::parse(src) {
         Ok(r) => r,
-        Err(e) => return (Err(()), vec![Diagnostic::at(path.to_path_buf(), src, e.line, e.col, e.message)]),
+        Err(e) => {
+            return (
+                Err(()),
+                vec![Diagnostic::at(
+                    path.to_path_buf(),
+                    src,
+                    e.line,
+                    e.col,
+                    e.message,
+                )],
+            )
+        }
     };
     let mut cx = Cx::new(Arc::new(path.to_path_buf()), src);
-    let mut raw: Vec<(Key, Option<Setup>, Option<(String, Node)>, Vec<Step>)> = Vec::new();
+    let mut raw: Vec<PreludeEntry> = Vec::new();
     if let Some(f) = cx.map(&root, "the prelude library", &["preludes"]) {
         match f.get("preludes").map(|n| &n.kind) {
             Some(Kind::Map(entries)) => {
@@ -252,7 +319,7 @@ fn parse_library(path: &Path, src: &str) -> (Library, Vec<Diagnostic>) {
                     if e.get("setup").is_some() == e.get("after").is_some() {
                         cx.err_at(k.line, k.col, format!("prelude `{}` needs exactly one of `setup` or `after`", k.name));
                     }
-                    raw.push((k.clone(), setup, after, steps));
+                    raw.push(PreludeEntry { key: k.clone(), setup, after, steps });
                 }
             }
             _ => cx.err(&root, "the prelude library needs `preludes:`, a mapping of name -> { setup | after, steps }"),
@@ -260,7 +327,13 @@ fn parse_library(path: &Path, src: &str) -> (Library, Vec<Diagnostic>) {
     }
     // Resolve `after` chains (bounded: a chain longer than the library is a cycle).
     let mut lib: BTreeMap<String, Prelude> = BTreeMap::new();
-    for (key, setup, after, steps) in &raw {
+    for PreludeEntry {
+        key,
+        setup,
+        after,
+        steps,
+    } in &raw
+    {
         let mut chain: Vec<&Vec<Step>> = vec![steps];
         let (mut cur_setup, mut cur_after) = (*setup, after.clone());
         let mut ok = true;
@@ -268,20 +341,27 @@ fn parse_library(path: &Path, src: &str) -> (Library, Vec<Diagnostic>) {
         while let Some((next, node)) = cur_after.take() {
             hops += 1;
             if hops > raw.len() {
-                cx.err_at(key.line, key.col, format!("prelude `{}`: the `after` chain loops", key.name));
+                cx.err_at(
+                    key.line,
+                    key.col,
+                    format!("prelude `{}`: the `after` chain loops", key.name),
+                );
                 ok = false;
                 break;
             }
-            match raw.iter().find(|r| r.0.name == next) {
+            match raw.iter().find(|r| r.key.name == next) {
                 Some(r) => {
-                    chain.push(&r.3);
-                    cur_setup = r.1;
-                    cur_after = r.2.clone();
+                    chain.push(&r.steps);
+                    cur_setup = r.setup;
+                    cur_after = r.after.clone();
                 }
                 None => {
                     // Reported once, by the prelude that names it.
                     if hops == 1 {
-                        cx.err(&node, format!("prelude `{}`: unknown `after: {next}`", key.name));
+                        cx.err(
+                            &node,
+                            format!("prelude `{}`: unknown `after: {next}`", key.name),
+                        );
                     }
                     ok = false;
                 }
@@ -315,24 +395,45 @@ struct Axis {
 
 fn expand_grid(cx: &mut Cx<'_>, root: &Node) -> Vec<Instance> {
     let Kind::Map(entries) = &root.kind else {
-        return vec![Instance { node: root.clone(), labels: Vec::new(), suffix: String::new() }];
+        return vec![Instance {
+            node: root.clone(),
+            labels: Vec::new(),
+            suffix: String::new(),
+        }];
     };
     let Some((grid_key, grid)) = entries.iter().find(|(k, _)| k.name == "grid") else {
         let mut node = root.clone();
         substitute_all(cx, &mut node, &[], &[]);
-        return vec![Instance { node, labels: Vec::new(), suffix: String::new() }];
+        return vec![Instance {
+            node,
+            labels: Vec::new(),
+            suffix: String::new(),
+        }];
     };
-    let Some(axes) = parse_axes(cx, grid_key, grid) else { return Vec::new() };
-    let total = axes.iter().try_fold(1usize, |acc, a| acc.checked_mul(a.values.len()));
+    let Some(axes) = parse_axes(cx, grid_key, grid) else {
+        return Vec::new();
+    };
+    let total = axes
+        .iter()
+        .try_fold(1usize, |acc, a| acc.checked_mul(a.values.len()));
     match total {
         Some(n) if n <= MAX_GRID_INSTANCES => {}
         _ => {
-            cx.err(grid, format!("grid expands into more than {MAX_GRID_INSTANCES} cases"));
+            cx.err(
+                grid,
+                format!("grid expands into more than {MAX_GRID_INSTANCES} cases"),
+            );
             return Vec::new();
         }
     }
     let template = Node {
-        kind: Kind::Map(entries.iter().filter(|(k, _)| k.name != "grid").cloned().collect()),
+        kind: Kind::Map(
+            entries
+                .iter()
+                .filter(|(k, _)| k.name != "grid")
+                .cloned()
+                .collect(),
+        ),
         line: root.line,
         col: root.col,
     };
@@ -357,8 +458,19 @@ fn expand_grid(cx: &mut Cx<'_>, root: &Node) -> Vec<Instance> {
         let mut node = template.clone();
         substitute_all(cx, &mut node, &values, &axes);
         filter_steps(&mut node, &chosen);
-        let suffix = format!("[{}]", chosen.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>().join(","));
-        out.push(Instance { node, labels: chosen, suffix });
+        let suffix = format!(
+            "[{}]",
+            chosen
+                .iter()
+                .map(|(_, l)| l.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        out.push(Instance {
+            node,
+            labels: chosen,
+            suffix,
+        });
         // Odometer over the axes, last axis fastest.
         let mut pos = axes.len();
         loop {
@@ -379,7 +491,13 @@ fn expand_grid(cx: &mut Cx<'_>, root: &Node) -> Vec<Instance> {
 
 fn parse_axes(cx: &mut Cx<'_>, key: &Key, grid: &Node) -> Option<Vec<Axis>> {
     let Kind::Map(entries) = &grid.kind else {
-        cx.err(grid, format!("grid must map axis names to lists of values, found {}", grid.describe()));
+        cx.err(
+            grid,
+            format!(
+                "grid must map axis names to lists of values, found {}",
+                grid.describe()
+            ),
+        );
         return None;
     };
     if entries.is_empty() {
@@ -388,8 +506,17 @@ fn parse_axes(cx: &mut Cx<'_>, key: &Key, grid: &Node) -> Option<Vec<Axis>> {
     }
     let mut axes = Vec::new();
     for (k, v) in entries {
-        if k.name.is_empty() || !k.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            cx.err_at(k.line, k.col, format!("bad axis name `{}` (letters, digits and _ only)", k.name));
+        if k.name.is_empty()
+            || !k
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            cx.err_at(
+                k.line,
+                k.col,
+                format!("bad axis name `{}` (letters, digits and _ only)", k.name),
+            );
             return None;
         }
         let values: Vec<(String, Node)> = match &v.kind {
@@ -404,9 +531,19 @@ fn parse_axes(cx: &mut Cx<'_>, key: &Key, grid: &Node) -> Option<Vec<Axis>> {
                 }
                 vals
             }
-            Kind::Map(pairs) => pairs.iter().map(|(l, n)| (l.name.clone(), n.clone())).collect(),
+            Kind::Map(pairs) => pairs
+                .iter()
+                .map(|(l, n)| (l.name.clone(), n.clone()))
+                .collect(),
             _ => {
-                cx.err(v, format!("grid axis `{}` must be a list or a mapping of label: value, found {}", k.name, v.describe()));
+                cx.err(
+                    v,
+                    format!(
+                        "grid axis `{}` must be a list or a mapping of label: value, found {}",
+                        k.name,
+                        v.describe()
+                    ),
+                );
                 return None;
             }
         };
@@ -416,11 +553,17 @@ fn parse_axes(cx: &mut Cx<'_>, key: &Key, grid: &Node) -> Option<Vec<Axis>> {
         }
         for (i, (l, _)) in values.iter().enumerate() {
             if values.iter().take(i).any(|(m, _)| m == l) {
-                cx.err(v, format!("grid axis `{}`: label `{l}` appears twice", k.name));
+                cx.err(
+                    v,
+                    format!("grid axis `{}`: label `{l}` appears twice", k.name),
+                );
                 return None;
             }
         }
-        axes.push(Axis { name: k.name.clone(), values });
+        axes.push(Axis {
+            name: k.name.clone(),
+            values,
+        });
     }
     Some(axes)
 }
@@ -429,8 +572,12 @@ fn parse_axes(cx: &mut Cx<'_>, key: &Key, grid: &Node) -> Option<Vec<Axis>> {
 /// placeholder takes the axis value's whole node (a list, a mapping, a number).
 fn substitute_all(cx: &mut Cx<'_>, node: &mut Node, values: &[(&str, &Node)], axes: &[Axis]) {
     match &mut node.kind {
-        Kind::Seq(items) => items.iter_mut().for_each(|i| substitute_all(cx, i, values, axes)),
-        Kind::Map(entries) => entries.iter_mut().for_each(|(_, v)| substitute_all(cx, v, values, axes)),
+        Kind::Seq(items) => items
+            .iter_mut()
+            .for_each(|i| substitute_all(cx, i, values, axes)),
+        Kind::Map(entries) => entries
+            .iter_mut()
+            .for_each(|(_, v)| substitute_all(cx, v, values, axes)),
         Kind::Str(s) if s.contains("${") => {
             let text = s.clone();
             if let Some(new) = substitute(cx, node, &text, values, axes) {
@@ -441,7 +588,13 @@ fn substitute_all(cx: &mut Cx<'_>, node: &mut Node, values: &[(&str, &Node)], ax
     }
 }
 
-fn substitute(cx: &mut Cx<'_>, at: &Node, text: &str, values: &[(&str, &Node)], axes: &[Axis]) -> Option<Node> {
+fn substitute(
+    cx: &mut Cx<'_>,
+    at: &Node,
+    text: &str,
+    values: &[(&str, &Node)],
+    axes: &[Axis],
+) -> Option<Node> {
     let mut out = String::new();
     let mut rest = text;
     while let Some(start) = rest.find("${") {
@@ -461,7 +614,10 @@ fn substitute(cx: &mut Cx<'_>, at: &Node, text: &str, values: &[(&str, &Node)], 
             let msg = if known.is_empty() {
                 format!("`${{{name}}}` refers to a grid axis, but the case has no `grid`")
             } else {
-                format!("`${{{name}}}`: unknown grid axis `{axis}` (axes: {})", known.join(", "))
+                format!(
+                    "`${{{name}}}`: unknown grid axis `{axis}` (axes: {})",
+                    known.join(", ")
+                )
             };
             cx.err(at, msg);
             return None;
@@ -471,7 +627,10 @@ fn substitute(cx: &mut Cx<'_>, at: &Node, text: &str, values: &[(&str, &Node)], 
             Some(f) => match value.get(f) {
                 Some(v) => v,
                 None => {
-                    cx.err(at, format!("`${{{name}}}`: the value of axis `{axis}` has no field `{f}`"));
+                    cx.err(
+                        at,
+                        format!("`${{{name}}}`: the value of axis `{axis}` has no field `{f}`"),
+                    );
                     return None;
                 }
             },
@@ -483,14 +642,24 @@ fn substitute(cx: &mut Cx<'_>, at: &Node, text: &str, values: &[(&str, &Node)], 
             return Some(n);
         }
         let Some(t) = value.scalar_text() else {
-            cx.err(at, format!("`${{{name}}}` is {} and cannot be spliced into text", value.describe()));
+            cx.err(
+                at,
+                format!(
+                    "`${{{name}}}` is {} and cannot be spliced into text",
+                    value.describe()
+                ),
+            );
             return None;
         };
         out.push_str(&t);
         rest = &after[end + 1..];
     }
     out.push_str(rest);
-    Some(Node { kind: Kind::Str(out), line: at.line, col: at.col })
+    Some(Node {
+        kind: Kind::Str(out),
+        line: at.line,
+        col: at.col,
+    })
 }
 
 /// Errors inside a substituted value point at the placeholder that brought it in.
@@ -510,12 +679,16 @@ fn relocate(n: &mut Node, line: usize, col: usize) {
 
 /// The step lists of a case node: `steps` and every `one_of` variant inside, recursively.
 fn step_lists_mut(node: &mut Node, f: &mut dyn FnMut(&mut Vec<Node>)) {
-    let Some(steps) = map_get_mut(node, "steps") else { return };
+    let Some(steps) = map_get_mut(node, "steps") else {
+        return;
+    };
     walk_steps(steps, f);
 }
 
 fn walk_steps(list: &mut Node, f: &mut dyn FnMut(&mut Vec<Node>)) {
-    let Kind::Seq(items) = &mut list.kind else { return };
+    let Kind::Seq(items) = &mut list.kind else {
+        return;
+    };
     f(items);
     for item in items.iter_mut() {
         if let Some(one_of) = map_get_mut(item, "one_of") {
@@ -530,7 +703,10 @@ fn walk_steps(list: &mut Node, f: &mut dyn FnMut(&mut Vec<Node>)) {
 
 fn map_get_mut<'a>(node: &'a mut Node, key: &str) -> Option<&'a mut Node> {
     match &mut node.kind {
-        Kind::Map(entries) => entries.iter_mut().find(|(k, _)| k.name == key).map(|(_, v)| v),
+        Kind::Map(entries) => entries
+            .iter_mut()
+            .find(|(k, _)| k.name == key)
+            .map(|(_, v)| v),
         _ => None,
     }
 }
@@ -541,7 +717,9 @@ fn filter_steps(node: &mut Node, chosen: &[(String, String)]) {
     step_lists_mut(node, &mut |items| {
         items.retain(|step| {
             let when = step.get("when").is_none_or(|c| condition_holds(c, chosen));
-            let unless = step.get("unless").is_some_and(|c| condition_holds(c, chosen));
+            let unless = step
+                .get("unless")
+                .is_some_and(|c| condition_holds(c, chosen));
             when && !unless
         });
         for step in items.iter_mut() {
@@ -553,11 +731,17 @@ fn filter_steps(node: &mut Node, chosen: &[(String, String)]) {
 }
 
 fn condition_holds(cond: &Node, chosen: &[(String, String)]) -> bool {
-    let Kind::Map(entries) = &cond.kind else { return false };
+    let Kind::Map(entries) = &cond.kind else {
+        return false;
+    };
     entries.iter().all(|(axis, want)| {
-        let Some((_, label)) = chosen.iter().find(|(a, _)| *a == axis.name) else { return false };
+        let Some((_, label)) = chosen.iter().find(|(a, _)| *a == axis.name) else {
+            return false;
+        };
         match &want.kind {
-            Kind::Seq(items) => items.iter().any(|i| i.scalar_text().as_deref() == Some(label)),
+            Kind::Seq(items) => items
+                .iter()
+                .any(|i| i.scalar_text().as_deref() == Some(label)),
             _ => want.scalar_text().as_deref() == Some(label),
         }
     })
@@ -578,8 +762,19 @@ fn check_conditions(cx: &mut Cx<'_>, template: &Node, axes: &[Axis]) {
                 for (axis, want) in entries {
                     let Some(a) = axes.iter().find(|a| a.name == axis.name) else {
                         let names: Vec<&str> = axes.iter().map(|a| a.name.as_str()).collect();
-                        let at = Node { kind: Kind::Null, line: axis.line, col: axis.col };
-                        bad.push((at, format!("`{key}` names unknown grid axis `{}` (axes: {})", axis.name, names.join(", "))));
+                        let at = Node {
+                            kind: Kind::Null,
+                            line: axis.line,
+                            col: axis.col,
+                        };
+                        bad.push((
+                            at,
+                            format!(
+                                "`{key}` names unknown grid axis `{}` (axes: {})",
+                                axis.name,
+                                names.join(", ")
+                            ),
+                        ));
                         continue;
                     };
                     let wants: Vec<&Node> = match &want.kind {
@@ -589,8 +784,16 @@ fn check_conditions(cx: &mut Cx<'_>, template: &Node, axes: &[Axis]) {
                     for w in wants {
                         let label = w.scalar_text().unwrap_or_default();
                         if !a.values.iter().any(|(l, _)| *l == label) {
-                            let labels: Vec<&str> = a.values.iter().map(|(l, _)| l.as_str()).collect();
-                            bad.push((w.clone(), format!("`{key}`: axis `{}` has no value `{label}` (values: {})", a.name, labels.join(", "))));
+                            let labels: Vec<&str> =
+                                a.values.iter().map(|(l, _)| l.as_str()).collect();
+                            bad.push((
+                                w.clone(),
+                                format!(
+                                    "`{key}`: axis `{}` has no value `{label}` (values: {})",
+                                    a.name,
+                                    labels.join(", ")
+                                ),
+                            ));
                         }
                     }
                 }

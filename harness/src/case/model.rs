@@ -109,7 +109,10 @@ pub struct Defaults {
 
 impl Default for Defaults {
     fn default() -> Defaults {
-        Defaults { win: 65535, within: Duration::from_secs(1) }
+        Defaults {
+            win: 65535,
+            within: Duration::from_secs(1),
+        }
     }
 }
 
@@ -235,7 +238,9 @@ impl FromStr for Flags {
             return Ok(Flags(0));
         }
         if s.is_empty() {
-            return Err(BadFlags("empty flags (use `.` for a segment with no flag)".into()));
+            return Err(BadFlags(
+                "empty flags (use `.` for a segment with no flag)".into(),
+            ));
         }
         let mut bits = 0u16;
         for c in s.chars() {
@@ -293,9 +298,15 @@ pub enum SendOption {
     SackPermitted,
     /// (left, right) edges, in the target's sequence space.
     Sack(Vec<(Value, Value)>),
-    Timestamps { val: Expr, ecr: Expr },
+    Timestamps {
+        val: Expr,
+        ecr: Expr,
+    },
     /// `{ kind: K, data: "hex" }`: kind, length = 2 + data.len(), data.
-    Unknown { kind: u8, data: Vec<u8> },
+    Unknown {
+        kind: u8,
+        data: Vec<u8>,
+    },
     /// `{ raw: "hex" }`: bytes copied verbatim into the option area.
     Raw(Vec<u8>),
 }
@@ -309,7 +320,10 @@ pub enum NumMatch {
     Eq(Value),
     /// Inclusive bounds; `None` is open. `"> x"` is stored as `min: x + 1`, `"a..b"` as
     /// `max: b - 1`. On sequence fields the runner compares modulo 2^32 (RFC 9293 3.4).
-    Range { min: Option<Value>, max: Option<Value> },
+    Range {
+        min: Option<Value>,
+        max: Option<Value>,
+    },
 }
 
 /// What the flags of a received segment must be.
@@ -360,9 +374,15 @@ pub enum OptionPattern {
     WindowScale(NumMatch),
     SackPermitted,
     Sack(Vec<(NumMatch, NumMatch)>),
-    Timestamps { val: NumMatch, ecr: NumMatch },
+    Timestamps {
+        val: NumMatch,
+        ecr: NumMatch,
+    },
     /// `data: None` matches any data of that kind.
-    Unknown { kind: u8, data: Option<Vec<u8>> },
+    Unknown {
+        kind: u8,
+        data: Option<Vec<u8>>,
+    },
 }
 
 /// Matchers on the options of a received segment; all given ones must hold.
@@ -434,7 +454,10 @@ pub enum CallKind {
     /// SEND these bytes (`write: 100` = 100 octets of [`pattern`]).
     Write(Vec<u8>),
     /// RECEIVE up to `max` octets.
-    Read { max: usize, expect: Option<ReadExpect> },
+    Read {
+        max: usize,
+        expect: Option<ReadExpect>,
+    },
     /// shutdown(2); `Write` is the RFC's CLOSE (send FIN, keep receiving).
     Shutdown(Shutdown),
     /// close(2): CLOSE (RFC 9293 3.10.4).
@@ -494,7 +517,10 @@ impl CallError {
     }
 
     pub fn from_name(s: &str) -> Option<CallError> {
-        CallError::ALL.iter().copied().find(|e| e.name().eq_ignore_ascii_case(s.trim()))
+        CallError::ALL
+            .iter()
+            .copied()
+            .find(|e| e.name().eq_ignore_ascii_case(s.trim()))
     }
 }
 
@@ -566,13 +592,25 @@ impl FromStr for TcpState {
     /// `reference_stack::State::from_str`.
     fn from_str(s: &str) -> Result<TcpState, String> {
         let norm = s.trim().to_ascii_uppercase().replace('_', "-");
-        let norm = if norm == "SYN-RCVD" { "SYN-RECEIVED".to_string() } else { norm };
-        TcpState::ALL.iter().copied().find(|st| st.name() == norm).ok_or_else(|| {
-            format!(
-                "unknown TCP state `{s}` (expected one of {})",
-                TcpState::ALL.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
-            )
-        })
+        let norm = if norm == "SYN-RCVD" {
+            "SYN-RECEIVED".to_string()
+        } else {
+            norm
+        };
+        TcpState::ALL
+            .iter()
+            .copied()
+            .find(|st| st.name() == norm)
+            .ok_or_else(|| {
+                format!(
+                    "unknown TCP state `{s}` (expected one of {})",
+                    TcpState::ALL
+                        .iter()
+                        .map(|s| s.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
     }
 }
 
@@ -580,7 +618,9 @@ impl FromStr for TcpState {
 /// (`200ms`, `1.5s`, `2min`, `500us`). Never panics.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let unit = unit.trim();
     let nanos_per_unit: f64 = match unit {
@@ -594,9 +634,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             ))
         }
     };
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("bad duration `{s}` (expected a number before `{unit}`, e.g. `200ms`)"))?;
+    let value: f64 = num.parse().map_err(|_| {
+        format!("bad duration `{s}` (expected a number before `{unit}`, e.g. `200ms`)")
+    })?;
     let nanos = value * nanos_per_unit;
     // One day is far beyond any TCP timer a case waits for (2MSL is minutes).
     if !nanos.is_finite() || nanos > 86_400e9 {
@@ -609,7 +649,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
     let t = s.trim();
     let t = t.strip_prefix("0x").unwrap_or(t);
-    let digits: Vec<u8> = t.bytes().filter(|b| !matches!(b, b' ' | b':' | b'\n' | b'\t')).collect();
+    let digits: Vec<u8> = t
+        .bytes()
+        .filter(|b| !matches!(b, b' ' | b':' | b'\n' | b'\t'))
+        .collect();
     if digits.len() % 2 != 0 {
         return Err(format!("bad hex `{s}`: odd number of hex digits"));
     }
@@ -636,7 +679,11 @@ mod tests {
         assert_eq!("AS".parse::<Flags>(), Ok(Flags(Flags::SYN | Flags::ACK)));
         assert_eq!(".".parse::<Flags>(), Ok(Flags(0)));
         assert_eq!(Flags(Flags::FIN | Flags::ACK).to_string(), "FA");
-        assert!("SX".parse::<Flags>().unwrap_err().0.contains("bad flag letter `X`"));
+        assert!("SX"
+            .parse::<Flags>()
+            .unwrap_err()
+            .0
+            .contains("bad flag letter `X`"));
         assert!("SS".parse::<Flags>().is_err());
         assert!("".parse::<Flags>().is_err());
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::diag::Diagnostic;
-use super::expr::{Expr, Space, Var};
+use super::expr::{Expr, Space};
 use super::model::*;
 use super::yaml::{Key, Kind, Node};
 
@@ -23,8 +23,12 @@ pub const CELLS: [&str; 55] = [
 /// RFC 9293 Appendix B requirement ids (`shared/rfc/rfc9293_requirements.tsv`): MUST-1..69,
 /// SHLD-1..31, MAY-1..18, REC-1.
 pub fn is_requirement_id(id: &str) -> bool {
-    let Some((level, n)) = id.split_once('-') else { return false };
-    let Ok(n) = n.parse::<u32>() else { return false };
+    let Some((level, n)) = id.split_once('-') else {
+        return false;
+    };
+    let Ok(n) = n.parse::<u32>() else {
+        return false;
+    };
     let max = match level {
         "MUST" => 69,
         "SHLD" => 31,
@@ -36,14 +40,48 @@ pub fn is_requirement_id(id: &str) -> bool {
 }
 
 pub(crate) const CASE_FIELDS: &[&str] = &[
-    "id", "title", "description", "rfc", "cells", "ip", "tags", "sysctls", "setup", "prelude",
-    "defaults", "grid", "steps",
+    "id",
+    "title",
+    "description",
+    "rfc",
+    "cells",
+    "ip",
+    "tags",
+    "sysctls",
+    "setup",
+    "prelude",
+    "defaults",
+    "grid",
+    "steps",
 ];
-pub(crate) const STEP_KINDS: &[&str] =
-    &["send", "expect", "expect_none", "state", "call", "wait", "one_of"];
+pub(crate) const STEP_KINDS: &[&str] = &[
+    "send",
+    "expect",
+    "expect_none",
+    "state",
+    "call",
+    "wait",
+    "one_of",
+];
 pub(crate) const SEND_FIELDS: &[&str] = &[
-    "flags", "seq", "ack", "win", "urg", "reserved", "options", "data", "hex", "doff", "checksum",
-    "ttl", "tos", "df", "ip_id", "flow_label", "ipv4_options", "raw",
+    "flags",
+    "seq",
+    "ack",
+    "win",
+    "urg",
+    "reserved",
+    "options",
+    "data",
+    "hex",
+    "doff",
+    "checksum",
+    "ttl",
+    "tos",
+    "df",
+    "ip_id",
+    "flow_label",
+    "ipv4_options",
+    "raw",
 ];
 pub(crate) const EXPECT_FIELDS: &[&str] = &[
     "flags", "seq", "ack", "win", "urg", "reserved", "len", "data", "hex", "options", "ttl", "tos",
@@ -51,8 +89,18 @@ pub(crate) const EXPECT_FIELDS: &[&str] = &[
 ];
 pub(crate) const EXPECT_OPTION_FIELDS: &[&str] =
     &["contains", "absent", "exact", "mss", "wscale", "ts", "sack"];
-pub(crate) const CALLS: &[&str] =
-    &["listen", "accept", "connect", "write", "write_hex", "read", "shutdown", "close", "abort", "nodelay"];
+pub(crate) const CALLS: &[&str] = &[
+    "listen",
+    "accept",
+    "connect",
+    "write",
+    "write_hex",
+    "read",
+    "shutdown",
+    "close",
+    "abort",
+    "nodelay",
+];
 pub(crate) const OPTION_NAMES: &str = "mss N, wscale N, sackOK, sack L:R ..., ts VAL ECR, nop, eol, { kind: K, data: \"hex\" }, { raw: \"hex\" }";
 
 /// Collects diagnostics for one file.
@@ -66,13 +114,24 @@ pub(crate) struct Cx<'a> {
 
 impl<'a> Cx<'a> {
     pub fn new(file: Arc<PathBuf>, src: &'a str) -> Cx<'a> {
-        Cx { file, src, diags: Vec::new(), context: String::new() }
+        Cx {
+            file,
+            src,
+            diags: Vec::new(),
+            context: String::new(),
+        }
     }
 
     pub fn err_at(&mut self, line: usize, col: usize, msg: impl Into<String>) {
         let mut msg = msg.into();
         msg.push_str(&self.context);
-        self.diags.push(Diagnostic::at((*self.file).clone(), self.src, line, col, msg));
+        self.diags.push(Diagnostic::at(
+            (*self.file).clone(),
+            self.src,
+            line,
+            col,
+            msg,
+        ));
     }
 
     pub fn err(&mut self, node: &Node, msg: impl Into<String>) {
@@ -80,17 +139,28 @@ impl<'a> Cx<'a> {
     }
 
     fn loc(&self, node: &Node) -> Loc {
-        Loc { file: self.file.clone(), line: node.line, col: node.col }
+        Loc {
+            file: self.file.clone(),
+            line: node.line,
+            col: node.col,
+        }
     }
 
     fn loc_key(&self, key: &Key) -> Loc {
-        Loc { file: self.file.clone(), line: key.line, col: key.col }
+        Loc {
+            file: self.file.clone(),
+            line: key.line,
+            col: key.col,
+        }
     }
 
     /// The entries of a mapping, after checking every key is among `allowed`.
     pub fn map<'n>(&mut self, node: &'n Node, what: &str, allowed: &[&str]) -> Option<Fields<'n>> {
         let Kind::Map(entries) = &node.kind else {
-            self.err(node, format!("{what} must be a mapping, found {}", node.describe()));
+            self.err(
+                node,
+                format!("{what} must be a mapping, found {}", node.describe()),
+            );
             return None;
         };
         let mut ok = true;
@@ -99,7 +169,11 @@ impl<'a> Cx<'a> {
                 self.err_at(
                     k.line,
                     k.col,
-                    format!("unknown field `{}` in {what} (expected one of: {})", k.name, allowed.join(", ")),
+                    format!(
+                        "unknown field `{}` in {what} (expected one of: {})",
+                        k.name,
+                        allowed.join(", ")
+                    ),
                 );
                 ok = false;
             }
@@ -113,7 +187,10 @@ impl<'a> Cx<'a> {
             Kind::Str(s) => Some(s.clone()),
             Kind::Int(_) | Kind::Float(_) => node.scalar_text(),
             _ => {
-                self.err(node, format!("{what} must be a string, found {}", node.describe()));
+                self.err(
+                    node,
+                    format!("{what} must be a string, found {}", node.describe()),
+                );
                 None
             }
         }
@@ -141,7 +218,10 @@ impl<'a> Cx<'a> {
                 None
             }
             None => {
-                self.err(node, format!("{what} must be an integer, found {}", node.describe()));
+                self.err(
+                    node,
+                    format!("{what} must be an integer, found {}", node.describe()),
+                );
                 None
             }
         }
@@ -163,14 +243,19 @@ impl<'a> Cx<'a> {
 
     fn hex(&mut self, node: &Node, what: &str) -> Option<Vec<u8>> {
         let text = self.string(node, what)?;
-        parse_hex(&text).map_err(|e| self.err(node, format!("{what}: {e}"))).ok()
+        parse_hex(&text)
+            .map_err(|e| self.err(node, format!("{what}: {e}")))
+            .ok()
     }
 
     fn boolean(&mut self, node: &Node, what: &str) -> Option<bool> {
         match node.kind {
             Kind::Bool(b) => Some(b),
             _ => {
-                self.err(node, format!("{what} must be true or false, found {}", node.describe()));
+                self.err(
+                    node,
+                    format!("{what} must be true or false, found {}", node.describe()),
+                );
                 None
             }
         }
@@ -190,7 +275,11 @@ impl<'a> Cx<'a> {
                     .is_some_and(|c| c == '"' || c == '\'');
                 let offset = text.get(..e.offset).map_or(0, |s| s.chars().count());
                 let col = node.col + offset + usize::from(quoted);
-                self.err_at(node.line, col, format!("bad expression in {what}: {}", e.message));
+                self.err_at(
+                    node.line,
+                    col,
+                    format!("bad expression in {what}: {}", e.message),
+                );
                 None
             }
         }
@@ -222,7 +311,13 @@ impl<'a> Cx<'a> {
                 return self.absolute(node, e, what, space);
             }
             _ => {
-                self.err(node, format!("{what} must be a number or an expression, found {}", node.describe()));
+                self.err(
+                    node,
+                    format!(
+                        "{what} must be a number or an expression, found {}",
+                        node.describe()
+                    ),
+                );
                 return None;
             }
         };
@@ -232,7 +327,11 @@ impl<'a> Cx<'a> {
         }
         // A relative value must use variables of its own sequence space.
         if space != Space::None {
-            if let Some(v) = e.vars().into_iter().find(|v| v.space() != Space::None && v.space() != space) {
+            if let Some(v) = e
+                .vars()
+                .into_iter()
+                .find(|v| v.space() != Space::None && v.space() != space)
+            {
                 self.err(
                     node,
                     format!(
@@ -257,7 +356,8 @@ impl<'a> Cx<'a> {
 
     /// A plain expression (no ISN): window, urgent pointer, timestamps.
     fn plain_expr(&mut self, node: &Node, what: &str) -> Option<Expr> {
-        self.value(node, what, Space::None).map(|v| v.expr().clone())
+        self.value(node, what, Space::None)
+            .map(|v| v.expr().clone())
     }
 
     /// A matcher: exact value, `"*"`, `">= x"`, `"a..=b"`, `{ min, max }`.
@@ -288,24 +388,45 @@ impl<'a> Cx<'a> {
         if t == "*" {
             return Some(NumMatch::Any);
         }
-        let sub = |rest: &str| Node { kind: Kind::Str(rest.to_string()), line: node.line, col: node.col };
-        for (op, lo, adj) in [(">=", true, 0), ("<=", false, 0), (">", true, 1), ("<", false, -1), ("==", true, 0)] {
+        let sub = |rest: &str| Node {
+            kind: Kind::Str(rest.to_string()),
+            line: node.line,
+            col: node.col,
+        };
+        for (op, lo, adj) in [
+            (">=", true, 0),
+            ("<=", false, 0),
+            (">", true, 1),
+            ("<", false, -1),
+            ("==", true, 0),
+        ] {
             if let Some(rest) = t.strip_prefix(op) {
                 let v = self.value(&sub(rest), what, space)?;
                 let v = adjust(v, adj);
                 return Some(match (op, lo) {
                     ("==", _) => NumMatch::Eq(v),
-                    (_, true) => NumMatch::Range { min: Some(v), max: None },
-                    (_, false) => NumMatch::Range { min: None, max: Some(v) },
+                    (_, true) => NumMatch::Range {
+                        min: Some(v),
+                        max: None,
+                    },
+                    (_, false) => NumMatch::Range {
+                        min: None,
+                        max: Some(v),
+                    },
                 });
             }
         }
-        if let Some((a, b, inclusive)) =
-            t.split_once("..=").map(|(a, b)| (a, b, true)).or_else(|| t.split_once("..").map(|(a, b)| (a, b, false)))
+        if let Some((a, b, inclusive)) = t
+            .split_once("..=")
+            .map(|(a, b)| (a, b, true))
+            .or_else(|| t.split_once("..").map(|(a, b)| (a, b, false)))
         {
             let min = self.value(&sub(a), what, space)?;
             let max = self.value(&sub(b), what, space)?;
-            return Some(NumMatch::Range { min: Some(min), max: Some(if inclusive { max } else { adjust(max, -1) }) });
+            return Some(NumMatch::Range {
+                min: Some(min),
+                max: Some(if inclusive { max } else { adjust(max, -1) }),
+            });
         }
         self.value(node, what, space).map(NumMatch::Eq)
     }
@@ -356,7 +477,10 @@ pub(crate) struct Fields<'n> {
 
 impl<'n> Fields<'n> {
     pub fn get(&self, name: &str) -> Option<&'n Node> {
-        self.entries.iter().find(|(k, _)| k.name == name).map(|(_, v)| v)
+        self.entries
+            .iter()
+            .find(|(k, _)| k.name == name)
+            .map(|(_, v)| v)
     }
 
     fn req(&self, cx: &mut Cx<'_>, name: &str) -> Option<&'n Node> {
@@ -381,9 +505,18 @@ pub(crate) struct CaseDraft {
 pub const DEFAULT_PORT: u16 = 8080;
 
 /// Validates one expanded case document (no `grid` key left).
-pub(crate) fn case(cx: &mut Cx<'_>, root: &Node, grid: Vec<(String, String)>, id_suffix: &str) -> Option<CaseDraft> {
+pub(crate) fn case(
+    cx: &mut Cx<'_>,
+    root: &Node,
+    grid: Vec<(String, String)>,
+    id_suffix: &str,
+) -> Option<CaseDraft> {
     if root.kind == Kind::Null {
-        cx.err_at(1, 1, "empty case file (expected a mapping with at least `id`, `title` and `steps`)");
+        cx.err_at(
+            1,
+            1,
+            "empty case file (expected a mapping with at least `id`, `title` and `steps`)",
+        );
         return None;
     }
     let f = cx.map(root, "a case", CASE_FIELDS)?;
@@ -393,7 +526,9 @@ pub(crate) fn case(cx: &mut Cx<'_>, root: &Node, grid: Vec<(String, String)>, id
     let id = id_node.and_then(|n| cx.string(n, "id"));
     if let (Some(n), Some(id)) = (id_node, &id) {
         let valid = !id.is_empty()
-            && id.chars().all(|c| c.is_ascii_alphanumeric() || "/_.-+".contains(c))
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_.-+".contains(c))
             && !id.starts_with('/')
             && !id.ends_with('/');
         if !valid {
@@ -410,9 +545,13 @@ pub(crate) fn case(cx: &mut Cx<'_>, root: &Node, grid: Vec<(String, String)>, id
             _ => vec![n],
         };
         for item in items {
-            let Some(text) = cx.string(item, "rfc") else { continue };
+            let Some(text) = cx.string(item, "rfc") else {
+                continue;
+            };
             for word in text.split(|c: char| c.is_whitespace() || c == ',') {
-                let looks_like_id = ["MUST-", "SHLD-", "MAY-", "REC-"].iter().any(|p| word.starts_with(p));
+                let looks_like_id = ["MUST-", "SHLD-", "MAY-", "REC-"]
+                    .iter()
+                    .any(|p| word.starts_with(p));
                 if looks_like_id {
                     if is_requirement_id(word) {
                         requirements.push(word.to_string());
@@ -432,7 +571,9 @@ pub(crate) fn case(cx: &mut Cx<'_>, root: &Node, grid: Vec<(String, String)>, id
             _ => vec![n],
         };
         for item in items {
-            let Some(c) = cx.string(item, "cells") else { continue };
+            let Some(c) = cx.string(item, "cells") else {
+                continue;
+            };
             if CELLS.contains(&c.as_str()) {
                 cells.push(c);
             } else {
@@ -457,7 +598,10 @@ pub(crate) fn case(cx: &mut Cx<'_>, root: &Node, grid: Vec<(String, String)>, id
                     Kind::Int(4) => IpVersion::V4,
                     Kind::Int(6) => IpVersion::V6,
                     _ => {
-                        cx.err(item, format!("ip versions are 4 and 6, found {}", item.describe()));
+                        cx.err(
+                            item,
+                            format!("ip versions are 4 and 6, found {}", item.describe()),
+                        );
                         continue;
                     }
                 };
@@ -468,7 +612,10 @@ pub(crate) fn case(cx: &mut Cx<'_>, root: &Node, grid: Vec<(String, String)>, id
         }
     }
 
-    let tags = f.get("tags").and_then(|n| cx.strings(n, "tags")).unwrap_or_default();
+    let tags = f
+        .get("tags")
+        .and_then(|n| cx.strings(n, "tags"))
+        .unwrap_or_default();
     if let Some(n) = f.get("description") {
         cx.string(n, "description");
     }
@@ -477,19 +624,40 @@ pub(crate) fn case(cx: &mut Cx<'_>, root: &Node, grid: Vec<(String, String)>, id
     if let Some(n) = f.get("sysctls") {
         if let Kind::Map(entries) = &n.kind {
             for (k, v) in entries {
-                if k.name.is_empty() || !k.name.chars().all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c)) {
-                    cx.err_at(k.line, k.col, format!("bad sysctl name `{}` (e.g. net.ipv4.tcp_rfc1337)", k.name));
+                if k.name.is_empty()
+                    || !k
+                        .name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c))
+                {
+                    cx.err_at(
+                        k.line,
+                        k.col,
+                        format!("bad sysctl name `{}` (e.g. net.ipv4.tcp_rfc1337)", k.name),
+                    );
                     continue;
                 }
                 match v.scalar_text() {
                     Some(t) => {
                         sysctls.insert(k.name.clone(), t);
                     }
-                    None => cx.err(v, format!("sysctl value must be a number or a string, found {}", v.describe())),
+                    None => cx.err(
+                        v,
+                        format!(
+                            "sysctl value must be a number or a string, found {}",
+                            v.describe()
+                        ),
+                    ),
                 }
             }
         } else {
-            cx.err(n, format!("sysctls must be a mapping of name: value, found {}", n.describe()));
+            cx.err(
+                n,
+                format!(
+                    "sysctls must be a mapping of name: value, found {}",
+                    n.describe()
+                ),
+            );
         }
     }
 
@@ -506,10 +674,16 @@ pub(crate) fn case(cx: &mut Cx<'_>, root: &Node, grid: Vec<(String, String)>, id
     let mut defaults = Defaults::default();
     if let Some(n) = f.get("defaults") {
         if let Some(d) = cx.map(n, "defaults", &["win", "within"]) {
-            if let Some(w) = d.get("win").and_then(|w| cx.int(w, "defaults.win", 0, 65535)) {
+            if let Some(w) = d
+                .get("win")
+                .and_then(|w| cx.int(w, "defaults.win", 0, 65535))
+            {
                 defaults.win = w as u16;
             }
-            if let Some(w) = d.get("within").and_then(|w| cx.duration(w, "defaults.within")) {
+            if let Some(w) = d
+                .get("within")
+                .and_then(|w| cx.duration(w, "defaults.within"))
+            {
                 defaults.within = w;
             }
         }
@@ -545,13 +719,20 @@ pub(crate) fn case(cx: &mut Cx<'_>, root: &Node, grid: Vec<(String, String)>, id
         grid,
         steps: steps?,
     };
-    Some(CaseDraft { case, prelude_node, has_setup: f.get("setup").is_some() })
+    Some(CaseDraft {
+        case,
+        prelude_node,
+        has_setup: f.get("setup").is_some(),
+    })
 }
 
 pub(crate) fn setup(cx: &mut Cx<'_>, node: &Node) -> Option<Setup> {
     let f = cx.map(node, "setup", &["listen", "connect", "closed"])?;
     if f.entries.len() != 1 {
-        cx.err(node, "setup takes exactly one of `listen: PORT`, `connect: PORT`, `closed: PORT`");
+        cx.err(
+            node,
+            "setup takes exactly one of `listen: PORT`, `connect: PORT`, `closed: PORT`",
+        );
         return None;
     }
     let (k, v) = f.entries.first()?;
@@ -566,7 +747,13 @@ pub(crate) fn setup(cx: &mut Cx<'_>, node: &Node) -> Option<Setup> {
 /// A list of steps.
 pub(crate) fn steps(cx: &mut Cx<'_>, node: &Node, what: &str) -> Option<Vec<Step>> {
     let Kind::Seq(items) = &node.kind else {
-        cx.err(node, format!("{what} must be a list of steps (`- send: ...`), found {}", node.describe()));
+        cx.err(
+            node,
+            format!(
+                "{what} must be a list of steps (`- send: ...`), found {}",
+                node.describe()
+            ),
+        );
         return None;
     };
     let mut out = Vec::new();
@@ -582,32 +769,63 @@ pub(crate) fn steps(cx: &mut Cx<'_>, node: &Node, what: &str) -> Option<Vec<Step
 
 fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
     let Kind::Map(entries) = &node.kind else {
-        cx.err(node, format!("a step must be a mapping with one of: {} (found {})", STEP_KINDS.join(", "), node.describe()));
+        cx.err(
+            node,
+            format!(
+                "a step must be a mapping with one of: {} (found {})",
+                STEP_KINDS.join(", "),
+                node.describe()
+            ),
+        );
         return None;
     };
-    let mut kinds = entries.iter().filter(|(k, _)| STEP_KINDS.contains(&k.name.as_str()));
+    let mut kinds = entries
+        .iter()
+        .filter(|(k, _)| STEP_KINDS.contains(&k.name.as_str()));
     let Some((key, value)) = kinds.next() else {
         let Some((k, _)) = entries.first() else {
-            cx.err(node, format!("empty step (expected one of: {})", STEP_KINDS.join(", ")));
+            cx.err(
+                node,
+                format!("empty step (expected one of: {})", STEP_KINDS.join(", ")),
+            );
             return None;
         };
         let msg = if k.name == "when" || k.name == "unless" {
             format!("`{}` is only allowed in a case with a `grid`", k.name)
         } else {
-            format!("unknown step `{}` (expected one of: {})", k.name, STEP_KINDS.join(", "))
+            format!(
+                "unknown step `{}` (expected one of: {})",
+                k.name,
+                STEP_KINDS.join(", ")
+            )
         };
         cx.err_at(k.line, k.col, msg);
         return None;
     };
     if let Some((k2, _)) = kinds.next() {
-        cx.err_at(k2.line, k2.col, format!("one step per list item: `{}` follows `{}` (start a new `- {}:` item)", k2.name, key.name, k2.name));
+        cx.err_at(
+            k2.line,
+            k2.col,
+            format!(
+                "one step per list item: `{}` follows `{}` (start a new `- {}:` item)",
+                k2.name, key.name, k2.name
+            ),
+        );
         return None;
     }
-    if let Some((k, _)) = entries.iter().find(|(k, _)| !STEP_KINDS.contains(&k.name.as_str())) {
+    if let Some((k, _)) = entries
+        .iter()
+        .find(|(k, _)| !STEP_KINDS.contains(&k.name.as_str()))
+    {
         let msg = if k.name == "when" || k.name == "unless" {
             format!("`{}` is only allowed in a case with a `grid`", k.name)
         } else {
-            format!("unknown field `{}` next to `{}` (a step has exactly one of: {})", k.name, key.name, STEP_KINDS.join(", "))
+            format!(
+                "unknown field `{}` next to `{}` (a step has exactly one of: {})",
+                k.name,
+                key.name,
+                STEP_KINDS.join(", ")
+            )
         };
         cx.err_at(k.line, k.col, msg);
         return None;
@@ -630,11 +848,20 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
 
 fn one_of(cx: &mut Cx<'_>, node: &Node) -> Option<Vec<Branch>> {
     let Kind::Map(entries) = &node.kind else {
-        cx.err(node, format!("one_of must map variant names to step lists (e.g. `rfc5961: [...]`), found {}", node.describe()));
+        cx.err(
+            node,
+            format!(
+                "one_of must map variant names to step lists (e.g. `rfc5961: [...]`), found {}",
+                node.describe()
+            ),
+        );
         return None;
     };
     if entries.len() < 2 {
-        cx.err(node, format!("one_of needs at least 2 variants, found {}", entries.len()));
+        cx.err(
+            node,
+            format!("one_of needs at least 2 variants, found {}", entries.len()),
+        );
         return None;
     }
     let mut out = Vec::new();
@@ -652,7 +879,11 @@ fn one_of(cx: &mut Cx<'_>, node: &Node) -> Option<Vec<Branch>> {
                 continue;
             }
         }
-        out.push(Branch { name: k.name.clone(), loc: cx.loc_key(k), steps });
+        out.push(Branch {
+            name: k.name.clone(),
+            loc: cx.loc_key(k),
+            steps,
+        });
     }
     ok.then_some(out)
 }
@@ -664,15 +895,25 @@ fn send(cx: &mut Cx<'_>, node: &Node) -> Option<Send> {
         Some(n) => cx.flags(n, "send.flags"),
         None if f.get("raw").is_some() => Some(Flags(0)),
         None => {
-            cx.err(node, "send needs `flags` (letters S F R P A U E C N, or `.` for none)");
+            cx.err(
+                node,
+                "send needs `flags` (letters S F R P A U E C N, or `.` for none)",
+            );
             None
         }
     };
-    let seq = f.get("seq").and_then(|n| cx.value(n, "send.seq", Space::Tester));
-    let ack = f.get("ack").and_then(|n| cx.value(n, "send.ack", Space::Target));
+    let seq = f
+        .get("seq")
+        .and_then(|n| cx.value(n, "send.seq", Space::Tester));
+    let ack = f
+        .get("ack")
+        .and_then(|n| cx.value(n, "send.ack", Space::Target));
     let win = f.get("win").and_then(|n| cx.plain_expr(n, "send.win"));
     let urg = f.get("urg").and_then(|n| cx.plain_expr(n, "send.urg"));
-    let reserved = f.get("reserved").and_then(|n| cx.int(n, "send.reserved", 0, 7)).unwrap_or(0) as u8;
+    let reserved = f
+        .get("reserved")
+        .and_then(|n| cx.int(n, "send.reserved", 0, 7))
+        .unwrap_or(0) as u8;
     let options = match f.get("options") {
         Some(n) => send_options(cx, n).unwrap_or_default(),
         None => Vec::new(),
@@ -686,36 +927,86 @@ fn send(cx: &mut Cx<'_>, node: &Node) -> Option<Send> {
         (None, Some(h)) => cx.hex(h, "send.hex").unwrap_or_default(),
         (None, None) => Vec::new(),
     };
-    let doff = f.get("doff").and_then(|n| cx.int(n, "send.doff", 0, 15)).map(|v| v as u8);
+    let doff = f
+        .get("doff")
+        .and_then(|n| cx.int(n, "send.doff", 0, 15))
+        .map(|v| v as u8);
     let checksum = match f.get("checksum") {
         None => ChecksumSpec::Correct,
         Some(n) => match &n.kind {
             Kind::Str(s) if s == "bad" => ChecksumSpec::Bad,
             Kind::Str(s) if s == "correct" => ChecksumSpec::Correct,
-            _ => match cx.int(n, "send.checksum (`bad`, `correct` or a 16-bit value)", 0, 0xffff) {
+            _ => match cx.int(
+                n,
+                "send.checksum (`bad`, `correct` or a 16-bit value)",
+                0,
+                0xffff,
+            ) {
                 Some(v) => ChecksumSpec::Value(v as u16),
                 None => ChecksumSpec::Correct,
             },
         },
     };
     let ip = IpFields {
-        ttl: f.get("ttl").and_then(|n| cx.int(n, "send.ttl", 0, 255)).map(|v| v as u8),
-        tos: f.get("tos").and_then(|n| cx.int(n, "send.tos", 0, 255)).map(|v| v as u8),
+        ttl: f
+            .get("ttl")
+            .and_then(|n| cx.int(n, "send.ttl", 0, 255))
+            .map(|v| v as u8),
+        tos: f
+            .get("tos")
+            .and_then(|n| cx.int(n, "send.tos", 0, 255))
+            .map(|v| v as u8),
         dont_frag: f.get("df").and_then(|n| cx.boolean(n, "send.df")),
-        ident: f.get("ip_id").and_then(|n| cx.int(n, "send.ip_id", 0, 0xffff)).map(|v| v as u16),
-        flow_label: f.get("flow_label").and_then(|n| cx.int(n, "send.flow_label", 0, 0xf_ffff)).map(|v| v as u32),
-        ipv4_options: f.get("ipv4_options").and_then(|n| cx.hex(n, "send.ipv4_options")).unwrap_or_default(),
+        ident: f
+            .get("ip_id")
+            .and_then(|n| cx.int(n, "send.ip_id", 0, 0xffff))
+            .map(|v| v as u16),
+        flow_label: f
+            .get("flow_label")
+            .and_then(|n| cx.int(n, "send.flow_label", 0, 0xf_ffff))
+            .map(|v| v as u32),
+        ipv4_options: f
+            .get("ipv4_options")
+            .and_then(|n| cx.hex(n, "send.ipv4_options"))
+            .unwrap_or_default(),
     };
     if ip.ipv4_options.len() > 40 {
         if let Some(n) = f.get("ipv4_options") {
-            cx.err(n, format!("send.ipv4_options: at most 40 bytes fit in an IPv4 header, found {}", ip.ipv4_options.len()));
+            cx.err(
+                n,
+                format!(
+                    "send.ipv4_options: at most 40 bytes fit in an IPv4 header, found {}",
+                    ip.ipv4_options.len()
+                ),
+            );
+        }
+    }
+    // Literal values must fit their 16-bit fields; expressions are checked by the runner.
+    for (name, e) in [("win", &win), ("urg", &urg)] {
+        if let (Some(Expr::Num(n)), Some(node)) = (e, f.get(name)) {
+            if !(0..=0xffff).contains(n) {
+                cx.err(node, format!("send.{name} must be in 0..=65535, found {n}"));
+            }
         }
     }
     let raw = f.get("raw").and_then(|n| cx.hex(n, "send.raw"));
     if cx.diags.len() > before {
         return None;
     }
-    Some(Send { flags: flags?, seq, ack, win, urg, reserved, options, payload, doff, checksum, ip, raw })
+    Some(Send {
+        flags: flags?,
+        seq,
+        ack,
+        win,
+        urg,
+        reserved,
+        options,
+        payload,
+        doff,
+        checksum,
+        ip,
+        raw,
+    })
 }
 
 /// `data: N` (pattern octets) or `data: "text"`.
@@ -724,13 +1015,22 @@ fn payload(cx: &mut Cx<'_>, node: &Node, what: &str) -> Option<Vec<u8>> {
         Kind::Int(n) => match usize::try_from(*n) {
             Ok(n) if n <= 1 << 20 => Some(pattern(0, n)),
             _ => {
-                cx.err(node, format!("{what}: a pattern length must be in 0..=1048576, found {n}"));
+                cx.err(
+                    node,
+                    format!("{what}: a pattern length must be in 0..=1048576, found {n}"),
+                );
                 None
             }
         },
         Kind::Str(s) => Some(s.as_bytes().to_vec()),
         _ => {
-            cx.err(node, format!("{what} must be a length (pattern octets) or a string, found {}", node.describe()));
+            cx.err(
+                node,
+                format!(
+                    "{what} must be a length (pattern octets) or a string, found {}",
+                    node.describe()
+                ),
+            );
             None
         }
     }
@@ -738,7 +1038,13 @@ fn payload(cx: &mut Cx<'_>, node: &Node, what: &str) -> Option<Vec<u8>> {
 
 fn send_options(cx: &mut Cx<'_>, node: &Node) -> Option<Vec<SendOption>> {
     let Kind::Seq(items) = &node.kind else {
-        cx.err(node, format!("send.options must be a list ({OPTION_NAMES}), found {}", node.describe()));
+        cx.err(
+            node,
+            format!(
+                "send.options must be a list ({OPTION_NAMES}), found {}",
+                node.describe()
+            ),
+        );
         return None;
     };
     let mut out = Vec::new();
@@ -757,14 +1063,23 @@ fn send_options(cx: &mut Cx<'_>, node: &Node) -> Option<Vec<SendOption>> {
                     None => Vec::new(),
                 };
                 if data.len() > 253 {
-                    cx.err(item, "option data longer than 253 bytes cannot be encoded (use { raw: ... })");
+                    cx.err(
+                        item,
+                        "option data longer than 253 bytes cannot be encoded (use { raw: ... })",
+                    );
                     return None;
                 }
                 out.push(SendOption::Unknown { kind, data });
             }
             Kind::Str(s) => out.push(send_option(cx, item, s)?),
             _ => {
-                cx.err(item, format!("an option is a string ({OPTION_NAMES}), found {}", item.describe()));
+                cx.err(
+                    item,
+                    format!(
+                        "an option is a string ({OPTION_NAMES}), found {}",
+                        item.describe()
+                    ),
+                );
                 return None;
             }
         }
@@ -786,12 +1101,18 @@ fn send_option(cx: &mut Cx<'_>, node: &Node, text: &str) -> Option<SendOption> {
         }
         true
     };
-    let arg_node = |s: &str| Node { kind: Kind::Str(s.to_string()), line: node.line, col: node.col };
+    let arg_node = |s: &str| Node {
+        kind: Kind::Str(s.to_string()),
+        line: node.line,
+        col: node.col,
+    };
     Some(match name.to_ascii_lowercase().as_str() {
         "nop" if arity(cx, 0, "nop") => SendOption::Nop,
         "eol" if arity(cx, 0, "eol") => SendOption::Eol,
         "sackok" | "sack_permitted" if arity(cx, 0, "sackOK") => SendOption::SackPermitted,
-        "mss" if arity(cx, 1, "mss N") => SendOption::Mss(cx.int(&arg_node(args[0]), "mss", 0, 65535)? as u16),
+        "mss" if arity(cx, 1, "mss N") => {
+            SendOption::Mss(cx.int(&arg_node(args[0]), "mss", 0, 65535)? as u16)
+        }
         "wscale" if arity(cx, 1, "wscale N") => {
             SendOption::WindowScale(cx.int(&arg_node(args[0]), "wscale", 0, 255)? as u8)
         }
@@ -801,13 +1122,19 @@ fn send_option(cx: &mut Cx<'_>, node: &Node, text: &str) -> Option<SendOption> {
         },
         "sack" => {
             if args.is_empty() || args.len() > 4 {
-                cx.err(node, format!("option `{text}`: expected `sack L:R ...` with 1 to 4 blocks"));
+                cx.err(
+                    node,
+                    format!("option `{text}`: expected `sack L:R ...` with 1 to 4 blocks"),
+                );
                 return None;
             }
             let mut blocks = Vec::new();
             for a in args {
                 let Some((l, r)) = a.split_once(':') else {
-                    cx.err(node, format!("option `{text}`: SACK block `{a}` must be `LEFT:RIGHT`"));
+                    cx.err(
+                        node,
+                        format!("option `{text}`: SACK block `{a}` must be `LEFT:RIGHT`"),
+                    );
                     return None;
                 };
                 blocks.push((
@@ -819,7 +1146,10 @@ fn send_option(cx: &mut Cx<'_>, node: &Node, text: &str) -> Option<SendOption> {
         }
         "nop" | "eol" | "sackok" | "sack_permitted" | "mss" | "wscale" | "ts" => return None,
         _ => {
-            cx.err(node, format!("unknown option `{name}` (expected {OPTION_NAMES})"));
+            cx.err(
+                node,
+                format!("unknown option `{name}` (expected {OPTION_NAMES})"),
+            );
             return None;
         }
     })
@@ -869,7 +1199,8 @@ fn expect(cx: &mut Cx<'_>, node: &Node) -> Option<Expect> {
     let before = cx.diags.len();
     let flags = f.get("flags").and_then(|n| flag_match(cx, n));
     let num = |cx: &mut Cx<'_>, name: &str, space: Space| {
-        f.get(name).and_then(|n| cx.num_match(n, &format!("expect.{name}"), space))
+        f.get(name)
+            .and_then(|n| cx.num_match(n, &format!("expect.{name}"), space))
     };
     let seq = num(cx, "seq", Space::Target);
     let ack = num(cx, "ack", Space::Tester);
@@ -892,12 +1223,28 @@ fn expect(cx: &mut Cx<'_>, node: &Node) -> Option<Expect> {
         Some(n) => expect_options(cx, n).unwrap_or_default(),
         None => OptionsMatch::default(),
     };
-    let within = f.get("within").and_then(|n| cx.duration(n, "expect.within"));
+    let within = f
+        .get("within")
+        .and_then(|n| cx.duration(n, "expect.within"));
     let after = f.get("after").and_then(|n| cx.duration(n, "expect.after"));
     if cx.diags.len() > before {
         return None;
     }
-    let e = Expect { flags, seq, ack, win, urg, reserved, len, data, options, ttl, tos, within, after };
+    let e = Expect {
+        flags,
+        seq,
+        ack,
+        win,
+        urg,
+        reserved,
+        len,
+        data,
+        options,
+        ttl,
+        tos,
+        within,
+        after,
+    };
     let has_matcher = e.flags.is_some()
         || e.seq.is_some()
         || e.ack.is_some()
@@ -915,7 +1262,10 @@ fn expect(cx: &mut Cx<'_>, node: &Node) -> Option<Expect> {
     }
     if let (Some(a), Some(w)) = (e.after, e.within) {
         if a > w {
-            cx.err(node, "expect.after is later than expect.within: no arrival time can match");
+            cx.err(
+                node,
+                "expect.after is later than expect.within: no arrival time can match",
+            );
             return None;
         }
     }
@@ -929,7 +1279,8 @@ fn flag_match(cx: &mut Cx<'_>, node: &Node) -> Option<FlagMatch> {
                 cx.err(node, "expect.flags: an empty list matches nothing");
                 return None;
             }
-            let sets: Option<Vec<Flags>> = items.iter().map(|i| cx.flags(i, "expect.flags")).collect();
+            let sets: Option<Vec<Flags>> =
+                items.iter().map(|i| cx.flags(i, "expect.flags")).collect();
             Some(FlagMatch::OneOf(sets?))
         }
         Kind::Map(_) => {
@@ -952,18 +1303,29 @@ fn flag_match(cx: &mut Cx<'_>, node: &Node) -> Option<FlagMatch> {
                 None => Flags(0),
             };
             if has.0 & not.0 != 0 {
-                cx.err(node, format!("expect.flags: `{}` is both required and forbidden", Flags(has.0 & not.0)));
+                cx.err(
+                    node,
+                    format!(
+                        "expect.flags: `{}` is both required and forbidden",
+                        Flags(has.0 & not.0)
+                    ),
+                );
                 return None;
             }
             Some(FlagMatch::Mask { has, not })
         }
-        _ => cx.flags(node, "expect.flags").map(|f| FlagMatch::OneOf(vec![f])),
+        _ => cx
+            .flags(node, "expect.flags")
+            .map(|f| FlagMatch::OneOf(vec![f])),
     }
 }
 
 fn expect_options(cx: &mut Cx<'_>, node: &Node) -> Option<OptionsMatch> {
     if let Kind::Seq(_) = node.kind {
-        return Some(OptionsMatch { exact: Some(option_patterns(cx, node)?), ..OptionsMatch::default() });
+        return Some(OptionsMatch {
+            exact: Some(option_patterns(cx, node)?),
+            ..OptionsMatch::default()
+        });
     }
     let f = cx.map(node, "expect.options", EXPECT_OPTION_FIELDS)?;
     let kinds = |cx: &mut Cx<'_>, name: &str| -> Option<Vec<OptionKind>> {
@@ -978,7 +1340,13 @@ fn expect_options(cx: &mut Cx<'_>, node: &Node) -> Option<OptionsMatch> {
     let contains = kinds(cx, "contains")?;
     let absent = kinds(cx, "absent")?;
     if let Some(k) = contains.iter().find(|k| absent.contains(k)) {
-        cx.err(node, format!("option kind {} is both in `contains` and `absent`", k.code()));
+        cx.err(
+            node,
+            format!(
+                "option kind {} is both in `contains` and `absent`",
+                k.code()
+            ),
+        );
         return None;
     }
     let exact = match f.get("exact") {
@@ -1015,11 +1383,23 @@ fn expect_options(cx: &mut Cx<'_>, node: &Node) -> Option<OptionsMatch> {
         }
         None => None,
     };
-    Some(OptionsMatch { contains, absent, exact, mss, wscale, ts, sack })
+    Some(OptionsMatch {
+        contains,
+        absent,
+        exact,
+        mss,
+        wscale,
+        ts,
+        sack,
+    })
 }
 
 fn sack_patterns(cx: &mut Cx<'_>, node: &Node, text: &str) -> Option<Vec<(NumMatch, NumMatch)>> {
-    let arg_node = |s: &str| Node { kind: Kind::Str(s.to_string()), line: node.line, col: node.col };
+    let arg_node = |s: &str| Node {
+        kind: Kind::Str(s.to_string()),
+        line: node.line,
+        col: node.col,
+    };
     let mut out = Vec::new();
     for block in text.split_whitespace() {
         let Some((l, r)) = block.split_once(':') else {
@@ -1041,7 +1421,13 @@ fn sack_patterns(cx: &mut Cx<'_>, node: &Node, text: &str) -> Option<Vec<(NumMat
 /// The `exact` option list of an `expect`: like send options, `*` allowed for values.
 fn option_patterns(cx: &mut Cx<'_>, node: &Node) -> Option<Vec<OptionPattern>> {
     let Kind::Seq(items) = &node.kind else {
-        cx.err(node, format!("expect.options.exact must be a list, found {}", node.describe()));
+        cx.err(
+            node,
+            format!(
+                "expect.options.exact must be a list, found {}",
+                node.describe()
+            ),
+        );
         return None;
     };
     let mut out = Vec::new();
@@ -1049,7 +1435,7 @@ fn option_patterns(cx: &mut Cx<'_>, node: &Node) -> Option<Vec<OptionPattern>> {
         if let Kind::Map(_) = item.kind {
             let f = cx.map(item, "an option", &["kind", "data"])?;
             let kind_node = f.req(cx, "kind")?;
-                let kind = cx.int(kind_node, "option kind", 0, 255)? as u8;
+            let kind = cx.int(kind_node, "option kind", 0, 255)? as u8;
             let data = match f.get("data") {
                 Some(d) => Some(cx.hex(d, "option data")?),
                 None => None,
@@ -1059,7 +1445,11 @@ fn option_patterns(cx: &mut Cx<'_>, node: &Node) -> Option<Vec<OptionPattern>> {
         }
         let text = cx.string(item, "an option")?;
         let words: Vec<&str> = text.split_whitespace().collect();
-        let arg = |s: &str| Node { kind: Kind::Str(s.to_string()), line: item.line, col: item.col };
+        let arg = |s: &str| Node {
+            kind: Kind::Str(s.to_string()),
+            line: item.line,
+            col: item.col,
+        };
         let Some((name, args)) = words.split_first() else {
             cx.err(item, format!("empty option (expected {OPTION_NAMES})"));
             return None;
@@ -1067,7 +1457,10 @@ fn option_patterns(cx: &mut Cx<'_>, node: &Node) -> Option<Vec<OptionPattern>> {
         let want = |cx: &mut Cx<'_>, n: usize, usage: &str| {
             let ok = args.len() == n;
             if !ok {
-                cx.err(item, format!("option `{text}`: expected `{usage}` (`*` matches any value)"));
+                cx.err(
+                    item,
+                    format!("option `{text}`: expected `{usage}` (`*` matches any value)"),
+                );
             }
             ok
         };
@@ -1075,7 +1468,9 @@ fn option_patterns(cx: &mut Cx<'_>, node: &Node) -> Option<Vec<OptionPattern>> {
             "nop" if want(cx, 0, "nop") => OptionPattern::Nop,
             "eol" if want(cx, 0, "eol") => OptionPattern::Eol,
             "sackok" | "sack_permitted" if want(cx, 0, "sackOK") => OptionPattern::SackPermitted,
-            "mss" if want(cx, 1, "mss N") => OptionPattern::Mss(cx.num_match(&arg(args[0]), "mss", Space::None)?),
+            "mss" if want(cx, 1, "mss N") => {
+                OptionPattern::Mss(cx.num_match(&arg(args[0]), "mss", Space::None)?)
+            }
             "wscale" if want(cx, 1, "wscale N") => {
                 OptionPattern::WindowScale(cx.num_match(&arg(args[0]), "wscale", Space::None)?)
             }
@@ -1086,7 +1481,10 @@ fn option_patterns(cx: &mut Cx<'_>, node: &Node) -> Option<Vec<OptionPattern>> {
             "sack" => OptionPattern::Sack(sack_patterns(cx, item, &args.join(" "))?),
             "nop" | "eol" | "sackok" | "sack_permitted" | "mss" | "wscale" | "ts" => return None,
             _ => {
-                cx.err(item, format!("unknown option `{name}` (expected {OPTION_NAMES})"));
+                cx.err(
+                    item,
+                    format!("unknown option `{name}` (expected {OPTION_NAMES})"),
+                );
                 return None;
             }
         };
@@ -1109,21 +1507,38 @@ fn call(cx: &mut Cx<'_>, node: &Node) -> Option<Call> {
         })
     };
     let unknown = |cx: &mut Cx<'_>, at: (usize, usize), name: &str| {
-        cx.err_at(at.0, at.1, format!("unknown call `{name}` (expected one of: {})", CALLS.join(", ")));
+        cx.err_at(
+            at.0,
+            at.1,
+            format!(
+                "unknown call `{name}` (expected one of: {})",
+                CALLS.join(", ")
+            ),
+        );
     };
     if let Kind::Str(name) = &node.kind {
         if let Some(kind) = simple(name) {
             return Some(Call { kind, error: None });
         }
         if CALLS.contains(&name.as_str()) {
-            cx.err(node, format!("call `{name}` needs an argument: `{{ {name}: ... }}`"));
+            cx.err(
+                node,
+                format!("call `{name}` needs an argument: `{{ {name}: ... }}`"),
+            );
         } else {
             unknown(cx, (node.line, node.col), name);
         }
         return None;
     }
     let Kind::Map(entries) = &node.kind else {
-        cx.err(node, format!("call must be a name ({}) or a mapping, found {}", CALLS.join(", "), node.describe()));
+        cx.err(
+            node,
+            format!(
+                "call must be a name ({}) or a mapping, found {}",
+                CALLS.join(", "),
+                node.describe()
+            ),
+        );
         return None;
     };
     let mut kind = None;
@@ -1137,7 +1552,13 @@ fn call(cx: &mut Cx<'_>, node: &Node) -> Option<Call> {
                 error = CallError::from_name(&name);
                 if error.is_none() {
                     let names: Vec<&str> = CallError::ALL.iter().map(|e| e.name()).collect();
-                    cx.err(v, format!("unknown call error `{name}` (expected one of: {})", names.join(", ")));
+                    cx.err(
+                        v,
+                        format!(
+                            "unknown call error `{name}` (expected one of: {})",
+                            names.join(", ")
+                        ),
+                    );
                     ok = false;
                 }
             }
@@ -1147,27 +1568,46 @@ fn call(cx: &mut Cx<'_>, node: &Node) -> Option<Call> {
                     (Kind::Str(s), "expect") => ReadExpect::Data(s.as_bytes().to_vec()),
                     (_, "expect_hex") => ReadExpect::Data(cx.hex(v, "read expect_hex")?),
                     _ => {
-                        cx.err(v, format!("read expect must be a string or `eof`, found {}", v.describe()));
+                        cx.err(
+                            v,
+                            format!(
+                                "read expect must be a string or `eof`, found {}",
+                                v.describe()
+                            ),
+                        );
                         return None;
                     }
                 });
             }
             name if CALLS.contains(&name) => {
                 if kind.is_some() {
-                    cx.err_at(k.line, k.col, format!("one call per step: `{name}` follows another call"));
+                    cx.err_at(
+                        k.line,
+                        k.col,
+                        format!("one call per step: `{name}` follows another call"),
+                    );
                     return None;
                 }
                 kind = Some(match name {
                     "write" => CallKind::Write(payload(cx, v, "write")?),
                     "write_hex" => CallKind::Write(cx.hex(v, "write_hex")?),
-                    "read" => CallKind::Read { max: cx.int(v, "read size", 1, 1 << 20)? as usize, expect: None },
+                    "read" => CallKind::Read {
+                        max: cx.int(v, "read size", 1, 1 << 20)? as usize,
+                        expect: None,
+                    },
                     "shutdown" => match &v.kind {
                         Kind::Null => CallKind::Shutdown(Shutdown::Write),
                         Kind::Str(s) if s == "read" => CallKind::Shutdown(Shutdown::Read),
                         Kind::Str(s) if s == "write" => CallKind::Shutdown(Shutdown::Write),
                         Kind::Str(s) if s == "both" => CallKind::Shutdown(Shutdown::Both),
                         _ => {
-                            cx.err(v, format!("shutdown takes `read`, `write` or `both`, found {}", v.describe()));
+                            cx.err(
+                                v,
+                                format!(
+                                    "shutdown takes `read`, `write` or `both`, found {}",
+                                    v.describe()
+                                ),
+                            );
                             return None;
                         }
                     },
@@ -1190,7 +1630,13 @@ fn call(cx: &mut Cx<'_>, node: &Node) -> Option<Call> {
         return None;
     }
     let Some(mut kind) = kind else {
-        cx.err(node, format!("call mapping names no call (expected one of: {})", CALLS.join(", ")));
+        cx.err(
+            node,
+            format!(
+                "call mapping names no call (expected one of: {})",
+                CALLS.join(", ")
+            ),
+        );
         return None;
     };
     if let Some(re) = read_expect {
@@ -1203,9 +1649,4 @@ fn call(cx: &mut Cx<'_>, node: &Node) -> Option<Call> {
         }
     }
     Some(Call { kind, error })
-}
-
-/// Every variable name, for the schema and messages.
-pub fn variable_names() -> Vec<&'static str> {
-    Var::ALL.iter().map(|v| v.name()).collect()
 }

@@ -92,7 +92,11 @@ pub(crate) fn parse(src: &str) -> Result<Node, SyntaxError> {
                 .location()
                 .map(|l| (l.line() as usize, l.column() as usize))
                 .unwrap_or((1, 1));
-            Err(SyntaxError { line: line.max(1), col: col.max(1), message: error_message(&e) })
+            Err(SyntaxError {
+                line: line.max(1),
+                col: col.max(1),
+                message: error_message(&e),
+            })
         }
     }
 }
@@ -148,7 +152,11 @@ impl From<Spanned<Raw>> for Node {
                     .collect(),
             ),
         };
-        Node { kind, line: line.max(1), col: col.max(1) }
+        Node {
+            kind,
+            line: line.max(1),
+            col: col.max(1),
+        }
     }
 }
 
@@ -196,7 +204,9 @@ impl<'de> Visitor<'de> for RawVisitor {
     }
 
     fn visit_u128<E: de::Error>(self, i: u128) -> Result<Raw, E> {
-        i128::try_from(i).map(Raw::Int).map_err(|_| E::custom("integer too large"))
+        i128::try_from(i)
+            .map(Raw::Int)
+            .map_err(|_| E::custom("integer too large"))
     }
 
     fn visit_f64<E>(self, f: f64) -> Result<Raw, E> {

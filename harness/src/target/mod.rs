@@ -5,7 +5,12 @@
 //! connection. The runner drives every target the same way; only the clock differs (virtual on
 //! `reference`, real elsewhere).
 
+pub mod linux;
+pub mod netns;
 pub mod reference;
+pub mod sockdiag;
+pub mod sockets;
+pub mod tun;
 
 use crate::run::event::IpVersion;
 use std::collections::BTreeMap;

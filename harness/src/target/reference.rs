@@ -4,6 +4,7 @@
 use super::{AppCall, AppResult, Endpoints, Received, Target, TargetError};
 use crate::run::event::IpVersion;
 use reference_stack::stack::{SocketHandle, Stack};
+use reference_stack::wire::{ChecksumCheck, Segment, TcpFlags};
 use reference_stack::{Config, FourTuple, Instant};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -23,6 +24,77 @@ const EPOCH: Instant = Instant::from_micros(1_000_000);
 /// clears (that would be a stack bug; the bound turns it into an error instead of a hang).
 const MAX_TIMER_STEPS: usize = 1_000_000;
 
+/// RFC 1108 classification level UNCLASSIFIED: the reference target runs at this level so the
+/// security/compartment rules (LI-3, SS-5, SC-1, SC-2) are observable. Segments without an IP
+/// security option are taken to be at our level, so ordinary cases are unaffected.
+pub const SECURITY_LEVEL: u8 = 0xab;
+
+/// One segment as the reference handled it: its state on arrival (CLOSED when no TCB or
+/// listener), its kind, and the rules it went through — the raw material of `coverage`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handling {
+    pub state: &'static str,
+    pub kind: SegmentKind,
+    pub rules: Vec<String>,
+}
+
+/// The eight probe kinds of the state x segment grid, by control bits (RST first, then SYN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SegmentKind {
+    Syn,
+    SynAck,
+    SynFin,
+    Ack,
+    Fin,
+    FinAck,
+    Rst,
+    RstAck,
+    /// No SYN/FIN/RST/ACK at all (e.g. bare data or URG): outside the 88-cell grid.
+    Other,
+}
+
+impl SegmentKind {
+    pub const GRID: [SegmentKind; 8] = [
+        SegmentKind::Syn,
+        SegmentKind::SynAck,
+        SegmentKind::SynFin,
+        SegmentKind::Ack,
+        SegmentKind::Fin,
+        SegmentKind::FinAck,
+        SegmentKind::Rst,
+        SegmentKind::RstAck,
+    ];
+
+    pub fn of(flags: TcpFlags) -> SegmentKind {
+        let (s, a, f, r) = (flags.syn(), flags.ack(), flags.fin(), flags.rst());
+        match (r, s, f, a) {
+            (true, _, _, false) => SegmentKind::Rst,
+            (true, _, _, true) => SegmentKind::RstAck,
+            (false, true, true, _) => SegmentKind::SynFin,
+            (false, true, false, true) => SegmentKind::SynAck,
+            (false, true, false, false) => SegmentKind::Syn,
+            (false, false, true, true) => SegmentKind::FinAck,
+            (false, false, true, false) => SegmentKind::Fin,
+            (false, false, false, true) => SegmentKind::Ack,
+            (false, false, false, false) => SegmentKind::Other,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SegmentKind::Syn => "SYN",
+            SegmentKind::SynAck => "SYN-ACK",
+            SegmentKind::SynFin => "SYN-FIN",
+            SegmentKind::Ack => "ACK",
+            SegmentKind::Fin => "FIN",
+            SegmentKind::FinAck => "FIN-ACK",
+            SegmentKind::Rst => "RST",
+            SegmentKind::RstAck => "RST-ACK",
+            SegmentKind::Other => "other",
+        }
+    }
+}
+
 pub struct ReferenceTarget {
     config: Config,
     stack: Stack,
@@ -32,9 +104,20 @@ pub struct ReferenceTarget {
     listener: Option<SocketHandle>,
     conn: Option<SocketHandle>,
     rules: Vec<String>,
+    handled: Vec<Handling>,
 }
 
 impl ReferenceTarget {
+    /// The stack's defaults plus [`SECURITY_LEVEL`].
+    pub fn default_config() -> Config {
+        Config { security_level: Some(SECURITY_LEVEL), ..Config::default() }
+    }
+
+    /// Every segment handled since the last call (for `coverage`).
+    pub fn take_handled(&mut self) -> Vec<Handling> {
+        std::mem::take(&mut self.handled)
+    }
+
     pub fn new(config: Config) -> ReferenceTarget {
         ReferenceTarget {
             stack: Stack::new(config.clone()),
@@ -45,6 +128,7 @@ impl ReferenceTarget {
             listener: None,
             conn: None,
             rules: Vec::new(),
+            handled: Vec::new(),
         }
     }
 
@@ -209,7 +293,9 @@ impl Target for ReferenceTarget {
         ip: IpVersion,
         _sysctls: &BTreeMap<String, String>,
     ) -> Result<Endpoints, TargetError> {
+        let handled = std::mem::take(&mut self.handled);
         *self = ReferenceTarget::new(self.config.clone());
+        self.handled = handled;
         let ep = match ip {
             IpVersion::V4 => Endpoints {
                 target: IpAddr::V4(TARGET_V4),
@@ -227,8 +313,15 @@ impl Target for ReferenceTarget {
     fn inject(&mut self, packet: &[u8]) -> Result<(), TargetError> {
         // A malformed packet is dropped by the stack (Err): that is a behaviour, not a failure.
         if let Ok(handled) = self.stack.handle_packet(self.now, packet) {
-            self.rules
-                .extend(handled.rules.iter().map(|r| r.id().to_string()));
+            let rules: Vec<String> = handled.rules.iter().map(|r| r.id().to_string()).collect();
+            self.rules.extend(rules.iter().cloned());
+            if let Ok(seg) = Segment::parse_with(packet, ChecksumCheck::Ignore) {
+                self.handled.push(Handling {
+                    state: handled.state_before.name(),
+                    kind: SegmentKind::of(seg.tcp.flags),
+                    rules,
+                });
+            }
         }
         self.drain();
         Ok(())

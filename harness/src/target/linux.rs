@@ -1,0 +1,391 @@
+//! The running Linux kernel as the stack under test.
+//!
+//! Each case instance gets a fresh network namespace of its own, entered by the worker thread
+//! alone (`unshare(CLONE_NEWNET)`), holding one TUN device. The kernel owns 192.0.2.1/24 and
+//! 2001:db8::1/64 on it; the tester's 192.0.2.2 and 2001:db8::2 are on-link behind the device,
+//! so whatever the kernel sends them comes out of the TUN fd, where `receive` reads it, and
+//! nothing answers them except the packets `inject` writes into it. Application calls are real
+//! socket syscalls made by the same thread, hence in the same namespace; `state` asks sock_diag.
+//!
+//! `close` closes every socket (with RST, so no orphan outlives the case by long), the TUN device,
+//! and moves the thread back to the namespace it started in: the case namespace then has no
+//! user and the kernel frees it, TIME-WAIT sockets included (they are purged with their
+//! namespace). Nothing of one case can be seen by the next, which runs in a new namespace.
+//!
+//! A `LinuxTarget` is bound to the thread that created it: namespaces are per thread, so a call
+//! from any other thread is refused rather than made in the wrong namespace.
+
+use super::netns;
+use super::sockdiag;
+use super::sockets::{errno_text, Socket};
+use super::tun::Tun;
+use super::{AppCall, AppResult, Endpoints, Received, Target, TargetError};
+use crate::run::event::IpVersion;
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::File;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+pub const TARGET_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+pub const TESTER_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+pub const TARGET_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+pub const TESTER_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+
+/// Sysctls pinned in every case namespace before the case's own (which may override them).
+pub const DEFAULT_SYSCTLS: &[(&str, &str)] = &[
+    // RFC 9293 3.10.7.4 (and RFC 5961 challenge ACKs): the ACK sent for an unacceptable
+    // segment must not be skipped by rate limiting, or a case's expected ACK comes or not
+    // depending on what the previous case did 500 ms earlier.
+    ("net.ipv4.tcp_invalid_ratelimit", "0"),
+    ("net.ipv4.tcp_challenge_ack_limit", "2147483647"),
+    // A small write goes out at once (Nagle still applies) instead of waiting for the
+    // previous segment to leave the device queue: timing-independent segmentation.
+    ("net.ipv4.tcp_autocorking", "0"),
+    // No metrics from earlier connections (the namespace is fresh; this keeps it so).
+    ("net.ipv4.tcp_no_metrics_save", "1"),
+    // The kernel's IPv6 address is usable at once, and it does not solicit routers.
+    ("net.ipv6.conf.all.accept_dad", "0"),
+    ("net.ipv6.conf.default.accept_dad", "0"),
+    ("net.ipv6.conf.default.router_solicitations", "0"),
+];
+
+/// Once the case is over, sockets the application closed (FIN-WAIT-1, LAST-ACK, ...) would
+/// keep their namespace alive while they retransmit into a device that is gone; these make
+/// them give up at the next timer.
+const TEARDOWN_SYSCTLS: &[(&str, &str)] =
+    &[("net.ipv4.tcp_orphan_retries", "1"), ("net.ipv4.tcp_fin_timeout", "1")];
+
+/// How long `accept` waits for a connection to complete (the tester's ACK is already in).
+const ACCEPT_WAIT: Duration = Duration::from_millis(200);
+/// How long `read` waits for the socket to become readable when nothing is queued yet.
+const READ_WAIT: Duration = Duration::from_millis(20);
+
+/// One case instance: its namespace is the worker thread's current one.
+struct Instance {
+    endpoints: Endpoints,
+    opened: Instant,
+    tun: Tun,
+    pending: VecDeque<Received>,
+    listener: Option<Socket>,
+    conn: Option<Socket>,
+    buf: Vec<u8>,
+}
+
+pub struct LinuxTarget {
+    /// The namespace the thread was in when the target was made: where `close` returns.
+    home: File,
+    thread: libc::pid_t,
+    instance: Option<Instance>,
+}
+
+fn target_error(what: &str, e: impl std::fmt::Display) -> TargetError {
+    TargetError(format!("{what}: {e}"))
+}
+
+/// Why the Linux target cannot run here, if it cannot.
+pub fn unavailable() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("the linux target needs root (network namespaces and a TUN device)".into());
+    }
+    if !std::path::Path::new("/dev/net/tun").exists() {
+        return Some("/dev/net/tun is missing".into());
+    }
+    None
+}
+
+impl LinuxTarget {
+    /// A target bound to the calling thread.
+    pub fn new() -> Result<LinuxTarget, TargetError> {
+        if let Some(why) = unavailable() {
+            return Err(TargetError(why));
+        }
+        let home = netns::current().map_err(|e| target_error("cannot read this thread's namespace", e))?;
+        Ok(LinuxTarget { home, thread: netns::thread_id(), instance: None })
+    }
+
+    fn on_own_thread(&self) -> Result<(), TargetError> {
+        if netns::thread_id() == self.thread {
+            Ok(())
+        } else {
+            Err(TargetError("the linux target was used from a thread other than its own".into()))
+        }
+    }
+
+    fn instance(&mut self) -> Result<&mut Instance, TargetError> {
+        self.on_own_thread()?;
+        self.instance.as_mut().ok_or_else(|| TargetError("target not opened".into()))
+    }
+
+    /// Steps of `open` after `unshare`; on error the caller tears the namespace down.
+    fn setup(ip: IpVersion, sysctls: &BTreeMap<String, String>) -> Result<Instance, TargetError> {
+        for (key, value) in DEFAULT_SYSCTLS {
+            netns::write_sysctl(key, value).map_err(TargetError)?;
+        }
+        let tun = Tun::create(TARGET_V4, 24, TARGET_V6, 64).map_err(|e| target_error("TUN device", e))?;
+        // The case's own, after the device exists so that per-device keys can name it.
+        for (key, value) in sysctls {
+            netns::write_sysctl(key, value).map_err(TargetError)?;
+        }
+        let endpoints = match ip {
+            IpVersion::V4 => Endpoints { target: IpAddr::V4(TARGET_V4), tester: IpAddr::V4(TESTER_V4) },
+            IpVersion::V6 => Endpoints { target: IpAddr::V6(TARGET_V6), tester: IpAddr::V6(TESTER_V6) },
+        };
+        Ok(Instance {
+            endpoints,
+            opened: Instant::now(),
+            tun,
+            pending: VecDeque::new(),
+            listener: None,
+            conn: None,
+            buf: vec![0; 65_536],
+        })
+    }
+}
+
+impl Instance {
+    /// Move every packet waiting on the device into `pending`, keeping TCP only (the kernel's
+    /// MLD reports and the like are not the case's business). True if any TCP packet came.
+    fn pull(&mut self) -> Result<bool, TargetError> {
+        let mut got = false;
+        while let Some(n) = self.tun.recv(&mut self.buf).map_err(|e| target_error("TUN read", e))? {
+            let packet = self.buf.get(..n).unwrap_or(&[]);
+            if is_tcp(packet) {
+                self.pending.push_back(Received { at: self.opened.elapsed(), packet: packet.to_vec() });
+                got = true;
+            }
+        }
+        Ok(got)
+    }
+
+    /// Wait until `deadline` or, with `stop_on_packet`, until a TCP packet is pending.
+    fn pump_until(&mut self, deadline: Instant, stop_on_packet: bool) -> Result<(), TargetError> {
+        loop {
+            self.pull()?;
+            if stop_on_packet && !self.pending.is_empty() {
+                return Ok(());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            self.tun.poll(libc::POLLIN, left).map_err(|e| target_error("poll TUN", e))?;
+        }
+    }
+
+    /// The connection the case drives: accepted from the listener on first use if the case did
+    /// not accept it explicitly (as on the reference target).
+    fn conn(&mut self) -> Result<&Socket, String> {
+        if self.conn.is_none() {
+            let listener = self
+                .listener
+                .as_ref()
+                .ok_or("ENOTCONN (no connection: call listen or connect first)")?;
+            match listener.accept(ACCEPT_WAIT) {
+                Ok(Some(s)) => self.conn = Some(s),
+                Ok(None) => return Err("ENOTCONN (no established connection to accept yet)".into()),
+                Err(e) => return Err(errno_text(&e)),
+            }
+        }
+        self.conn.as_ref().ok_or_else(|| "ENOTCONN".into())
+    }
+
+    fn call(&mut self, call: &AppCall) -> AppResult {
+        let target = self.endpoints.target;
+        let result = |r: io::Result<()>| match r {
+            Ok(()) => AppResult::Ok,
+            Err(e) => AppResult::Error(errno_text(&e)),
+        };
+        match call {
+            AppCall::Listen { port } => match Socket::listen(SocketAddr::new(target, *port)) {
+                Ok(s) => {
+                    self.listener = Some(s);
+                    AppResult::Ok
+                }
+                Err(e) => AppResult::Error(errno_text(&e)),
+            },
+            AppCall::Accept => match &self.listener {
+                None => AppResult::Error("EINVAL (accept without listen)".into()),
+                Some(l) => match l.accept(ACCEPT_WAIT) {
+                    Ok(Some(s)) => {
+                        self.conn = Some(s);
+                        AppResult::Ok
+                    }
+                    Ok(None) => AppResult::WouldBlock,
+                    Err(e) => AppResult::Error(errno_text(&e)),
+                },
+            },
+            AppCall::Connect { local_port, remote } => {
+                match Socket::connect(SocketAddr::new(target, *local_port), *remote) {
+                    Ok(s) => {
+                        self.conn = Some(s);
+                        AppResult::Ok
+                    }
+                    Err(e) => AppResult::Error(errno_text(&e)),
+                }
+            }
+            AppCall::Write(data) => match self.conn() {
+                Err(e) => AppResult::Error(e),
+                Ok(s) => match s.write(data) {
+                    Ok(n) => AppResult::Wrote(n),
+                    Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => AppResult::WouldBlock,
+                    Err(e) => AppResult::Error(errno_text(&e)),
+                },
+            },
+            AppCall::Read { max } => match self.conn() {
+                Err(e) => AppResult::Error(e),
+                Ok(s) => match s.read(*max, READ_WAIT) {
+                    Ok(Some(data)) => AppResult::Read(data),
+                    Ok(None) => AppResult::WouldBlock,
+                    Err(e) => AppResult::Error(errno_text(&e)),
+                },
+            },
+            AppCall::ShutdownWrite => match self.conn() {
+                Err(e) => AppResult::Error(e),
+                Ok(s) => result(s.shutdown_write()),
+            },
+            AppCall::NoDelay(on) => match self.conn() {
+                Err(e) => AppResult::Error(e),
+                Ok(s) => result(s.set_nodelay(*on)),
+            },
+            // CLOSE on the connection; with none (nothing to accept), CLOSE in LISTEN
+            // (RFC 9293 3.10.4: "any outstanding RECEIVEs are returned ..., delete TCB").
+            AppCall::Close => match self.conn() {
+                Ok(_) => {
+                    self.conn = None;
+                    AppResult::Ok
+                }
+                Err(e) => match self.listener.take() {
+                    Some(_) => AppResult::Ok,
+                    None => AppResult::Error(e),
+                },
+            },
+            // ABORT (RFC 9293 3.10.5): RST on the connection, or just delete a listener.
+            AppCall::Abort => match self.conn() {
+                Ok(_) => match self.conn.take() {
+                    Some(s) => result(s.abort()),
+                    None => AppResult::Error("ENOTCONN".into()),
+                },
+                Err(e) => match self.listener.take() {
+                    Some(_) => AppResult::Ok,
+                    None => AppResult::Error(e),
+                },
+            },
+        }
+    }
+}
+
+/// An IPv4 or IPv6 packet whose (first) next header is TCP.
+fn is_tcp(packet: &[u8]) -> bool {
+    const TCP: u8 = 6;
+    match packet.first().map(|b| b >> 4) {
+        Some(4) => packet.get(9) == Some(&TCP),
+        Some(6) => packet.get(6) == Some(&TCP),
+        _ => false,
+    }
+}
+
+impl Target for LinuxTarget {
+    fn name(&self) -> &str {
+        "linux"
+    }
+
+    fn open(&mut self, ip: IpVersion, sysctls: &BTreeMap<String, String>) -> Result<Endpoints, TargetError> {
+        self.on_own_thread()?;
+        self.close();
+        netns::unshare().map_err(|e| target_error("new network namespace", e))?;
+        match LinuxTarget::setup(ip, sysctls) {
+            Ok(instance) => {
+                let endpoints = instance.endpoints;
+                self.instance = Some(instance);
+                Ok(endpoints)
+            }
+            Err(e) => {
+                // Leave the half-made namespace; it has no other user and goes away.
+                let _ = netns::enter(&self.home);
+                Err(e)
+            }
+        }
+    }
+
+    fn inject(&mut self, packet: &[u8]) -> Result<(), TargetError> {
+        let inst = self.instance()?;
+        // What the kernel sent before this packet went in stays ahead of its answer.
+        inst.pull()?;
+        inst.tun.send(packet).map_err(|e| target_error("TUN write", e))
+    }
+
+    fn receive(&mut self, within: Duration) -> Result<Option<Received>, TargetError> {
+        let inst = self.instance()?;
+        if inst.pending.is_empty() {
+            inst.pump_until(Instant::now() + within, true)?;
+        }
+        Ok(inst.pending.pop_front())
+    }
+
+    fn app(&mut self, call: &AppCall) -> Result<AppResult, TargetError> {
+        Ok(self.instance()?.call(call))
+    }
+
+    fn state(&mut self, local: SocketAddr, remote: SocketAddr) -> Result<Option<&'static str>, TargetError> {
+        self.instance()?;
+        sockdiag::state_of(local, remote).map(Some).map_err(|e| target_error("sock_diag", e))
+    }
+
+    fn wait(&mut self, d: Duration) -> Result<(), TargetError> {
+        self.instance()?.pump_until(Instant::now() + d, false)
+    }
+
+    fn now(&self) -> Duration {
+        self.instance.as_ref().map(|i| i.opened.elapsed()).unwrap_or_default()
+    }
+
+    fn close(&mut self) {
+        let Some(mut inst) = self.instance.take() else {
+            return;
+        };
+        // RST instead of FIN: an aborted socket is freed at once rather than orphaned.
+        for s in [inst.conn.take(), inst.listener.take()].into_iter().flatten() {
+            let _ = s.abort();
+        }
+        if netns::thread_id() == self.thread {
+            for (key, value) in TEARDOWN_SYSCTLS {
+                let _ = netns::write_sysctl(key, value);
+            }
+        }
+        drop(inst);
+        if netns::thread_id() == self.thread {
+            // If this fails the thread stays in the dead case namespace; the next `open`
+            // unshares from there, which is just as isolated.
+            let _ = netns::enter(&self.home);
+        }
+    }
+}
+
+impl Drop for LinuxTarget {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_filter() {
+        let mut v4 = vec![0x45u8; 20];
+        v4[9] = 6;
+        assert!(is_tcp(&v4));
+        v4[9] = 1;
+        assert!(!is_tcp(&v4));
+        let mut v6 = vec![0x60u8; 40];
+        v6[6] = 6;
+        assert!(is_tcp(&v6));
+        v6[6] = 58;
+        assert!(!is_tcp(&v6));
+        assert!(!is_tcp(&[]));
+        assert!(!is_tcp(&[0x45]));
+    }
+}
