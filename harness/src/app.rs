@@ -13,6 +13,7 @@ use crate::run::executor::{execute, Instance};
 use crate::run::select::{filter_matches, Partition};
 use crate::target::reference::ReferenceTarget;
 use crate::target::Target;
+use std::io::Write as _;
 use std::path::PathBuf;
 
 pub const EXIT_PASSED: u8 = 0;
@@ -166,10 +167,13 @@ pub fn list(select: &SelectArgs) -> u8 {
         Ok(i) => i,
         Err(code) => return code,
     };
+    let mut out = std::io::stdout().lock();
     for i in &instances {
-        println!("{} [{}]  {}", i.case.id, i.ip.label(), i.case.title);
+        if writeln!(out, "{} [{}]  {}", i.case.id, i.ip.label(), i.case.title).is_err() {
+            return EXIT_PASSED;
+        }
     }
-    println!("{} case instance(s)", instances.len());
+    let _ = writeln!(out, "{} case instance(s)", instances.len());
     EXIT_PASSED
 }
 
@@ -184,7 +188,8 @@ pub fn check(select: &SelectArgs) -> u8 {
 }
 
 pub fn schema() -> u8 {
-    println!("{}", crate::case::schema::json_schema());
+    // A closed pipe (`tcpconform schema | head`) is not an error worth a panic.
+    let _ = writeln!(std::io::stdout(), "{}", crate::case::schema::json_schema());
     EXIT_PASSED
 }
 

@@ -645,3 +645,126 @@ fn duplicate_ids_across_files() {
     let b = dir.join("b.yaml");
     check_bad(&b, load_paths(&[dir])).unwrap_or_else(|e| panic!("{e}"));
 }
+
+/// Every example of `cases/README.md` loads: whole cases as they are, step fragments inside a
+/// minimal case.
+#[test]
+fn readme_examples_load() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        root.join("_preludes.yaml"),
+        dir.path().join("_preludes.yaml"),
+    )
+    .expect("copy");
+    let mut checked = 0;
+    for (i, block) in readme.split("```yaml\n").skip(1).enumerate() {
+        let body = block.split("```").next().unwrap_or_default();
+        let first = body
+            .lines()
+            .find(|l| !l.trim_start().starts_with('#'))
+            .unwrap_or_default();
+        let text = if first.starts_with("id:") {
+            body.to_string()
+        } else if first.starts_with("- ") {
+            format!("id: readme/{i}\ntitle: t\nsetup: {{ listen: 8080 }}\nsteps:\n{body}")
+        } else {
+            continue; // option maps, grid and library fragments
+        };
+        let path = dir.path().join(format!("example{i}.yaml"));
+        std::fs::write(&path, &text).expect("write");
+        if let Err(d) = load_paths(&[path]) {
+            panic!(
+                "README example {i}:\n{text}\n{}",
+                d.iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} README examples checked");
+}
+
+/// Errors in `_preludes.yaml` are located in that file; a case's setup must agree with its
+/// prelude's.
+#[test]
+fn prelude_library_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lib = "preludes:\n  A:\n    after: B\n    steps: []\n  B:\n    after: A\n    steps: []\n  C:\n    after: Z\n    steps: []\n";
+    std::fs::write(dir.path().join("_preludes.yaml"), lib).expect("write");
+    std::fs::write(
+        dir.path().join("c.yaml"),
+        "id: c\ntitle: t\nprelude: A\nsteps: []\n",
+    )
+    .expect("write");
+    let diags = load_paths(&[dir.path().to_path_buf()]).expect_err("errors");
+    let lib_diags: Vec<(usize, usize, &str)> = diags
+        .iter()
+        .filter(|d| d.file.ends_with("_preludes.yaml"))
+        .map(|d| (d.line, d.col, d.message.as_str()))
+        .collect();
+    assert_eq!(
+        lib_diags,
+        [
+            (2, 3, "prelude `A`: the `after` chain loops"),
+            (5, 3, "prelude `B`: the `after` chain loops"),
+            (9, 12, "prelude `C`: unknown `after: Z`"),
+        ]
+    );
+    assert!(diags
+        .iter()
+        .any(|d| d.file.ends_with("c.yaml") && d.line == 3 && d.message.contains("has errors")));
+
+    let lib =
+        "preludes:\n  EST:\n    setup: { listen: 80 }\n    steps:\n      - send: { flags: S }\n";
+    std::fs::write(dir.path().join("_preludes.yaml"), lib).expect("write");
+    std::fs::write(
+        dir.path().join("c.yaml"),
+        "id: c\ntitle: t\nsetup: { connect: 80 }\nprelude: EST\nsteps: []\n",
+    )
+    .expect("write");
+    let diags = load_paths(&[dir.path().to_path_buf()]).expect_err("setup mismatch");
+    assert_eq!((diags[0].line, diags[0].col), (4, 10));
+    assert!(
+        diags[0]
+            .message
+            .contains("prelude `EST` needs setup Listen"),
+        "{}",
+        diags[0]
+    );
+    // Same kind, another port: the case's port wins.
+    std::fs::write(
+        dir.path().join("c.yaml"),
+        "id: c\ntitle: t\nsetup: { listen: 81 }\nprelude: EST\nsteps: []\n",
+    )
+    .expect("write");
+    let cases = load_paths(&[dir.path().to_path_buf()]).expect("loads");
+    assert_eq!(
+        (cases[0].setup, cases[0].prelude_steps, cases[0].steps.len()),
+        (Setup::Listen { port: 81 }, 1, 1)
+    );
+}
+
+/// The small parsers never panic on arbitrary text.
+#[test]
+fn parsers_never_panic() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9293);
+    let alphabet: Vec<char> = "0123456789abcxsnrSFRPAUECN.+-*() :x_é\t\"'$}{[]"
+        .chars()
+        .collect();
+    for _ in 0..20_000 {
+        let len = rng.random_range(0..24);
+        let s: String = (0..len)
+            .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+            .collect();
+        let _ = Expr::parse(&s);
+        let _ = parse_duration(&s);
+        let _ = parse_hex(&s);
+        let _ = s.parse::<Flags>();
+        let _ = s.parse::<TcpState>();
+    }
+}

@@ -13,13 +13,17 @@ use super::yaml::{self, Key, Kind, Node};
 /// Name of the shared prelude library, looked up in the case file's folder and its parents.
 pub const PRELUDES_FILE: &str = "_preludes.yaml";
 
+/// Folders of this name hold target baselines (`cases/baselines/linux.yaml`), not cases.
+pub const BASELINES_DIR: &str = "baselines";
+
 /// Upper bound on the instances one grid may expand into (a typo in an axis should not
 /// produce a million cases).
 pub const MAX_GRID_INSTANCES: usize = 4096;
 
 /// Loads every `*.yaml` / `*.yml` under `paths` (folders recursively, in name order; files and
-/// folders whose name starts with `_` or `.` are skipped), expands grids, inlines preludes and
-/// checks that ids are unique. Returns all cases, or every diagnostic of every file.
+/// folders whose name starts with `_` or `.`, and `baselines` folders, are skipped), expands
+/// grids, inlines preludes and checks that ids are unique. Returns all cases, or every
+/// diagnostic of every file.
 pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Case>, Vec<Diagnostic>> {
     let mut files = Vec::new();
     let mut diags = Vec::new();
@@ -82,6 +86,9 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) {
             continue;
         }
         if p.is_dir() {
+            if name == BASELINES_DIR {
+                continue;
+            }
             collect(&p, files, diags);
         } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             files.push(p);
@@ -167,6 +174,14 @@ impl Loader {
                 }
             }
         }
+        // Grid expansion may report a template error once per combination: keep the first.
+        let mut seen: Vec<(usize, usize, String)> = Vec::new();
+        cx.diags.retain(|d| {
+            let key = (d.line, d.col, d.message.clone());
+            let fresh = !seen.contains(&key);
+            seen.push(key);
+            fresh
+        });
         cx.diags.append(&mut self.pending);
         if cx.diags.is_empty() {
             Ok(cases)
@@ -450,10 +465,14 @@ fn expand_grid(cx: &mut Cx<'_>, root: &Node) -> Vec<Instance> {
             .zip(&idx)
             .filter_map(|(a, &i)| a.values.get(i).map(|(l, _)| (a.name.clone(), l.clone())))
             .collect();
-        let values: Vec<(&str, &Node)> = axes
+        let values: Vec<(&str, &str, &Node)> = axes
             .iter()
             .zip(&idx)
-            .filter_map(|(a, &i)| a.values.get(i).map(|(_, v)| (a.name.as_str(), v)))
+            .filter_map(|(a, &i)| {
+                a.values
+                    .get(i)
+                    .map(|(l, v)| (a.name.as_str(), l.as_str(), v))
+            })
             .collect();
         let mut node = template.clone();
         substitute_all(cx, &mut node, &values, &axes);
@@ -570,7 +589,7 @@ fn parse_axes(cx: &mut Cx<'_>, key: &Key, grid: &Node) -> Option<Vec<Axis>> {
 
 /// Replaces `${axis}` / `${axis.field}` in every string of `node`. A string that is exactly one
 /// placeholder takes the axis value's whole node (a list, a mapping, a number).
-fn substitute_all(cx: &mut Cx<'_>, node: &mut Node, values: &[(&str, &Node)], axes: &[Axis]) {
+fn substitute_all(cx: &mut Cx<'_>, node: &mut Node, values: &[(&str, &str, &Node)], axes: &[Axis]) {
     match &mut node.kind {
         Kind::Seq(items) => items
             .iter_mut()
@@ -592,7 +611,7 @@ fn substitute(
     cx: &mut Cx<'_>,
     at: &Node,
     text: &str,
-    values: &[(&str, &Node)],
+    values: &[(&str, &str, &Node)],
     axes: &[Axis],
 ) -> Option<Node> {
     let mut out = String::new();
@@ -609,7 +628,7 @@ fn substitute(
             Some((a, f)) => (a, Some(f)),
             None => (name, None),
         };
-        let Some((_, value)) = values.iter().find(|(a, _)| *a == axis) else {
+        let Some((_, label, value)) = values.iter().find(|(a, _, _)| *a == axis) else {
             let known: Vec<&str> = axes.iter().map(|a| a.name.as_str()).collect();
             let msg = if known.is_empty() {
                 format!("`${{{name}}}` refers to a grid axis, but the case has no `grid`")
@@ -641,15 +660,20 @@ fn substitute(
             relocate(&mut n, at.line, at.col);
             return Some(n);
         }
-        let Some(t) = value.scalar_text() else {
-            cx.err(
-                at,
-                format!(
-                    "`${{{name}}}` is {} and cannot be spliced into text",
-                    value.describe()
-                ),
-            );
-            return None;
+        // Spliced into text, a structured value stands for its label.
+        let t = match (field, value.scalar_text()) {
+            (_, Some(t)) => t,
+            (None, None) => label.to_string(),
+            (Some(_), None) => {
+                cx.err(
+                    at,
+                    format!(
+                        "`${{{name}}}` is {} and cannot be spliced into text",
+                        value.describe()
+                    ),
+                );
+                return None;
+            }
         };
         out.push_str(&t);
         rest = &after[end + 1..];

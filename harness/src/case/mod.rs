@@ -1,7 +1,7 @@
 //! Case files: model, loader, expressions, grids.
 //!
-//! Data flows one way: text -> [`yaml`] (a located YAML tree, the raw layer) -> grid expansion
-//! and preludes ([`load`]) -> [`validate`] -> the [`model`] the runner consumes.
+//! Data flows one way: text -> `yaml` (a located YAML tree, the raw layer) -> grid expansion
+//! and preludes ([`load`]) -> `validate` -> the [`model`] the runner consumes.
 //! The language is documented in `cases/README.md`.
 
 pub mod diag;

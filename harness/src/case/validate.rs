@@ -23,10 +23,10 @@ pub const CELLS: [&str; 55] = [
 /// RFC 9293 Appendix B requirement ids (`shared/rfc/rfc9293_requirements.tsv`): MUST-1..69,
 /// SHLD-1..31, MAY-1..18, REC-1.
 pub fn is_requirement_id(id: &str) -> bool {
-    let Some((level, n)) = id.split_once('-') else {
+    let Some((level, digits)) = id.split_once('-') else {
         return false;
     };
-    let Ok(n) = n.parse::<u32>() else {
+    let Ok(n) = digits.parse::<u32>() else {
         return false;
     };
     let max = match level {
@@ -36,7 +36,8 @@ pub fn is_requirement_id(id: &str) -> bool {
         "REC" => 1,
         _ => return false,
     };
-    (1..=max).contains(&n) && !n.to_string().starts_with('0')
+    // `MUST-01` is not how the RFC writes it.
+    (1..=max).contains(&n) && n.to_string() == digits
 }
 
 pub(crate) const CASE_FIELDS: &[&str] = &[
@@ -170,8 +171,9 @@ impl<'a> Cx<'a> {
                     k.line,
                     k.col,
                     format!(
-                        "unknown field `{}` in {what} (expected one of: {})",
+                        "unknown field `{}` in {what}{} (expected one of: {})",
                         k.name,
+                        did_you_mean(&k.name, allowed),
                         allowed.join(", ")
                     ),
                 );
@@ -441,6 +443,46 @@ impl<'a> Cx<'a> {
         };
         text.parse::<Flags>().map_err(|e| self.err(node, e.0)).ok()
     }
+}
+
+/// `, did you mean `title`?` when a known name is a typo away from `name` (one edit for short
+/// names, two for longer ones; a swap of neighbours counts as one).
+fn did_you_mean(name: &str, known: &[&str]) -> String {
+    let limit = if name.chars().count() <= 4 { 1 } else { 2 };
+    known
+        .iter()
+        .map(|k| (edit_distance(name, k), *k))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, k)| format!(", did you mean `{k}`?"))
+        .unwrap_or_default()
+}
+
+/// Optimal-string-alignment distance (Levenshtein plus adjacent swaps); names are short.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    if let Some(first) = d.first_mut() {
+        for (j, cell) in first.iter_mut().enumerate() {
+            *cell = j;
+        }
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 fn space_name(s: Space) -> &'static str {
@@ -794,8 +836,9 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
             format!("`{}` is only allowed in a case with a `grid`", k.name)
         } else {
             format!(
-                "unknown step `{}` (expected one of: {})",
+                "unknown step `{}`{} (expected one of: {})",
                 k.name,
+                did_you_mean(&k.name, STEP_KINDS),
                 STEP_KINDS.join(", ")
             )
         };
@@ -1649,4 +1692,27 @@ fn call(cx: &mut Cx<'_>, node: &Node) -> Option<Call> {
         }
     }
     Some(Call { kind, error })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(edit_distance("titel", "title"), 1);
+        assert_eq!(edit_distance("sned", "send"), 1);
+        assert_eq!(edit_distance("", "ab"), 2);
+        assert_eq!(
+            did_you_mean("titel", CASE_FIELDS),
+            ", did you mean `title`?"
+        );
+        assert_eq!(did_you_mean("has", EXPECT_OPTION_FIELDS), "");
+        assert!(is_requirement_id("MUST-69") && is_requirement_id("REC-1"));
+        assert!(
+            !is_requirement_id("MUST-70")
+                && !is_requirement_id("MUST-01")
+                && !is_requirement_id("MAY-0")
+        );
+    }
 }
