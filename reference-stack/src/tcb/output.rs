@@ -223,9 +223,16 @@ impl Tcb {
 
     /// New data and our FIN, under min(SND.WND, cwnd), Nagle and sender SWS avoidance.
     fn emit_new_data(&mut self, now: Instant) -> Option<TcpRepr> {
+        // CLOSING too: a CLOSE with data still queued enters FIN-WAIT-1 before the FIN is
+        // sent (RFC 9293 3.10.4: "queue this until all preceding SENDs have been segmentized");
+        // the peer's FIN can then move us to CLOSING with that data still to go.
         let sending = matches!(
             self.state,
-            State::Established | State::CloseWait | State::FinWait1 | State::LastAck
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
         );
         if !sending || self.fin_seq.is_some() {
             return None;

@@ -161,6 +161,22 @@ impl Tcb {
         };
         self.update_ts_recent(seg);
 
+        // Still the first step: "trimming off any portions that lie outside the window
+        // (including SYN and FIN)". An acceptable segment whose SYN precedes RCV.NXT (a SYN-FIN
+        // at RCV.NXT - 1) loses its SYN here; "if the SYN is not in the window, this step [the
+        // fourth] would not be reached".
+        let syn_trimmed;
+        let seg = if flags.syn() && seg.seq < self.rcv_nxt {
+            let mut t = seg.clone();
+            t.flags = flags & !TcpFlags::SYN;
+            t.seq = seg.seq + 1u32;
+            syn_trimmed = t;
+            &syn_trimmed
+        } else {
+            seg
+        };
+        let flags = seg.flags;
+
         // Second, check the RST bit.
         if flags.rst() {
             self.rst_arrives(seg, rules);
@@ -498,8 +514,11 @@ impl Tcb {
             return;
         };
         if self.peer_fin {
-            // A retransmitted FIN.
-            if fin_seq + 1u32 == self.rcv_nxt {
+            // A retransmitted FIN (its octet is RCV.NXT - 1), or a FIN at RCV.NXT after the one
+            // we took: step eight says to acknowledge it and remain (CLOSE-WAIT, CLOSING,
+            // LAST-ACK) or restart the 2 MSL timeout (TIME-WAIT). RCV.NXT does not move: the
+            // peer's stream ended at its first FIN.
+            if fin_seq + 1u32 == self.rcv_nxt || fin_seq == self.rcv_nxt {
                 self.ack_now = true;
                 if self.state == State::TimeWait {
                     // FN-6: ACK, restart 2 MSL.
