@@ -28,7 +28,7 @@ fn case_from(text: &str) -> Case {
 fn run(case: &Case, ip: IpVersion, policy: reference_stack::RstPolicy) -> CaseResult {
     let config = reference_stack::Config {
         rst_policy: policy,
-        ..Default::default()
+        ..ReferenceTarget::default_config()
     };
     let mut target = ReferenceTarget::new(config);
     run_instance(&mut target, case, ip, 7)

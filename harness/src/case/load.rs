@@ -277,10 +277,13 @@ fn find_library(case_file: &Path) -> Option<PathBuf> {
     } else {
         dir
     };
-    start
-        .ancestors()
-        .map(|d| d.join(PRELUDES_FILE))
-        .find(|p| p.is_file())
+    // A relative path (`tcpconform run rst` from inside cases/) has no parents to climb:
+    // search from its absolute form, but keep the path as the user wrote it when it works.
+    let found = start.ancestors().map(|d| d.join(PRELUDES_FILE)).find(|p| p.is_file());
+    found.or_else(|| {
+        let abs = start.canonicalize().ok()?;
+        abs.ancestors().map(|d| d.join(PRELUDES_FILE)).find(|p| p.is_file())
+    })
 }
 
 /// One entry of `_preludes.yaml` before `after` chains are resolved.

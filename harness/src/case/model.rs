@@ -142,6 +142,78 @@ pub enum StepKind {
     /// Allowed variants; at least two. The runner picks the branch whose first step matches
     /// what arrives and reports its name in `Outcome::Passed::variants`.
     OneOf(Vec<Branch>),
+    /// Sample the target's ISNs over many fresh handshakes and judge them (RFC 9293 3.4.1).
+    IsnSample(IsnSample),
+    /// Inject a burst of SYNs and classify the target's answers (RFC 9293 3.10.7.2, RFC 4987).
+    SynFlood(SynFlood),
+}
+
+/// `isn_sample: { count: 1000, same_tuple: false }`: `count` SYNs to the setup's listening
+/// port, each answered SYN-ACK's ISN recorded and the half-open connection reset
+/// (`<SEQ=ISS_tester+1><CTL=RST>`, RS-2). The runner then judges the series
+/// (`crate::run::stats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IsnSample {
+    pub count: u32,
+    /// `false`: each SYN from a new tester port, the ISNs must look unpredictable (MUST-9,
+    /// SHLD-1). `true`: every SYN from the same 4-tuple, `gap` apart; the ISNs must increase
+    /// with time (MUST-8's clock-driven component).
+    pub same_tuple: bool,
+    /// Time between two attempts (default 0 for fresh tuples, 10ms for the same tuple).
+    pub gap: Duration,
+}
+
+/// Where the SYNs of a `syn_flood` come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FloodSources {
+    /// Random addresses in 198.51.100.0/24 or 2001:db8:ffff::/48 (documentation ranges), random
+    /// ports: nobody answers the target's SYN-ACKs.
+    Spoofed,
+    /// The tester's own address, one new port per SYN: the target's answers can be matched to
+    /// each SYN in order.
+    Tester,
+}
+
+/// What a target may answer to a SYN of a `syn_flood`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SynReply {
+    /// `syn_ack`: a SYN-ACK acknowledging the SYN.
+    SynAck,
+    /// `rst`: a reset.
+    Rst,
+    /// `silence`: nothing (the SYN was dropped).
+    Silence,
+}
+
+impl SynReply {
+    pub const ALL: [SynReply; 3] = [SynReply::SynAck, SynReply::Rst, SynReply::Silence];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SynReply::SynAck => "syn_ack",
+            SynReply::Rst => "rst",
+            SynReply::Silence => "silence",
+        }
+    }
+}
+
+/// `syn_flood: { count: 10000, sources: spoofed }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SynFlood {
+    pub count: u32,
+    pub sources: FloodSources,
+    /// How long to keep reading the target's answers after the last SYN (default 500ms).
+    pub drain: Duration,
+    /// The first this many SYNs must each be answered with a SYN-ACK (default 0). Only with
+    /// `sources: tester`, where answers can be told apart.
+    pub answered_first: u32,
+    /// Allowed answers to every other SYN (default `[syn_ack, silence]`: never RST, as a SYN
+    /// to a listening port is not an error, RFC 9293 3.10.7.2).
+    pub others: Vec<SynReply>,
+    /// After the flood, a handshake from the tester's own address and port must get its
+    /// SYN-ACK within this long, the tester retransmitting its SYN with RFC 6298 backoff.
+    /// The step ends once that SYN-ACK is in; the case goes on with the ACK.
+    pub connect_within: Option<Duration>,
 }
 
 /// One named variant of a `one_of` step. Its first step is an `expect` or `expect_none`.

@@ -154,6 +154,37 @@ fn schema() -> Value {
             "call": { "$ref": "#/$defs/call" },
             "wait": { "$ref": "#/$defs/duration" },
             "one_of": { "type": "object", "minProperties": 2, "additionalProperties": { "$ref": "#/$defs/steps" } },
+            "isn_sample": {
+                "type": "object",
+                "description": "Sample the target's ISNs over many handshakes and judge them (RFC 9293 3.4.1)",
+                "properties": {
+                    "count": { "type": "integer", "minimum": 3, "maximum": 16000, "description": "SYNs to send (fresh tuples: 32..=16000; same_tuple: 3..=10000)" },
+                    "same_tuple": { "type": "boolean", "description": "true: one 4-tuple, ISNs must follow a clock (MUST-8); false: fresh tuples, ISNs must be unpredictable (MUST-9)" },
+                    "gap": { "$ref": "#/$defs/duration" }
+                },
+                "required": ["count"],
+                "additionalProperties": false
+            },
+            "syn_flood": {
+                "type": "object",
+                "description": "A burst of SYNs at the listening port; answers classified as syn_ack, rst or silence",
+                "properties": {
+                    "count": { "type": "integer", "minimum": 1, "maximum": 100000 },
+                    "sources": { "enum": ["spoofed", "tester"] },
+                    "drain": { "$ref": "#/$defs/duration" },
+                    "answered_first": { "type": "integer", "minimum": 0, "description": "The first N SYNs must each get a SYN-ACK (sources: tester)" },
+                    "others": {
+                        "anyOf": [
+                            { "enum": ["syn_ack", "rst", "silence"] },
+                            { "type": "array", "minItems": 1, "items": { "enum": ["syn_ack", "rst", "silence"] } }
+                        ],
+                        "description": "Allowed answers to the other SYNs (default [syn_ack, silence])"
+                    },
+                    "connect_within": { "$ref": "#/$defs/duration" }
+                },
+                "required": ["count", "sources"],
+                "additionalProperties": false
+            },
             "when": condition,
             "unless": condition
         },
@@ -246,6 +277,7 @@ fn schema() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::case::validate::{ISN_SAMPLE_FIELDS, STEP_KINDS, SYN_FLOOD_FIELDS};
 
     #[test]
     fn schema_is_json_and_names_every_field() {
@@ -264,6 +296,28 @@ mod tests {
             assert!(
                 v["$defs"]["expect"]["properties"].get(*f).is_some(),
                 "expect field {f}"
+            );
+        }
+        for f in STEP_KINDS {
+            assert!(
+                v["$defs"]["step"]["properties"].get(*f).is_some(),
+                "step kind {f}"
+            );
+        }
+        for f in ISN_SAMPLE_FIELDS {
+            assert!(
+                v["$defs"]["step"]["properties"]["isn_sample"]["properties"]
+                    .get(*f)
+                    .is_some(),
+                "isn_sample field {f}"
+            );
+        }
+        for f in SYN_FLOOD_FIELDS {
+            assert!(
+                v["$defs"]["step"]["properties"]["syn_flood"]["properties"]
+                    .get(*f)
+                    .is_some(),
+                "syn_flood field {f}"
             );
         }
         assert_eq!(

@@ -5,6 +5,7 @@
 use super::conn::ConnView;
 use super::event::{CaseResult, Direction, Failure, IpVersion, Outcome, TraceEntry};
 use super::matching::{self, resolve, Verdict};
+use super::stats;
 use crate::case::expr::{Expr, Space};
 use crate::case::model::{
     Branch, Call, CallError, CallKind, Case, Expect, ReadExpect, Send, SendOption, Setup, Shutdown,
@@ -575,6 +576,28 @@ impl Run<'_> {
                         .map_err(|e| fail(step, index, format!("target error: {e}")))?;
                 }
                 StepKind::OneOf(branches) => self.one_of(step, index, branches, case)?,
+                StepKind::IsnSample(s) => stats::isn_sample(
+                    &mut stats::Io {
+                        target: &mut *self.target,
+                        conn: &mut self.conn,
+                        tester: self.tester,
+                        target_addr: self.target_addr,
+                        trace: &mut self.trace,
+                    },
+                    s,
+                )
+                .map_err(|m| fail(step, index, m))?,
+                StepKind::SynFlood(f) => stats::syn_flood(
+                    &mut stats::Io {
+                        target: &mut *self.target,
+                        conn: &mut self.conn,
+                        tester: self.tester,
+                        target_addr: self.target_addr,
+                        trace: &mut self.trace,
+                    },
+                    f,
+                )
+                .map_err(|m| fail(step, index, m))?,
             }
         }
         Ok(())
