@@ -2,7 +2,8 @@
 //! calling thread. Each worker builds its own target on its own thread (a namespaced target is
 //! bound to the thread that entered the namespace), and reporters never see a worker.
 
-use super::event::{CaseResult, IpVersion, Reporter, RunEvent, Summary};
+use super::baseline::Baseline;
+use super::event::{CaseResult, IpVersion, Outcome, Reporter, RunEvent, Summary};
 use super::runner::run_instance;
 use crate::case::model::Case;
 use crate::target::Target;
@@ -25,6 +26,7 @@ pub fn execute(
     seed: u64,
     target_name: &str,
     make_target: &(dyn Fn() -> Box<dyn Target> + Sync),
+    baseline: Option<&Baseline>,
     reporters: &mut [&mut dyn Reporter],
 ) -> std::io::Result<Summary> {
     let started = Instant::now();
@@ -56,7 +58,11 @@ pub fn execute(
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(inst) = instances.get(i) else { break };
                     let instance_seed = seed ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d);
-                    let result = run_instance(target.as_mut(), inst.case, inst.ip, instance_seed);
+                    let mut result =
+                        run_instance(target.as_mut(), inst.case, inst.ip, instance_seed);
+                    if let (Outcome::Failed(f), Some(b)) = (&mut result.outcome, baseline) {
+                        f.baseline = b.matches(&result.id, result.ip);
+                    }
                     if tx.send(result).is_err() {
                         break;
                     }
@@ -69,7 +75,7 @@ pub fn execute(
                 summary.passed += 1;
             } else if result.failed() {
                 summary.failed += 1;
-            } else if matches!(result.outcome, super::event::Outcome::Skipped { .. }) {
+            } else if matches!(result.outcome, Outcome::Skipped { .. }) {
                 summary.skipped += 1;
             } else {
                 summary.baseline += 1;

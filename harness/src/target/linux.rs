@@ -44,17 +44,29 @@ pub const DEFAULT_SYSCTLS: &[(&str, &str)] = &[
     ("net.ipv4.tcp_autocorking", "0"),
     // No metrics from earlier connections (the namespace is fresh; this keeps it so).
     ("net.ipv4.tcp_no_metrics_save", "1"),
-    // The kernel's IPv6 address is usable at once, and it does not solicit routers.
+    // No duplicate address detection, no link-local address, no router solicitations: the
+    // device carries the case's traffic and little else.
     ("net.ipv6.conf.all.accept_dad", "0"),
     ("net.ipv6.conf.default.accept_dad", "0"),
+    ("net.ipv6.conf.default.addr_gen_mode", "1"),
     ("net.ipv6.conf.default.router_solicitations", "0"),
+];
+
+/// Pinned like [`DEFAULT_SYSCTLS`] where the kernel has them (newer kernels only).
+pub const OPTIONAL_SYSCTLS: &[(&str, &str)] = &[
+    // RFC 6298 2.4: "if it is less than 1 second, then the RTO SHOULD be rounded up to 1
+    // second". Linux's own floor is 200 ms, which puts a retransmission inside the few hundred
+    // milliseconds a case waits for silence; a case can set 200000 to see Linux's default.
+    ("net.ipv4.tcp_rto_min_us", "1000000"),
 ];
 
 /// Once the case is over, sockets the application closed (FIN-WAIT-1, LAST-ACK, ...) would
 /// keep their namespace alive while they retransmit into a device that is gone; these make
 /// them give up at the next timer.
-const TEARDOWN_SYSCTLS: &[(&str, &str)] =
-    &[("net.ipv4.tcp_orphan_retries", "1"), ("net.ipv4.tcp_fin_timeout", "1")];
+const TEARDOWN_SYSCTLS: &[(&str, &str)] = &[
+    ("net.ipv4.tcp_orphan_retries", "1"),
+    ("net.ipv4.tcp_fin_timeout", "1"),
+];
 
 /// How long `accept` waits for a connection to complete (the tester's ACK is already in).
 const ACCEPT_WAIT: Duration = Duration::from_millis(200);
@@ -101,21 +113,30 @@ impl LinuxTarget {
         if let Some(why) = unavailable() {
             return Err(TargetError(why));
         }
-        let home = netns::current().map_err(|e| target_error("cannot read this thread's namespace", e))?;
-        Ok(LinuxTarget { home, thread: netns::thread_id(), instance: None })
+        let home =
+            netns::current().map_err(|e| target_error("cannot read this thread's namespace", e))?;
+        Ok(LinuxTarget {
+            home,
+            thread: netns::thread_id(),
+            instance: None,
+        })
     }
 
     fn on_own_thread(&self) -> Result<(), TargetError> {
         if netns::thread_id() == self.thread {
             Ok(())
         } else {
-            Err(TargetError("the linux target was used from a thread other than its own".into()))
+            Err(TargetError(
+                "the linux target was used from a thread other than its own".into(),
+            ))
         }
     }
 
     fn instance(&mut self) -> Result<&mut Instance, TargetError> {
         self.on_own_thread()?;
-        self.instance.as_mut().ok_or_else(|| TargetError("target not opened".into()))
+        self.instance
+            .as_mut()
+            .ok_or_else(|| TargetError("target not opened".into()))
     }
 
     /// Steps of `open` after `unshare`; on error the caller tears the namespace down.
@@ -123,14 +144,26 @@ impl LinuxTarget {
         for (key, value) in DEFAULT_SYSCTLS {
             netns::write_sysctl(key, value).map_err(TargetError)?;
         }
-        let tun = Tun::create(TARGET_V4, 24, TARGET_V6, 64).map_err(|e| target_error("TUN device", e))?;
+        for (key, value) in OPTIONAL_SYSCTLS {
+            if netns::sysctl_path(key).is_ok_and(|p| p.exists()) {
+                netns::write_sysctl(key, value).map_err(TargetError)?;
+            }
+        }
+        let tun =
+            Tun::create(TARGET_V4, 24, TARGET_V6, 64).map_err(|e| target_error("TUN device", e))?;
         // The case's own, after the device exists so that per-device keys can name it.
         for (key, value) in sysctls {
             netns::write_sysctl(key, value).map_err(TargetError)?;
         }
         let endpoints = match ip {
-            IpVersion::V4 => Endpoints { target: IpAddr::V4(TARGET_V4), tester: IpAddr::V4(TESTER_V4) },
-            IpVersion::V6 => Endpoints { target: IpAddr::V6(TARGET_V6), tester: IpAddr::V6(TESTER_V6) },
+            IpVersion::V4 => Endpoints {
+                target: IpAddr::V4(TARGET_V4),
+                tester: IpAddr::V4(TESTER_V4),
+            },
+            IpVersion::V6 => Endpoints {
+                target: IpAddr::V6(TARGET_V6),
+                tester: IpAddr::V6(TESTER_V6),
+            },
         };
         Ok(Instance {
             endpoints,
@@ -149,10 +182,17 @@ impl Instance {
     /// MLD reports and the like are not the case's business). True if any TCP packet came.
     fn pull(&mut self) -> Result<bool, TargetError> {
         let mut got = false;
-        while let Some(n) = self.tun.recv(&mut self.buf).map_err(|e| target_error("TUN read", e))? {
+        while let Some(n) = self
+            .tun
+            .recv(&mut self.buf)
+            .map_err(|e| target_error("TUN read", e))?
+        {
             let packet = self.buf.get(..n).unwrap_or(&[]);
             if is_tcp(packet) {
-                self.pending.push_back(Received { at: self.opened.elapsed(), packet: packet.to_vec() });
+                self.pending.push_back(Received {
+                    at: self.opened.elapsed(),
+                    packet: packet.to_vec(),
+                });
                 got = true;
             }
         }
@@ -170,7 +210,9 @@ impl Instance {
             if left.is_zero() {
                 return Ok(());
             }
-            self.tun.poll(libc::POLLIN, left).map_err(|e| target_error("poll TUN", e))?;
+            self.tun
+                .poll(libc::POLLIN, left)
+                .map_err(|e| target_error("poll TUN", e))?;
         }
     }
 
@@ -249,13 +291,14 @@ impl Instance {
                 Err(e) => AppResult::Error(e),
                 Ok(s) => result(s.set_nodelay(*on)),
             },
-            // CLOSE on the connection; with none (nothing to accept), CLOSE in LISTEN
-            // (RFC 9293 3.10.4: "any outstanding RECEIVEs are returned ..., delete TCB").
+            // CLOSE on the connection is shutdown(SHUT_WR): RFC 9293 3.10.4 CLOSE means "I have
+            // no more to send" and RECEIVE goes on in FIN-WAIT-1/2, while close(2) would also
+            // give up receiving (new data would then draw an RST, RFC 1122 4.2.2.13) — a socket
+            // API choice, not the RFC's CLOSE. The fd is closed (with RST if still open) when
+            // the instance ends. With no connection (nothing to accept), CLOSE in LISTEN
+            // ("any outstanding RECEIVEs are returned ..., delete TCB").
             AppCall::Close => match self.conn() {
-                Ok(_) => {
-                    self.conn = None;
-                    AppResult::Ok
-                }
+                Ok(s) => result(s.shutdown_write()),
                 Err(e) => match self.listener.take() {
                     Some(_) => AppResult::Ok,
                     None => AppResult::Error(e),
@@ -291,7 +334,11 @@ impl Target for LinuxTarget {
         "linux"
     }
 
-    fn open(&mut self, ip: IpVersion, sysctls: &BTreeMap<String, String>) -> Result<Endpoints, TargetError> {
+    fn open(
+        &mut self,
+        ip: IpVersion,
+        sysctls: &BTreeMap<String, String>,
+    ) -> Result<Endpoints, TargetError> {
         self.on_own_thread()?;
         self.close();
         netns::unshare().map_err(|e| target_error("new network namespace", e))?;
@@ -313,7 +360,9 @@ impl Target for LinuxTarget {
         let inst = self.instance()?;
         // What the kernel sent before this packet went in stays ahead of its answer.
         inst.pull()?;
-        inst.tun.send(packet).map_err(|e| target_error("TUN write", e))
+        inst.tun
+            .send(packet)
+            .map_err(|e| target_error("TUN write", e))
     }
 
     fn receive(&mut self, within: Duration) -> Result<Option<Received>, TargetError> {
@@ -328,9 +377,15 @@ impl Target for LinuxTarget {
         Ok(self.instance()?.call(call))
     }
 
-    fn state(&mut self, local: SocketAddr, remote: SocketAddr) -> Result<Option<&'static str>, TargetError> {
+    fn state(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<Option<&'static str>, TargetError> {
         self.instance()?;
-        sockdiag::state_of(local, remote).map(Some).map_err(|e| target_error("sock_diag", e))
+        sockdiag::state_of(local, remote)
+            .map(Some)
+            .map_err(|e| target_error("sock_diag", e))
     }
 
     fn wait(&mut self, d: Duration) -> Result<(), TargetError> {
@@ -338,7 +393,10 @@ impl Target for LinuxTarget {
     }
 
     fn now(&self) -> Duration {
-        self.instance.as_ref().map(|i| i.opened.elapsed()).unwrap_or_default()
+        self.instance
+            .as_ref()
+            .map(|i| i.opened.elapsed())
+            .unwrap_or_default()
     }
 
     fn close(&mut self) {
@@ -346,7 +404,10 @@ impl Target for LinuxTarget {
             return;
         };
         // RST instead of FIN: an aborted socket is freed at once rather than orphaned.
-        for s in [inst.conn.take(), inst.listener.take()].into_iter().flatten() {
+        for s in [inst.conn.take(), inst.listener.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = s.abort();
         }
         if netns::thread_id() == self.thread {
@@ -354,12 +415,14 @@ impl Target for LinuxTarget {
                 let _ = netns::write_sysctl(key, value);
             }
         }
-        drop(inst);
         if netns::thread_id() == self.thread {
             // If this fails the thread stays in the dead case namespace; the next `open`
             // unshares from there, which is just as isolated.
             let _ = netns::enter(&self.home);
         }
+        // After leaving: the reaper threads, started by the first call, must not be born in
+        // (and so keep alive) a case namespace.
+        inst.tun.close_in_background();
     }
 }
 

@@ -28,14 +28,20 @@ pub fn current() -> io::Result<File> {
 /// Move the calling thread into a new, empty network namespace.
 pub fn unshare() -> io::Result<()> {
     // SAFETY: unshare only affects the calling thread's namespaces.
-    check(unsafe { libc::unshare(libc::CLONE_NEWNET) }, "unshare(CLONE_NEWNET)")?;
+    check(
+        unsafe { libc::unshare(libc::CLONE_NEWNET) },
+        "unshare(CLONE_NEWNET)",
+    )?;
     Ok(())
 }
 
 /// Move the calling thread into the namespace `ns` names.
 pub fn enter(ns: &File) -> io::Result<()> {
     // SAFETY: setns only affects the calling thread; the fd is valid for the call.
-    check(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) }, "setns(CLONE_NEWNET)")?;
+    check(
+        unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) },
+        "setns(CLONE_NEWNET)",
+    )?;
     Ok(())
 }
 
@@ -50,7 +56,9 @@ pub fn thread_id() -> libc::pid_t {
 pub fn sysctl_path(key: &str) -> Result<PathBuf, String> {
     let plain = |part: &str| {
         !part.is_empty()
-            && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     };
     let mut parts = key.split('.');
     if parts.next() != Some("net") {
@@ -113,9 +121,18 @@ mod tests {
         );
         assert_eq!(
             sysctl_path("net.ipv6.conf.tcpconform0.accept_dad"),
-            Ok(PathBuf::from("/proc/sys/net/ipv6/conf/tcpconform0/accept_dad"))
+            Ok(PathBuf::from(
+                "/proc/sys/net/ipv6/conf/tcpconform0/accept_dad"
+            ))
         );
-        for bad in ["kernel.panic", "net", "net..x", "net.ipv4/../../x", "net.ipv4.a b", "net.ipv4."] {
+        for bad in [
+            "kernel.panic",
+            "net",
+            "net..x",
+            "net.ipv4/../../x",
+            "net.ipv4.a b",
+            "net.ipv4.",
+        ] {
             assert!(sysctl_path(bad).is_err(), "{bad}");
         }
     }

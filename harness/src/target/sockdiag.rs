@@ -57,7 +57,10 @@ pub fn rfc_name(linux_state: u8) -> Option<&'static str> {
 /// connection does not exist, the port listens); else CLOSED.
 pub fn state_of(local: SocketAddr, remote: SocketAddr) -> io::Result<&'static str> {
     let sockets = dump(local.ip())?;
-    if let Some(s) = sockets.iter().find(|s| s.state != TCP_LISTEN && s.local == local && s.remote == remote) {
+    if let Some(s) = sockets
+        .iter()
+        .find(|s| s.state != TCP_LISTEN && s.local == local && s.remote == remote)
+    {
         return rfc_name(s.state)
             .ok_or_else(|| io::Error::other(format!("unknown Linux TCP state {}", s.state)));
     }
@@ -73,12 +76,22 @@ pub fn state_of(local: SocketAddr, remote: SocketAddr) -> io::Result<&'static st
 pub fn dump(family_of: IpAddr) -> io::Result<Vec<DiagSocket>> {
     // SAFETY: plain socket creation.
     let raw = check(
-        unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, NETLINK_SOCK_DIAG) },
+        unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+                NETLINK_SOCK_DIAG,
+            )
+        },
         "socket(NETLINK_SOCK_DIAG)",
     )?;
     // SAFETY: `raw` is a fresh fd we own.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    let family = if family_of.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 } as u8;
+    let family = if family_of.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    } as u8;
     let request = request(family);
     // SAFETY: sends request.len() bytes from request; the kernel is the default destination.
     let n = unsafe { libc::send(fd.as_raw_fd(), request.as_ptr().cast(), request.len(), 0) };
@@ -134,7 +147,10 @@ fn parse(mut data: &[u8], out: &mut Vec<DiagSocket>) -> io::Result<bool> {
     while data.len() >= NLMSG_HDR_LEN {
         let len = u32_ne(data, 0).ok_or_else(short)? as usize;
         let kind = u16_ne(data, 4).ok_or_else(short)?;
-        let msg = data.get(..len).filter(|_| len >= NLMSG_HDR_LEN).ok_or_else(short)?;
+        let msg = data
+            .get(..len)
+            .filter(|_| len >= NLMSG_HDR_LEN)
+            .ok_or_else(short)?;
         let body = msg.get(NLMSG_HDR_LEN..).unwrap_or(&[]);
         match kind {
             NLMSG_DONE => return Ok(true),

@@ -38,7 +38,11 @@ pub fn errno_text(e: &io::Error) -> String {
     };
     // The text without std's " (os error N)" suffix.
     let text = io::Error::from_raw_os_error(code).to_string();
-    let text = text.split(" (os error").next().unwrap_or_default().to_string();
+    let text = text
+        .split(" (os error")
+        .next()
+        .unwrap_or_default()
+        .to_string();
     format!("{name} ({text})")
 }
 
@@ -47,11 +51,19 @@ fn last_error() -> io::Error {
 }
 
 fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
-    if ret < 0 { Err(last_error()) } else { Ok(ret) }
+    if ret < 0 {
+        Err(last_error())
+    } else {
+        Ok(ret)
+    }
 }
 
 fn cvt_size(ret: libc::ssize_t) -> io::Result<usize> {
-    if ret < 0 { Err(last_error()) } else { Ok(ret.unsigned_abs()) }
+    if ret < 0 {
+        Err(last_error())
+    } else {
+        Ok(ret.unsigned_abs())
+    }
 }
 
 /// A `sockaddr_storage` and its length for `addr`.
@@ -63,7 +75,9 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
             let sin = libc::sockaddr_in {
                 sin_family: libc::AF_INET as libc::sa_family_t,
                 sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
                 sin_zero: [0; 8],
             };
             // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
@@ -75,7 +89,9 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
                 sin6_family: libc::AF_INET6 as libc::sa_family_t,
                 sin6_port: a.port().to_be(),
                 sin6_flowinfo: 0,
-                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
                 sin6_scope_id: 0,
             };
             // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
@@ -95,13 +111,23 @@ impl Socket {
     /// A TCP socket for `ip`'s family; IPv6 sockets are V6ONLY so that the two families never
     /// share a port.
     fn new(ip: IpAddr) -> io::Result<Socket> {
-        let family = if ip.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+        let family = if ip.is_ipv4() {
+            libc::AF_INET
+        } else {
+            libc::AF_INET6
+        };
         // SAFETY: plain socket creation.
         let raw = cvt(unsafe {
-            libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0)
+            libc::socket(
+                family,
+                libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
         })?;
         // SAFETY: `raw` is a fresh fd we own.
-        let s = Socket { fd: unsafe { OwnedFd::from_raw_fd(raw) } };
+        let s = Socket {
+            fd: unsafe { OwnedFd::from_raw_fd(raw) },
+        };
         s.set_int(libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
         if ip.is_ipv6() {
             s.set_int(libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 1)?;
@@ -127,7 +153,11 @@ impl Socket {
         let (storage, len) = sockaddr(addr);
         // SAFETY: storage holds a sockaddr of `len` octets.
         cvt(unsafe {
-            libc::bind(self.fd.as_raw_fd(), (&storage as *const libc::sockaddr_storage).cast(), len)
+            libc::bind(
+                self.fd.as_raw_fd(),
+                (&storage as *const libc::sockaddr_storage).cast(),
+                len,
+            )
         })?;
         Ok(())
     }
@@ -156,7 +186,9 @@ impl Socket {
             };
             if raw >= 0 {
                 // SAFETY: `raw` is a fresh fd we own.
-                return Ok(Some(Socket { fd: unsafe { OwnedFd::from_raw_fd(raw) } }));
+                return Ok(Some(Socket {
+                    fd: unsafe { OwnedFd::from_raw_fd(raw) },
+                }));
             }
             let e = last_error();
             if !matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EINTR)) {
@@ -178,7 +210,11 @@ impl Socket {
         let (storage, len) = sockaddr(remote);
         // SAFETY: storage holds a sockaddr of `len` octets.
         let ret = unsafe {
-            libc::connect(s.fd.as_raw_fd(), (&storage as *const libc::sockaddr_storage).cast(), len)
+            libc::connect(
+                s.fd.as_raw_fd(),
+                (&storage as *const libc::sockaddr_storage).cast(),
+                len,
+            )
         };
         match cvt(ret) {
             Ok(_) => Ok(s),
@@ -207,7 +243,12 @@ impl Socket {
         let mut buf = vec![0u8; max];
         // SAFETY: receives at most buf.len() octets into buf.
         let n = unsafe {
-            libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT)
+            libc::recv(
+                self.fd.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
         };
         match cvt_size(n) {
             Ok(n) => {
@@ -232,7 +273,10 @@ impl Socket {
     /// ABORT (RFC 9293 3.10.5): SO_LINGER {on, 0 s} makes close() send RST and drop the
     /// connection at once instead of an orderly FIN.
     pub fn abort(self) -> io::Result<()> {
-        let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
         // SAFETY: the option value is one linger struct that outlives the call.
         cvt(unsafe {
             libc::setsockopt(

@@ -1,0 +1,463 @@
+//! The `linux` target against the running kernel, driven with hand-built packets. Needs root
+//! (a network namespace and a TUN device per case instance); otherwise each test prints why it
+//! skipped and returns.
+
+use etherparse::{PacketBuilder, SlicedPacket, TransportSlice};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+use tcpconform::run::event::IpVersion;
+use tcpconform::target::linux::{self, LinuxTarget};
+use tcpconform::target::netns;
+use tcpconform::target::{AppCall, AppResult, Endpoints, Target};
+
+const WITHIN: Duration = Duration::from_millis(500);
+const TESTER_PORT: u16 = 50_000;
+const PORT: u16 = 8080;
+
+fn skip() -> bool {
+    match linux::unavailable() {
+        Some(why) => {
+            eprintln!("skipping: {why}");
+            true
+        }
+        None => false,
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct Flags {
+    syn: bool,
+    ack: Option<u32>,
+    fin: bool,
+    rst: bool,
+}
+
+/// One tester segment from `from_port` to the target's `to_port`.
+fn segment(
+    ep: Endpoints,
+    from_port: u16,
+    to_port: u16,
+    seq: u32,
+    f: Flags,
+    payload: &[u8],
+) -> Vec<u8> {
+    let builder = match (ep.tester, ep.target) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => PacketBuilder::ipv4(s.octets(), d.octets(), 64),
+        (IpAddr::V6(s), IpAddr::V6(d)) => PacketBuilder::ipv6(s.octets(), d.octets(), 64),
+        _ => panic!("mixed families"),
+    };
+    let mut tcp = builder.tcp(from_port, to_port, seq, 65_535);
+    if f.syn {
+        tcp = tcp.syn();
+    }
+    if let Some(ack) = f.ack {
+        tcp = tcp.ack(ack);
+    }
+    if f.fin {
+        tcp = tcp.fin();
+    }
+    if f.rst {
+        tcp = tcp.rst();
+    }
+    let mut out = Vec::new();
+    tcp.write(&mut out, payload).expect("segment builds");
+    out
+}
+
+/// What the test needs of a received segment.
+#[derive(Debug)]
+struct Seg {
+    syn: bool,
+    ack: bool,
+    fin: bool,
+    rst: bool,
+    seq: u32,
+    ack_no: u32,
+    src_port: u16,
+    dst_port: u16,
+    payload: Vec<u8>,
+}
+
+fn parse(packet: &[u8]) -> Seg {
+    let p = SlicedPacket::from_ip(packet).expect("the target sends valid IP");
+    let Some(TransportSlice::Tcp(t)) = p.transport else {
+        panic!("receive returned a non-TCP packet: {packet:02x?}");
+    };
+    Seg {
+        syn: t.syn(),
+        ack: t.ack(),
+        fin: t.fin(),
+        rst: t.rst(),
+        seq: t.sequence_number(),
+        ack_no: t.acknowledgment_number(),
+        src_port: t.source_port(),
+        dst_port: t.destination_port(),
+        payload: t.payload().to_vec(),
+    }
+}
+
+fn expect_segment(t: &mut LinuxTarget, what: &str) -> Seg {
+    let r = t
+        .receive(WITHIN)
+        .expect("receive")
+        .unwrap_or_else(|| panic!("expected {what}, got nothing"));
+    parse(&r.packet)
+}
+
+fn no_sysctls() -> BTreeMap<String, String> {
+    BTreeMap::new()
+}
+
+fn handshake_and_close(ip: IpVersion) {
+    let mut t = LinuxTarget::new().expect("target");
+    let ep = t.open(ip, &no_sysctls()).expect("open");
+    let local = SocketAddr::new(ep.target, PORT);
+    let remote = SocketAddr::new(ep.tester, TESTER_PORT);
+    assert_eq!(t.state(local, remote).expect("state"), Some("CLOSED"));
+    assert_eq!(
+        t.app(&AppCall::Listen { port: PORT }).expect("listen"),
+        AppResult::Ok
+    );
+    assert_eq!(t.state(local, remote).expect("state"), Some("LISTEN"));
+    assert_eq!(
+        t.app(&AppCall::Accept).expect("accept"),
+        AppResult::WouldBlock
+    );
+
+    // RFC 9293 3.5, the three-way handshake.
+    let syn = Flags {
+        syn: true,
+        ..Flags::default()
+    };
+    t.inject(&segment(ep, TESTER_PORT, PORT, 1000, syn, &[]))
+        .expect("inject");
+    let synack = expect_segment(&mut t, "SYN-ACK");
+    assert!(synack.syn && synack.ack && !synack.rst, "{synack:?}");
+    assert_eq!(
+        (synack.src_port, synack.dst_port, synack.ack_no),
+        (PORT, TESTER_PORT, 1001)
+    );
+    assert_eq!(t.state(local, remote).expect("state"), Some("SYN-RECEIVED"));
+    let iss = synack.seq;
+    let ack = |n: u32| Flags {
+        ack: Some(iss.wrapping_add(n)),
+        ..Flags::default()
+    };
+    t.inject(&segment(ep, TESTER_PORT, PORT, 1001, ack(1), &[]))
+        .expect("inject");
+    assert_eq!(t.state(local, remote).expect("state"), Some("ESTABLISHED"));
+    assert_eq!(t.app(&AppCall::Accept).expect("accept"), AppResult::Ok);
+
+    // Data both ways.
+    t.inject(&segment(ep, TESTER_PORT, PORT, 1001, ack(1), b"hello"))
+        .expect("inject");
+    let a = expect_segment(&mut t, "ACK of data");
+    assert!(a.ack && a.ack_no == 1006 && a.payload.is_empty(), "{a:?}");
+    assert_eq!(
+        t.app(&AppCall::Read { max: 100 }).expect("read"),
+        AppResult::Read(b"hello".to_vec())
+    );
+    assert_eq!(
+        t.app(&AppCall::Read { max: 100 }).expect("read"),
+        AppResult::WouldBlock
+    );
+    assert_eq!(
+        t.app(&AppCall::NoDelay(true)).expect("nodelay"),
+        AppResult::Ok
+    );
+    assert_eq!(
+        t.app(&AppCall::Write(b"world".to_vec())).expect("write"),
+        AppResult::Wrote(5)
+    );
+    let d = expect_segment(&mut t, "data");
+    assert_eq!(
+        (d.seq, d.payload.as_slice()),
+        (iss.wrapping_add(1), &b"world"[..])
+    );
+
+    // Active CLOSE: FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT (RFC 9293 3.6).
+    t.inject(&segment(ep, TESTER_PORT, PORT, 1006, ack(6), &[]))
+        .expect("inject");
+    assert_eq!(t.app(&AppCall::Close).expect("close"), AppResult::Ok);
+    let fin = expect_segment(&mut t, "FIN");
+    assert!(fin.fin && fin.seq == iss.wrapping_add(6), "{fin:?}");
+    assert_eq!(t.state(local, remote).expect("state"), Some("FIN-WAIT-1"));
+    t.inject(&segment(ep, TESTER_PORT, PORT, 1006, ack(7), &[]))
+        .expect("inject");
+    assert_eq!(t.state(local, remote).expect("state"), Some("FIN-WAIT-2"));
+    let fin = Flags {
+        fin: true,
+        ..ack(7)
+    };
+    t.inject(&segment(ep, TESTER_PORT, PORT, 1006, fin, &[]))
+        .expect("inject");
+    let last = expect_segment(&mut t, "ACK of FIN");
+    assert!(last.ack && last.ack_no == 1007 && !last.fin, "{last:?}");
+    assert_eq!(t.state(local, remote).expect("state"), Some("TIME-WAIT"));
+    assert!(t.now() > Duration::ZERO);
+    t.close();
+}
+
+#[test]
+fn passive_open_data_and_close_v4() {
+    if skip() {
+        return;
+    }
+    handshake_and_close(IpVersion::V4);
+}
+
+#[test]
+fn passive_open_data_and_close_v6() {
+    if skip() {
+        return;
+    }
+    handshake_and_close(IpVersion::V6);
+}
+
+#[test]
+fn active_open_refused_then_abort() {
+    if skip() {
+        return;
+    }
+    let mut t = LinuxTarget::new().expect("target");
+    for ip in [IpVersion::V4, IpVersion::V6] {
+        let ep = t.open(ip, &no_sysctls()).expect("open");
+        let remote = SocketAddr::new(ep.tester, 9000);
+        let call = AppCall::Connect {
+            local_port: 40_000,
+            remote,
+        };
+        assert_eq!(t.app(&call).expect("connect"), AppResult::Ok);
+        let syn = expect_segment(&mut t, "SYN");
+        assert!(
+            syn.syn && !syn.ack && syn.src_port == 40_000 && syn.dst_port == 9000,
+            "{syn:?}"
+        );
+        let local = SocketAddr::new(ep.target, 40_000);
+        assert_eq!(t.state(local, remote).expect("state"), Some("SYN-SENT"));
+        // RFC 9293 3.10.7.3: an acceptable RST in SYN-SENT: "connection reset", CLOSED.
+        let rst = Flags {
+            rst: true,
+            ack: Some(syn.seq.wrapping_add(1)),
+            ..Flags::default()
+        };
+        t.inject(&segment(ep, 9000, 40_000, 0, rst, &[]))
+            .expect("inject");
+        match t.app(&AppCall::Read { max: 10 }).expect("read") {
+            AppResult::Error(e) => assert!(e.starts_with("ECONNREFUSED"), "{e}"),
+            other => panic!("read after RST in SYN-SENT: {other}"),
+        }
+        assert_eq!(t.state(local, remote).expect("state"), Some("CLOSED"));
+
+        // ABORT of a synchronized connection sends RST (RFC 9293 3.10.5).
+        assert_eq!(t.app(&call).expect("connect"), AppResult::Ok);
+        let syn = expect_segment(&mut t, "SYN");
+        let synack = Flags {
+            syn: true,
+            ack: Some(syn.seq.wrapping_add(1)),
+            ..Flags::default()
+        };
+        t.inject(&segment(ep, 9000, 40_000, 7000, synack, &[]))
+            .expect("inject");
+        let a = expect_segment(&mut t, "ACK of SYN-ACK");
+        assert!(a.ack && a.ack_no == 7001, "{a:?}");
+        assert_eq!(t.state(local, remote).expect("state"), Some("ESTABLISHED"));
+        assert_eq!(t.app(&AppCall::Abort).expect("abort"), AppResult::Ok);
+        let r = expect_segment(&mut t, "RST");
+        assert!(r.rst && r.seq == syn.seq.wrapping_add(1), "{r:?}");
+        assert_eq!(t.state(local, remote).expect("state"), Some("CLOSED"));
+        match t.app(&AppCall::Write(b"x".to_vec())).expect("write") {
+            AppResult::Error(e) => assert!(e.starts_with("ENOTCONN"), "{e}"),
+            other => panic!("write after abort: {other}"),
+        }
+    }
+}
+
+#[test]
+fn connection_reset_is_reported_and_wait_buffers() {
+    if skip() {
+        return;
+    }
+    let mut t = LinuxTarget::new().expect("target");
+    let ep = t.open(IpVersion::V4, &no_sysctls()).expect("open");
+    t.app(&AppCall::Listen { port: PORT }).expect("listen");
+    let syn = Flags {
+        syn: true,
+        ..Flags::default()
+    };
+    t.inject(&segment(ep, TESTER_PORT, PORT, 1, syn, &[]))
+        .expect("inject");
+    // The SYN-ACK sent during the wait is kept for receive.
+    t.wait(Duration::from_millis(50)).expect("wait");
+    let synack = t
+        .receive(Duration::ZERO)
+        .expect("receive")
+        .expect("SYN-ACK buffered by wait");
+    assert!(synack.at < Duration::from_millis(50), "{:?}", synack.at);
+    let iss = parse(&synack.packet).seq;
+    let ack = Flags {
+        ack: Some(iss.wrapping_add(1)),
+        ..Flags::default()
+    };
+    t.inject(&segment(ep, TESTER_PORT, PORT, 2, ack, &[]))
+        .expect("inject");
+    assert_eq!(t.app(&AppCall::Accept).expect("accept"), AppResult::Ok);
+    let rst = Flags {
+        rst: true,
+        ..Flags::default()
+    };
+    t.inject(&segment(ep, TESTER_PORT, PORT, 2, rst, &[]))
+        .expect("inject");
+    match t.app(&AppCall::Read { max: 10 }).expect("read") {
+        AppResult::Error(e) => assert!(e.starts_with("ECONNRESET"), "{e}"),
+        other => panic!("read after RST: {other}"),
+    }
+    match t.app(&AppCall::Write(b"x".to_vec())).expect("write") {
+        AppResult::Error(e) => assert!(e.starts_with("EPIPE"), "{e}"),
+        other => panic!("write after RST: {other}"),
+    }
+    // Nothing else is pending; receive honours its deadline.
+    let started = Instant::now();
+    assert!(t
+        .receive(Duration::from_millis(100))
+        .expect("receive")
+        .is_none());
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(100) && waited < Duration::from_millis(300),
+        "{waited:?}"
+    );
+}
+
+fn host_value(key: &str) -> String {
+    netns::read_sysctl(key).expect("host sysctl readable")
+}
+
+#[test]
+fn sysctls_land_in_the_namespace_only() {
+    if skip() {
+        return;
+    }
+    const KEY: &str = "net.ipv4.tcp_rfc1337";
+    const PINNED: &str = "net.ipv4.tcp_invalid_ratelimit";
+    let host_before = host_value(KEY);
+    let pinned_before = host_value(PINNED);
+    let flipped = if host_before == "1" { "0" } else { "1" };
+    let (opened_tx, opened_rx) = std::sync::mpsc::channel();
+    let (checked_tx, checked_rx) = std::sync::mpsc::channel::<()>();
+    let worker = std::thread::spawn(move || {
+        let mut t = LinuxTarget::new().expect("target");
+        let sysctls = BTreeMap::from([(KEY.to_string(), flipped.to_string())]);
+        t.open(IpVersion::V4, &sysctls).expect("open");
+        let inside = (netns::read_sysctl(KEY), netns::read_sysctl(PINNED));
+        opened_tx.send(inside).expect("send");
+        checked_rx.recv().expect("host checked");
+        drop(t);
+        // Back home: the thread sees the host's value again.
+        netns::read_sysctl(KEY).expect("readable")
+    });
+    let (inside, pinned_inside) = opened_rx.recv().expect("worker opened the target");
+    assert_eq!(inside.as_deref(), Ok(flipped));
+    assert_eq!(pinned_inside.as_deref(), Ok("0"));
+    // While the case namespace holds the flipped value, the host's is untouched.
+    assert_eq!(host_value(KEY), host_before);
+    assert_eq!(host_value(PINNED), pinned_before);
+    checked_tx.send(()).expect("send");
+    assert_eq!(worker.join().expect("worker"), host_before);
+    assert_eq!(host_value(KEY), host_before);
+
+    // A sysctl that does not exist fails the open, and the thread is left at home.
+    let home = std::fs::metadata("/proc/thread-self/ns/net")
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+    let mut t = LinuxTarget::new().expect("target");
+    let bad = BTreeMap::from([("net.ipv4.tcp_no_such_knob".to_string(), "1".to_string())]);
+    let e = t.open(IpVersion::V4, &bad).expect_err("unknown sysctl");
+    assert!(e.0.contains("unknown sysctl"), "{e}");
+    let not_net = BTreeMap::from([("kernel.panic".to_string(), "1".to_string())]);
+    assert!(t.open(IpVersion::V4, &not_net).is_err());
+    let after = std::fs::metadata("/proc/thread-self/ns/net")
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+    assert_eq!(home.ok(), after.ok());
+}
+
+#[test]
+fn refuses_other_threads() {
+    if skip() {
+        return;
+    }
+    let t = LinuxTarget::new().expect("target");
+    let result = std::thread::spawn(move || {
+        let mut t = t;
+        t.open(IpVersion::V4, &BTreeMap::new()).map(|_| ())
+    })
+    .join()
+    .expect("thread");
+    let e = result.expect_err("a target is bound to the thread that made it");
+    assert!(e.0.contains("thread"), "{e}");
+}
+
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    let i = (sorted.len().saturating_sub(1) * p) / 100;
+    sorted.get(i).copied().unwrap_or_default()
+}
+
+/// Per-instance overhead: `open` and `close` separately (a bare instance), and a minimal case
+/// (open, listen, SYN in, SYN-ACK out, sock_diag state, close). Back-to-back instances outrun
+/// the background TUN reaper, so the p99 shows its back-pressure; real cases last longer.
+#[test]
+fn per_instance_overhead() {
+    if skip() {
+        return;
+    }
+    const N: usize = 200;
+    let mut t = LinuxTarget::new().expect("target");
+    let (mut opens, mut closes, mut minimal) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..2 * N {
+        let ip = if i % 2 == 0 {
+            IpVersion::V4
+        } else {
+            IpVersion::V6
+        };
+        let started = Instant::now();
+        let ep = t.open(ip, &no_sysctls()).expect("open");
+        if i < N {
+            opens.push(started.elapsed());
+            let closing = Instant::now();
+            t.close();
+            closes.push(closing.elapsed());
+            continue;
+        }
+        t.app(&AppCall::Listen { port: PORT }).expect("listen");
+        let syn = Flags {
+            syn: true,
+            ..Flags::default()
+        };
+        t.inject(&segment(ep, TESTER_PORT, PORT, 1, syn, &[]))
+            .expect("inject");
+        expect_segment(&mut t, "SYN-ACK");
+        let local = SocketAddr::new(ep.target, PORT);
+        let remote = SocketAddr::new(ep.tester, TESTER_PORT);
+        assert_eq!(t.state(local, remote).expect("state"), Some("SYN-RECEIVED"));
+        t.close();
+        minimal.push(started.elapsed());
+    }
+    for v in [&mut opens, &mut closes, &mut minimal] {
+        v.sort();
+    }
+    let stats = |v: &[Duration]| {
+        format!(
+            "median {:?}, p99 {:?}",
+            percentile(v, 50),
+            percentile(v, 99)
+        )
+    };
+    eprintln!(
+        "open: {}; close: {}; minimal case: {} ({N} each)",
+        stats(&opens),
+        stats(&closes),
+        stats(&minimal)
+    );
+    // Loose bound (shared CI machines): the goal is a few milliseconds.
+    assert!(percentile(&opens, 50) < Duration::from_millis(100));
+}
