@@ -280,6 +280,9 @@ pub struct Tcb {
     unacked_segs: u32,
     /// Send an ACK at the next `poll_transmit`.
     ack_now: bool,
+    /// ACKs sent in reply to unacceptable segments (SQ-1) in the current one-second window:
+    /// (window start, count). See `Tcb::ack_unacceptable`.
+    invalid_acks: (Instant, u32),
     time_wait_deadline: Option<Instant>,
     last_rx: Instant,
     keepalive_sent: u32,
@@ -387,6 +390,7 @@ impl Tcb {
             delack_deadline: None,
             unacked_segs: 0,
             ack_now: false,
+            invalid_acks: (now, 0),
             time_wait_deadline: None,
             last_rx: now,
             keepalive_sent: 0,

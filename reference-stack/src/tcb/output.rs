@@ -47,9 +47,24 @@ impl Tcb {
             return Some(self.ack_segment(now, self.snd_nxt - 1, TcpFlags::NONE, Vec::new()));
         }
         if self.ack_now {
-            return Some(self.ack_segment(now, self.snd_nxt, TcpFlags::NONE, Vec::new()));
+            return Some(self.ack_segment(now, self.ack_seq(), TcpFlags::NONE, Vec::new()));
         }
         None
+    }
+
+    /// SEG.SEQ of a segment without data: SND.NXT, unless a zero-window probe (or a window the
+    /// peer shrank) put SND.NXT past the right edge of the peer's window; then the right edge,
+    /// so that the peer finds the ACK acceptable (RFC 9293 3.10.7.4, Table 6: a zero-length
+    /// segment must start inside RCV.WND, or at RCV.NXT when it is zero). Otherwise two stacks
+    /// can trade "unacceptable segment" ACKs for ever (found by fuzzing,
+    /// tests/fuzz_regressions.rs); Linux's tcp_acceptable_seq() makes the same choice.
+    fn ack_seq(&self) -> SeqNumber {
+        let edge = self.snd_una + self.snd_wnd;
+        if self.snd_nxt > edge {
+            edge
+        } else {
+            self.snd_nxt
+        }
     }
 
     /// A RST with its own numbers (SS-1, AK-3, abort, ...), sent before anything else.

@@ -19,6 +19,9 @@ struct Text<'a> {
     fin: Option<SeqNumber>,
 }
 
+/// See `Tcb::ack_unacceptable`.
+const INVALID_ACKS_PER_SECOND: u32 = 64;
+
 /// Table 6 of RFC 9293 3.10.7.4: the four cases of segment acceptability.
 fn acceptable(seq: SeqNumber, len: usize, rcv_nxt: SeqNumber, rcv_wnd: u32) -> bool {
     match (len, rcv_wnd) {
@@ -156,7 +159,7 @@ impl Tcb {
         let flags = seg.flags;
 
         // First, check the sequence number.
-        let Some(text) = self.check_sequence(seg, rules) else {
+        let Some(text) = self.check_sequence(now, seg, rules) else {
             return;
         };
         self.update_ts_recent(seg);
@@ -212,9 +215,33 @@ impl Tcb {
         self.urg_text_fin(now, seg, text, entered_fin_wait_1, rules);
     }
 
+    /// SQ-1's "send an acknowledgment" for an unacceptable segment, at most
+    /// `INVALID_ACKS_PER_SECOND` times a second. Two stacks whose windows disagree (one lost
+    /// the other's data, one is out of sync with a new incarnation) would otherwise answer each
+    /// other's ACKs for ever at a single instant (found by fuzzing). RFC 5961 10 asks for such
+    /// a limit on challenge ACKs; Linux applies one to all of these (tcp_invalid_ratelimit).
+    /// The limit is generous enough that no conformance case, which sends a handful of
+    /// probes per connection, ever meets it.
+    fn ack_unacceptable(&mut self, now: Instant) {
+        let (start, count) = self.invalid_acks;
+        if now.saturating_duration_since(start) >= crate::time::Duration::from_secs(1) {
+            self.invalid_acks = (now, 1);
+        } else if count < INVALID_ACKS_PER_SECOND {
+            self.invalid_acks = (start, count + 1);
+        } else {
+            return;
+        }
+        self.ack_now = true;
+    }
+
     /// First step: Table 6, PAWS, trimming. Returns the text left to process, or `None` when
     /// the segment is dropped here.
-    fn check_sequence<'a>(&mut self, seg: &'a TcpRepr, rules: &mut Vec<Rule>) -> Option<Text<'a>> {
+    fn check_sequence<'a>(
+        &mut self,
+        now: Instant,
+        seg: &'a TcpRepr,
+        rules: &mut Vec<Rule>,
+    ) -> Option<Text<'a>> {
         let flags = seg.flags;
         // RFC 7323 5.3 R1 (PAWS): a non-RST segment whose TSval is older than TS.Recent is
         // unacceptable. Kept simple: no 24-day idle rule, TS.Recent only moves forward.
@@ -223,7 +250,7 @@ impl Tcb {
                 if (tsval.wrapping_sub(recent) as i32) < 0 {
                     // SQ-1: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, drop.
                     rules.push(Rule::Sq1);
-                    self.ack_now = true;
+                    self.ack_unacceptable(now);
                     return None;
                 }
             }
@@ -246,7 +273,7 @@ impl Tcb {
             } else {
                 // SQ-1: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, drop.
                 rules.push(Rule::Sq1);
-                self.ack_now = true;
+                self.ack_unacceptable(now);
             }
             return None;
         }

@@ -1,0 +1,267 @@
+//! Minimal reproductions of failures found by the fuzz targets of fuzz/ (see fuzz/README.md).
+//! Each test names the target and the invariant that caught it.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use reference_stack::stack::{SocketHandle, Stack};
+use reference_stack::time::Instant;
+use reference_stack::{Config, State};
+
+/// Moves every packet each stack wants to send to the other, until neither has any.
+fn exchange(now: Instant, a: &mut Stack, b: &mut Stack) {
+    for _ in 0..10_000 {
+        let mut moved = false;
+        while let Some(p) = a.poll_transmit(now) {
+            b.handle_packet(now, &p).expect("A's packet parses");
+            moved = true;
+        }
+        while let Some(p) = b.poll_transmit(now) {
+            a.handle_packet(now, &p).expect("B's packet parses");
+            moved = true;
+        }
+        if !moved {
+            return;
+        }
+    }
+    panic!("the two stacks never stop talking");
+}
+
+/// Reads everything `h` has buffered.
+fn read_all(stack: &mut Stack, h: SocketHandle, into: &mut Vec<u8>) {
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stack.recv(h, &mut buf) {
+        if n == 0 {
+            return;
+        }
+        into.extend_from_slice(buf.get(..n).unwrap_or(&[]));
+    }
+}
+
+fn config(recv_buffer: usize, seed: u8) -> Config {
+    Config {
+        recv_buffer,
+        isn_secret: Some([seed; 16]),
+        ..Config::default()
+    }
+}
+
+/// state_machine_pair, "a side read N octets, the other wrote M": a CLOSE with data still
+/// queued moves ESTABLISHED -> FIN-WAIT-1 (RFC 9293 3.10.4: the FIN goes after the data); the
+/// peer's FIN then moves FIN-WAIT-1 -> CLOSING (3.10.7.4, eighth step). In CLOSING the queued
+/// data (and so our FIN) is never sent: no segment, no timer, the connection hangs for ever.
+/// RFC 9293 3.10.4 says the queued SENDs are still segmentized and sent before the FIN, in any
+/// state that has not sent it yet.
+#[test]
+fn data_queued_before_close_is_sent_in_closing() {
+    let now = Instant::from_millis(1);
+    // A small receive buffer at A, so B cannot send everything at once.
+    let mut a = Stack::new(config(4096, 1));
+    let mut b = Stack::new(config(65_535, 2));
+    let a_addr = SocketAddr::new(Ipv4Addr::new(10, 0, 0, 1).into(), 80);
+    let b_addr = SocketAddr::new(Ipv4Addr::new(10, 0, 0, 2).into(), 5000);
+    let listener = a.listen(a_addr).expect("listen");
+    let hb = b.connect(now, b_addr, a_addr).expect("connect");
+    exchange(now, &mut a, &mut b);
+    let ha = a
+        .accept(listener)
+        .expect("listener")
+        .expect("connection established");
+
+    let data: Vec<u8> = (0..20_000u32).map(|i| i as u8).collect();
+    assert_eq!(b.send(now, hb, &data), Ok(data.len()));
+    // B sends what A's window allows and closes with the rest still queued: FIN-WAIT-1.
+    while let Some(p) = b.poll_transmit(now) {
+        a.handle_packet(now, &p).expect("parses");
+    }
+    b.close(now, hb).expect("close");
+    assert_eq!(b.state(hb), State::FinWait1);
+    // A half-closes; its FIN (and the ACKs of the first window) reach B: CLOSING.
+    a.shutdown_write(now, ha).expect("shutdown");
+    while let Some(p) = a.poll_transmit(now) {
+        b.handle_packet(now, &p).expect("parses");
+    }
+    assert_eq!(b.state(hb), State::Closing);
+
+    // From here on nothing is lost: A reads everything, every packet is delivered, every
+    // timer fires. All 20000 octets must arrive.
+    let mut got = Vec::new();
+    let mut t = now;
+    for _ in 0..1000 {
+        read_all(&mut a, ha, &mut got);
+        exchange(t, &mut a, &mut b);
+        read_all(&mut a, ha, &mut got);
+        if got.len() == data.len() {
+            break;
+        }
+        match [a.poll_timeout(), b.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+        {
+            Some(next) => {
+                t = t.max(next);
+                a.handle_timeout(t);
+                b.handle_timeout(t);
+            }
+            None => break,
+        }
+    }
+    assert_eq!(
+        got.len(),
+        data.len(),
+        "A received {} of the {} octets B queued before CLOSE; B is in {} with no timer",
+        got.len(),
+        data.len(),
+        b.state(hb)
+    );
+    assert_eq!(got, data);
+}
+
+/// state_machine_pair, "the stacks never stop answering each other" (input kept as
+/// fuzz/regressions/state_machine_pair-ack-war): an endless exchange of pure ACKs at one
+/// instant. A's receive window is zero (its application closed with unread data) and B has a
+/// zero-window probe octet outstanding, so B's ACKs carry SEQ = SND.NXT = A's RCV.NXT + 1:
+/// unacceptable to A (RFC 9293 3.10.7.4: with RCV.WND = 0 only SEG.SEQ = RCV.NXT is), which
+/// answers with an ACK. A's own 1024 octets in flight were lost, so A's ACK has SEQ = A's
+/// SND.NXT = B's RCV.NXT + RCV.WND: unacceptable to B, which answers with an ACK. And so on,
+/// for ever, without the clock moving. Either side breaking the loop fixes it: an ACK's SEQ
+/// kept within the peer's window (Linux's tcp_acceptable_seq), the "special allowance" for
+/// valid ACKs when RCV.WND is zero (3.10.7.4), or a rate limit on ACKs for unacceptable
+/// segments (RFC 5961 10).
+#[test]
+fn zero_window_probe_does_not_start_an_ack_war() {
+    use reference_stack::time::Duration;
+    use reference_stack::RstPolicy;
+    use std::collections::VecDeque;
+
+    // The fuzz input's knobs (see fuzz/src/state_machine.rs `config`).
+    let ca = Config {
+        recv_buffer: 1024,
+        send_buffer: 16 * 1024,
+        mtu: 9000,
+        window_scale: None,
+        timestamps: false,
+        sack: true,
+        rst_policy: RstPolicy::Rfc5961,
+        delayed_ack: None,
+        nagle: true,
+        time_wait_reuse: false,
+        keepalive: None,
+        syn_backlog: 4,
+        accept_backlog: 4,
+        isn_secret: Some([1; 16]),
+        ..Config::default()
+    };
+    let cb = Config {
+        recv_buffer: 1024,
+        send_buffer: 65_535,
+        mtu: 1500,
+        window_scale: Some(2),
+        timestamps: false,
+        sack: false,
+        rst_policy: RstPolicy::Rfc5961,
+        delayed_ack: Some(Duration::from_millis(100)),
+        nagle: true,
+        time_wait_reuse: true,
+        keepalive: Some(Duration::from_secs(7200)),
+        syn_backlog: 4,
+        accept_backlog: 4,
+        isn_secret: Some([2; 16]),
+        ..Config::default()
+    };
+    let mut a = Stack::new(ca);
+    let mut b = Stack::new(cb);
+    let mut now = Instant::from_millis(1);
+    let a_addr = SocketAddr::new(Ipv4Addr::new(10, 0, 0, 1).into(), 80);
+    let b_addr = SocketAddr::new(Ipv4Addr::new(10, 0, 0, 2).into(), 5000);
+    let listener = a.listen(a_addr).expect("listen");
+    let hb = b.connect(now, b_addr, a_addr).expect("connect");
+    let mut ha = None;
+    let mut to_a: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut to_b: VecDeque<Vec<u8>> = VecDeque::new();
+    let pump = |now: Instant,
+                a: &mut Stack,
+                b: &mut Stack,
+                to_a: &mut VecDeque<Vec<u8>>,
+                to_b: &mut VecDeque<Vec<u8>>,
+                ha: &mut Option<SocketHandle>| {
+        while let Some(p) = a.poll_transmit(now) {
+            to_b.push_back(p);
+        }
+        while let Some(p) = b.poll_transmit(now) {
+            to_a.push_back(p);
+        }
+        if ha.is_none() {
+            *ha = a.accept(listener).expect("listener");
+        }
+    };
+    let deliver_all = |now: Instant,
+                       a: &mut Stack,
+                       b: &mut Stack,
+                       to_a: &mut VecDeque<Vec<u8>>,
+                       to_b: &mut VecDeque<Vec<u8>>| {
+        while let Some(p) = to_b.pop_front() {
+            b.handle_packet(now, &p).expect("parses");
+        }
+        while let Some(p) = to_a.pop_front() {
+            a.handle_packet(now, &p).expect("parses");
+        }
+    };
+    let pattern = |n: usize| -> Vec<u8> { (0..n).map(|i| i as u8).collect() };
+    pump(now, &mut a, &mut b, &mut to_a, &mut to_b, &mut ha);
+
+    // The fuzz input, op by op; every op is followed by a pump.
+    for _ in 0..2 {
+        deliver_all(now, &mut a, &mut b, &mut to_a, &mut to_b);
+        pump(now, &mut a, &mut b, &mut to_a, &mut to_b, &mut ha);
+    }
+    let _ = b.send(now, hb, &pattern(11_212));
+    pump(now, &mut a, &mut b, &mut to_a, &mut to_b, &mut ha);
+    for _ in 0..2 {
+        deliver_all(now, &mut a, &mut b, &mut to_a, &mut to_b);
+        pump(now, &mut a, &mut b, &mut to_a, &mut to_b, &mut ha);
+    }
+    let target = now + Duration::from_millis(30_069);
+    while let Some(t) = [a.poll_timeout(), b.poll_timeout()]
+        .into_iter()
+        .flatten()
+        .min()
+        .filter(|t| *t <= target)
+    {
+        now = now.max(t);
+        a.handle_timeout(now);
+        b.handle_timeout(now);
+        pump(now, &mut a, &mut b, &mut to_a, &mut to_b, &mut ha);
+    }
+    now = target;
+    a.handle_timeout(now);
+    b.handle_timeout(now);
+    pump(now, &mut a, &mut b, &mut to_a, &mut to_b, &mut ha);
+    let ha = ha.expect("A accepted the connection");
+    let _ = a.send(now, ha, &pattern(65_295));
+    pump(now, &mut a, &mut b, &mut to_a, &mut to_b, &mut Some(ha));
+    a.close(now, ha).expect("close");
+    pump(now, &mut a, &mut b, &mut to_a, &mut to_b, &mut Some(ha));
+    let _ = b.send(now, hb, &pattern(13_246));
+    pump(now, &mut a, &mut b, &mut to_a, &mut to_b, &mut Some(ha));
+    // The channel loses one of A's segments.
+    if !to_b.is_empty() {
+        let i = 163 % to_b.len();
+        to_b.remove(i);
+    }
+    pump(now, &mut a, &mut b, &mut to_a, &mut to_b, &mut Some(ha));
+
+    // Deliver everything, as long as anything is sent, at this one instant.
+    let mut exchanged = 0;
+    while !(to_a.is_empty() && to_b.is_empty()) {
+        deliver_all(now, &mut a, &mut b, &mut to_a, &mut to_b);
+        pump(now, &mut a, &mut b, &mut to_a, &mut to_b, &mut Some(ha));
+        exchanged += 1;
+        assert!(
+            exchanged < 1000,
+            "A ({}) and B ({}) exchange packets for ever at {now} without the clock moving",
+            a.state(ha),
+            b.state(hb)
+        );
+    }
+}
