@@ -42,6 +42,9 @@ pub const NOT_OBSERVABLE: &[(&str, &str)] = &[
     ("MAY-15", "an application interface (PUSH on SEND)"),
     ("MAY-17", "an application notification (PSH)"),
     ("MAY-18", "a design choice (alternative congestion control)"),
+    ("SHLD-10", "R1 only triggers advice to IP and the application; the retransmissions themselves are SHLD-11/MUST-22"),
+    ("MAY-10", "supporting the IP Timestamp option looks the same on the wire as ignoring it (MUST-50)"),
+    ("MAY-11", "supporting the IP Record Route option looks the same on the wire as ignoring it (MUST-50)"),
 ];
 
 /// Every requirement id of RFC 9293 Appendix B, as in rfc9293_requirements.tsv (119 ids).

@@ -53,11 +53,16 @@ fn every_corpus_case_passes_on_the_reference_stack() {
         )
     });
     assert!(!cases.is_empty());
+    // Deviations the reference itself records (features it does not implement yet) are
+    // reported by `run` as known deviations; every other case must pass.
+    let baseline =
+        tcpconform::run::baseline::Baseline::load(&repo().join("cases/baselines/reference.yaml"))
+            .expect("the reference baseline loads");
     let mut failed = Vec::new();
     for case in &cases {
         for &ip in &case.ip {
             let r = run(case, ip, reference_stack::RstPolicy::Rfc5961);
-            if !r.passed() {
+            if !r.passed() && baseline.matches(&r.id, r.ip).is_none() {
                 failed.push(format!("{}: {:?}", r.display_name(), r.outcome));
             }
         }
