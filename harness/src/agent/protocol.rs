@@ -1,0 +1,233 @@
+//! The agent's wire protocol: one JSON object per line, over TCP, request then response.
+//!
+//! The first request of a session must be `{"op":"auth","token":"..."}`. Octet strings are hex.
+//! A `refused` response means the agent did not perform the request (bad JSON, unauthenticated,
+//! outside its allowed ports/addresses, over a size bound): nothing changed on its side.
+//! Every other response is the result of the socket call itself.
+
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, SocketAddr};
+
+/// Longest request or response line, newline excluded: a hex-encoded [`MAX_IO`] write plus room
+/// for the JSON around it.
+pub const MAX_LINE: usize = 2 * MAX_IO + 1024;
+
+/// Largest write, and largest read, one request may ask for.
+pub const MAX_IO: usize = 64 * 1024;
+
+/// Shortest token the agent accepts from `--token-file`.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// One request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// Must come first; compared in constant time.
+    Auth {
+        token: String,
+    },
+    /// Abort every socket of this session (between case instances).
+    Reset,
+    /// Passive OPEN on `addr:port`.
+    Listen {
+        addr: IpAddr,
+        port: u16,
+    },
+    /// Take the next established connection, without waiting.
+    Accept,
+    /// Active OPEN from `local` to `remote`; returns once the SYN is on its way.
+    Connect {
+        local: SocketAddr,
+        remote: SocketAddr,
+    },
+    /// SEND, without waiting; `data` is hex.
+    Write {
+        data: String,
+    },
+    /// RECEIVE up to `max` octets, without waiting.
+    Read {
+        max: usize,
+    },
+    ShutdownWrite,
+    Close,
+    Abort,
+    NoDelay {
+        on: bool,
+    },
+    /// The RFC 9293 state of `local` <-> `remote`.
+    State {
+        local: SocketAddr,
+        remote: SocketAddr,
+    },
+}
+
+/// Parses one request line strictly: valid JSON, a known `op`, exactly its fields (serde does
+/// not refuse extra fields of unit variants in tagged enums, so the keys are compared here).
+pub fn parse_request(line: &[u8]) -> Result<Request, String> {
+    let value: serde_json::Value = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+    let req: Request = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
+    let back = serde_json::to_value(&req).map_err(|e| e.to_string())?;
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        k.sort();
+        k
+    };
+    if keys(&value) != keys(&back) {
+        return Err(format!(
+            "fields {:?} are not those of `{}`",
+            keys(&value),
+            req.summary()
+        ));
+    }
+    Ok(req)
+}
+
+impl Request {
+    /// A one-line summary for the agent's log: never the token, never the data.
+    pub fn summary(&self) -> String {
+        match self {
+            Request::Auth { .. } => "auth".into(),
+            Request::Reset => "reset".into(),
+            Request::Listen { addr, port } => format!("listen {}", SocketAddr::new(*addr, *port)),
+            Request::Accept => "accept".into(),
+            Request::Connect { local, remote } => format!("connect {local} -> {remote}"),
+            Request::Write { data } => format!("write {} octets", data.len() / 2),
+            Request::Read { max } => format!("read up to {max}"),
+            Request::ShutdownWrite => "shutdown(SHUT_WR)".into(),
+            Request::Close => "close".into(),
+            Request::Abort => "abort".into(),
+            Request::NoDelay { on } => format!("nodelay {on}"),
+            Request::State { local, remote } => format!("state {local} <-> {remote}"),
+        }
+    }
+}
+
+/// One response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Response {
+    Ok,
+    Wrote {
+        n: usize,
+    },
+    /// Octets read, hex; empty = end of stream.
+    Data {
+        data: String,
+    },
+    WouldBlock,
+    /// The socket call failed (connection refused, reset, ...): a result, not a refusal.
+    Error {
+        message: String,
+    },
+    /// `None`: the agent cannot observe this connection.
+    State {
+        state: Option<String>,
+    },
+    /// The agent did not perform the request.
+    Refused {
+        message: String,
+    },
+}
+
+impl Response {
+    pub fn refused(message: impl Into<String>) -> Response {
+        Response::Refused {
+            message: message.into(),
+        }
+    }
+}
+
+/// Lower-case hex of `data`.
+pub fn hex(data: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(data.len() * 2);
+    for b in data {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    s
+}
+
+/// The octets of a hex string (either case); `None` if it is not hex of whole octets.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    let digit = |c: u8| -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    };
+    let bytes = s.as_bytes();
+    if bytes.len() % 2 != 0 {
+        return None;
+    }
+    bytes
+        .chunks_exact(2)
+        .map(|pair| match pair {
+            [hi, lo] => Some(digit(*hi)? << 4 | digit(*lo)?),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Token comparison whose time depends only on the lengths, not on where the strings differ.
+pub fn token_eq(given: &str, expected: &str) -> bool {
+    let (a, b) = (given.as_bytes(), expected.as_bytes());
+    let mut diff = u8::from(a.len() != b.len());
+    // Always as many steps as `expected` has octets; a short `given` has already lost.
+    for (i, y) in b.iter().enumerate() {
+        diff |= a.get(i).copied().unwrap_or(0) ^ y;
+    }
+    std::hint::black_box(diff) == 0
+}
+
+/// A fresh random token: 32 octets, hex.
+pub fn new_token() -> String {
+    hex(&rand::random::<[u8; 32]>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip() {
+        let data: Vec<u8> = (0..=255).collect();
+        assert_eq!(unhex(&hex(&data)), Some(data));
+        assert_eq!(unhex("0A"), Some(vec![10]));
+        assert_eq!(unhex("abc"), None);
+        assert_eq!(unhex("zz"), None);
+    }
+
+    #[test]
+    fn token_comparison() {
+        assert!(token_eq("0123456789abcdef", "0123456789abcdef"));
+        assert!(!token_eq("0123456789abcdeX", "0123456789abcdef"));
+        assert!(!token_eq("0123456789abcde", "0123456789abcdef"));
+        assert!(!token_eq("0123456789abcdef0", "0123456789abcdef"));
+        assert!(!token_eq("", "0123456789abcdef"));
+    }
+
+    #[test]
+    fn wire_format() {
+        let r: Request = serde_json::from_str(r#"{"op":"listen","addr":"192.0.2.1","port":80}"#)
+            .expect("listen parses");
+        assert_eq!(
+            r,
+            Request::Listen {
+                addr: "192.0.2.1".parse().expect("ip"),
+                port: 80
+            }
+        );
+        assert!(serde_json::from_str::<Request>(r#"{"op":"exec","cmd":"sh"}"#).is_err());
+        assert!(parse_request(br#"{"op":"accept","x":1}"#).is_err());
+        assert!(parse_request(br#"{"op":"read","max":1,"x":1}"#).is_err());
+        assert_eq!(parse_request(br#"{"op":"accept"}"#), Ok(Request::Accept));
+        let text = serde_json::to_string(&Response::Wrote { n: 3 }).expect("serializes");
+        assert_eq!(text, r#"{"result":"wrote","n":3}"#);
+    }
+}

@@ -1,0 +1,168 @@
+//! Shared by the agent, link and serve tests: named network namespaces that are deleted on
+//! every path (drop, panic), child processes killed by their own pid, and the skip check.
+//! Only 192.0.2.0/24 and 2001:db8::/32 are used, and only inside namespaces made here.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Why these tests cannot run here, if they cannot.
+pub fn skip_reason() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("needs root (network namespaces)".into());
+    }
+    if !Path::new("/dev/net/tun").exists() {
+        return Some("/dev/net/tun is missing".into());
+    }
+    if Command::new("ip").arg("-V").output().is_err() {
+        return Some("the `ip` command (iproute2) is missing".into());
+    }
+    None
+}
+
+#[macro_export]
+macro_rules! skip_unless_root {
+    () => {
+        if let Some(reason) = link_support::skip_reason() {
+            eprintln!("SKIPPED: {reason}");
+            return;
+        }
+    };
+}
+
+pub fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A named namespace (`ip netns add`), deleted on drop.
+pub struct NetNs {
+    pub name: String,
+}
+
+impl NetNs {
+    pub fn new(tag: &str) -> NetNs {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("tcpc-{tag}{n}-{}", std::process::id());
+        // A leftover of a killed earlier run with the same pid: remove it first.
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        ip(&["netns", "add", &name]);
+        let ns = NetNs { name };
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// `ip -n NAME ...`
+    pub fn ip(&self, args: &[&str]) {
+        let mut all = vec!["-n", self.name.as_str()];
+        all.extend_from_slice(args);
+        ip(&all);
+    }
+
+    /// Run `f` on a thread inside this namespace.
+    pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let path = format!("/run/netns/{}", self.name);
+        std::thread::spawn(move || {
+            let ns = std::fs::File::open(&path).expect("open namespace");
+            use std::os::fd::AsRawFd;
+            // SAFETY: setns on a valid namespace fd; affects this thread only.
+            let r = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(r, 0, "setns: {}", std::io::Error::last_os_error());
+            f()
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+/// A child process killed (by its pid) and reaped on drop.
+pub struct Proc {
+    pub child: Child,
+}
+
+impl Proc {
+    /// `ip netns exec NS tcpconform ARGS...`, stderr inherited (the agent's log shows up in
+    /// the test output).
+    pub fn tcpconform_in(ns: &NetNs, args: &[&str]) -> Proc {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &ns.name, env!("CARGO_BIN_EXE_tcpconform")])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn tcpconform");
+        Proc { child }
+    }
+
+    /// Fails the test if the process already exited.
+    pub fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("process exited early: {status}");
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        // `ip netns exec` execs the program: this pid is tcpconform's own.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A token file (removed with the directory on drop).
+pub struct TokenFile {
+    pub dir: tempfile::TempDir,
+    pub path: PathBuf,
+    pub token: String,
+}
+
+impl TokenFile {
+    pub fn new() -> TokenFile {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("token");
+        let token = "0123456789abcdef-test-token".to_string();
+        let mut f = std::fs::File::create(&path).expect("create token file");
+        writeln!(f, "{token}").expect("write token");
+        TokenFile { dir, path, token }
+    }
+}
+
+/// Retry `f` until it returns `Some` or `within` passes.
+pub fn eventually<T>(within: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let until = Instant::now() + within;
+    loop {
+        if let Some(x) = f() {
+            return Some(x);
+        }
+        if Instant::now() > until {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .expect("workspace root")
+}
