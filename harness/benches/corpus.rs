@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Instant;
 use tcpconform::case::load::load_paths;
 use tcpconform::run::event::{Reporter, RunEvent};
-use tcpconform::run::executor::{execute, Instance};
+use tcpconform::run::executor::{execute, Instance, RunOptions};
 use tcpconform::run::runner::run_instance;
 use tcpconform::target::reference::ReferenceTarget;
 use tcpconform::target::Target;
@@ -30,7 +30,12 @@ fn main() {
         .iter()
         .flat_map(|case| case.ip.iter().map(move |&ip| Instance { case, ip }))
         .collect();
-    println!("corpus: {} cases, {} instances, loaded in {:.1} ms", cases.len(), instances.len(), load.as_secs_f64() * 1e3);
+    println!(
+        "corpus: {} cases, {} instances, loaded in {:.1} ms",
+        cases.len(),
+        instances.len(),
+        load.as_secs_f64() * 1e3
+    );
 
     // One thread, repeated until at least 2 s have passed.
     let mut target = ReferenceTarget::new(ReferenceTarget::default_config());
@@ -44,14 +49,31 @@ fn main() {
         }
     }
     let secs = start.elapsed().as_secs_f64();
-    println!("single thread: {:.0} case instances/s ({:.1} us each)", runs as f64 / secs, secs * 1e6 / runs as f64);
+    println!(
+        "single thread: {:.0} case instances/s ({:.1} us each)",
+        runs as f64 / secs,
+        secs * 1e6 / runs as f64
+    );
 
     // The whole corpus as `tcpconform run` does it, on every core.
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let make = || Box::new(ReferenceTarget::new(ReferenceTarget::default_config())) as Box<dyn Target>;
+    let make =
+        || Box::new(ReferenceTarget::new(ReferenceTarget::default_config())) as Box<dyn Target>;
     let mut quiet = Quiet;
     let start = Instant::now();
-    let summary = execute(&instances, jobs, 1, "reference", &make, &mut [&mut quiet]).expect("run");
+    let summary = execute(
+        &instances,
+        &RunOptions {
+            jobs,
+            seed: 1,
+            target_name: "reference",
+            baseline: None,
+            budget: std::time::Duration::MAX,
+        },
+        &make,
+        &mut [&mut quiet],
+    )
+    .expect("run");
     println!(
         "whole corpus, {jobs} workers: {:.1} ms wall ({} passed, {} failed)",
         start.elapsed().as_secs_f64() * 1e3,

@@ -8,8 +8,9 @@ use crate::report::json::JsonReporter;
 use crate::report::junit::JunitReporter;
 use crate::report::pcap::PcapReporter;
 use crate::report::terminal::TerminalReporter;
+use crate::run::baseline::Baseline;
 use crate::run::event::{IpVersion, Reporter};
-use crate::run::executor::{execute, Instance};
+use crate::run::executor::{execute, Instance, RunOptions};
 use crate::run::select::{filter_matches, Partition};
 use crate::target::reference::ReferenceTarget;
 use crate::target::Target;
@@ -103,7 +104,7 @@ pub fn run(args: &RunArgs) -> u8 {
         Ok(i) => i,
         Err(code) => return code,
     };
-    let jobs = args
+    let mut jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let seed: u64 = rand::random();
@@ -112,9 +113,41 @@ pub fn run(args: &RunArgs) -> u8 {
             let config = reference_config(args.reference_profile);
             Box::new(move || Box::new(ReferenceTarget::new(config.clone())) as Box<dyn Target>)
         }
+        TargetKind::Linux => {
+            if let Some(why) = crate::target::linux::unavailable() {
+                eprintln!("error: --target linux is not available here: {why}");
+                return EXIT_USAGE;
+            }
+            Box::new(|| match crate::target::linux::LinuxTarget::new() {
+                Ok(t) => Box::new(t) as Box<dyn Target>,
+                Err(e) => {
+                    Box::new(crate::target::Unavailable::new("linux", e.0)) as Box<dyn Target>
+                }
+            })
+        }
+        TargetKind::Link => {
+            let config = match crate::target::link::LinkConfig::from_args(&args.link) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return EXIT_USAGE;
+                }
+            };
+            // One wire, one agent session: instances run one after the other.
+            jobs = 1;
+            Box::new(move || {
+                Box::new(crate::target::link::LinkTarget::new(config.clone())) as Box<dyn Target>
+            })
+        }
     };
     let target_name = match args.target {
         TargetKind::Reference => "reference",
+        TargetKind::Link => "link",
+        TargetKind::Linux => "linux",
+    };
+    let baseline = match load_baseline(args, target_name) {
+        Ok(b) => b,
+        Err(code) => return code,
     };
     let mut terminal = TerminalReporter::stdout(args.verbose);
     let mut junit = args.junit.as_ref().map(JunitReporter::new);
@@ -130,19 +163,66 @@ pub fn run(args: &RunArgs) -> u8 {
     reporters.push(&mut pcap);
     // The terminal goes last so that its closing line is the last thing printed.
     reporters.push(&mut terminal);
-    match execute(
-        &instances,
+    let opts = RunOptions {
         jobs,
         seed,
         target_name,
-        make_target.as_ref(),
-        &mut reporters,
-    ) {
+        baseline: baseline.as_ref(),
+        budget: args.max_case_time,
+    };
+    let result = execute(&instances, &opts, make_target.as_ref(), &mut reporters);
+    // Stale entries are only meaningful when everything ran.
+    let complete = args.select.filter.is_none() && args.select.partition.is_none();
+    if let (Some(b), true) = (&baseline, complete) {
+        let stale = b.stale();
+        if !stale.is_empty() {
+            eprintln!(
+                "note: {} baseline entries matched no failure (fixed, or the case changed):",
+                stale.len()
+            );
+            for e in stale {
+                eprintln!("  {} ({:?}): {}", e.case, e.ip, e.reason);
+            }
+        }
+    }
+    match result {
         Ok(summary) if summary.failed == 0 => EXIT_PASSED,
         Ok(_) => EXIT_FAILED,
         Err(e) => {
             eprintln!("error: writing reports: {e}");
             EXIT_USAGE
+        }
+    }
+}
+
+/// The target's baseline of known deviations: `--baseline FILE`, else
+/// `cases/baselines/<target>.yaml` if present, unless `--no-baseline`.
+fn load_baseline(args: &RunArgs, target: &str) -> Result<Option<Baseline>, u8> {
+    if args.no_baseline {
+        return Ok(None);
+    }
+    let path = match &args.baseline {
+        Some(p) => p.clone(),
+        None => {
+            let default = PathBuf::from("cases/baselines").join(format!("{target}.yaml"));
+            if !default.exists() {
+                return Ok(None);
+            }
+            default
+        }
+    };
+    match Baseline::load(&path) {
+        Ok(b) => {
+            eprintln!(
+                "baseline: {} ({} known deviations)",
+                path.display(),
+                b.entries().len()
+            );
+            Ok(Some(b))
+        }
+        Err(e) => {
+            eprintln!("error: baseline {}: {e}", path.display());
+            Err(EXIT_USAGE)
         }
     }
 }
@@ -194,7 +274,12 @@ pub fn schema() -> u8 {
 }
 
 pub fn coverage(args: &CoverageArgs) -> u8 {
-    let select = SelectArgs { paths: args.paths.clone(), filter: None, ip: IpChoice::Both, partition: None };
+    let select = SelectArgs {
+        paths: args.paths.clone(),
+        filter: None,
+        ip: IpChoice::Both,
+        partition: None,
+    };
     let cases = match load(&select) {
         Ok(c) => c,
         Err(code) => return code,
@@ -207,7 +292,10 @@ pub fn coverage(args: &CoverageArgs) -> u8 {
         .and_then(|()| std::fs::write(args.out.join("coverage.txt"), &table));
     match written {
         Ok(()) => {
-            println!("wrote {} and coverage.txt", args.out.join("coverage.html").display());
+            println!(
+                "wrote {} and coverage.txt",
+                args.out.join("coverage.html").display()
+            );
             EXIT_PASSED
         }
         Err(e) => {

@@ -28,12 +28,22 @@ pub enum Command {
     /// Run the corpus on the reference stack and report, from the stack's own rule reports,
     /// the SEGMENT ARRIVES rules, state x segment cells and RFC 9293 requirements covered.
     Coverage(CoverageArgs),
+    /// Run the reference stack as a real stack on a TUN device (test it over `--target link`).
+    Serve(crate::serve::ServeArgs),
+    /// Perform a case's application calls beside a target stack, for `--target link --agent`.
+    Agent(crate::agent::AgentArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TargetKind {
     /// The bundled reference stack, in process, virtual clock.
     Reference,
+    /// The running Linux kernel, each case instance in a fresh network namespace of its own,
+    /// reached through a TUN device (needs root or CAP_NET_ADMIN).
+    Linux,
+    /// A stack on the other end of an interface (`--iface`, `--target-addr`, `--local-addr`,
+    /// optionally `--agent`), through AF_PACKET.
+    Link,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -95,6 +105,20 @@ pub struct RunArgs {
     /// Reference stack profile for RST/SYN in synchronized states.
     #[arg(long, value_enum, default_value = "rfc5961")]
     pub reference_profile: RstProfile,
+    /// Known deviations of the target (default: `cases/baselines/<target>.yaml` when it
+    /// exists). A failing case listed there is reported as a known deviation, not a failure.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// On real-time targets, skip cases that need more waiting than this (e.g. 2MSL, R2,
+    /// keep-alive idle periods). The reference's virtual clock ignores it.
+    #[arg(long, default_value = "60s", value_parser = parse_budget)]
+    pub max_case_time: std::time::Duration,
+    /// Ignore the default baseline: every deviation fails the run.
+    #[arg(long, conflicts_with = "baseline")]
+    pub no_baseline: bool,
+    /// `--target link` settings.
+    #[command(flatten)]
+    pub link: crate::target::link::LinkArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -104,4 +128,8 @@ pub struct CoverageArgs {
     /// Where to write the HTML picture and the text table.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
+}
+
+fn parse_budget(s: &str) -> Result<std::time::Duration, String> {
+    crate::case::model::parse_duration(s)
 }

@@ -128,7 +128,10 @@ pub fn measure(cases: &[Case]) -> Coverage {
 
 impl Coverage {
     pub fn rules_covered(&self) -> usize {
-        Rule::ALL.iter().filter(|r| self.rules.contains_key(r.id())).count()
+        Rule::ALL
+            .iter()
+            .filter(|r| self.rules.contains_key(r.id()))
+            .count()
     }
 
     pub fn cells_covered(&self) -> usize {
@@ -149,13 +152,24 @@ impl Coverage {
         let mut out = String::new();
         let total_reqs = requirement_ids().len();
         let observable = total_reqs - NOT_OBSERVABLE.len();
-        let _ = writeln!(out, "SEGMENT ARRIVES rules exercised: {}/55", self.rules_covered());
-        let missing: Vec<&str> =
-            Rule::ALL.iter().map(|r| r.id()).filter(|id| !self.rules.contains_key(id)).collect();
+        let _ = writeln!(
+            out,
+            "SEGMENT ARRIVES rules exercised: {}/55",
+            self.rules_covered()
+        );
+        let missing: Vec<&str> = Rule::ALL
+            .iter()
+            .map(|r| r.id())
+            .filter(|id| !self.rules.contains_key(id))
+            .collect();
         if !missing.is_empty() {
             let _ = writeln!(out, "  not exercised: {}", missing.join(", "));
         }
-        let _ = writeln!(out, "state x segment grid cells: {}/88", self.cells_covered());
+        let _ = writeln!(
+            out,
+            "state x segment grid cells: {}/88",
+            self.cells_covered()
+        );
         let _ = write!(out, "  {:<13}", "");
         for k in SegmentKind::GRID {
             let _ = write!(out, "{:>8}", k.name());
@@ -183,20 +197,36 @@ impl Coverage {
             observable - reqs_missing.len()
         );
         if !reqs_missing.is_empty() {
-            let _ = writeln!(out, "  observable, no passing case yet: {}", reqs_missing.join(", "));
+            let _ = writeln!(
+                out,
+                "  observable, no passing case yet: {}",
+                reqs_missing.join(", ")
+            );
         }
-        let _ = writeln!(out, "  not observable on the wire ({}):", NOT_OBSERVABLE.len());
+        let _ = writeln!(
+            out,
+            "  not observable on the wire ({}):",
+            NOT_OBSERVABLE.len()
+        );
         for (id, why) in NOT_OBSERVABLE {
             let _ = writeln!(out, "    {id}: {why}");
         }
         if !self.unmet_claims.is_empty() {
-            let _ = writeln!(out, "claims the reference did not confirm ({}):", self.unmet_claims.len());
+            let _ = writeln!(
+                out,
+                "claims the reference did not confirm ({}):",
+                self.unmet_claims.len()
+            );
             for (case, cell) in &self.unmet_claims {
                 let _ = writeln!(out, "  {case}: claims {cell}, never reported by the stack");
             }
         }
         if !self.failing.is_empty() {
-            let _ = writeln!(out, "instances failing on the reference ({}):", self.failing.len());
+            let _ = writeln!(
+                out,
+                "instances failing on the reference ({}):",
+                self.failing.len()
+            );
             for f in &self.failing {
                 let _ = writeln!(out, "  {f}");
             }
@@ -211,7 +241,11 @@ impl Coverage {
         h.push_str("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px 8px;text-align:center;font-size:13px}");
         h.push_str(".hit{background:#7c7}.miss{background:#e77}.rule{display:inline-block;margin:2px;padding:3px 6px;border-radius:3px;font-size:12px}");
         h.push_str("</style></head><body><h1>tcpconform coverage (reference stack)</h1>");
-        let _ = write!(h, "<h2>State x segment kind: {}/88 cells</h2><table><tr><th></th>", self.cells_covered());
+        let _ = write!(
+            h,
+            "<h2>State x segment kind: {}/88 cells</h2><table><tr><th></th>",
+            self.cells_covered()
+        );
         for k in SegmentKind::GRID {
             let _ = write!(h, "<th>{}</th>", k.name());
         }
@@ -228,11 +262,20 @@ impl Coverage {
             }
             h.push_str("</tr>");
         }
-        let _ = write!(h, "</table><h2>SEGMENT ARRIVES rules: {}/55</h2><div>", self.rules_covered());
+        let _ = write!(
+            h,
+            "</table><h2>SEGMENT ARRIVES rules: {}/55</h2><div>",
+            self.rules_covered()
+        );
         for r in Rule::ALL {
             let n = self.rules.get(r.id()).copied().unwrap_or(0);
             let class = if n > 0 { "hit" } else { "miss" };
-            let _ = write!(h, "<span class=\"rule {class}\" title=\"RFC 9293 {}: {n} segments\">{}</span>", r.section(), r.id());
+            let _ = write!(
+                h,
+                "<span class=\"rule {class}\" title=\"RFC 9293 {}: {n} segments\">{}</span>",
+                r.section(),
+                r.id()
+            );
         }
         let missing = self.requirements_missing();
         let _ = write!(

@@ -12,3 +12,6 @@ pub mod target;
 pub mod app;
 pub mod cli;
 pub mod coverage;
+
+pub mod agent;
+pub mod serve;

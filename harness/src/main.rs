@@ -12,6 +12,8 @@ fn main() -> ExitCode {
         Command::Check(args) => tcpconform::app::check(&args),
         Command::Schema => tcpconform::app::schema(),
         Command::Coverage(args) => tcpconform::app::coverage(&args),
+        Command::Serve(args) => tcpconform::serve::run(&args),
+        Command::Agent(args) => tcpconform::agent::run(&args),
     };
     ExitCode::from(code)
 }

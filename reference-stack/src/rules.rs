@@ -124,7 +124,63 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule, in the order of the TSV.
-    pub const ALL: [Rule; 55] = [Rule::Cl1, Rule::Cl2, Rule::Cl3, Rule::Li1, Rule::Li2, Rule::Li3, Rule::Li4, Rule::Li5, Rule::Ss1, Rule::Ss2, Rule::Ss3, Rule::Ss4, Rule::Ss5, Rule::Ss6, Rule::Ss7, Rule::Ss8, Rule::Sq1, Rule::Sq2, Rule::Sq3, Rule::Sq4, Rule::Sq5, Rule::Rs1, Rule::Rs2, Rule::Rs3, Rule::Rs4, Rule::Rs5, Rule::Sc1, Rule::Sc2, Rule::Sy1, Rule::Sy2, Rule::Sy3, Rule::Ak0, Rule::Ak1, Rule::Ak2, Rule::Ak3, Rule::Ak4, Rule::Ak5, Rule::Ak6, Rule::Ak7, Rule::Ak8, Rule::Ak9, Rule::Ak10, Rule::Ak11, Rule::Ak12, Rule::Ur1, Rule::Ur2, Rule::Tx1, Rule::Tx2, Rule::Fn0, Rule::Fn1, Rule::Fn2, Rule::Fn3, Rule::Fn4, Rule::Fn5, Rule::Fn6];
+    pub const ALL: [Rule; 55] = [
+        Rule::Cl1,
+        Rule::Cl2,
+        Rule::Cl3,
+        Rule::Li1,
+        Rule::Li2,
+        Rule::Li3,
+        Rule::Li4,
+        Rule::Li5,
+        Rule::Ss1,
+        Rule::Ss2,
+        Rule::Ss3,
+        Rule::Ss4,
+        Rule::Ss5,
+        Rule::Ss6,
+        Rule::Ss7,
+        Rule::Ss8,
+        Rule::Sq1,
+        Rule::Sq2,
+        Rule::Sq3,
+        Rule::Sq4,
+        Rule::Sq5,
+        Rule::Rs1,
+        Rule::Rs2,
+        Rule::Rs3,
+        Rule::Rs4,
+        Rule::Rs5,
+        Rule::Sc1,
+        Rule::Sc2,
+        Rule::Sy1,
+        Rule::Sy2,
+        Rule::Sy3,
+        Rule::Ak0,
+        Rule::Ak1,
+        Rule::Ak2,
+        Rule::Ak3,
+        Rule::Ak4,
+        Rule::Ak5,
+        Rule::Ak6,
+        Rule::Ak7,
+        Rule::Ak8,
+        Rule::Ak9,
+        Rule::Ak10,
+        Rule::Ak11,
+        Rule::Ak12,
+        Rule::Ur1,
+        Rule::Ur2,
+        Rule::Tx1,
+        Rule::Tx2,
+        Rule::Fn0,
+        Rule::Fn1,
+        Rule::Fn2,
+        Rule::Fn3,
+        Rule::Fn4,
+        Rule::Fn5,
+        Rule::Fn6,
+    ];
 
     /// The id as written in the TSV, e.g. `"SS-7"`.
     pub fn id(self) -> &'static str {
@@ -261,7 +317,11 @@ pub struct UnknownRule(pub String);
 
 impl fmt::Display for UnknownRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown SEGMENT ARRIVES rule id `{}` (expected CL-1 ... FN-6)", self.0)
+        write!(
+            f,
+            "unknown SEGMENT ARRIVES rule id `{}` (expected CL-1 ... FN-6)",
+            self.0
+        )
     }
 }
 

@@ -79,7 +79,11 @@ impl FromStr for State {
     /// Accepts the RFC spelling, case-insensitively, with `-` or `_` (`SYN-RCVD` too).
     fn from_str(s: &str) -> Result<State, UnknownState> {
         let norm = s.trim().to_ascii_uppercase().replace('_', "-");
-        let norm = if norm == "SYN-RCVD" { "SYN-RECEIVED".to_string() } else { norm };
+        let norm = if norm == "SYN-RCVD" {
+            "SYN-RECEIVED".to_string()
+        } else {
+            norm
+        };
         State::ALL
             .iter()
             .copied()

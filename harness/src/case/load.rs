@@ -279,10 +279,15 @@ fn find_library(case_file: &Path) -> Option<PathBuf> {
     };
     // A relative path (`tcpconform run rst` from inside cases/) has no parents to climb:
     // search from its absolute form, but keep the path as the user wrote it when it works.
-    let found = start.ancestors().map(|d| d.join(PRELUDES_FILE)).find(|p| p.is_file());
+    let found = start
+        .ancestors()
+        .map(|d| d.join(PRELUDES_FILE))
+        .find(|p| p.is_file());
     found.or_else(|| {
         let abs = start.canonicalize().ok()?;
-        abs.ancestors().map(|d| d.join(PRELUDES_FILE)).find(|p| p.is_file())
+        abs.ancestors()
+            .map(|d| d.join(PRELUDES_FILE))
+            .find(|p| p.is_file())
     })
 }
 

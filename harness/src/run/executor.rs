@@ -4,11 +4,12 @@
 
 use super::baseline::Baseline;
 use super::event::{CaseResult, IpVersion, Outcome, Reporter, RunEvent, Summary};
-use super::runner::run_instance;
+use super::runner::run_instance_within;
 use crate::case::model::Case;
 use crate::target::Target;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
+use std::time::Duration;
 use std::time::Instant;
 
 /// One case on one IP version.
@@ -18,17 +19,36 @@ pub struct Instance<'c> {
     pub ip: IpVersion,
 }
 
-/// Runs `instances` on `jobs` workers, each with a target from `make_target`. Results reach
-/// `reporters` as they finish; the summary is returned.
+/// How a run executes, besides what it runs.
+#[derive(Clone, Copy)]
+pub struct RunOptions<'a> {
+    /// Worker threads.
+    pub jobs: usize,
+    /// Seed of the tester's ISNs and ports (per instance: mixed with its index).
+    pub seed: u64,
+    /// The target's name for the reports.
+    pub target_name: &'a str,
+    /// Known deviations: a failure listed here is reported as such, not counted as failed.
+    pub baseline: Option<&'a Baseline>,
+    /// Real-time targets skip cases that need more waiting than this.
+    pub budget: Duration,
+}
+
+/// Runs `instances` on `opts.jobs` workers, each with a target from `make_target`. Results
+/// reach `reporters` as they finish; the summary is returned.
 pub fn execute(
     instances: &[Instance<'_>],
-    jobs: usize,
-    seed: u64,
-    target_name: &str,
+    opts: &RunOptions<'_>,
     make_target: &(dyn Fn() -> Box<dyn Target> + Sync),
-    baseline: Option<&Baseline>,
     reporters: &mut [&mut dyn Reporter],
 ) -> std::io::Result<Summary> {
+    let RunOptions {
+        jobs,
+        seed,
+        target_name,
+        baseline,
+        budget,
+    } = *opts;
     let started = Instant::now();
     let emit = |reporters: &mut [&mut dyn Reporter], ev: &RunEvent| -> std::io::Result<()> {
         for r in reporters.iter_mut() {
@@ -58,8 +78,13 @@ pub fn execute(
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(inst) = instances.get(i) else { break };
                     let instance_seed = seed ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d);
-                    let mut result =
-                        run_instance(target.as_mut(), inst.case, inst.ip, instance_seed);
+                    let mut result = run_instance_within(
+                        target.as_mut(),
+                        inst.case,
+                        inst.ip,
+                        instance_seed,
+                        budget,
+                    );
                     if let (Outcome::Failed(f), Some(b)) = (&mut result.outcome, baseline) {
                         f.baseline = b.matches(&result.id, result.ip);
                     }

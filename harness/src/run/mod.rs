@@ -5,11 +5,14 @@
 //! - [`conn`]: the target's TCB variables as learned from the wire;
 //! - [`executor`]: many instances on worker threads, results to reporters;
 //! - [`select`]: `--filter` and `--partition`;
+//! - [`stats`]: the statistical and load steps (`isn_sample`, `syn_flood`);
 //! - [`event`]: what reporters consume.
 
+pub mod baseline;
 pub mod conn;
 pub mod event;
 pub mod executor;
 pub mod matching;
 pub mod runner;
 pub mod select;
+pub mod stats;

@@ -630,6 +630,56 @@ fn error_matches(want: CallError, got: &str) -> bool {
     }
 }
 
+/// The least real time a case needs: its waits, quiet periods and earliest-arrival bounds
+/// (a `one_of` counts its longest branch).
+pub fn minimum_duration(steps: &[Step]) -> Duration {
+    steps
+        .iter()
+        .map(|s| match &s.kind {
+            StepKind::Wait(d) | StepKind::ExpectNone(d) => *d,
+            StepKind::Expect(e) => e.after.unwrap_or(Duration::ZERO),
+            StepKind::OneOf(branches) => branches
+                .iter()
+                .map(|b| minimum_duration(&b.steps))
+                .max()
+                .unwrap_or_default(),
+            _ => Duration::ZERO,
+        })
+        .sum()
+}
+
+/// Runs `case` on `ip` against `target`. On a real-time target, a case that needs more than
+/// `budget` of waiting is skipped (and says so) rather than run for hours.
+pub fn run_instance_within(
+    target: &mut dyn Target,
+    case: &Case,
+    ip: IpVersion,
+    seed: u64,
+    budget: Duration,
+) -> CaseResult {
+    let needed = minimum_duration(&case.steps);
+    if !target.virtual_clock() && needed > budget {
+        return CaseResult {
+            id: case.id.clone(),
+            title: case.title.clone(),
+            ip,
+            file: case.loc.file.as_ref().clone(),
+            target: target.name().to_string(),
+            rfc: case.rfc.clone(),
+            cells: case.cells.clone(),
+            rules_observed: Vec::new(),
+            duration: Duration::ZERO,
+            outcome: Outcome::Skipped {
+                reason: format!(
+                    "needs at least {needed:?} of real time, over the budget of {budget:?} (--max-case-time)"
+                ),
+            },
+            trace: Vec::new(),
+        };
+    }
+    run_instance(target, case, ip, seed)
+}
+
 /// Runs `case` on `ip` against `target`.
 pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u64) -> CaseResult {
     let started = WallClock::now();

@@ -5,6 +5,7 @@
 //! connection. The runner drives every target the same way; only the clock differs (virtual on
 //! `reference`, real elsewhere).
 
+pub mod link;
 pub mod linux;
 pub mod netns;
 pub mod reference;
@@ -153,6 +154,12 @@ pub trait Target {
     /// Time since `open`.
     fn now(&self) -> Duration;
 
+    /// True when waits cost nothing (the reference's virtual clock); real-time targets skip
+    /// cases whose waits exceed the run's time budget.
+    fn virtual_clock(&self) -> bool {
+        false
+    }
+
     /// SEGMENT ARRIVES rule ids the stack reported since the last call (reference only).
     fn take_rules(&mut self) -> Vec<String> {
         Vec::new()
@@ -160,4 +167,54 @@ pub trait Target {
 
     /// Tear the instance down (also done on drop by implementations that own resources).
     fn close(&mut self);
+}
+
+/// A target that could not be set up on this worker (e.g. the namespace could not be
+/// created): every instance fails to open with the reason, so the run reports it per case
+/// instead of panicking a worker.
+pub struct Unavailable {
+    name: &'static str,
+    reason: String,
+}
+
+impl Unavailable {
+    pub fn new(name: &'static str, reason: String) -> Unavailable {
+        Unavailable { name, reason }
+    }
+
+    fn err(&self) -> TargetError {
+        TargetError(self.reason.clone())
+    }
+}
+
+impl Target for Unavailable {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn open(
+        &mut self,
+        _: IpVersion,
+        _: &BTreeMap<String, String>,
+    ) -> Result<Endpoints, TargetError> {
+        Err(self.err())
+    }
+    fn inject(&mut self, _: &[u8]) -> Result<(), TargetError> {
+        Err(self.err())
+    }
+    fn receive(&mut self, _: Duration) -> Result<Option<Received>, TargetError> {
+        Err(self.err())
+    }
+    fn app(&mut self, _: &AppCall) -> Result<AppResult, TargetError> {
+        Err(self.err())
+    }
+    fn state(&mut self, _: SocketAddr, _: SocketAddr) -> Result<Option<&'static str>, TargetError> {
+        Err(self.err())
+    }
+    fn wait(&mut self, _: Duration) -> Result<(), TargetError> {
+        Err(self.err())
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn close(&mut self) {}
 }

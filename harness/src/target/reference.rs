@@ -110,7 +110,10 @@ pub struct ReferenceTarget {
 impl ReferenceTarget {
     /// The stack's defaults plus [`SECURITY_LEVEL`].
     pub fn default_config() -> Config {
-        Config { security_level: Some(SECURITY_LEVEL), ..Config::default() }
+        Config {
+            security_level: Some(SECURITY_LEVEL),
+            ..Config::default()
+        }
     }
 
     /// Every segment handled since the last call (for `coverage`).
@@ -354,6 +357,10 @@ impl Target for ReferenceTarget {
 
     fn now(&self) -> Duration {
         self.now - EPOCH
+    }
+
+    fn virtual_clock(&self) -> bool {
+        true
     }
 
     fn take_rules(&mut self) -> Vec<String> {
