@@ -5,7 +5,7 @@
 //! [`diff::field_table`] (expected vs received).
 
 pub mod build;
-mod checksum;
+pub(crate) mod checksum;
 pub mod diff;
 pub mod observe;
 pub mod render;

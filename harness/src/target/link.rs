@@ -21,6 +21,9 @@
 use super::{AppCall, AppResult, Endpoints, Received, Target, TargetError};
 use crate::agent::client::AgentClient;
 use crate::agent::protocol::{hex, unhex, Request, Response, MAX_IO};
+use crate::packet::build::build;
+use crate::packet::checksum;
+use crate::packet::spec::{ChecksumSpec, IpFields, PacketSpec};
 use crate::run::event::IpVersion;
 use clap::Args;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -191,26 +194,6 @@ fn cvt(ret: libc::c_int, what: &str) -> io::Result<libc::c_int> {
     } else {
         Ok(ret)
     }
-}
-
-fn poll_in(fd: libc::c_int, timeout: Duration) -> io::Result<bool> {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ms = timeout.as_millis().min(60_000) as libc::c_int;
-    // SAFETY: one valid pollfd for the duration of the call.
-    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-    if n < 0 {
-        let e = io::Error::last_os_error();
-        return if e.kind() == io::ErrorKind::Interrupted {
-            Ok(false)
-        } else {
-            Err(e)
-        };
-    }
-    Ok(n > 0)
 }
 
 /// How frames look on the interface.
@@ -472,39 +455,23 @@ fn arp(op: u16, sha: [u8; 6], spa: Ipv4Addr, tha: [u8; 6], tpa: Ipv4Addr) -> Vec
     p
 }
 
-/// The Internet checksum (RFC 1071) over `parts` laid end to end; every part but the last
-/// has an even length here.
-fn checksum(parts: &[&[u8]]) -> u16 {
-    let mut sum: u32 = 0;
-    for part in parts {
-        for pair in part.chunks(2) {
-            let hi = u32::from(pair.first().copied().unwrap_or(0)) << 8;
-            sum += hi | u32::from(pair.get(1).copied().unwrap_or(0));
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-    }
-    !(sum as u16)
-}
-
 /// The ICMPv6 checksum over the IPv6 pseudo-header (RFC 8200 8.1).
 fn icmpv6_checksum(src: Ipv6Addr, dst: Ipv6Addr, body: &[u8]) -> u16 {
     let len = (body.len() as u32).to_be_bytes();
-    checksum(&[&src.octets(), &dst.octets(), &len, &[0, 0, 0, 58], body])
+    let mut acc = checksum::sum(0, &src.octets());
+    acc = checksum::sum(acc, &dst.octets());
+    acc = checksum::sum(acc, &len);
+    acc = checksum::sum(acc, &[0, 0, 0, 58]);
+    checksum::finish(checksum::sum(acc, body))
 }
 
-/// The TCP checksum over the pseudo-header (RFC 9293 3.1; RFC 8200 8.1 for IPv6).
+/// The TCP checksum over the pseudo-header (RFC 9293 3.1; RFC 8200 8.1 for IPv6), with the
+/// checksum field of `segment` zero.
 fn tcp_checksum(src: IpAddr, dst: IpAddr, segment: &[u8]) -> u16 {
-    match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let len = (segment.len() as u16).to_be_bytes();
-            checksum(&[&s.octets(), &d.octets(), &[0, 6], &len, segment])
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            let len = (segment.len() as u32).to_be_bytes();
-            checksum(&[&s.octets(), &d.octets(), &len, &[0, 0, 0, 6], segment])
-        }
-        _ => 0,
-    }
+    checksum::finish(checksum::sum(
+        checksum::pseudo_header(src, dst, segment.len()),
+        segment,
+    ))
 }
 
 /// An IPv6 NDP message (RFC 4861 4.3/4.4) with one link-layer address option.
@@ -629,42 +596,22 @@ fn tcp_view(p: &[u8]) -> Option<TcpView> {
 /// A bare <SEQ=seq><CTL=RST> from `src` to `dst` (RFC 9293 3.10.7.4: a RST whose sequence
 /// number is exactly RCV.NXT is acceptable in every synchronized state).
 fn rst_packet(src: SocketAddr, dst: SocketAddr, seq: u32) -> Vec<u8> {
-    let mut tcp = Vec::with_capacity(20);
-    tcp.extend_from_slice(&src.port().to_be_bytes());
-    tcp.extend_from_slice(&dst.port().to_be_bytes());
-    tcp.extend_from_slice(&seq.to_be_bytes());
-    tcp.extend_from_slice(&[0, 0, 0, 0, 0x50, 0x04, 0, 0, 0, 0, 0, 0]);
-    let sum = tcp_checksum(src.ip(), dst.ip(), &tcp);
-    if let Some(c) = tcp.get_mut(16..18) {
-        c.copy_from_slice(&sum.to_be_bytes());
-    }
-    let mut p = match (src.ip(), dst.ip()) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let mut h = vec![0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0];
-            h.extend_from_slice(&s.octets());
-            h.extend_from_slice(&d.octets());
-            let sum = checksum(&[&h]);
-            if let Some(c) = h.get_mut(10..12) {
-                c.copy_from_slice(&sum.to_be_bytes());
-            }
-            h
-        }
-        (s, d) => {
-            let mut h = vec![0x60, 0, 0, 0, 0, 20, 6, 64];
-            h.extend_from_slice(&crate_v6(s).octets());
-            h.extend_from_slice(&crate_v6(d).octets());
-            h
-        }
-    };
-    p.extend_from_slice(&tcp);
-    p
-}
-
-fn crate_v6(a: IpAddr) -> Ipv6Addr {
-    match a {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
-        IpAddr::V6(v6) => v6,
-    }
+    build(&PacketSpec {
+        src,
+        dst,
+        seq,
+        ack: 0,
+        flags: 0x004,
+        window: 0,
+        urgent: 0,
+        reserved: 0,
+        options: Vec::new(),
+        payload: Vec::new(),
+        data_offset: None,
+        checksum: ChecksumSpec::Correct,
+        ip: IpFields::default(),
+        raw: None,
+    })
 }
 
 fn target_error(what: &str, e: impl std::fmt::Display) -> TargetError {
@@ -740,7 +687,7 @@ impl LinkTarget {
                 return Ok(());
             }
             let fd = self.wire()?.sock.fd.as_raw_fd();
-            poll_in(fd, left).map_err(|e| target_error("poll", e))?;
+            super::tun::poll_fd(fd, libc::POLLIN, left).map_err(|e| target_error("poll", e))?;
         }
     }
 
@@ -1295,7 +1242,7 @@ mod tests {
         let target: SocketAddr = "192.0.2.1:8080".parse().expect("addr");
         let p = rst_packet(tester, target, 0x0102_0304);
         assert_eq!(destination_allowed(&p, &[target.ip()]), Ok(target.ip()));
-        assert_eq!(checksum(&[&p[..20]]), 0);
+        assert_eq!(checksum::finish(checksum::sum(0, &p[..20])), 0);
         assert_eq!(tcp_checksum(tester.ip(), target.ip(), &p[20..]), 0);
         let t = tcp_view(&p).expect("tcp");
         assert_eq!((t.src, t.dst, t.flags), (tester, target, 0x04));
