@@ -12,7 +12,24 @@ if ! command -v cargo-fuzz >/dev/null; then
 fi
 bash "$here/seeds.sh"
 cargo fuzz build -s none
-for target in $(cargo fuzz list); do
+targets=$(cargo fuzz list)
+
+# Past findings first: every input kept in regressions/ (named <target>-<what>) must now pass.
+for input in regressions/*; do
+    name=$(basename "$input")
+    target=""
+    for t in $targets; do
+        if [[ $name == "$t-"* && ${#t} -gt ${#target} ]]; then target=$t; fi
+    done
+    if [[ -z $target ]]; then
+        echo "regressions/$name: no target named by its prefix" >&2
+        exit 1
+    fi
+    echo "=== regression $name ($target)"
+    cargo fuzz run -s none "$target" "$input"
+done
+
+for target in $targets; do
     echo "=== fuzz $target for ${secs}s"
     mkdir -p "corpus/$target"
     cargo fuzz run -s none "$target" "corpus/$target" -- \

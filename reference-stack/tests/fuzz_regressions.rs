@@ -3,8 +3,10 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
+use reference_stack::rules::Rule;
 use reference_stack::stack::{SocketHandle, Stack};
 use reference_stack::time::Instant;
+use reference_stack::wire::{Segment, TcpFlags, TcpRepr};
 use reference_stack::{Config, State};
 
 /// Moves every packet each stack wants to send to the other, until neither has any.
@@ -264,4 +266,80 @@ fn zero_window_probe_does_not_start_an_ack_war() {
             b.state(hb)
         );
     }
+}
+
+/// state_machine_pair, "packets still in flight after 3000 loss-free rounds" (input kept as
+/// fuzz/regressions/state_machine_pair-zero-window-stall, replayed by fuzz/run-ci.sh): a
+/// connection stalled for ever. A's view of B's window was zero, so A's persist timer sent a
+/// one-octet probe (SND.NXT = SND.UNA + 1) which B, whose window had in fact reopened,
+/// accepted: B's RCV.NXT = A's SND.NXT. A's pure ACKs then carried SEQ = SND.UNA + SND.WND
+/// (the right edge, kept below SND.NXT after the ACK war above), one below B's RCV.NXT:
+/// unacceptable (RFC 9293 3.10.7.4, Table 6), answered with an ACK and dropped before their
+/// window update was seen. With both sides in that position neither ever learned that the
+/// other's window was open. RFC 9293 3.10.7.4 says <SEQ=SND.NXT>, which B accepts.
+#[test]
+fn a_pure_ack_after_a_zero_window_probe_carries_snd_nxt() {
+    let mut a = Stack::new(config(65_535, 1));
+    let mut b = Stack::new(config(1024, 2));
+    let mut now = Instant::from_millis(1);
+    let a_addr = SocketAddr::new(Ipv4Addr::new(10, 0, 0, 1).into(), 5000);
+    let b_addr = SocketAddr::new(Ipv4Addr::new(10, 0, 0, 2).into(), 80);
+    let listener = b.listen(b_addr).expect("listen");
+    let ha = a.connect(now, a_addr, b_addr).expect("connect");
+    exchange(now, &mut a, &mut b);
+    let hb = b.accept(listener).expect("listener").expect("accepted");
+
+    // A fills B's 1024-octet window and has more queued.
+    assert_eq!(a.send(now, ha, &[0xA5; 3000]), Ok(3000));
+    exchange(now, &mut a, &mut b);
+    // B's delayed ACK (window 0) goes out.
+    now = now + reference_stack::time::Duration::from_millis(200);
+    b.handle_timeout(now);
+    exchange(now, &mut a, &mut b);
+    let info = |s: &Stack, h| s.info(h).expect("connection");
+    assert_eq!(info(&a, ha).snd_wnd, 0, "B's window is full");
+
+    // B's application reads; the window update is lost. A's persist timer sends a probe
+    // octet, which B accepts.
+    let mut got = Vec::new();
+    read_all(&mut b, hb, &mut got);
+    while b.poll_transmit(now).is_some() {}
+    now = a.poll_timeout().expect("persist timer");
+    a.handle_timeout(now);
+    let probe = a.poll_transmit(now).expect("zero-window probe");
+    let a_snd_nxt = info(&a, ha).snd_nxt;
+    assert_eq!(a_snd_nxt, info(&a, ha).snd_una + 1u32, "a one-octet probe");
+    b.handle_packet(now, &probe).expect("probe parses");
+    assert_eq!(info(&b, hb).rcv_nxt, a_snd_nxt, "B took the probe octet");
+    while b.poll_transmit(now).is_some() {} // its ACK is lost too
+
+    // An old duplicate from B (one below A's RCV.NXT, say a stray retransmission) draws
+    // A's SQ-1 acknowledgment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, which B must accept.
+    let b_view = info(&b, hb);
+    let dup = Segment::new(
+        b_addr,
+        a_addr,
+        TcpRepr {
+            src_port: 80,
+            dst_port: 5000,
+            seq: b_view.snd_nxt - 1u32,
+            ack: b_view.snd_una,
+            flags: TcpFlags::ACK,
+            window: 0,
+            ..Default::default()
+        },
+    )
+    .expect("same family");
+    a.handle_packet(now, &dup.emit()).expect("parses");
+    let ack = a.poll_transmit(now).expect("A acknowledges the duplicate");
+    let seg = Segment::parse(&ack).expect("A's ACK parses");
+    assert!(seg.tcp.payload.is_empty() && seg.tcp.flags.ack());
+    assert_eq!(seg.tcp.seq, a_snd_nxt, "a pure ACK carries SEQ = SND.NXT");
+    let handled = b.handle_packet(now, &ack).expect("ACK parses");
+    assert!(
+        !handled.rules.contains(&Rule::Sq1),
+        "B finds A's ACK unacceptable: {:?}",
+        handled.rules
+    );
+    assert!(info(&b, hb).snd_wnd > 0, "B learned A's window");
 }

@@ -52,19 +52,21 @@ impl Tcb {
         None
     }
 
-    /// SEG.SEQ of a segment without data: SND.NXT, unless a zero-window probe (or a window the
-    /// peer shrank) put SND.NXT past the right edge of the peer's window; then the right edge,
-    /// so that the peer finds the ACK acceptable (RFC 9293 3.10.7.4, Table 6: a zero-length
-    /// segment must start inside RCV.WND, or at RCV.NXT when it is zero). Otherwise two stacks
-    /// can trade "unacceptable segment" ACKs for ever (found by fuzzing,
-    /// tests/fuzz_regressions.rs); Linux's tcp_acceptable_seq() makes the same choice.
+    /// SEG.SEQ of a segment without data: SND.NXT (RFC 9293 3.10.7.4, <SEQ=SND.NXT>), also
+    /// when a zero-window probe put SND.NXT one octet past the peer's window.
+    ///
+    /// Session 1 used the right edge of the peer's window instead (Linux's
+    /// tcp_acceptable_seq()) to stop an ACK war with a peer that had dropped our probe octet.
+    /// That traded one livelock for another, found by state_machine_pair: when both sides
+    /// probe a window they believe closed and each *accepts* the other's probe octet, each
+    /// side's RCV.NXT is the other's SND.UNA + 1, so ACKs at SND.UNA are below RCV.NXT and
+    /// unacceptable; neither side ever processes the other's window update, and the
+    /// connection stays stalled for ever (tests/fuzz_regressions.rs). At SND.NXT the ACK is
+    /// acceptable whenever the probe octet was taken; when it was dropped, the answer is an
+    /// ACK that is acceptable to us, and the exchanges for unacceptable segments are
+    /// rate-limited (`ack_unacceptable`), so no exchange runs away.
     fn ack_seq(&self) -> SeqNumber {
-        let edge = self.snd_una + self.snd_wnd;
-        if self.snd_nxt > edge {
-            edge
-        } else {
-            self.snd_nxt
-        }
+        self.snd_nxt
     }
 
     /// A RST with its own numbers (SS-1, AK-3, abort, ...), sent before anything else.
