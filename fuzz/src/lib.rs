@@ -7,6 +7,7 @@
 //! - [`pair`]: two stacks through a lossy, reordering, duplicating channel.
 
 pub mod pair;
+pub mod pattern;
 pub mod state_machine;
 pub mod wire_check;
 

@@ -17,7 +17,8 @@ use reference_stack::tcb::{ConnError, ConnEvent};
 use reference_stack::time::{Duration, Instant};
 use reference_stack::wire::Segment;
 
-use crate::state_machine::{app_byte, config};
+use crate::pattern;
+use crate::state_machine::config;
 use crate::wire_check;
 
 /// Packets in flight in one direction; beyond this the channel drops the newest.
@@ -92,10 +93,14 @@ struct Side {
 }
 
 impl Side {
-    fn byte(&self, off: u64) -> u8 {
-        app_byte(off ^ self.salt)
+    /// The octets this side's application writes at stream offsets `off..off + len`.
+    fn octets(&self, off: u64, len: usize) -> &'static [u8] {
+        pattern::octets(off + self.salt, len)
     }
 }
+
+/// Where B's stream starts in the pattern (A's starts at 0).
+const B_PHASE: u64 = 54_321;
 
 pub struct Pair {
     now: Instant,
@@ -146,8 +151,9 @@ impl Pair {
         };
         let mut p = Pair {
             now,
-            a: side(a, None, 0, 1 << 40),
-            b: side(b, Some(conn), 1 << 40, 0),
+            // Different phases of the pattern: one stream's octets do not pass for the other's.
+            a: side(a, None, 0, B_PHASE),
+            b: side(b, Some(conn), B_PHASE, 0),
             listener,
             to_a: VecDeque::new(),
             to_b: VecDeque::new(),
@@ -405,10 +411,8 @@ fn take(q: &mut VecDeque<Vec<u8>>, idx: u8) -> Option<Vec<u8>> {
 
 fn write(s: &mut Side, now: Instant, len: usize) {
     let Some(h) = s.conn else { return };
-    let data: Vec<u8> = (s.written..s.written + len as u64)
-        .map(|o| s.byte(o))
-        .collect();
-    if let Ok(n) = s.stack.send(now, h, &data) {
+    let data = s.octets(s.written, len);
+    if let Ok(n) = s.stack.send(now, h, data) {
         s.written += n as u64;
     }
 }
@@ -429,15 +433,11 @@ fn read(s: &mut Side, max: usize) {
             }
             Ok(n) => {
                 let got = buf.get(..n).expect("recv returned more than the buffer");
-                for &b in got {
-                    let off = s.read.len() as u64;
-                    assert_eq!(
-                        b,
-                        app_byte(off ^ s.peer_salt),
-                        "octet {off} of the stream differs"
-                    );
-                    s.read.push(b);
+                let off = s.read.len() as u64;
+                if let Some(i) = pattern::first_mismatch(off + s.peer_salt, got) {
+                    panic!("octet {} of the stream differs", off + i as u64);
                 }
+                s.read.extend_from_slice(got);
                 left = left.saturating_sub(n);
             }
             Err(StackError::Conn(ConnError::Reset | ConnError::Refused | ConnError::TimedOut)) => {

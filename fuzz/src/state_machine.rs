@@ -34,7 +34,7 @@ use reference_stack::wire::{
 };
 use reference_stack::{Config, FourTuple, RstPolicy, State};
 
-use crate::wire_check;
+use crate::{pattern, wire_check};
 
 /// Packets one event may make the stack send (a full send buffer at the smallest MSS is ~100).
 pub const MAX_PACKETS_PER_EVENT: usize = 5_000;
@@ -182,15 +182,19 @@ pub fn config(knobs: u16) -> Config {
     }
 }
 
-/// The byte the peer sends at sequence number `seq` (so retransmissions agree).
-pub fn peer_byte(seq: SeqNumber) -> u8 {
-    (seq.0.wrapping_mul(0x9E37_79B1) >> 24) as u8
+/// The octets the peer sends at sequence numbers `seq..seq + len` (so retransmissions agree).
+pub fn peer_octets(seq: SeqNumber, len: usize) -> &'static [u8] {
+    pattern::octets(u64::from(seq.0), len)
 }
 
-/// The byte the application writes at stream offset `off`.
-pub fn app_byte(off: u64) -> u8 {
-    (off.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
+/// The octets the application writes at stream offsets `off..off + len`. A different phase of
+/// the pattern than the peer's, so one stream's octets do not pass for the other's.
+pub fn app_octets(off: u64, len: usize) -> &'static [u8] {
+    pattern::octets(off + APP_PHASE, len)
 }
+
+/// Where the application's stream starts in the pattern.
+pub const APP_PHASE: u64 = 0x0B_5EED;
 
 /// The peer's view of one connection.
 #[derive(Debug, Clone)]
@@ -204,7 +208,10 @@ struct Conn {
     peer_nxt: SeqNumber,
     /// Every (seq, seg_len) the peer put on the wire on this tuple (SYN and FIN included).
     sent: Vec<(SeqNumber, u32)>,
-    /// The peer's payload bytes did not all follow [`peer_byte`] (raw input).
+    /// The last `contiguous_from` answer: (IRS, `sent.len()` then, octets). `sent` only grows,
+    /// so the answer holds until it does; it is asked after every emitted ACK.
+    covered: std::cell::Cell<Option<(SeqNumber, usize, u32)>>,
+    /// The peer's payload bytes did not all follow [`peer_octets`] (raw input).
     tainted: bool,
     stack_iss: Option<SeqNumber>,
     peer_rcv_nxt: SeqNumber,
@@ -229,6 +236,7 @@ impl Conn {
             peer_iss,
             peer_nxt: peer_iss,
             sent: Vec::new(),
+            covered: std::cell::Cell::new(None),
             tainted: false,
             stack_iss: None,
             peer_rcv_nxt: SeqNumber(0),
@@ -244,6 +252,11 @@ impl Conn {
 
     /// How many octets from `irs` on the peer has sent without a gap.
     fn contiguous_from(&self, irs: SeqNumber) -> u32 {
+        if let Some((at, n, covered)) = self.covered.get() {
+            if at == irs && n == self.sent.len() {
+                return covered;
+            }
+        }
         let mut ranges: Vec<(u32, u32)> = self
             .sent
             .iter()
@@ -262,6 +275,7 @@ impl Conn {
             }
             covered = covered.max(end);
         }
+        self.covered.set(Some((irs, self.sent.len(), covered)));
         covered
     }
 }
@@ -368,8 +382,8 @@ impl Harness {
             Event::Send(n) => {
                 if let Some(h) = self.conn.handle {
                     let start = self.conn.app_sent;
-                    let data: Vec<u8> = (start..start + u64::from(*n)).map(app_byte).collect();
-                    if let Ok(k) = self.stack.send(now, h, &data) {
+                    let data = app_octets(start, usize::from(*n));
+                    if let Ok(k) = self.stack.send(now, h, data) {
                         assert!(k <= data.len(), "send queued more than given");
                         self.conn.app_sent += k as u64;
                     }
@@ -479,9 +493,8 @@ impl Harness {
         if let Some((irs, _)) = self.conn.last_rcv_nxt {
             if !self.conn.tainted {
                 let first = irs + 1u32 + self.conn.app_read as u32;
-                for (i, &b) in got.iter().enumerate() {
-                    let seq = first + i as u32;
-                    assert_eq!(b, peer_byte(seq), "recv: wrong octet at sequence {seq}");
+                if let Some(i) = pattern::first_mismatch(u64::from(first.0), got) {
+                    panic!("recv: wrong octet at sequence {}", first + i as u32);
                 }
             }
         }
@@ -539,7 +552,7 @@ impl Harness {
         let flags = TcpFlags(u16::from(p.flags));
         let len = usize::from(p.len).min(MAX_PEER_PAYLOAD);
         let data_seq = seq + u32::from(flags.syn());
-        let payload: Vec<u8> = (0..len).map(|i| peer_byte(data_seq + i as u32)).collect();
+        let payload = peer_octets(data_seq, len).to_vec();
         let mut options = Vec::new();
         if let Some((adv, ecr)) = p.ts {
             self.conn.peer_tsval = self.conn.peer_tsval.wrapping_add(u32::from(adv));
@@ -610,12 +623,7 @@ impl Harness {
                     self.conn.sent.push((tcp.seq, len));
                 }
                 let data_seq = tcp.seq + u32::from(tcp.flags.syn());
-                if tcp
-                    .payload
-                    .iter()
-                    .enumerate()
-                    .any(|(i, &b)| b != peer_byte(data_seq + i as u32))
-                {
+                if pattern::first_mismatch(u64::from(data_seq.0), &tcp.payload).is_some() {
                     self.conn.tainted = true;
                 }
                 let end = tcp.seq + len;
@@ -731,13 +739,9 @@ impl Harness {
                 "stack sends stream octets up to {end}, the application wrote {}",
                 c.app_sent
             );
-            for (i, &b) in tcp.payload.iter().enumerate() {
+            if let Some(i) = pattern::first_mismatch(u64::from(first) + APP_PHASE, &tcp.payload) {
                 let off = u64::from(first) + i as u64;
-                assert_eq!(
-                    b,
-                    app_byte(off),
-                    "sent octet {off} differs from what was written"
-                );
+                panic!("sent octet {off} differs from what was written");
             }
         }
         if c.stack_iss.is_some() {
