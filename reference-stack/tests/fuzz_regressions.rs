@@ -293,7 +293,7 @@ fn a_pure_ack_after_a_zero_window_probe_carries_snd_nxt() {
     assert_eq!(a.send(now, ha, &[0xA5; 3000]), Ok(3000));
     exchange(now, &mut a, &mut b);
     // B's delayed ACK (window 0) goes out.
-    now = now + reference_stack::time::Duration::from_millis(200);
+    now += reference_stack::time::Duration::from_millis(200);
     b.handle_timeout(now);
     exchange(now, &mut a, &mut b);
     let info = |s: &Stack, h| s.info(h).expect("connection");
