@@ -1,5 +1,6 @@
 //! What each subcommand does, between the CLI and the library. Exit codes: 0 all passed,
-//! 1 some case failed, 2 usage or case-file errors.
+//! 1 some case failed, 2 usage or case-file errors; 130 / 143 when SIGINT / SIGTERM stopped
+//! the command (set by `main`, see [`crate::interrupt`]).
 
 use crate::case::load::load_paths;
 use crate::case::model::Case;
@@ -118,6 +119,7 @@ pub fn run(args: &RunArgs) -> u8 {
                 eprintln!("error: --target linux is not available here: {why}");
                 return EXIT_USAGE;
             }
+            crate::target::sweep::sweep_and_report();
             Box::new(|| match crate::target::linux::LinuxTarget::new() {
                 Ok(t) => Box::new(t) as Box<dyn Target>,
                 Err(e) => {
@@ -133,6 +135,7 @@ pub fn run(args: &RunArgs) -> u8 {
                     return EXIT_USAGE;
                 }
             };
+            crate::target::sweep::sweep_and_report();
             // One wire, one agent session: instances run one after the other.
             jobs = 1;
             Box::new(move || {
@@ -171,6 +174,22 @@ pub fn run(args: &RunArgs) -> u8 {
         budget: args.max_case_time,
     };
     let result = execute(&instances, &opts, make_target.as_ref(), &mut reporters);
+    if let Some(sig) = crate::interrupt::signal() {
+        // The exit status (128 + sig) is `main`'s; here only what was left undone.
+        let done = result
+            .as_ref()
+            .map_or(0, |s| s.passed + s.failed + s.skipped + s.baseline);
+        eprintln!(
+            "interrupted by {}: {} of {} instance(s) not run",
+            signal_name(sig),
+            instances.len().saturating_sub(done),
+            instances.len()
+        );
+        if let Err(e) = result {
+            eprintln!("error: writing reports: {e}");
+        }
+        return EXIT_FAILED;
+    }
     // Stale entries are only meaningful when everything ran.
     let complete = args.select.filter.is_none() && args.select.partition.is_none();
     if let (Some(b), true) = (&baseline, complete) {
@@ -192,6 +211,31 @@ pub fn run(args: &RunArgs) -> u8 {
             eprintln!("error: writing reports: {e}");
             EXIT_USAGE
         }
+    }
+}
+
+fn signal_name(sig: libc::c_int) -> String {
+    match sig {
+        libc::SIGINT => "SIGINT".into(),
+        libc::SIGTERM => "SIGTERM".into(),
+        other => format!("signal {other}"),
+    }
+}
+
+/// `tcpconform sweep`: remove the named namespaces of tcpconform processes that are gone.
+pub fn sweep() -> u8 {
+    let swept = crate::target::sweep::sweep();
+    for name in &swept.removed {
+        println!("removed {}/{name}", crate::target::sweep::NETNS_DIR);
+    }
+    for (name, why) in &swept.failed {
+        eprintln!("error: cannot remove {name}: {why}");
+    }
+    println!("{} stale namespace(s) removed", swept.removed.len());
+    if swept.failed.is_empty() {
+        EXIT_PASSED
+    } else {
+        EXIT_FAILED
     }
 }
 

@@ -1,14 +1,22 @@
 //! Command-line interface (clap). Exit codes: 0 all passed, 1 some case failed, 2 usage or
-//! case-file errors.
+//! case-file errors, 130 / 143 stopped by SIGINT / SIGTERM.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+
+/// The exit statuses and what a signal does, for `--help` (see [`crate::interrupt`]).
+pub const EXIT_STATUS: &str = "Exit status: 0 all passed, 1 some case failed, 2 usage or \
+case-file errors, 130 stopped by SIGINT, 143 stopped by SIGTERM.\n\
+On the first SIGINT/SIGTERM, `run` starts no more instances, ends the running ones (reported \
+as skipped: interrupted), tears every target down and still writes the requested reports; \
+`serve` and `agent` close their devices and sockets and exit. A second signal exits at once.";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "tcpconform",
     version,
-    about = "TCP conformance and fuzz testing against RFC 9293"
+    about = "TCP conformance and fuzz testing against RFC 9293",
+    after_help = EXIT_STATUS
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -18,6 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run cases against a target (default: ./cases on the bundled reference stack).
+    #[command(after_help = EXIT_STATUS)]
     Run(RunArgs),
     /// List the case instances that `run` would execute.
     List(SelectArgs),
@@ -32,6 +41,10 @@ pub enum Command {
     Serve(crate::serve::ServeArgs),
     /// Perform a case's application calls beside a target stack, for `--target link --agent`.
     Agent(crate::agent::AgentArgs),
+    /// Remove named network namespaces `tcpc-<tag>-<pid>` (/run/netns) whose process `pid` is
+    /// gone, and the devices in them; prints what it removed. `run --target linux|link` and
+    /// `serve` do this at start.
+    Sweep,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -12,6 +12,7 @@ pub mod target;
 pub mod app;
 pub mod cli;
 pub mod coverage;
+pub mod interrupt;
 
 pub mod agent;
 pub mod serve;

@@ -6,6 +6,16 @@ use tcpconform::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The long-running commands stop cleanly on SIGINT/SIGTERM (see `interrupt`); installed
+    // before any thread exists.
+    if matches!(
+        cli.command,
+        Command::Run(_) | Command::Serve(_) | Command::Agent(_)
+    ) {
+        if let Err(e) = tcpconform::interrupt::install() {
+            eprintln!("warning: cannot handle SIGINT/SIGTERM: {e}");
+        }
+    }
     let code = match cli.command {
         Command::Run(args) => tcpconform::app::run(&args),
         Command::List(args) => tcpconform::app::list(&args),
@@ -14,6 +24,12 @@ fn main() -> ExitCode {
         Command::Coverage(args) => tcpconform::app::coverage(&args),
         Command::Serve(args) => tcpconform::serve::run(&args),
         Command::Agent(args) => tcpconform::agent::run(&args),
+        Command::Sweep => tcpconform::app::sweep(),
     };
-    ExitCode::from(code)
+    // Stopped by a signal: say so in the status, as a shell does for a death by it, whatever
+    // the command made of its partial work.
+    match tcpconform::interrupt::signal() {
+        Some(sig) => ExitCode::from(tcpconform::interrupt::exit_code(sig)),
+        None => ExitCode::from(code),
+    }
 }

@@ -548,7 +548,8 @@ fn agent_config(args: &ServeArgs) -> Result<Option<(SocketAddr, ServerConfig)>, 
     )))
 }
 
-/// `tcpconform serve`: runs until killed.
+/// `tcpconform serve`: runs until SIGINT or SIGTERM (then closes its device and exits with
+/// 130 or 143, see [`crate::interrupt`]) or killed.
 pub fn run(args: &ServeArgs) -> u8 {
     match serve(args) {
         Ok(()) => crate::app::EXIT_PASSED,
@@ -560,6 +561,7 @@ pub fn run(args: &ServeArgs) -> u8 {
 }
 
 fn serve(args: &ServeArgs) -> Result<(), String> {
+    crate::target::sweep::sweep_and_report();
     let agent = agent_config(args)?;
     // Before any thread exists, so that every thread is in the namespace.
     if let Some(ns) = &args.netns {
@@ -613,11 +615,15 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
         args.agent_listen
             .map_or(String::new(), |a| format!(", agent on {a}")),
     );
-    loop {
+    // A turn sleeps at most `TURN`, so a signal is noticed within that. Leaving drops the
+    // agent (its sockets are aborted) and then the device, which vanishes if serve made it.
+    while !crate::interrupt::requested() {
         s.turn().map_err(|e| format!("{}: {e}", args.iface))?;
         s.application();
         s.jobs(&jobs).map_err(|e| format!("{}: {e}", args.iface))?;
     }
+    eprintln!("serve: interrupted, closing {}", args.iface);
+    Ok(())
 }
 
 #[cfg(test)]

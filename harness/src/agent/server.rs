@@ -338,7 +338,7 @@ fn session(
     let mut authenticated = false;
     let mut idle_since = std::time::Instant::now();
     loop {
-        if stop.load(Ordering::SeqCst) {
+        if stop.load(Ordering::SeqCst) || crate::interrupt::requested() {
             break;
         }
         match read_line(&mut reader, &mut buf) {
@@ -440,8 +440,9 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serve until `stop` is set: one session at a time, on this thread; a harness that
-    /// connects while another is served is told so and disconnected.
+    /// Serve until `stop` is set or the process is interrupted (SIGINT, SIGTERM): one session
+    /// at a time, on this thread; a harness that connects while another is served is told so
+    /// and disconnected.
     pub fn run(self, backend: &mut dyn Backend, stop: &AtomicBool) {
         let busy = Arc::new(AtomicBool::new(false));
         std::thread::scope(|scope| {
@@ -454,7 +455,8 @@ impl Server {
                     worker_busy.store(false, Ordering::SeqCst);
                 }
             });
-            while !stop.load(Ordering::SeqCst) {
+            // SIGINT/SIGTERM stop the agent like `stop` does (see `crate::interrupt`).
+            while !stop.load(Ordering::SeqCst) && !crate::interrupt::requested() {
                 match self.listener.accept() {
                     Ok((mut stream, peer)) => {
                         let _ = stream.set_nonblocking(false);

@@ -35,7 +35,10 @@ pub struct RunOptions<'a> {
 }
 
 /// Runs `instances` on `opts.jobs` workers, each with a target from `make_target`. Results
-/// reach `reporters` as they finish; the summary is returned.
+/// reach `reporters` as they finish; the summary is returned. Once the run is interrupted
+/// ([`crate::interrupt`]) no further instance starts, the running ones end early (reported
+/// as skipped, "interrupted"), and the reporters still get `Finished`: the summary then
+/// counts fewer instances than were given.
 pub fn execute(
     instances: &[Instance<'_>],
     opts: &RunOptions<'_>,
@@ -75,6 +78,11 @@ pub fn execute(
             scope.spawn(move || {
                 let mut target = make_target();
                 loop {
+                    // Interrupted: start nothing more; the target is dropped on the way out,
+                    // which tears its instance down.
+                    if crate::interrupt::requested() {
+                        break;
+                    }
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(inst) = instances.get(i) else { break };
                     let instance_seed = seed ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d);

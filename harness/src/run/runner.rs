@@ -563,6 +563,9 @@ impl Run<'_> {
     fn steps(&mut self, steps: &[Step], case: &Case, base_index: usize) -> StepResult {
         for (i, step) in steps.iter().enumerate() {
             let index = base_index + i;
+            if crate::interrupt::requested() {
+                return Err(fail(step, index, crate::interrupt::REASON));
+            }
             match &step.kind {
                 StepKind::Send(s) => self.send(step, index, s, case.defaults.win)?,
                 StepKind::Expect(e) => self.expect(step, index, e, case.defaults.within)?,
@@ -731,7 +734,17 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
     })();
     let rules = dedup(target.take_rules());
     target.close();
+    // Once the run is interrupted, waits end early and steps stop: a failure may be the
+    // interruption's doing rather than the target's, so it is no verdict. A pass stands (a
+    // cut-short wait fails, so it never passes for silence).
+    let interrupted = crate::interrupt::requested();
     let (outcome, trace) = match outcome_and_trace {
+        Ok((Err(_), trace, _)) | Err((_, trace)) if interrupted => (
+            Outcome::Skipped {
+                reason: crate::interrupt::REASON.into(),
+            },
+            trace,
+        ),
         Ok((Ok(()), trace, variants)) => (Outcome::Passed { variants }, trace),
         Ok((Err(f), trace, _)) => (Outcome::Failed(f), trace),
         Err((message, trace)) => (

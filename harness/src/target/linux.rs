@@ -199,19 +199,24 @@ impl Instance {
         Ok(got)
     }
 
-    /// Wait until `deadline` or, with `stop_on_packet`, until a TCP packet is pending.
+    /// Wait until `deadline` or, with `stop_on_packet`, until a TCP packet is pending. An
+    /// interrupted run ends the wait early with an error: a wait cut short must not pass for
+    /// the silence an `expect_none` asks for.
     fn pump_until(&mut self, deadline: Instant, stop_on_packet: bool) -> Result<(), TargetError> {
         loop {
             self.pull()?;
             if stop_on_packet && !self.pending.is_empty() {
                 return Ok(());
             }
+            if crate::interrupt::requested() {
+                return Err(TargetError::interrupted());
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Ok(());
             }
             self.tun
-                .poll(libc::POLLIN, left)
+                .poll(libc::POLLIN, left.min(crate::interrupt::CHECK_EVERY))
                 .map_err(|e| target_error("poll TUN", e))?;
         }
     }

@@ -11,6 +11,7 @@ pub mod netns;
 pub mod reference;
 pub mod sockdiag;
 pub mod sockets;
+pub mod sweep;
 pub mod tun;
 
 use crate::run::event::IpVersion;
@@ -108,6 +109,13 @@ impl fmt::Display for TargetError {
 }
 
 impl std::error::Error for TargetError {}
+
+impl TargetError {
+    /// A wait cut short because the run was interrupted (SIGINT, SIGTERM).
+    pub fn interrupted() -> TargetError {
+        TargetError(crate::interrupt::REASON.into())
+    }
+}
 
 /// One received packet and when it arrived (time since the instance was opened).
 #[derive(Debug, Clone)]
