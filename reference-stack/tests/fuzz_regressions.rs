@@ -343,3 +343,67 @@ fn a_pure_ack_after_a_zero_window_probe_carries_snd_nxt() {
     );
     assert!(info(&b, hb).snd_wnd > 0, "B learned A's window");
 }
+
+/// state_machine_pair, "packets still in flight after 3000 loss-free rounds" (input kept as
+/// fuzz/regressions/state_machine_pair-zero-window-slow-acks): A's application closed with
+/// 1024 unread octets, so A's receive window stays zero for good, and B keeps a one-octet
+/// zero-window probe outstanding; B's pure ACKs then carry SEQ = SND.NXT = A's RCV.NXT + 1,
+/// one past A's zero window. A dropped them as unacceptable, so it only learned that its own
+/// data was acknowledged from B's next probe (at RCV.NXT), every 120 s: a 35 KB transfer
+/// took 4.7 hours. RFC 9293 3.10.7.4: "If the RCV.WND is zero, no segments will be
+/// acceptable, but special allowance should be made to accept valid ACKs" (SQ-3, MUST-66).
+#[test]
+fn with_a_zero_window_the_peers_ack_one_past_rcv_nxt_is_processed() {
+    let mut a = Stack::new(config(1024, 1));
+    let mut b = Stack::new(config(65_535, 2));
+    let now = Instant::from_millis(1);
+    let a_addr = SocketAddr::new(Ipv4Addr::new(10, 0, 0, 1).into(), 80);
+    let b_addr = SocketAddr::new(Ipv4Addr::new(10, 0, 0, 2).into(), 5000);
+    let listener = a.listen(a_addr).expect("listen");
+    let hb = b.connect(now, b_addr, a_addr).expect("connect");
+    exchange(now, &mut a, &mut b);
+    let ha = a.accept(listener).expect("listener").expect("accepted");
+
+    // B fills A's receive window; A's application reads nothing.
+    assert_eq!(b.send(now, hb, &[0x5B; 2000]), Ok(2000));
+    exchange(now, &mut a, &mut b);
+    let info = |s: &Stack, h| s.info(h).expect("connection");
+    assert_eq!(info(&a, ha).rcv_wnd, 0, "A's window is shut");
+
+    // A sends 100 octets; B's acknowledgment of them comes from a B whose zero-window probe
+    // is outstanding: SEQ = B's SND.NXT = A's RCV.NXT + 1.
+    assert_eq!(a.send(now, ha, &[0xA5; 100]), Ok(100));
+    let data = a.poll_transmit(now).expect("A's data");
+    assert!(a.poll_transmit(now).is_none());
+    let a_view = info(&a, ha);
+    let ack = Segment::new(
+        b_addr,
+        a_addr,
+        TcpRepr {
+            src_port: b_addr.port(),
+            dst_port: a_addr.port(),
+            seq: a_view.rcv_nxt + 1u32,
+            ack: a_view.snd_nxt,
+            flags: TcpFlags::ACK,
+            window: 8192,
+            ..Default::default()
+        },
+    )
+    .expect("same family");
+    drop(data);
+    let handled = a.handle_packet(now, &ack.emit()).expect("parses");
+    assert!(
+        handled.rules.contains(&Rule::Sq3) && !handled.rules.contains(&Rule::Sq1),
+        "rules {:?}",
+        handled.rules
+    );
+    assert_eq!(
+        info(&a, ha).snd_una,
+        a_view.snd_nxt,
+        "A's data is acknowledged"
+    );
+    assert!(
+        a.poll_transmit(now).is_none(),
+        "an ACK accepted under the zero-window allowance is not answered"
+    );
+}

@@ -1311,9 +1311,20 @@ fn sq3_zero_window_urgent_is_processed() {
 fn sq3_zero_window_empty_segment_off_rcv_nxt_is_unacceptable() {
     // Table 6, len 0, window 0: only SEG.SEQ = RCV.NXT is acceptable.
     let mut c = zero_window(RstPolicy::Rfc5961);
-    let o = c.feed(seg(ACK, c.rcv_nxt.wrapping_add(1), c.snd_nxt));
+    let o = c.feed(seg(ACK, c.rcv_nxt.wrapping_add(2), c.snd_nxt));
     c.expect_one(c.ack_now(), "SQ-1 with a zero window");
     assert_rule(&o, Rule::Sq1, "SQ-1");
+}
+
+#[test]
+fn sq3_zero_window_ack_one_past_rcv_nxt_is_processed_unanswered() {
+    // "If the RCV.WND is zero, no segments will be acceptable, but special allowance should be
+    // made to accept valid ACKs" (3.10.7.4): a peer whose one-octet probe is outstanding sends
+    // its ACKs at SND.NXT = RCV.NXT + 1. The reference takes them (SQ-3) without answering.
+    let mut c = zero_window(RstPolicy::Rfc5961);
+    let o = c.feed(seg(ACK, c.rcv_nxt.wrapping_add(1), c.snd_nxt));
+    c.expect_none("an ACK accepted under the zero-window allowance is not answered");
+    assert_rule(&o, Rule::Sq3, "SQ-3");
 }
 
 #[test]

@@ -263,10 +263,25 @@ impl Tcb {
         // A retransmission of the FIN we already took (its octet is RCV.NXT - 1): steps five and
         // eight say what to do with it (AK-12, FN-5, FN-6), so it is let through.
         let old_fin = flags.fin() && self.peer_fin && fin_seq + 1u32 == self.rcv_nxt;
-        // SQ-3 (MUST-66): with RCV.WND = 0 a segment at RCV.NXT still has its ACK, URG and RST
-        // processed; its text is not accepted.
+        // SQ-3 (MUST-66): "If the RCV.WND is zero, no segments will be acceptable, but special
+        // allowance should be made to accept valid ACKs, URGs, and RSTs." A segment with text at
+        // RCV.NXT (a zero-window probe) has its ACK, URG and RST processed and draws an ACK; its
+        // text is not accepted.
         let zero_window_text = wnd == 0 && len > 0 && seg.seq == self.rcv_nxt;
-        if !(old_fin || zero_window_text || acceptable(seg.seq, len, self.rcv_nxt, wnd)) {
+        // The same allowance for a pure ACK at RCV.NXT + 1: while the peer's one-octet probe is
+        // outstanding, its ACKs carry SEQ = SND.NXT = RCV.NXT + 1, outside a zero window by one.
+        // Dropping them (and answering each with an ACK) means a receiver that keeps its window
+        // shut never hears that its own data was acknowledged except from the next probe, two
+        // minutes later (found by state_machine_pair; tests/fuzz_regressions.rs). With the
+        // window shut, the peer cannot legitimately be further ahead than that one octet: the
+        // right edge never moves left. Taken as acceptable: processed, no answer.
+        let zero_window_ack =
+            wnd == 0 && len == 0 && flags.ack() && !flags.rst() && seg.seq == self.rcv_nxt + 1u32;
+        if !(old_fin
+            || zero_window_text
+            || zero_window_ack
+            || acceptable(seg.seq, len, self.rcv_nxt, wnd))
+        {
             if flags.rst() {
                 // SQ-2: unacceptable RST: drop.
                 rules.push(Rule::Sq2);
@@ -279,8 +294,10 @@ impl Tcb {
         }
         if wnd == 0 {
             rules.push(Rule::Sq3);
-            if zero_window_text {
-                self.ack_now = true;
+            if zero_window_text || zero_window_ack {
+                // Only the probe is answered: an answer to the pure ACK would be a pure ACK
+                // one past the peer's own zero window, and the two would trade them.
+                self.ack_now |= zero_window_text;
                 return Some(Text {
                     seq: self.rcv_nxt,
                     data: &[],
