@@ -14,10 +14,11 @@ use std::fmt::Write as _;
 
 /// RFC 9293 requirement ids (rfc9293_requirements.tsv) that no packet exchange can show, with
 /// the reason. Everything else is observable on the wire and should have a passing case.
+/// Application interfaces whose effect a case can drive and see are observable: MUST-17 (Nagle
+/// off, `call: nodelay`), MUST-24 and MUST-27 (keep-alives requested with a configured idle
+/// time, `call: { keepalive: ... }`, then probes on the wire after exactly that time).
 pub const NOT_OBSERVABLE: &[(&str, &str)] = &[
     ("MUST-21", "an application interface (setting R2), not a wire behaviour"),
-    ("MUST-24", "an application interface (requesting keep-alives)"),
-    ("MUST-27", "a configuration knob (keep-alive interval)"),
     ("MUST-32", "an application notification (urgent data)"),
     ("MUST-33", "an application query (urgent data queued)"),
     ("MUST-43", "an application interface (local IP in OPEN)"),

@@ -372,6 +372,21 @@ impl AgentSockets {
                 Err(r) => r,
                 Ok(h) => done(stack.set_nagle(h, !on)),
             },
+            Request::Keepalive {
+                idle_secs,
+                interval_secs,
+                count,
+            } => match self.conn(stack) {
+                Err(r) => r,
+                Ok(h) => done(stack.set_keepalive(
+                    h,
+                    Some(reference_stack::config::Keepalive {
+                        idle: Duration::from_secs(u64::from(*idle_secs)),
+                        interval: Duration::from_secs(u64::from(*interval_secs)),
+                        count: *count,
+                    }),
+                )),
+            },
             Request::State { local, remote } => Response::State {
                 state: Some(
                     stack

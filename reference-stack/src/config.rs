@@ -14,6 +14,34 @@ pub enum RstPolicy {
     Rfc5961,
 }
 
+/// Keep-alive timing of one connection (RFC 9293 3.8.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Time without any segment from the peer before the first probe (MUST-26: only when idle
+    /// this long; MUST-27: configurable; MUST-28: the default is at least two hours).
+    pub idle: Duration,
+    /// Time between probes while they go unanswered.
+    pub interval: Duration,
+    /// Unanswered probes after which the connection is dropped. One lost ACK must not end the
+    /// connection (MUST-29), so a count of 1 is the application's explicit choice.
+    pub count: u32,
+}
+
+impl Keepalive {
+    /// MUST-28: the idle time defaults to no less than two hours.
+    pub const DEFAULT_IDLE: Duration = Duration::from_secs(2 * 60 * 60);
+}
+
+impl Default for Keepalive {
+    fn default() -> Keepalive {
+        Keepalive {
+            idle: Keepalive::DEFAULT_IDLE,
+            interval: Duration::from_secs(75),
+            count: 9,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// The largest IP packet we send or want to receive; our MSS option is derived from it
@@ -49,11 +77,12 @@ pub struct Config {
     pub r2: Duration,
     /// R2 for SYN segments (MUST-23: at least 3 minutes).
     pub r2_syn: Duration,
-    /// Keep-alive idle time (MUST-25: off by default; MUST-28: at least two hours when on).
+    /// Keep-alive idle time of new connections (MUST-25: off by default; MUST-28: at least two
+    /// hours when on). An application changes it per connection with `Stack::set_keepalive`.
     pub keepalive: Option<Duration>,
-    /// Interval between unanswered keep-alive probes.
+    /// Interval between unanswered keep-alive probes of new connections.
     pub keepalive_interval: Duration,
-    /// Unanswered probes before the connection is dropped (MUST-29: tolerant of lost ACKs).
+    /// Unanswered probes before a new connection is dropped (MUST-29: tolerant of lost ACKs).
     pub keepalive_probes: u32,
     /// Half-open (SYN-RECEIVED) connections per listener; see `Stack` for what happens when full.
     pub syn_backlog: usize,
@@ -71,6 +100,17 @@ pub struct Config {
     pub time_wait_reuse: bool,
     /// Secret key of the RFC 6528 ISN function. `None` draws a random one per stack.
     pub isn_secret: Option<[u8; 16]>,
+}
+
+impl Config {
+    /// The keep-alive timing new connections start with, whether or not keep-alives are on.
+    pub fn keepalive_timing(&self) -> Keepalive {
+        Keepalive {
+            idle: self.keepalive.unwrap_or(Keepalive::DEFAULT_IDLE),
+            interval: self.keepalive_interval,
+            count: self.keepalive_probes,
+        }
+    }
 }
 
 impl Default for Config {

@@ -26,12 +26,12 @@
 //! until the application calls `close` or `abort` on it; a connection the application never saw
 //! (half-open, or never accepted after its listener closed) is forgotten at once.
 
-use crate::config::Config;
+use crate::config::{Config, Keepalive};
 use crate::isn::IsnGenerator;
 use crate::rules::Rule;
 use crate::state::State;
 use crate::tcb::{ConnError, ConnEvent, Tcb, TcbInfo};
-use crate::time::{Duration, Instant};
+use crate::time::Instant;
 use crate::tuple::FourTuple;
 use crate::wire::{IpRepr, Ipv4Repr, Ipv6Repr, Segment, SeqNumber, TcpFlags, TcpRepr, WireError};
 use core::fmt;
@@ -366,13 +366,14 @@ impl Stack {
         Ok(())
     }
 
-    /// MUST-24: keep-alives for one connection (`None`: off).
+    /// MUST-24, MUST-27: keep-alives for one connection with this timing (`None`: off). New
+    /// connections start with `Config::keepalive` (off by default, MUST-25).
     pub fn set_keepalive(
         &mut self,
         h: SocketHandle,
-        idle: Option<Duration>,
+        keepalive: Option<Keepalive>,
     ) -> Result<(), StackError> {
-        self.conn_mut(h)?.tcb.set_keepalive(idle);
+        self.conn_mut(h)?.tcb.set_keepalive_timing(keepalive);
         Ok(())
     }
 

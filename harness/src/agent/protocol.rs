@@ -54,6 +54,12 @@ pub enum Request {
     NoDelay {
         on: bool,
     },
+    /// Keep-alives on: SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT.
+    Keepalive {
+        idle_secs: u32,
+        interval_secs: u32,
+        count: u32,
+    },
     /// The RFC 9293 state of `local` <-> `remote`.
     State {
         local: SocketAddr,
@@ -100,6 +106,11 @@ impl Request {
             Request::Close => "close".into(),
             Request::Abort => "abort".into(),
             Request::NoDelay { on } => format!("nodelay {on}"),
+            Request::Keepalive {
+                idle_secs,
+                interval_secs,
+                count,
+            } => format!("keepalive idle {idle_secs}s interval {interval_secs}s count {count}"),
             Request::State { local, remote } => format!("state {local} <-> {remote}"),
         }
     }

@@ -211,13 +211,20 @@ impl Backend for OsBackend {
                 Err(r) => r,
                 Ok(s) => result(s.set_nodelay(*on)),
             },
+            Request::Keepalive {
+                idle_secs,
+                interval_secs,
+                count,
+            } => match self.conn() {
+                Err(r) => r,
+                Ok(s) => result(s.set_keepalive(*idle_secs, *interval_secs, *count)),
+            },
             // CLOSE the connection; with none, CLOSE in LISTEN deletes the listener
-            // (RFC 9293 3.10.4).
+            // (RFC 9293 3.10.4). The RFC's CLOSE is "I have no more to send": shutdown(SHUT_WR),
+            // as `--target linux` does. close(2) would also give up receiving, so Linux would
+            // answer data in FIN-WAIT-1/2 with RST and orphan the socket (48 failures over link).
             Request::Close => match self.conn() {
-                Ok(_) => {
-                    self.conn = None;
-                    Response::Ok
-                }
+                Ok(s) => result(s.shutdown_write()),
                 Err(r) => match self.listener.take() {
                     Some(_) => Response::Ok,
                     None => r,

@@ -538,6 +538,14 @@ pub enum CallKind {
     Abort,
     /// TCP_NODELAY on (disable Nagle, RFC 9293 3.7.4).
     NoDelay,
+    /// Keep-alives on (RFC 9293 3.8.4, MUST-24): the first probe after `idle` without a segment
+    /// from the peer, then one per `interval` while unanswered, and the connection dropped after
+    /// `count` unanswered probes. Whole seconds (socket options count seconds).
+    Keepalive {
+        idle: Duration,
+        interval: Duration,
+        count: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -138,6 +138,17 @@ fn schema() -> Value {
                 "expect": { "type": "string", "description": "Bytes a read must return, or eof" },
                 "expect_hex": { "type": "string" },
                 "shutdown": { "enum": ["read", "write", "both", null] },
+                "keepalive": {
+                    "type": "object",
+                    "description": "Keep-alives on (RFC 9293 3.8.4): first probe after idle, then every interval, dropped after count unanswered probes; whole seconds",
+                    "properties": {
+                        "idle": { "$ref": "#/$defs/duration" },
+                        "interval": { "$ref": "#/$defs/duration" },
+                        "count": { "type": "integer", "minimum": 1, "maximum": 127 }
+                    },
+                    "required": ["idle", "interval", "count"],
+                    "additionalProperties": false
+                },
                 "error": { "enum": errors }
               }, "additionalProperties": false }
         ]

@@ -112,7 +112,13 @@ pub(crate) const CALLS: &[&str] = &[
     "close",
     "abort",
     "nodelay",
+    "keepalive",
 ];
+pub(crate) const KEEPALIVE_FIELDS: &[&str] = &["idle", "interval", "count"];
+/// Largest keep-alive idle time and interval, in seconds (Linux's MAX_TCP_KEEPIDLE and
+/// MAX_TCP_KEEPINTVL), and largest probe count (MAX_TCP_KEEPCNT).
+const KEEPALIVE_MAX_SECS: u64 = 32767;
+const KEEPALIVE_MAX_COUNT: i128 = 127;
 pub(crate) const OPTION_NAMES: &str = "mss N, wscale N, sackOK, sack L:R ..., ts VAL ECR, nop, eol, { kind: K, data: \"hex\" }, { raw: \"hex\" }";
 
 /// Collects diagnostics for one file.
@@ -1781,6 +1787,7 @@ fn call(cx: &mut Cx<'_>, node: &Node) -> Option<Call> {
                         max: cx.int(v, "read size", 1, 1 << 20)? as usize,
                         expect: None,
                     },
+                    "keepalive" => keepalive(cx, v)?,
                     "shutdown" => match &v.kind {
                         Kind::Null => CallKind::Shutdown(Shutdown::Write),
                         Kind::Str(s) if s == "read" => CallKind::Shutdown(Shutdown::Read),
@@ -1837,6 +1844,36 @@ fn call(cx: &mut Cx<'_>, node: &Node) -> Option<Call> {
     Some(Call { kind, error })
 }
 
+/// `keepalive: { idle: 1s, interval: 1s, count: 3 }`: every field required (the case states its
+/// timing; stacks' defaults differ and the RFC's idle default is two hours, MUST-28).
+fn keepalive(cx: &mut Cx<'_>, node: &Node) -> Option<CallKind> {
+    let f = cx.map(node, "keepalive", KEEPALIVE_FIELDS)?;
+    let (idle, interval, count) = (f.req(cx, "idle"), f.req(cx, "interval"), f.req(cx, "count"));
+    let secs = |cx: &mut Cx<'_>, node: &Node, what: &str| -> Option<Duration> {
+        let d = cx.duration(node, what)?;
+        // Socket options (TCP_KEEPIDLE, TCP_KEEPINTVL) count whole seconds: a case must mean
+        // the same on every target.
+        if d.subsec_nanos() != 0 || d.is_zero() || d.as_secs() > KEEPALIVE_MAX_SECS {
+            cx.err(
+                node,
+                format!(
+                    "keepalive {what} must be whole seconds in 1s..={KEEPALIVE_MAX_SECS}s (socket options count seconds), found {d:?}"
+                ),
+            );
+            return None;
+        }
+        Some(d)
+    };
+    let idle = idle.and_then(|n| secs(cx, n, "idle"));
+    let interval = interval.and_then(|n| secs(cx, n, "interval"));
+    let count = count.and_then(|n| cx.int(n, "keepalive count", 1, KEEPALIVE_MAX_COUNT));
+    Some(CallKind::Keepalive {
+        idle: idle?,
+        interval: interval?,
+        count: count? as u32,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1857,5 +1894,53 @@ mod tests {
                 && !is_requirement_id("MUST-01")
                 && !is_requirement_id("MAY-0")
         );
+    }
+
+    fn keepalive_case(call: &str) -> Result<Vec<Case>, Vec<super::super::diag::Diagnostic>> {
+        let src = format!(
+            "id: k\ntitle: t\nsetup: {{ listen: 80 }}\nsteps:\n  - call: {{ keepalive: {call} }}\n"
+        );
+        super::super::load::load_str(std::path::Path::new("k.yaml"), &src)
+    }
+
+    #[test]
+    fn keepalive_call() {
+        let cases = keepalive_case("{ idle: 2s, interval: 1s, count: 3 }").expect("valid");
+        let StepKind::Call(call) = &cases[0].steps[0].kind else {
+            panic!("not a call: {:?}", cases[0].steps[0]);
+        };
+        assert_eq!(
+            call.kind,
+            CallKind::Keepalive {
+                idle: Duration::from_secs(2),
+                interval: Duration::from_secs(1),
+                count: 3
+            }
+        );
+        let error = |call: &str| match keepalive_case(call) {
+            Ok(_) => panic!("`{call}` accepted"),
+            Err(d) => d
+                .iter()
+                .map(|d| d.message.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
+        // Sockets count seconds: a sub-second or fractional time would mean something else on
+        // Linux.
+        let e = error("{ idle: 500ms, interval: 1s, count: 3 }");
+        assert!(e.contains("keepalive idle must be whole seconds"), "{e}");
+        let e = error("{ idle: 1s, interval: 1.5s, count: 3 }");
+        assert!(
+            e.contains("keepalive interval must be whole seconds"),
+            "{e}"
+        );
+        let e = error("{ idle: 1s, interval: 1s }");
+        assert!(e.contains("missing field `count`"), "{e}");
+        let e = error("{ idle: 1s, interval: 1s, count: 0 }");
+        assert!(e.contains("keepalive count must be in 1..=127"), "{e}");
+        let e = error("{ idle: 1s, intervall: 1s, count: 3 }");
+        assert!(e.contains("did you mean `interval`"), "{e}");
+        let e = error("~");
+        assert!(e.contains("keepalive must be a mapping"), "{e}");
     }
 }

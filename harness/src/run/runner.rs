@@ -400,6 +400,15 @@ impl Run<'_> {
             CallKind::Close => AppCall::Close,
             CallKind::Abort => AppCall::Abort,
             CallKind::NoDelay => AppCall::NoDelay(true),
+            CallKind::Keepalive {
+                idle,
+                interval,
+                count,
+            } => AppCall::Keepalive(crate::target::Keepalive {
+                idle: *idle,
+                interval: *interval,
+                count: *count,
+            }),
         };
         let result = self
             .target

@@ -3,7 +3,9 @@
 //! Ethernet link, where the harness itself resolves the target's MAC (ARP, NDP) and answers the
 //! target's ARP/NDP queries for the crafted tester address.
 //!
-//! Safety of the wire: every IP packet sent must be addressed to a `--target-addr`
+//! Safety of the wire: every IP packet sent must be addressed to a `--target-addr`, or to a
+//! multicast or broadcast group (a case checking that such segments are discarded, MUST-57),
+//! and every Ethernet frame goes to a target's own MAC, never to a group MAC
 //! ([`destination_allowed`]); ARP and NDP are only ever about, or addressed to, those addresses.
 //! The crafted source (`--local-addr`) must not be an address of the harness's own namespace,
 //! so the harness's kernel never answers the target's segments (it drops them as not its own).
@@ -122,8 +124,18 @@ impl LinkConfig {
     }
 }
 
-/// The destination address of an IP packet, if it is one of `allowed`; every packet the link
-/// target sends passes this check.
+/// A multicast or the limited broadcast address: a destination no single host owns.
+fn is_group(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(v4) => v4.is_multicast() || v4.is_broadcast(),
+        IpAddr::V6(v6) => v6.is_multicast(),
+    }
+}
+
+/// The target address an IP packet is delivered to: its destination if that is one of
+/// `allowed`; for a multicast or broadcast destination, the `allowed` address of its IP version,
+/// whose link-layer address the frame then carries, so that no other host on the link sees it.
+/// Every packet the link target sends passes this check.
 pub fn destination_allowed(packet: &[u8], allowed: &[IpAddr]) -> Result<IpAddr, String> {
     let dst = match packet.first().map(|b| b >> 4) {
         Some(4) => packet
@@ -139,6 +151,11 @@ pub fn destination_allowed(packet: &[u8], allowed: &[IpAddr]) -> Result<IpAddr, 
     match dst {
         None => Err("not an IPv4 or IPv6 packet: refusing to send it".into()),
         Some(d) if allowed.contains(&d) => Ok(d),
+        Some(d) if is_group(d) => allowed
+            .iter()
+            .copied()
+            .find(|a| a.is_ipv6() == d.is_ipv6())
+            .ok_or_else(|| format!("refusing to send to {d}: no --target-addr of its IP version")),
         Some(d) => Err(format!(
             "refusing to send to {d}: not a --target-addr ({allowed:?})"
         )),
@@ -896,6 +913,11 @@ impl LinkTarget {
             AppCall::Close => self.agent_call(&Request::Close)?,
             AppCall::Abort => self.agent_call(&Request::Abort)?,
             AppCall::NoDelay(on) => self.agent_call(&Request::NoDelay { on: *on })?,
+            AppCall::Keepalive(k) => self.agent_call(&Request::Keepalive {
+                idle_secs: k.idle_secs(),
+                interval_secs: k.interval_secs(),
+                count: k.count,
+            })?,
         };
         Ok(match response {
             Response::Ok => AppResult::Ok,
@@ -962,6 +984,8 @@ impl Target for LinkTarget {
         if let Some(t) = tcp_view(packet) {
             self.tester_ports.insert(t.src.port());
         }
+        // `dst` is a target address; the packet's own destination may be a group address
+        // (then only that target's MAC receives it).
         let protocol = if dst.is_ipv6() { ETH_P_IPV6 } else { ETH_P_IP };
         let framing = self.wire()?.sock.framing;
         let frame = match framing {
@@ -1157,6 +1181,15 @@ mod tests {
         assert!(destination_allowed(&[0x45, 0, 0], &allowed).is_err());
         assert!(destination_allowed(&[], &allowed).is_err());
         assert!(destination_allowed(&[0x10; 40], &allowed).is_err());
+        // Group destinations go to the target of their IP version.
+        assert_eq!(
+            destination_allowed(&v4([224, 0, 0, 1]), &allowed),
+            Ok(allowed[0])
+        );
+        assert_eq!(destination_allowed(&v4([255; 4]), &allowed), Ok(allowed[0]));
+        p6[24..40].copy_from_slice(&"ff02::1".parse::<Ipv6Addr>().expect("ip").octets());
+        assert_eq!(destination_allowed(&p6, &allowed), Ok(allowed[1]));
+        assert!(destination_allowed(&p6, &allowed[..1]).is_err());
     }
 
     #[test]

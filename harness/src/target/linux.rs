@@ -296,6 +296,10 @@ impl Instance {
                 Err(e) => AppResult::Error(e),
                 Ok(s) => result(s.set_nodelay(*on)),
             },
+            AppCall::Keepalive(k) => match self.conn() {
+                Err(e) => AppResult::Error(e),
+                Ok(s) => result(s.set_keepalive(k.idle_secs(), k.interval_secs(), k.count)),
+            },
             // CLOSE on the connection is shutdown(SHUT_WR): RFC 9293 3.10.4 CLOSE means "I have
             // no more to send" and RECEIVE goes on in FIN-WAIT-1/2, while close(2) would also
             // give up receiving (new data would then draw an RST, RFC 1122 4.2.2.13) — a socket

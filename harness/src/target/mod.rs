@@ -51,6 +51,32 @@ pub enum AppCall {
     Abort,
     /// Disable (true) or enable Nagle (MUST-17).
     NoDelay(bool),
+    /// Keep-alives on the connection with this timing (MUST-24, MUST-27; RFC 9293 3.8.4).
+    Keepalive(Keepalive),
+}
+
+/// Keep-alive timing: SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT on sockets.
+/// Whole seconds, as socket options count them (the case language refuses anything else).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Time without a segment from the peer before the first probe.
+    pub idle: Duration,
+    /// Time between unanswered probes.
+    pub interval: Duration,
+    /// Unanswered probes before the connection is dropped.
+    pub count: u32,
+}
+
+impl Keepalive {
+    /// The idle time in seconds, as TCP_KEEPIDLE takes it (saturating: the kernel refuses it).
+    pub fn idle_secs(&self) -> u32 {
+        u32::try_from(self.idle.as_secs()).unwrap_or(u32::MAX)
+    }
+
+    /// The interval in seconds, as TCP_KEEPINTVL takes it.
+    pub fn interval_secs(&self) -> u32 {
+        u32::try_from(self.interval.as_secs()).unwrap_or(u32::MAX)
+    }
 }
 
 impl fmt::Display for AppCall {
@@ -67,6 +93,11 @@ impl fmt::Display for AppCall {
             AppCall::Close => f.write_str("close()"),
             AppCall::Abort => f.write_str("abort()"),
             AppCall::NoDelay(on) => write!(f, "set TCP_NODELAY={on}"),
+            AppCall::Keepalive(k) => write!(
+                f,
+                "keep-alive(idle {:?}, interval {:?}, count {})",
+                k.idle, k.interval, k.count
+            ),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use super::{AppCall, AppResult, Endpoints, Received, Target, TargetError};
 use crate::run::event::IpVersion;
+use reference_stack::config::Keepalive;
 use reference_stack::stack::{SocketHandle, Stack};
 use reference_stack::wire::{ChecksumCheck, Segment, TcpFlags};
 use reference_stack::{Config, FourTuple, Instant};
@@ -257,6 +258,14 @@ impl ReferenceTarget {
                     Err(e) => AppResult::Error(format!("{e:?}")),
                 },
             },
+            AppCall::Keepalive(k) => {
+                let timing = Keepalive {
+                    idle: k.idle,
+                    interval: k.interval,
+                    count: k.count,
+                };
+                self.simple(|s, h| s.set_keepalive(h, Some(timing)))
+            }
         };
         self.drain();
         Ok(result)

@@ -270,6 +270,18 @@ impl Socket {
         self.set_int(libc::IPPROTO_TCP, libc::TCP_NODELAY, libc::c_int::from(on))
     }
 
+    /// Keep-alives on (RFC 9293 3.8.4) with this timing, in whole seconds. The timing goes
+    /// first: SO_KEEPALIVE then arms the timer with the new idle time.
+    pub fn set_keepalive(&self, idle_secs: u32, interval_secs: u32, count: u32) -> io::Result<()> {
+        let int = |v: u32| {
+            libc::c_int::try_from(v).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+        };
+        self.set_int(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, int(idle_secs)?)?;
+        self.set_int(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, int(interval_secs)?)?;
+        self.set_int(libc::IPPROTO_TCP, libc::TCP_KEEPCNT, int(count)?)?;
+        self.set_int(libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1)
+    }
+
     /// ABORT (RFC 9293 3.10.5): SO_LINGER {on, 0 s} makes close() send RST and drop the
     /// connection at once instead of an orderly FIN.
     pub fn abort(self) -> io::Result<()> {

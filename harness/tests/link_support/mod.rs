@@ -71,18 +71,29 @@ impl NetNs {
 
     /// Run `f` on a thread inside this namespace.
     pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-        let path = format!("/run/netns/{}", self.name);
-        std::thread::spawn(move || {
-            let ns = std::fs::File::open(&path).expect("open namespace");
-            use std::os::fd::AsRawFd;
-            // SAFETY: setns on a valid namespace fd; affects this thread only.
-            let r = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(r, 0, "setns: {}", std::io::Error::last_os_error());
-            f()
-        })
-        .join()
-        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        run_in(&self.name, f)
     }
+}
+
+/// Move the calling thread into the named namespace (for good: use it on threads that are
+/// the namespace's own, like a run's worker).
+pub fn enter(name: &str) {
+    let ns = std::fs::File::open(format!("/run/netns/{name}")).expect("open namespace");
+    use std::os::fd::AsRawFd;
+    // SAFETY: setns on a valid namespace fd; affects this thread only.
+    let r = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+    assert_eq!(r, 0, "setns: {}", std::io::Error::last_os_error());
+}
+
+/// Run `f` on a thread inside the named namespace.
+pub fn run_in<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let name = name.to_string();
+    std::thread::spawn(move || {
+        enter(&name);
+        f()
+    })
+    .join()
+    .unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
 impl Drop for NetNs {
@@ -102,11 +113,21 @@ impl Proc {
     /// `ip netns exec NS tcpconform ARGS...`, stderr inherited (the agent's log shows up in
     /// the test output).
     pub fn tcpconform_in(ns: &NetNs, args: &[&str]) -> Proc {
+        Proc::spawn_in(ns, args, Stdio::inherit())
+    }
+
+    /// As [`Proc::tcpconform_in`], its log discarded (a corpus run's thousands of agent
+    /// requests would bury the test's own output; the verdicts carry the traces).
+    pub fn tcpconform_quiet_in(ns: &NetNs, args: &[&str]) -> Proc {
+        Proc::spawn_in(ns, args, Stdio::null())
+    }
+
+    fn spawn_in(ns: &NetNs, args: &[&str], stderr: Stdio) -> Proc {
         let child = Command::new("ip")
             .args(["netns", "exec", &ns.name, env!("CARGO_BIN_EXE_tcpconform")])
             .args(args)
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn tcpconform");
         Proc { child }
@@ -165,4 +186,37 @@ pub fn repo() -> PathBuf {
         .parent()
         .map(Path::to_path_buf)
         .expect("workspace root")
+}
+
+/// Collects every finished case instance of a run.
+#[derive(Default)]
+pub struct Collect {
+    pub results: Vec<tcpconform::run::event::CaseResult>,
+}
+
+impl tcpconform::run::event::Reporter for Collect {
+    fn event(&mut self, event: &tcpconform::run::event::RunEvent) -> std::io::Result<()> {
+        if let tcpconform::run::event::RunEvent::CaseFinished(r) = event {
+            self.results.push((**r).clone());
+        }
+        Ok(())
+    }
+}
+
+/// Skip reasons with how many instances gave each, the most frequent first. Budget skips
+/// differ only in the time each case needs, so they are grouped as one reason.
+pub fn skip_groups(results: &[tcpconform::run::event::CaseResult]) -> Vec<(String, usize)> {
+    let mut groups: std::collections::BTreeMap<String, usize> = Default::default();
+    for r in results {
+        if let tcpconform::run::event::Outcome::Skipped { reason } = &r.outcome {
+            let key = match reason.find("over the budget") {
+                Some(i) => format!("needs more real time than the budget: {}", &reason[i..]),
+                None => reason.clone(),
+            };
+            *groups.entry(key).or_default() += 1;
+        }
+    }
+    let mut v: Vec<_> = groups.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
 }

@@ -52,7 +52,7 @@ mod timers;
 
 use std::collections::VecDeque;
 
-use crate::config::{Config, RstPolicy};
+use crate::config::{Config, Keepalive, RstPolicy};
 use crate::rules::Rule;
 use crate::state::State;
 use crate::time::{Duration, Instant};
@@ -199,9 +199,9 @@ pub struct Tcb {
     r2: Duration,
     r2_syn: Duration,
     nagle: bool,
-    keepalive: Option<Duration>,
-    keepalive_interval: Duration,
-    keepalive_probes: u32,
+    /// Keep-alives on (MUST-24, off by default: MUST-25), and their timing.
+    keepalive_on: bool,
+    keepalive: Keepalive,
     rto_max: Duration,
 
     // RFC 9293 3.3.1 send sequence variables.
@@ -342,9 +342,8 @@ impl Tcb {
             r2: config.r2,
             r2_syn: config.r2_syn,
             nagle: config.nagle,
-            keepalive: config.keepalive,
-            keepalive_interval: config.keepalive_interval,
-            keepalive_probes: config.keepalive_probes,
+            keepalive_on: config.keepalive.is_some(),
+            keepalive: config.keepalive_timing(),
             rto_max: config.rto_max,
             iss,
             snd_una: iss,
@@ -545,9 +544,23 @@ impl Tcb {
         self.nagle = on;
     }
 
-    /// MUST-24: the application can request keep-alives (`None` turns them off).
+    /// MUST-24: the application can request keep-alives after `idle` (`None` turns them off);
+    /// the interval and probe count stay as they are.
     pub fn set_keepalive(&mut self, idle: Option<Duration>) {
-        self.keepalive = idle;
+        let timing = idle.map(|idle| Keepalive {
+            idle,
+            ..self.keepalive
+        });
+        self.set_keepalive_timing(timing);
+    }
+
+    /// MUST-24, MUST-27: keep-alives with this timing (`None` turns them off). The idle clock
+    /// still runs from the last segment received, and no probe is outstanding afterwards.
+    pub fn set_keepalive_timing(&mut self, keepalive: Option<Keepalive>) {
+        self.keepalive_on = keepalive.is_some();
+        if let Some(k) = keepalive {
+            self.keepalive = k;
+        }
         self.keepalive_sent = 0;
         self.keepalive_last = None;
     }

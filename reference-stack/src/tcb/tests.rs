@@ -1419,6 +1419,114 @@ fn keepalive_probes_then_gives_up() {
     assert_eq!(b.events(), vec![ConnEvent::TimedOut]);
 }
 
+/// Short keep-alive timing, the same the cases use: idle 5 s (distinct from the interval so the
+/// tests can tell which clock ran), interval 1 s, 3 probes.
+fn short_keepalive() -> Keepalive {
+    Keepalive {
+        idle: Duration::from_secs(5),
+        interval: Duration::from_secs(1),
+        count: 3,
+    }
+}
+
+#[test]
+fn keepalive_default_timing_is_off_and_two_hours() {
+    // MUST-25: off unless requested; MUST-28: the default idle time is at least two hours.
+    let mut b = passive(&plain());
+    assert_eq!(b.tcb.poll_timeout(), None);
+    assert!(Keepalive::default().idle >= Duration::from_secs(7200));
+    assert_eq!(plain().keepalive_timing().idle, Keepalive::DEFAULT_IDLE);
+    b.tcb.set_keepalive_timing(Some(Keepalive::default()));
+    assert_eq!(
+        b.tcb.poll_timeout(),
+        Some(Instant::from_millis(10) + Keepalive::DEFAULT_IDLE)
+    );
+}
+
+#[test]
+fn keepalive_no_probe_before_idle() {
+    // MUST-26: only after `idle` without a segment from the peer, measured from the last one.
+    let mut b = passive(&plain());
+    b.at(2_000);
+    b.tcb.set_keepalive_timing(Some(short_keepalive()));
+    let due = Instant::from_millis(10) + Duration::from_secs(5);
+    assert_eq!(b.tcb.poll_timeout(), Some(due));
+    b.at(5_009);
+    b.tcb.on_timeout(b.now);
+    b.none();
+    assert_eq!(b.fire(), due);
+    b.one();
+}
+
+#[test]
+fn keepalive_probe_is_snd_nxt_minus_one_without_data() {
+    // MUST-26..29, SHLD-12: <SEQ=SND.NXT-1><ACK=RCV.NXT><CTL=ACK>, no data.
+    let mut b = passive(&plain());
+    b.tcb.set_keepalive_timing(Some(short_keepalive()));
+    b.fire();
+    let probe = b.one();
+    check(&probe, "A", ISS, Some(PEER + 1));
+    assert!(probe.payload.is_empty(), "probe carries data: {probe:?}");
+    // Also after data was sent and acknowledged.
+    b.input(pkt("A", PEER + 1, ISS + 1));
+    b.tcb.send(b.now, b"abc").unwrap();
+    check(&b.one(), "PA", ISS + 1, Some(PEER + 1));
+    b.input(pkt("A", PEER + 1, ISS + 4));
+    b.fire();
+    let probe = b.one();
+    check(&probe, "A", ISS + 3, Some(PEER + 1));
+    assert!(probe.payload.is_empty());
+}
+
+#[test]
+fn keepalive_answer_restarts_idle_clock() {
+    let mut b = passive(&plain());
+    b.tcb.set_keepalive_timing(Some(short_keepalive()));
+    let first = b.fire();
+    b.one();
+    // Unanswered: the next probe comes an interval later.
+    assert_eq!(b.fire(), first + Duration::from_secs(1));
+    b.one();
+    // Any ACK from the peer restarts the idle clock and forgets the probes sent (MUST-29).
+    b.at(6_500);
+    b.input(pkt("A", PEER + 1, ISS + 1));
+    b.none();
+    assert_eq!(
+        b.tcb.poll_timeout(),
+        Some(Instant::from_millis(6_500) + Duration::from_secs(5))
+    );
+    for _ in 0..3 {
+        b.fire();
+        b.one();
+    }
+    assert_eq!(b.state(), State::Established);
+}
+
+#[test]
+fn keepalive_count_unanswered_probes_close() {
+    let mut b = passive(&plain());
+    b.tcb.set_keepalive_timing(Some(short_keepalive()));
+    for _ in 0..3 {
+        b.fire();
+        check(&b.one(), "A", ISS, Some(PEER + 1));
+        assert_eq!(b.state(), State::Established);
+    }
+    // One interval after the third probe: reset and report the timeout.
+    let end = b.fire();
+    assert_eq!(end, Instant::from_millis(10) + Duration::from_secs(5 + 3));
+    check(&b.one(), "R", ISS + 1, None);
+    assert!(b.tcb.is_closed());
+    assert_eq!(b.events(), vec![ConnEvent::TimedOut]);
+}
+
+#[test]
+fn keepalive_off_again() {
+    let mut b = passive(&plain());
+    b.tcb.set_keepalive_timing(Some(short_keepalive()));
+    b.tcb.set_keepalive_timing(None);
+    assert_eq!(b.tcb.poll_timeout(), None);
+}
+
 // ---------------------------------------------------------------- coverage
 
 #[test]

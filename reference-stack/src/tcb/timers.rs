@@ -24,16 +24,19 @@ impl Tcb {
     }
 
     /// Keep-alives run in ESTABLISHED and CLOSE-WAIT when nothing is in flight: first after
-    /// `idle` without a segment from the peer, then every `keepalive_interval`.
+    /// `idle` without a segment from the peer (MUST-26), then every `interval`. Any segment
+    /// from the peer restarts the idle clock and forgets the probes sent (`on_segment`).
     fn keepalive_deadline(&self) -> Option<Instant> {
-        let idle = self.keepalive?;
+        if !self.keepalive_on {
+            return None;
+        }
         let open = matches!(self.state, State::Established | State::CloseWait);
         if !open || self.snd_nxt != self.snd_una {
             return None;
         }
         Some(match self.keepalive_last {
-            None => self.last_rx + idle,
-            Some(t) => t + self.keepalive_interval,
+            None => self.last_rx + self.keepalive.idle,
+            Some(t) => t + self.keepalive.interval,
         })
     }
 
@@ -68,8 +71,10 @@ impl Tcb {
             }
         }
         if self.keepalive_deadline().is_some_and(|t| t <= now) {
-            if self.keepalive_sent >= self.keepalive_probes {
-                // No answer to any probe: the peer is gone.
+            if self.keepalive_sent >= self.keepalive.count {
+                // `count` probes went unanswered for an interval each: the peer is gone.
+                // RFC 9293 3.8.4 does not say how to drop the connection; a RST tells a peer
+                // that merely lost its state (as Linux does).
                 self.queue_rst(self.snd_nxt, None);
                 self.reset_connection(ConnEvent::TimedOut);
                 return;
