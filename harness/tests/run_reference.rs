@@ -63,6 +63,7 @@ fn every_corpus_case_passes_on_the_reference_stack() {
         tcpconform::run::baseline::Baseline::load(&repo().join("cases/baselines/reference.yaml"))
             .expect("the reference baseline loads");
     let mut failed = Vec::new();
+    let mut chosen = String::new();
     for (policy, own, other) in [
         (reference_stack::RstPolicy::Rfc5961, "rfc5961", "rfc793"),
         (reference_stack::RstPolicy::Rfc793, "rfc793", "rfc5961"),
@@ -78,6 +79,13 @@ fn every_corpus_case_passes_on_the_reference_stack() {
                                 r.display_name()
                             ));
                         }
+                        if !variants.is_empty() {
+                            chosen.push_str(&format!(
+                                "{}\t{own}\t{}\n",
+                                r.display_name(),
+                                variants.join(",")
+                            ));
+                        }
                     }
                     _ if baseline.matches(&r.id, r.ip).is_some() => {}
                     outcome => failed.push(format!("{} ({own}): {outcome:?}", r.display_name())),
@@ -91,6 +99,38 @@ fn every_corpus_case_passes_on_the_reference_stack() {
         failed.len(),
         failed.join("\n")
     );
+    check_reference_variants(&chosen);
+}
+
+/// Where RFC 9293 allows several behaviours (`one_of`), the reference's choice is part of its
+/// specification, recorded in `harness/tests/data/reference-variants.tsv` (instance, profile,
+/// variants taken). A change of choice fails here: either a regression that still lands on an
+/// allowed variant (which the corpus alone would let pass), or a deliberate change, recorded
+/// with `TCPCONFORM_BLESS=1 cargo test -p tcpconform --test run_reference`.
+fn check_reference_variants(chosen: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/reference-variants.tsv");
+    let header = "# instance\tprofile\tvariants taken (TCPCONFORM_BLESS=1 rewrites this file)\n";
+    let want = format!("{header}{chosen}");
+    if std::env::var_os("TCPCONFORM_BLESS").is_some() {
+        std::fs::write(&path, &want).expect("write reference-variants.tsv");
+        return;
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    if have != want {
+        let old: std::collections::BTreeSet<&str> = have.lines().skip(1).collect();
+        let new: std::collections::BTreeSet<&str> = want.lines().skip(1).collect();
+        let diff: Vec<String> = old
+            .difference(&new)
+            .map(|l| format!("- {l}"))
+            .chain(new.difference(&old).map(|l| format!("+ {l}")))
+            .collect();
+        panic!(
+            "the reference chose other allowed variants than recorded in {} \
+             (TCPCONFORM_BLESS=1 to record a deliberate change):\n{}",
+            path.display(),
+            diff.join("\n")
+        );
+    }
 }
 
 #[test]
