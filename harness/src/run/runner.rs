@@ -66,6 +66,17 @@ fn fail(step: &Step, index: usize, message: impl Into<String>) -> Failure {
 }
 
 impl Run<'_> {
+    /// What the statistical steps (`isn_sample`, `syn_flood`) drive the target through.
+    fn stats_io(&mut self) -> stats::Io<'_> {
+        stats::Io {
+            target: &mut *self.target,
+            conn: &mut self.conn,
+            tester: self.tester,
+            target_addr: self.target_addr,
+            trace: &mut self.trace,
+        }
+    }
+
     fn note(&mut self, direction: Direction, text: String, packet: Option<Vec<u8>>) {
         let at = self.target.now();
         self.trace.push(TraceEntry {
@@ -588,28 +599,12 @@ impl Run<'_> {
                         .map_err(|e| fail(step, index, format!("target error: {e}")))?;
                 }
                 StepKind::OneOf(branches) => self.one_of(step, index, branches, case)?,
-                StepKind::IsnSample(s) => stats::isn_sample(
-                    &mut stats::Io {
-                        target: &mut *self.target,
-                        conn: &mut self.conn,
-                        tester: self.tester,
-                        target_addr: self.target_addr,
-                        trace: &mut self.trace,
-                    },
-                    s,
-                )
-                .map_err(|m| fail(step, index, m))?,
-                StepKind::SynFlood(f) => stats::syn_flood(
-                    &mut stats::Io {
-                        target: &mut *self.target,
-                        conn: &mut self.conn,
-                        tester: self.tester,
-                        target_addr: self.target_addr,
-                        trace: &mut self.trace,
-                    },
-                    f,
-                )
-                .map_err(|m| fail(step, index, m))?,
+                StepKind::IsnSample(s) => {
+                    stats::isn_sample(&mut self.stats_io(), s).map_err(|m| fail(step, index, m))?
+                }
+                StepKind::SynFlood(f) => {
+                    stats::syn_flood(&mut self.stats_io(), f).map_err(|m| fail(step, index, m))?
+                }
             }
         }
         Ok(())
