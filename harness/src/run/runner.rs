@@ -78,13 +78,7 @@ impl Run<'_> {
     }
 
     fn note(&mut self, direction: Direction, text: String, packet: Option<Vec<u8>>) {
-        let at = self.target.now();
-        self.trace.push(TraceEntry {
-            at,
-            direction,
-            text,
-            packet,
-        });
+        self.stats_io().note(direction, text, packet);
     }
 
     /// Bases to show a packet from the target relative to both ISNs.

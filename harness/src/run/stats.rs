@@ -331,7 +331,8 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(1);
 const DYNAMIC_FIRST: u16 = 49_152;
 
 impl Io<'_> {
-    fn note(&mut self, direction: Direction, text: String, packet: Option<Vec<u8>>) {
+    /// One trace entry, stamped with the target's clock (the runner's notes go through here).
+    pub(crate) fn note(&mut self, direction: Direction, text: String, packet: Option<Vec<u8>>) {
         let at = self.target.now();
         self.trace.push(TraceEntry {
             at,
