@@ -5,6 +5,8 @@
 //! - [`conn`]: the target's TCB variables as learned from the wire;
 //! - [`executor`]: many instances on worker threads, results to reporters;
 //! - [`select`]: `--filter` and `--partition`;
+//! - [`stall`]: scheduling stalls of the harness, which make a failed real-clock instance run
+//!   again;
 //! - [`stats`]: the statistical and load steps (`isn_sample`, `syn_flood`);
 //! - [`event`]: what reporters consume.
 
@@ -15,4 +17,5 @@ pub mod executor;
 pub mod matching;
 pub mod runner;
 pub mod select;
+pub mod stall;
 pub mod stats;
