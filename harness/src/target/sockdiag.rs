@@ -72,6 +72,9 @@ pub fn state_of(local: SocketAddr, remote: SocketAddr) -> io::Result<&'static st
     Ok(if listens { "LISTEN" } else { "CLOSED" })
 }
 
+/// How long a dump may take to be answered.
+const ANSWER_WITHIN_SECS: libc::time_t = 5;
+
 /// Every TCP socket of `family_of`'s family in the calling thread's namespace.
 pub fn dump(family_of: IpAddr) -> io::Result<Vec<DiagSocket>> {
     // SAFETY: plain socket creation.
@@ -87,6 +90,25 @@ pub fn dump(family_of: IpAddr) -> io::Result<Vec<DiagSocket>> {
     )?;
     // SAFETY: `raw` is a fresh fd we own.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    // The kernel answers a dump at once; a bound keeps a lost answer from hanging a worker (or
+    // the agent) for ever.
+    let timeout = libc::timeval {
+        tv_sec: ANSWER_WITHIN_SECS,
+        tv_usec: 0,
+    };
+    // SAFETY: SO_RCVTIMEO with a timeval of the right size.
+    check(
+        unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&raw const timeout).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        },
+        "setsockopt(SO_RCVTIMEO)",
+    )?;
     let family = if family_of.is_ipv4() {
         libc::AF_INET
     } else {
@@ -103,10 +125,16 @@ pub fn dump(family_of: IpAddr) -> io::Result<Vec<DiagSocket>> {
         let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
         if n < 0 {
             let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
+            match e.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("sock_diag: no answer within {ANSWER_WITHIN_SECS} s"),
+                    ))
+                }
+                _ => return Err(io::Error::new(e.kind(), format!("recv(sock_diag): {e}"))),
             }
-            return Err(io::Error::new(e.kind(), format!("recv(sock_diag): {e}")));
         }
         let data = buf.get(..n.unsigned_abs()).unwrap_or(&[]);
         if data.is_empty() {
