@@ -27,6 +27,13 @@ pub fn parse_segment(data: &[u8]) {
         wire_check::round_trip(seg, data, verified.is_ok());
         wire_check::differential(seg, data);
     }
+    // The ICMP/ICMPv6 error parser sees the same bytes (the stack hands it what is not TCP):
+    // it must never panic, and a packet that is a TCP segment is never an ICMP error.
+    let icmp = reference_stack::wire::IcmpError::parse(data);
+    assert!(
+        icmp.is_none() || verified.is_err(),
+        "one packet parsed both as a TCP segment and as an ICMP error"
+    );
 }
 
 #[cfg(feature = "harness")]

@@ -33,7 +33,9 @@ use crate::state::State;
 use crate::tcb::{ConnError, ConnEvent, Tcb, TcbInfo};
 use crate::time::Instant;
 use crate::tuple::FourTuple;
-use crate::wire::{IpRepr, Ipv4Repr, Ipv6Repr, Segment, SeqNumber, TcpFlags, TcpRepr, WireError};
+use crate::wire::{
+    IcmpError, IpRepr, Ipv4Repr, Ipv6Repr, Segment, SeqNumber, TcpFlags, TcpRepr, WireError,
+};
 use core::fmt;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -417,8 +419,42 @@ impl Stack {
 
     /// Parse one IP packet (checksums verified) and handle it.
     pub fn handle_packet(&mut self, now: Instant, bytes: &[u8]) -> Result<Handled, WireError> {
-        let seg = Segment::parse(bytes)?;
-        Ok(self.handle_segment(now, &seg))
+        match Segment::parse(bytes) {
+            Ok(seg) => Ok(self.handle_segment(now, &seg)),
+            // ICMP or ICMPv6 carrying an error about one of our segments (MUST-54).
+            Err(e @ WireError::NotTcp { .. }) => match IcmpError::parse(bytes) {
+                Some(icmp) => Ok(self.handle_icmp(now, &icmp)),
+                None => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// An ICMP/ICMPv6 error, directed to the connection whose segment it quotes (RFC 9293
+    /// 3.9.2.2, MUST-54; see [`Tcb::on_icmp`]). No SEGMENT ARRIVES rule runs.
+    pub fn handle_icmp(&mut self, now: Instant, icmp: &IcmpError) -> Handled {
+        let tuple = FourTuple {
+            local: icmp.local,
+            remote: icmp.remote,
+        };
+        let state = self.state_of(tuple);
+        let mut handled = Handled {
+            tuple: Some(tuple),
+            state_before: state,
+            state_after: state,
+            rules: Vec::new(),
+            handle: None,
+        };
+        let Some(&h) = self.conns.get(&tuple) else {
+            return handled;
+        };
+        if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) {
+            c.tcb.on_icmp(icmp.class, icmp.seq);
+            handled.handle = Some(h);
+            handled.state_after = tcb_state(&c.tcb);
+            self.update(now, h);
+        }
+        handled
     }
 
     /// SEGMENT ARRIVES (RFC 9293 3.10.7) for one parsed segment.

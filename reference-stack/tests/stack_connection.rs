@@ -468,3 +468,56 @@ fn closing_a_listener_resets_connections_nobody_accepted() {
     assert_eq!(net.client.state(c), State::Closed);
     assert!(events(&mut net.client).contains(&(c, Event::Conn(ConnEvent::Reset))));
 }
+
+#[test]
+fn an_icmp_hard_error_aborts_only_with_a_sequence_number_in_flight() {
+    use reference_stack::wire::{IcmpClass, IcmpError};
+    let mut net = Net::new(config(), config());
+    let (_, c, s) = connect_and_accept(
+        &mut net,
+        SocketAddr::new(SERVER4.into(), 80),
+        SocketAddr::new(CLIENT4.into(), 0),
+    );
+    // 100 octets queued and sent, not yet delivered: SND.UNA < SND.NXT.
+    net.client.send(net.now, c, &[7; 100]).expect("send");
+    while net.client.poll_transmit(net.now).is_some() {}
+    let info = net.client.info(c).expect("info");
+    let tuple = net.client.tuple(c).expect("tuple");
+    assert_eq!(info.snd_nxt - info.snd_una, 100);
+    let about = |seq, class| IcmpError {
+        class,
+        icmp_type: 3,
+        code: 3,
+        reporter: SERVER4.into(),
+        local: tuple.local,
+        remote: tuple.remote,
+        seq,
+    };
+    // RFC 5927 4.1: a quoted sequence number outside SND.UNA..SND.NXT is not believed, and a
+    // soft error never aborts (MUST-56).
+    for (seq, class) in [
+        (info.snd_nxt, IcmpClass::Hard),
+        (info.snd_una - 1u32, IcmpClass::Hard),
+        (info.snd_una, IcmpClass::Soft),
+        (info.snd_una, IcmpClass::SourceQuench),
+    ] {
+        net.client.handle_icmp(net.now, &about(seq, class));
+        assert_eq!(
+            net.client.state(c),
+            State::Established,
+            "{class:?} at {seq}"
+        );
+    }
+    // A hard error about the segment in flight (SHLD-26): aborted, "connection refused", and
+    // no reset is sent (the peer is unreachable).
+    let h = net
+        .client
+        .handle_icmp(net.now, &about(info.snd_una + 50u32, IcmpClass::Hard));
+    assert_eq!(
+        (h.state_before, h.state_after),
+        (State::Established, State::Closed)
+    );
+    assert!(events(&mut net.client).contains(&(c, Event::Conn(ConnEvent::Refused))));
+    assert_eq!(net.client.poll_transmit(net.now), None);
+    assert_eq!(net.server.state(s), State::Established);
+}

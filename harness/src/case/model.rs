@@ -357,6 +357,20 @@ pub struct Send {
     pub ip: IpFields,
     /// The whole IP packet; every other field is ignored.
     pub raw: Option<Vec<u8>>,
+    /// Instead of a segment: an ICMP (IPv4) or ICMPv6 error from the tester quoting the
+    /// target's segment; every other field is ignored.
+    pub icmp: Option<IcmpSend>,
+}
+
+/// `send: { icmp: { type: 3, code: 3, seq: snd.una } }`: an ICMP error message (RFC 792; on an
+/// IPv6 instance ICMPv6, RFC 4443, with these numbers taken as ICMPv6's) from the tester's
+/// address, quoting the IP header and first 8 octets of a segment the target sent on this
+/// connection (target -> tester, its ports) with sequence number `seq` (target space).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IcmpSend {
+    pub icmp_type: u8,
+    pub code: u8,
+    pub seq: Value,
 }
 
 /// A TCP option to send. Mirrors [`crate::packet::spec::OptionSpec`] with expressions where a

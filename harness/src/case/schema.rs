@@ -83,7 +83,18 @@ fn schema() -> Value {
             "ip_id": { "type": "integer", "minimum": 0, "maximum": 65535 },
             "flow_label": { "type": "integer", "minimum": 0, "maximum": 1048575 },
             "ipv4_options": { "type": "string" },
-            "raw": { "type": "string", "description": "The whole IP packet, hex" }
+            "raw": { "type": "string", "description": "The whole IP packet, hex" },
+            "icmp": {
+                "type": "object",
+                "description": "An ICMP (ICMPv6 on IPv6) error from the tester quoting the target's segment with this seq",
+                "properties": {
+                    "type": { "type": "integer", "minimum": 0, "maximum": 255 },
+                    "code": { "type": "integer", "minimum": 0, "maximum": 255 },
+                    "seq": { "$ref": "#/$defs/value" }
+                },
+                "required": ["type", "code", "seq"],
+                "additionalProperties": false
+            }
         },
         "additionalProperties": false
     });

@@ -94,6 +94,7 @@ pub(crate) const SEND_FIELDS: &[&str] = &[
     "flow_label",
     "ipv4_options",
     "raw",
+    "icmp",
 ];
 pub(crate) const EXPECT_FIELDS: &[&str] = &[
     "flags", "seq", "ack", "win", "urg", "reserved", "len", "data", "hex", "options", "ttl", "tos",
@@ -1085,7 +1086,7 @@ fn send(cx: &mut Cx<'_>, node: &Node) -> Option<Send> {
     let before = cx.diags.len();
     let flags = match f.get("flags") {
         Some(n) => cx.flags(n, "send.flags"),
-        None if f.get("raw").is_some() => Some(Flags(0)),
+        None if f.get("raw").is_some() || f.get("icmp").is_some() => Some(Flags(0)),
         None => {
             cx.err(
                 node,
@@ -1182,6 +1183,10 @@ fn send(cx: &mut Cx<'_>, node: &Node) -> Option<Send> {
         }
     }
     let raw = f.get("raw").and_then(|n| cx.hex(n, "send.raw"));
+    let icmp = f.get("icmp").and_then(|n| icmp_send(cx, n));
+    if let (Some(_), Some(r)) = (f.get("icmp"), f.get("raw")) {
+        cx.err(r, "give either `icmp` or `raw`, not both");
+    }
     if cx.diags.len() > before {
         return None;
     }
@@ -1198,6 +1203,38 @@ fn send(cx: &mut Cx<'_>, node: &Node) -> Option<Send> {
         checksum,
         ip,
         raw,
+        icmp,
+    })
+}
+
+/// `icmp: { type: T, code: C, seq: EXPR }`.
+fn icmp_send(cx: &mut Cx<'_>, node: &Node) -> Option<IcmpSend> {
+    let f = cx.map(node, "send.icmp", &["type", "code", "seq"])?;
+    let field = |cx: &mut Cx<'_>, name: &str| match f.get(name) {
+        Some(n) => cx
+            .int(n, &format!("send.icmp.{name}"), 0, 255)
+            .map(|v| v as u8),
+        None => {
+            cx.err(node, format!("send.icmp needs `{name}`"));
+            None
+        }
+    };
+    let icmp_type = field(cx, "type");
+    let code = field(cx, "code");
+    let seq = match f.get("seq") {
+        Some(n) => cx.value(n, "send.icmp.seq", Space::Target),
+        None => {
+            cx.err(
+                node,
+                "send.icmp needs `seq` (the quoted segment's, target-relative)",
+            );
+            None
+        }
+    };
+    Some(IcmpSend {
+        icmp_type: icmp_type?,
+        code: code?,
+        seq: seq?,
     })
 }
 

@@ -13,7 +13,7 @@
 //! Both addresses IPv4 give an IPv4 packet; otherwise IPv6 (an IPv4 address on one side is
 //! written in its IPv4-mapped form).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU16, Ordering};
 
 use super::checksum::{self, PROTO_TCP};
@@ -38,8 +38,72 @@ pub fn build(spec: &PacketSpec) -> Vec<u8> {
     }
     let tcp = tcp_segment(spec);
     match (spec.src.ip(), spec.dst.ip()) {
-        (IpAddr::V4(src), IpAddr::V4(dst)) => ipv4(src, dst, &spec.ip, &tcp),
-        (src, dst) => ipv6(checksum::to_v6(src), checksum::to_v6(dst), &spec.ip, &tcp),
+        (IpAddr::V4(src), IpAddr::V4(dst)) => ipv4(src, dst, &spec.ip, PROTO_TCP, &tcp),
+        (src, dst) => ipv6(
+            checksum::to_v6(src),
+            checksum::to_v6(dst),
+            &spec.ip,
+            PROTO_TCP,
+            &tcp,
+        ),
+    }
+}
+
+const PROTO_ICMP: u8 = 1;
+const PROTO_ICMPV6: u8 = 58;
+
+/// An ICMP error (RFC 792; ICMPv6, RFC 4443, when `reporter` is IPv6) from `reporter` to
+/// `to`, quoting a TCP segment `quoted_src -> quoted_dst` with sequence number `seq`: its IP
+/// header (of a 20-octet, option-less segment) and the first 8 octets of its TCP header, all
+/// that RFC 792 promises and all a TCP needs to find the connection (RFC 9293 3.9.2.2). The
+/// 4 octets after the checksum are zero (no next-hop MTU, no pointer).
+pub fn icmp_error(
+    reporter: IpAddr,
+    to: IpAddr,
+    icmp_type: u8,
+    code: u8,
+    quoted_src: SocketAddr,
+    quoted_dst: SocketAddr,
+    seq: u32,
+) -> Vec<u8> {
+    let mut tcp8 = Vec::with_capacity(8);
+    tcp8.extend_from_slice(&quoted_src.port().to_be_bytes());
+    tcp8.extend_from_slice(&quoted_dst.port().to_be_bytes());
+    tcp8.extend_from_slice(&seq.to_be_bytes());
+    let header_only = IpFields::default();
+    // The quoted packet as it left: its IP header claims a whole 20-octet TCP header.
+    let mut quoted = match (quoted_src.ip(), quoted_dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => ipv4(s, d, &header_only, PROTO_TCP, &[0; TCP_HEADER_LEN]),
+        (s, d) => ipv6(
+            checksum::to_v6(s),
+            checksum::to_v6(d),
+            &header_only,
+            PROTO_TCP,
+            &[0; TCP_HEADER_LEN],
+        ),
+    };
+    quoted.truncate(quoted.len() - TCP_HEADER_LEN);
+    quoted.extend_from_slice(&tcp8);
+    let mut icmp = vec![icmp_type, code, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&quoted);
+    match (reporter, to) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            let sum = checksum::finish(checksum::sum(0, &icmp));
+            icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+            ipv4(src, dst, &header_only, PROTO_ICMP, &icmp)
+        }
+        (src, dst) => {
+            let (src, dst) = (checksum::to_v6(src), checksum::to_v6(dst));
+            // RFC 4443 2.3: the IPv6 pseudo-header (RFC 8200 8.1) with next header 58.
+            let len = icmp.len() as u32;
+            let mut acc = checksum::sum(0, &src.octets());
+            acc = checksum::sum(acc, &dst.octets());
+            acc = checksum::sum(acc, &len.to_be_bytes());
+            acc = checksum::sum(acc, &[0, 0, 0, PROTO_ICMPV6]);
+            let sum = checksum::finish(checksum::sum(acc, &icmp));
+            icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+            ipv6(src, dst, &header_only, PROTO_ICMPV6, &icmp)
+        }
     }
 }
 
@@ -149,7 +213,7 @@ fn bad_checksum(correct: u16) -> u16 {
     }
 }
 
-fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, ip: &IpFields, tcp: &[u8]) -> Vec<u8> {
+fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, ip: &IpFields, protocol: u8, tcp: &[u8]) -> Vec<u8> {
     let mut options = ip.ipv4_options.clone();
     pad_to_words(&mut options);
     let header_len = IPV4_HEADER_LEN + options.len();
@@ -170,7 +234,7 @@ fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, ip: &IpFields, tcp: &[u8]) -> Vec<u8> {
     pkt.extend_from_slice(&ident.to_be_bytes());
     pkt.extend_from_slice(&flags_frag.to_be_bytes());
     pkt.push(ip.ttl.unwrap_or(DEFAULT_TTL));
-    pkt.push(PROTO_TCP);
+    pkt.push(protocol);
     pkt.extend_from_slice(&[0, 0]); // header checksum, filled below
     pkt.extend_from_slice(&src.octets());
     pkt.extend_from_slice(&dst.octets());
@@ -185,7 +249,7 @@ fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, ip: &IpFields, tcp: &[u8]) -> Vec<u8> {
     pkt
 }
 
-fn ipv6(src: Ipv6Addr, dst: Ipv6Addr, ip: &IpFields, tcp: &[u8]) -> Vec<u8> {
+fn ipv6(src: Ipv6Addr, dst: Ipv6Addr, ip: &IpFields, next_header: u8, tcp: &[u8]) -> Vec<u8> {
     let class = u32::from(ip.tos.unwrap_or(0));
     let flow = ip.flow_label.unwrap_or(0) & 0x000f_ffff;
     let first = 6u32 << 28 | class << 20 | flow;
@@ -194,7 +258,7 @@ fn ipv6(src: Ipv6Addr, dst: Ipv6Addr, ip: &IpFields, tcp: &[u8]) -> Vec<u8> {
     let mut pkt = Vec::with_capacity(IPV6_HEADER_LEN + tcp.len());
     pkt.extend_from_slice(&first.to_be_bytes());
     pkt.extend_from_slice(&payload_len.to_be_bytes());
-    pkt.push(PROTO_TCP);
+    pkt.push(next_header);
     pkt.push(ip.ttl.unwrap_or(DEFAULT_TTL));
     pkt.extend_from_slice(&src.octets());
     pkt.extend_from_slice(&dst.octets());
@@ -219,6 +283,29 @@ mod tests {
     fn options_pad_to_words() {
         assert_eq!(encode_options(&[OptionSpec::WindowScale(7)]), [3, 3, 7, 0]);
         assert_eq!(encode_options(&[]), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn icmp_errors_are_understood_by_the_reference_stack() {
+        use reference_stack::wire::{IcmpClass, IcmpError, SeqNumber};
+        let target: SocketAddr = "192.0.2.2:8080".parse().unwrap();
+        let tester: SocketAddr = "192.0.2.1:49152".parse().unwrap();
+        let v4 = icmp_error(tester.ip(), target.ip(), 3, 3, target, tester, 0xdead_beef);
+        let e = IcmpError::parse(&v4).expect("ICMP parses");
+        assert_eq!(
+            (e.class, e.local, e.remote),
+            (IcmpClass::Hard, target, tester)
+        );
+        assert_eq!(e.seq, SeqNumber(0xdead_beef));
+        let target: SocketAddr = "[2001:db8::2]:8080".parse().unwrap();
+        let tester: SocketAddr = "[2001:db8::1]:49152".parse().unwrap();
+        let v6 = icmp_error(tester.ip(), target.ip(), 1, 4, target, tester, 7);
+        let e = IcmpError::parse(&v6).expect("ICMPv6 parses");
+        assert_eq!(
+            (e.class, e.local, e.remote),
+            (IcmpClass::Hard, target, tester)
+        );
+        assert_eq!(e.seq, SeqNumber(7));
     }
 
     #[test]

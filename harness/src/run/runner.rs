@@ -11,7 +11,7 @@ use crate::case::model::{
     Branch, Call, CallError, CallKind, Case, Expect, ReadExpect, Send, SendOption, Setup, Shutdown,
     Step, StepKind, Value,
 };
-use crate::packet::build::build;
+use crate::packet::build::{build, icmp_error};
 use crate::packet::diff::field_table_marked;
 use crate::packet::observe::observe;
 use crate::packet::render::{render, Relative};
@@ -183,12 +183,38 @@ impl Run<'_> {
         if s.win.is_none() {
             s.win = Some(Expr::Num(i64::from(win_default)));
         }
-        let spec = self.spec(&s).map_err(|m| fail(step, index, m))?;
+        let mut spec = self.spec(&s).map_err(|m| fail(step, index, m))?;
+        let mut text = None;
+        if let Some(icmp) = &s.icmp {
+            // The target's segment, target -> tester, as the ICMP message quotes it.
+            let seq = self
+                .value(&icmp.seq, Space::Target)
+                .map_err(|m| fail(step, index, m))?;
+            spec.raw = Some(icmp_error(
+                self.tester.ip(),
+                self.target_addr.ip(),
+                icmp.icmp_type,
+                icmp.code,
+                self.target_addr,
+                self.tester,
+                seq,
+            ));
+            let family = if self.tester.is_ipv4() {
+                "ICMP"
+            } else {
+                "ICMPv6"
+            };
+            let rel = seq.wrapping_sub(self.conn.base(Space::Target));
+            text = Some(format!(
+                "{family} type {} code {} quoting {} > {} seq {rel}",
+                icmp.icmp_type, icmp.code, self.target_addr, self.tester
+            ));
+        }
         let bytes = build(&spec);
-        let text = match observe(&bytes) {
+        let text = text.unwrap_or_else(|| match observe(&bytes) {
             Ok(o) => render(&o, self.rel_sent()),
             Err(_) => format!("{} raw octets (not decodable as TCP)", bytes.len()),
-        };
+        });
         self.note(Direction::Sent, text, Some(bytes.clone()));
         self.target
             .inject(&bytes)

@@ -57,7 +57,7 @@ use crate::rules::Rule;
 use crate::state::State;
 use crate::time::{Duration, Instant};
 use crate::tuple::FourTuple;
-use crate::wire::{SackBlock, SeqNumber, TcpRepr};
+use crate::wire::{IcmpClass, SackBlock, SeqNumber, TcpRepr};
 
 use recv_buffer::RecvBuffer;
 use rtt::RttEstimator;
@@ -421,6 +421,32 @@ impl Tcb {
             _ => {}
         }
         SegmentOutcome { rules }
+    }
+
+    /// An ICMP/ICMPv6 error quoting one of this connection's segments, sequence number `seq`
+    /// (RFC 9293 3.9.2.2, MUST-54). True if it ended the connection.
+    ///
+    /// Only a quoted sequence number in SND.UNA =< seq < SND.NXT (a segment sent and not yet
+    /// acknowledged) is believed, as RFC 5927 4.1 advises against blind ICMP attacks: anything
+    /// else cannot be about a segment in flight. Then a hard error aborts the connection
+    /// (SHLD-26) and the application hears "connection refused", the meaning of ICMP's port
+    /// unreachable; a passive OPEN in SYN-RECEIVED goes back to LISTEN instead, as for a reset
+    /// there (RS-2). Soft errors never abort (MUST-56) and Source Quench is discarded (MUST-55).
+    pub fn on_icmp(&mut self, class: IcmpClass, seq: SeqNumber) -> bool {
+        if self.closed || self.returned_to_listen || !(self.snd_una <= seq && seq < self.snd_nxt) {
+            return false;
+        }
+        match (class, self.state) {
+            (IcmpClass::Hard, State::SynReceived) if self.passive => {
+                self.return_to_listen();
+                true
+            }
+            (IcmpClass::Hard, s) if s != State::Listen && s != State::Closed => {
+                self.reset_connection(ConnEvent::Refused);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The next segment to send, if any (ports filled in from the tuple).

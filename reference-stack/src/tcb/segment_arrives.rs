@@ -705,7 +705,7 @@ impl Tcb {
     }
 
     /// RS-2, SY-1: the passive TCB goes back to LISTEN; the stack drops it.
-    fn return_to_listen(&mut self) {
+    pub(super) fn return_to_listen(&mut self) {
         self.flush_queues();
         self.clear_timers();
         self.ack_now = false;

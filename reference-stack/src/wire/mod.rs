@@ -20,11 +20,13 @@
 
 pub mod checksum;
 mod error;
+pub mod icmp;
 mod ip;
 mod seq;
 mod tcp;
 
 pub use error::WireError;
+pub use icmp::{IcmpClass, IcmpError};
 pub use ip::{
     IpRepr, Ipv4Repr, Ipv6ExtHeader, Ipv6Repr, Segment, IPV4_HEADER_LEN, IPV4_MAX_OPTIONS_LEN,
     IPV6_HEADER_LEN, PROTO_TCP,
