@@ -634,3 +634,38 @@ fn randomized_roundtrip() {
         }
     }
 }
+
+/// MUST-69: the octets after End of Option List are kept as `padding`, and `padding: zero`
+/// fails on anything but zeros.
+#[test]
+fn padding_after_eol_is_observed_and_matched() {
+    use tcpconform::case::load::load_str;
+    use tcpconform::case::model::StepKind;
+    use tcpconform::run::conn::ConnView;
+    use tcpconform::run::matching::check;
+    let case = "id: t/p\ntitle: t\nsetup: { listen: 8080 }\nsteps:\n  \
+                - expect: { options: { padding: zero } }\n";
+    let cases = load_str(std::path::Path::new("t.yaml"), case).expect("loads");
+    let StepKind::Expect(expect) = &cases[0].steps[0].kind else {
+        panic!("not an expect")
+    };
+    let conn = ConnView::new(0, false);
+    for (pad, ok) in [
+        (vec![0, 0, 0], true),
+        (vec![0, 0xff, 0], false),
+        (vec![], true),
+    ] {
+        let mut s = v4();
+        // MSS, EOL, then the padding octets as given (raw, so nothing is normalised).
+        let mut area = vec![2, 4, 5, 180];
+        if !pad.is_empty() {
+            area.push(0);
+            area.extend_from_slice(&pad);
+        }
+        s.options = vec![OptionSpec::Raw(area)];
+        let o = observe(&build(&s)).expect("observes");
+        let expected_padding: &[u8] = if pad.is_empty() { &[] } else { &pad };
+        assert_eq!(o.padding, expected_padding);
+        assert_eq!(check(expect, &o, &conn).matched(), ok, "padding {pad:?}");
+    }
+}

@@ -484,6 +484,8 @@ pub struct OptionsMatch {
     pub ts: Option<TsMatch>,
     /// SACK blocks in order (edges in the tester's sequence space).
     pub sack: Option<Vec<(NumMatch, NumMatch)>>,
+    /// `padding: zero`: every octet after End of Option List is zero (MUST-69).
+    pub padding_zero: bool,
 }
 
 impl OptionsMatch {

@@ -128,7 +128,8 @@ fn schema() -> Value {
                     "mss": { "$ref": "#/$defs/match" },
                     "wscale": { "$ref": "#/$defs/match" },
                     "ts": { "type": "object", "properties": { "val": { "$ref": "#/$defs/match" }, "ecr": { "$ref": "#/$defs/match" } }, "additionalProperties": false },
-                    "sack": { "type": "string" }
+                    "sack": { "type": "string" },
+                    "padding": { "enum": ["zero"], "description": "every octet after End of Option List is zero (MUST-69)" }
                   }, "additionalProperties": false }
             ] }
         },

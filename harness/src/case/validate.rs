@@ -100,8 +100,9 @@ pub(crate) const EXPECT_FIELDS: &[&str] = &[
     "flags", "seq", "ack", "win", "urg", "reserved", "len", "data", "hex", "options", "ttl", "tos",
     "within", "after",
 ];
-pub(crate) const EXPECT_OPTION_FIELDS: &[&str] =
-    &["contains", "absent", "exact", "mss", "wscale", "ts", "sack"];
+pub(crate) const EXPECT_OPTION_FIELDS: &[&str] = &[
+    "contains", "absent", "exact", "mss", "wscale", "ts", "sack", "padding",
+];
 pub(crate) const CALLS: &[&str] = &[
     "listen",
     "accept",
@@ -1612,6 +1613,16 @@ fn expect_options(cx: &mut Cx<'_>, node: &Node) -> Option<OptionsMatch> {
         }
         None => None,
     };
+    let padding_zero = match f.get("padding") {
+        None => false,
+        Some(n) => match &n.kind {
+            Kind::Str(s) if s == "zero" => true,
+            _ => {
+                cx.err(n, "expect.options.padding must be `zero`");
+                return None;
+            }
+        },
+    };
     Some(OptionsMatch {
         contains,
         absent,
@@ -1620,6 +1631,7 @@ fn expect_options(cx: &mut Cx<'_>, node: &Node) -> Option<OptionsMatch> {
         wscale,
         ts,
         sack,
+        padding_zero,
     })
 }
 

@@ -86,6 +86,7 @@ pub fn observe(bytes: &[u8]) -> Result<Observed, ObserveError> {
         reserved: (fixed[12] >> 1) & 0x07,
         data_offset,
         options: walk_options(options),
+        padding: padding_after_eol(options).to_vec(),
         payload: payload.to_vec(),
         checksum_ok,
         raw: bytes.to_vec(),
@@ -223,6 +224,26 @@ pub fn walk_options(area: &[u8]) -> Vec<ObservedOption> {
         rest = rest.get(len..).unwrap_or(&[]);
     }
     out
+}
+
+/// The octets after the first End of Option List of an option area (found by the same walk as
+/// [`walk_options`]); empty if the walk meets no EOL.
+pub fn padding_after_eol(area: &[u8]) -> &[u8] {
+    let mut rest = area;
+    while let Some((&kind, tail)) = rest.split_first() {
+        match kind {
+            0 => return tail,
+            1 => rest = tail,
+            _ => {
+                let len = tail.first().map_or(0, |l| usize::from(*l));
+                match rest.get(len..) {
+                    Some(after) if len >= 2 => rest = after,
+                    _ => return &[],
+                }
+            }
+        }
+    }
+    &[]
 }
 
 /// The options without a trailing End of Option List: zero padding after the last option

@@ -121,6 +121,9 @@ pub struct Observed {
     pub reserved: u8,
     pub data_offset: u8,
     pub options: Vec<ObservedOption>,
+    /// The option area's octets after End of Option List (RFC 9293 3.1: "The padding is
+    /// composed of zeros", MUST-69); empty when the list has no EOL.
+    pub padding: Vec<u8>,
     pub payload: Vec<u8>,
     /// The TCP checksum verified against the pseudo-header (MUST-2).
     pub checksum_ok: bool,

@@ -242,7 +242,9 @@ fn pattern_text(p: &OptionPattern, conn: &ConnView) -> String {
     }
 }
 
-fn options_match(m: &OptionsMatch, got: &[ObservedOption], conn: &ConnView) -> Option<Row> {
+fn options_match(m: &OptionsMatch, got: &Observed, conn: &ConnView) -> Option<Row> {
+    let padding = got.padding.as_slice();
+    let got = got.options.as_slice();
     if m.is_empty() {
         return None;
     }
@@ -331,6 +333,16 @@ fn options_match(m: &OptionsMatch, got: &[ObservedOption], conn: &ConnView) -> O
         ok &= o;
         parts.push(format!("sack {t}"));
     }
+    if m.padding_zero {
+        // MUST-69 (RFC 9293 3.1): "The padding is composed of zeros."
+        if padding.iter().all(|b| *b == 0) {
+            parts.push("padding zero".to_string());
+        } else {
+            ok = false;
+            let hex: Vec<String> = padding.iter().map(|b| format!("{b:02x}")).collect();
+            parts.push(format!("padding zero (found {})", hex.join(" ")));
+        }
+    }
     Some(Row {
         field: "options",
         expected: parts.join("; "),
@@ -387,7 +399,7 @@ pub fn check(e: &Expect, got: &Observed, conn: &ConnView) -> Verdict {
             ok,
         });
     }
-    if let Some(row) = options_match(&e.options, &got.options, conn) {
+    if let Some(row) = options_match(&e.options, got, conn) {
         rows.push(row);
     }
     if !got.checksum_ok {
