@@ -46,6 +46,8 @@ pub const NOT_OBSERVABLE: &[(&str, &str)] = &[
     ("SHLD-10", "R1 only triggers advice to IP and the application; the retransmissions themselves are SHLD-11/MUST-22"),
     ("MAY-10", "supporting the IP Timestamp option looks the same on the wire as ignoring it (MUST-50)"),
     ("MAY-11", "supporting the IP Record Route option looks the same on the wire as ignoring it (MUST-50)"),
+    ("MAY-4", "a retransmission with the same or with a new IPv4 Identification both conform (3.8.1), so no exchange can fail it"),
+    ("SHLD-6", "needs an interface whose effective MTU varies packet to packet (header compression, 3.7.3); a fixed MTU is MUST-16/MUST-67 (options/mss-bounded-by-mtu)"),
 ];
 
 /// Every requirement id of RFC 9293 Appendix B, as in rfc9293_requirements.tsv (119 ids).

@@ -539,6 +539,9 @@ pub enum CallKind {
     Accept,
     /// Active OPEN to the setup port.
     Connect,
+    /// Active OPEN to this address on the setup port (`connect: "224.0.0.1"`): for OPENs the
+    /// stack must refuse (MUST-46).
+    ConnectTo(std::net::IpAddr),
     /// SEND these bytes (`write: 100` = 100 octets of [`pattern`]).
     Write(Vec<u8>),
     /// RECEIVE up to `max` octets.
@@ -589,16 +592,20 @@ pub enum CallError {
     NotConn,
     Pipe,
     WouldBlock,
+    /// The call fails; which error is the stack's choice (e.g. an OPEN to a multicast
+    /// address: EINVAL, ENETUNREACH, ...).
+    Any,
 }
 
 impl CallError {
-    pub const ALL: [CallError; 6] = [
+    pub const ALL: [CallError; 7] = [
         CallError::ConnReset,
         CallError::ConnRefused,
         CallError::TimedOut,
         CallError::NotConn,
         CallError::Pipe,
         CallError::WouldBlock,
+        CallError::Any,
     ];
 
     pub fn name(self) -> &'static str {
@@ -609,6 +616,7 @@ impl CallError {
             CallError::NotConn => "ENOTCONN",
             CallError::Pipe => "EPIPE",
             CallError::WouldBlock => "EAGAIN",
+            CallError::Any => "any",
         }
     }
 

@@ -142,7 +142,8 @@ fn schema() -> Value {
         "anyOf": [
             { "enum": calls },
             { "type": "object", "properties": {
-                "listen": { "type": "null" }, "accept": { "type": "null" }, "connect": { "type": "null" },
+                "listen": { "type": "null" }, "accept": { "type": "null" },
+                "connect": { "type": ["null", "string"], "description": "~ (the tester), or an IP address" },
                 "close": { "type": "null" }, "abort": { "type": "null" }, "nodelay": { "type": "null" },
                 "write": { "type": ["integer", "string"] },
                 "write_hex": { "type": "string" },

@@ -1837,6 +1837,19 @@ fn call(cx: &mut Cx<'_>, node: &Node) -> Option<Call> {
                         expect: None,
                     },
                     "keepalive" => keepalive(cx, v)?,
+                    "connect" if !matches!(v.kind, Kind::Null | Kind::Bool(true)) => {
+                        let text = cx.string(v, "connect address")?;
+                        match text.trim().parse::<std::net::IpAddr>() {
+                            Ok(ip) => CallKind::ConnectTo(ip),
+                            Err(_) => {
+                                cx.err(
+                                    v,
+                                    format!("connect takes `~` (the tester) or an IP address, found `{text}`"),
+                                );
+                                return None;
+                            }
+                        }
+                    }
                     "shutdown" => match &v.kind {
                         Kind::Null => CallKind::Shutdown(Shutdown::Write),
                         Kind::Str(s) if s == "read" => CallKind::Shutdown(Shutdown::Read),

@@ -51,6 +51,8 @@ struct Run<'t> {
     pushback: Option<Received>,
     /// `setup: connect`: the target picks its own port; learn it from its first segment.
     learn_target_port: bool,
+    /// Set when the target cannot perform a step at all ([`Target::cannot`]): no verdict.
+    skip: Option<String>,
 }
 
 type StepResult = Result<(), Failure>;
@@ -417,6 +419,19 @@ impl Run<'_> {
                 local_port: self.target_addr.port(),
                 remote: SocketAddr::new(self.tester.ip(), setup.port()),
             },
+            CallKind::ConnectTo(ip) => {
+                if ip.is_ipv4() != self.tester.is_ipv4() {
+                    return Err(fail(
+                        step,
+                        index,
+                        format!("connect to {ip}: not of this instance's IP version"),
+                    ));
+                }
+                AppCall::Connect {
+                    local_port: self.target_addr.port(),
+                    remote: SocketAddr::new(*ip, setup.port()),
+                }
+            }
             CallKind::Write(data) => AppCall::Write(data.clone()),
             CallKind::Read { max, .. } => AppCall::Read { max: *max },
             CallKind::Shutdown(Shutdown::Write | Shutdown::Both) => AppCall::ShutdownWrite,
@@ -441,6 +456,10 @@ impl Run<'_> {
                 count: *count,
             }),
         };
+        if let Some(reason) = self.target.cannot(&app) {
+            self.skip = Some(format!("{app}: {reason}"));
+            return Err(fail(step, index, reason));
+        }
         let result = self
             .target
             .app(&app)
@@ -643,6 +662,7 @@ fn rel_for(view: &ConnView) -> Option<Relative> {
 fn error_matches(want: CallError, got: &str) -> bool {
     let g = got.to_ascii_lowercase();
     match want {
+        CallError::Any => true,
         CallError::ConnReset => g.contains("reset") || g.contains("econnreset"),
         CallError::ConnRefused => g.contains("refused"),
         CallError::TimedOut => g.contains("timed") || g.contains("timeout"),
@@ -733,6 +753,7 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
             variants: Vec::new(),
             pushback: None,
             learn_target_port: matches!(setup, Setup::Connect { .. }),
+            skip: None,
             target,
         };
         let setup_call = match setup {
@@ -752,9 +773,12 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
         }
         let result = run.steps(&case.steps, case, 0);
         let Run {
-            trace, variants, ..
+            trace,
+            variants,
+            skip,
+            ..
         } = run;
-        Ok((result, trace, variants))
+        Ok((result, trace, variants, skip))
     })();
     let rules = dedup(target.take_rules());
     target.close();
@@ -763,14 +787,15 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
     // cut-short wait fails, so it never passes for silence).
     let interrupted = crate::interrupt::requested();
     let (outcome, trace) = match outcome_and_trace {
-        Ok((Err(_), trace, _)) | Err((_, trace)) if interrupted => (
+        Ok((Err(_), trace, _, _)) | Err((_, trace)) if interrupted => (
             Outcome::Skipped {
                 reason: crate::interrupt::REASON.into(),
             },
             trace,
         ),
-        Ok((Ok(()), trace, variants)) => (Outcome::Passed { variants }, trace),
-        Ok((Err(f), trace, _)) => (Outcome::Failed(f), trace),
+        Ok((Ok(()), trace, variants, _)) => (Outcome::Passed { variants }, trace),
+        Ok((Err(_), trace, _, Some(reason))) => (Outcome::Skipped { reason }, trace),
+        Ok((Err(f), trace, _, None)) => (Outcome::Failed(f), trace),
         Err((message, trace)) => (
             Outcome::Failed(Failure {
                 step: 0,

@@ -1015,6 +1015,18 @@ impl Target for LinkTarget {
         Ok(self.pending.pop_front())
     }
 
+    fn cannot(&self, call: &AppCall) -> Option<String> {
+        match call {
+            // The agent connects only to the peers it was started with (--allow-peer), never
+            // to a group: an OPEN the stack must refuse (MUST-46) cannot be asked of it.
+            AppCall::Connect { remote, .. } if is_group(remote.ip()) => Some(format!(
+                "the agent opens connections only to its --allow-peer addresses, not to {}",
+                remote.ip()
+            )),
+            _ => None,
+        }
+    }
+
     fn app(&mut self, call: &AppCall) -> Result<AppResult, TargetError> {
         self.call(call)
     }

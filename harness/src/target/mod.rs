@@ -178,6 +178,12 @@ pub trait Target {
     /// Perform an application call on the target's side.
     fn app(&mut self, call: &AppCall) -> Result<AppResult, TargetError>;
 
+    /// Why this target cannot perform `call` at all, if it cannot (the case is then skipped
+    /// with the reason, not failed): e.g. an agent that connects only to the peers it allows.
+    fn cannot(&self, _call: &AppCall) -> Option<String> {
+        None
+    }
+
     /// The RFC 9293 state of the connection `local` (target side) <-> `remote` (tester), if the
     /// target can observe it. Returns the RFC name, e.g. `ESTABLISHED`; `None` if unobservable.
     fn state(
