@@ -249,6 +249,9 @@ impl Target for LinuxOverLink {
     fn app(&mut self, call: &AppCall) -> Result<AppResult, TargetError> {
         self.link.app(call)
     }
+    fn cannot(&self, call: &AppCall) -> Option<String> {
+        self.link.cannot(call)
+    }
     fn state(
         &mut self,
         local: SocketAddr,
