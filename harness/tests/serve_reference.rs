@@ -39,17 +39,6 @@ const EXCLUDED: &[(&str, &str)] = &[
          per IP version on a real clock, over this test's budget (the in-process reference \
          checks it on its virtual clock)",
     ),
-    (
-        "options/wscale-only-if-offered",
-        "a deadline race: Max(SND.WND) counts the SYN's unscaled window, so the reference \
-         holds the 1000 octets for its 1 s SWS override timer and sends them at exactly the \
-         case's default 1 s `within`: on time on the virtual clock, a few ms late on a real one",
-    ),
-    (
-        "options/wscale-applied-after-handshake",
-        "the same deadline race as options/wscale-only-if-offered (1 s SWS override timer \
-         against the default 1 s `within`)",
-    ),
 ];
 
 fn ip(s: &str) -> IpAddr {
