@@ -31,15 +31,13 @@ const SEED: u64 = 0x7365_7276_6572_6566;
 const AGENT: &str = "127.0.0.1:7101";
 
 /// Cases not compared, each with why. Every other case of the corpus runs on both targets.
-const EXCLUDED: &[(&str, &str)] = &[
-    (
-        "load/syn-flood-legit-connects",
-        "real time: the reference has no SYN cookies, so the legitimate client gets in only \
+const EXCLUDED: &[(&str, &str)] = &[(
+    "load/syn-flood-legit-connects",
+    "real time: the reference has no SYN cookies, so the legitimate client gets in only \
          once the flood's SYN-RECEIVED TCBs give up (R2 >= 3 min, MUST-23): about 5 minutes \
          per IP version on a real clock, over this test's budget (the in-process reference \
          checks it on its virtual clock)",
-    ),
-];
+)];
 
 fn ip(s: &str) -> IpAddr {
     s.parse().expect("address")
