@@ -109,6 +109,19 @@ pub struct Handled {
     pub handle: Option<SocketHandle>,
 }
 
+impl Handled {
+    /// Nothing done yet to a packet for `tuple`, which found `state`.
+    fn found(tuple: FourTuple, state: State) -> Handled {
+        Handled {
+            tuple: Some(tuple),
+            state_before: state,
+            state_after: state,
+            rules: Vec::new(),
+            handle: None,
+        }
+    }
+}
+
 /// An application event, tagged with the handle it concerns by [`Stack::poll_event`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
@@ -437,14 +450,7 @@ impl Stack {
             local: icmp.local,
             remote: icmp.remote,
         };
-        let state = self.state_of(tuple);
-        let mut handled = Handled {
-            tuple: Some(tuple),
-            state_before: state,
-            state_after: state,
-            rules: Vec::new(),
-            handle: None,
-        };
+        let mut handled = Handled::found(tuple, self.state_of(tuple));
         let Some(&h) = self.conns.get(&tuple) else {
             return handled;
         };
@@ -464,14 +470,7 @@ impl Stack {
             local: seg.dst(),
             remote: seg.src(),
         };
-        let state = self.state_of(tuple);
-        let mut handled = Handled {
-            tuple: Some(tuple),
-            state_before: state,
-            state_after: state,
-            rules: Vec::new(),
-            handle: None,
-        };
+        let mut handled = Handled::found(tuple, self.state_of(tuple));
         // MUST-57 (RFC 9293 3.9.2.3): nothing to or from a broadcast or multicast address.
         // MUST-63: a SYN from an address that names no host is rejected; no other segment
         // from there could be answered either, so all are dropped.
@@ -665,13 +664,7 @@ impl Stack {
                 local: seg.dst(),
                 remote: seg.src(),
             };
-            let mut next = Handled {
-                tuple: Some(tuple),
-                state_before: State::Closed,
-                state_after: State::Closed,
-                rules: Vec::new(),
-                handle: None,
-            };
+            let mut next = Handled::found(tuple, State::Closed);
             if let Some(l) = self.find_listener(tuple.local) {
                 next.state_after = State::Listen;
                 self.segment_for_listener(now, l, tuple, seg, security_ok, &mut next);
