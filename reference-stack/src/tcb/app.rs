@@ -73,10 +73,11 @@ impl Tcb {
         if let Some(err) = self.error {
             return Err(err);
         }
-        if self.fin_queued {
-            return Err(ConnError::Closing);
-        }
         match self.state {
+            // 3.10.4 CLOSED STATE: "error: connection does not exist", also once our FIN was
+            // acknowledged (LAST-ACK -> CLOSED keeps the handle until the user releases it).
+            State::Closed | State::Listen => return Err(ConnError::InvalidState),
+            _ if self.fin_queued => return Err(ConnError::Closing),
             // 3.10.4 SYN-RECEIVED: nothing to send: FIN now, FIN-WAIT-1 (the SYN-ACK is still
             // unacknowledged; its ACK is taken as AK-2).
             State::SynReceived if self.send_buf.is_empty() => {
@@ -92,7 +93,6 @@ impl Tcb {
                 self.fin_queued = true;
                 self.state = State::LastAck;
             }
-            State::Closed | State::Listen => return Err(ConnError::InvalidState),
             _ => return Err(ConnError::Closing),
         }
         Ok(())
