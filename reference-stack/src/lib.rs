@@ -10,6 +10,8 @@
 
 pub mod config;
 pub mod isn;
+#[cfg(feature = "planted-bug")]
+mod planted;
 pub mod rules;
 pub mod stack;
 pub mod state;

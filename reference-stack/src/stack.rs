@@ -859,16 +859,8 @@ impl Stack {
     /// IPv6 with that hop limit (MUST-49).
     fn frame(&mut self, tuple: FourTuple, tcp: TcpRepr) -> Vec<u8> {
         self.stats.segments_sent += 1;
-        // A deliberate bug for fuzz/planted-bug.sh (feature `planted-bug`, never on otherwise):
-        // one ACK in 4096 acknowledges an octet that never arrived.
         #[cfg(feature = "planted-bug")]
-        let tcp = {
-            let mut tcp = tcp;
-            if tcp.flags.ack() && !tcp.flags.rst() && tcp.ack.0 & 0xfff == 0xabc {
-                tcp.ack += 1u32;
-            }
-            tcp
-        };
+        let tcp = crate::planted::corrupt_ack(tcp);
         let ip = match (tuple.local.ip(), tuple.remote.ip()) {
             (IpAddr::V4(src), IpAddr::V4(dst)) => {
                 self.ip_ident = self.ip_ident.wrapping_add(1);
