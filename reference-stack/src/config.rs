@@ -57,6 +57,9 @@ pub struct Config {
     pub timestamps: bool,
     /// Offer SACK-permitted and send SACK blocks (RFC 2018).
     pub sack: bool,
+    /// Take part in ECN (RFC 3168, SHLD-8) when the peer's SYN asks for it. An active OPEN
+    /// never asks (Linux's default, `tcp_ecn = 2`).
+    pub ecn: bool,
     pub rst_policy: RstPolicy,
     /// Nagle's algorithm (RFC 9293 3.7.4, SHLD-7), switchable per connection too (MUST-17).
     pub nagle: bool,
@@ -122,6 +125,7 @@ impl Default for Config {
             window_scale: Some(7),
             timestamps: true,
             sack: true,
+            ecn: true,
             rst_policy: RstPolicy::Rfc5961,
             nagle: true,
             delayed_ack: Some(Duration::from_millis(100)),

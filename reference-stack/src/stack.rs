@@ -34,7 +34,7 @@ use crate::tcb::{ConnError, ConnEvent, Tcb, TcbInfo};
 use crate::time::Instant;
 use crate::tuple::FourTuple;
 use crate::wire::{
-    IcmpError, IpRepr, Ipv4Repr, Ipv6Repr, Segment, SeqNumber, TcpFlags, TcpRepr, WireError,
+    ecn, IcmpError, IpRepr, Ipv4Repr, Ipv6Repr, Segment, SeqNumber, TcpFlags, TcpRepr, WireError,
 };
 use core::fmt;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -500,9 +500,10 @@ impl Stack {
             Some(f) => Some(f),
             None => poll_conns(now, self.sockets.range_mut(..start)),
         };
-        let (h, tuple, tcp) = found?;
+        let (h, tuple, tcp, ect) = found?;
         self.next_poll = SocketHandle(h.0.wrapping_add(1));
-        Some(self.frame(tuple, tcp))
+        let ecn = if ect { ecn::ECT0 } else { ecn::NOT_ECT };
+        Some(self.frame(tuple, tcp, ecn))
     }
 
     /// The earliest timer of any connection.
@@ -650,7 +651,7 @@ impl Stack {
             self.conns.retain(|_, v| *v != h);
             return;
         };
-        let outcome = c.tcb.on_segment(now, &seg.tcp, security_ok);
+        let outcome = c.tcb.on_segment(now, &seg.tcp, security_ok, seg.ip.ecn());
         let reopen = c.tcb.take_time_wait_syn();
         handled.rules = outcome.rules;
         handled.handle = Some(h);
@@ -728,7 +729,7 @@ impl Stack {
                 .extend(out.into_iter().map(|ev| (h, Event::Conn(ev))));
         }
         for tcp in last {
-            let p = self.frame(tuple, tcp);
+            let p = self.frame(tuple, tcp, ecn::NOT_ECT);
             self.transmit.push_back(p);
         }
         if gone && self.conns.get(&tuple) == Some(&h) {
@@ -851,13 +852,13 @@ impl Stack {
             payload: Vec::new(),
         };
         self.stats.resets_sent += 1;
-        let p = self.frame(tuple, tcp);
+        let p = self.frame(tuple, tcp, ecn::NOT_ECT);
         self.transmit.push_back(p);
     }
 
     /// The IP packet around `tcp`: IPv4 with TTL from the config, DF set and a counting ident;
-    /// IPv6 with that hop limit (MUST-49).
-    fn frame(&mut self, tuple: FourTuple, tcp: TcpRepr) -> Vec<u8> {
+    /// IPv6 with that hop limit (MUST-49). `ecn`: the IP header's ECN field (RFC 3168 5).
+    fn frame(&mut self, tuple: FourTuple, tcp: TcpRepr, ecn: u8) -> Vec<u8> {
         self.stats.segments_sent += 1;
         #[cfg(feature = "planted-bug")]
         let tcp = crate::planted::corrupt_ack(tcp);
@@ -867,7 +868,7 @@ impl Stack {
                 IpRepr::V4(Ipv4Repr {
                     src,
                     dst,
-                    dscp_ecn: 0,
+                    dscp_ecn: ecn,
                     ident: self.ip_ident,
                     reserved_flag: false,
                     dont_frag: true,
@@ -878,7 +879,7 @@ impl Stack {
             (src, dst) => IpRepr::V6(Ipv6Repr {
                 src: to_v6(src),
                 dst: to_v6(dst),
-                traffic_class: 0,
+                traffic_class: ecn,
                 flow_label: 0,
                 hop_limit: self.config.ttl,
                 ext_headers: Vec::new(),
@@ -892,12 +893,12 @@ impl Stack {
 fn poll_conns<'a>(
     now: Instant,
     sockets: impl Iterator<Item = (&'a SocketHandle, &'a mut Socket)>,
-) -> Option<(SocketHandle, FourTuple, TcpRepr)> {
+) -> Option<(SocketHandle, FourTuple, TcpRepr, bool)> {
     for (h, s) in sockets {
         if let Socket::Conn(c) = s {
             if c.in_demux {
                 if let Some(tcp) = c.tcb.poll_transmit(now) {
-                    return Some((*h, c.tcb.tuple(), tcp));
+                    return Some((*h, c.tcb.tuple(), tcp, c.tcb.sent_ect()));
                 }
             }
         }

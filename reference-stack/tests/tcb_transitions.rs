@@ -249,13 +249,13 @@ impl Conn {
     /// SEGMENT ARRIVES with a matching security/compartment.
     fn feed(&mut self, seg: TcpRepr) -> SegmentOutcome {
         let seg = self.stamp(seg);
-        self.tcb.on_segment(self.now, &seg, true)
+        self.tcb.on_segment(self.now, &seg, true, 0)
     }
 
     /// SEGMENT ARRIVES with a security/compartment mismatch (SS-5, SC-1, SC-2).
     fn feed_mismatch(&mut self, seg: TcpRepr) -> SegmentOutcome {
         let seg = self.stamp(seg);
-        self.tcb.on_segment(self.now, &seg, false)
+        self.tcb.on_segment(self.now, &seg, false, 0)
     }
 
     /// Adds the peer's Timestamps option to every non-RST segment once timestamps are in use

@@ -40,6 +40,7 @@
 
 mod ack;
 mod app;
+mod ecn;
 mod options;
 mod output;
 pub mod recv_buffer;
@@ -262,6 +263,8 @@ pub struct Tcb {
     fast_recovery: bool,
     /// SACK scoreboard: blocks the peer holds above SND.UNA (RFC 2018).
     sacked: Vec<SackBlock>,
+    /// Explicit Congestion Notification (RFC 3168, SHLD-8).
+    ecn: ecn::Ecn,
 
     rtt: RttEstimator,
     /// The segment being timed: sequence number that acknowledges it, and when it was sent.
@@ -315,6 +318,7 @@ impl Tcb {
         let mut tcb = Tcb::new(config, tuple, iss, now, true);
         tcb.state = State::SynReceived;
         tcb.take_peer_syn(syn);
+        tcb.ecn_take_syn(syn, config.ecn);
         tcb.queue_syn_text(syn);
         tcb.syn_tx = true;
         tcb
@@ -378,6 +382,7 @@ impl Tcb {
             recover: None,
             fast_recovery: false,
             sacked: Vec::new(),
+            ecn: ecn::Ecn::default(),
             rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
             rtt_sample: None,
             rtx_deadline: None,
@@ -403,8 +408,15 @@ impl Tcb {
     }
 
     /// SEGMENT ARRIVES in SYN-SENT or a synchronized state. `security_ok` is false when the
-    /// stack found an IP security/compartment mismatch (SS-5, SC-1, SC-2).
-    pub fn on_segment(&mut self, now: Instant, seg: &TcpRepr, security_ok: bool) -> SegmentOutcome {
+    /// stack found an IP security/compartment mismatch (SS-5, SC-1, SC-2); `ip_ecn` is the ECN
+    /// field of the IP header it came in (RFC 3168 5; [`crate::wire::ecn::CE`] marks congestion).
+    pub fn on_segment(
+        &mut self,
+        now: Instant,
+        seg: &TcpRepr,
+        security_ok: bool,
+        ip_ecn: u8,
+    ) -> SegmentOutcome {
         let mut rules = Vec::new();
         if self.closed || self.returned_to_listen {
             return SegmentOutcome { rules };
@@ -415,7 +427,7 @@ impl Tcb {
         match self.state {
             State::SynSent => self.syn_sent_arrives(now, seg, security_ok, &mut rules),
             s if s.is_synchronized() => {
-                self.synchronized_arrives(now, seg, security_ok, &mut rules)
+                self.synchronized_arrives(now, seg, security_ok, ip_ecn, &mut rules)
             }
             // CLOSED and LISTEN have no TCB (the stack handles them).
             _ => {}
@@ -451,7 +463,14 @@ impl Tcb {
 
     /// The next segment to send, if any (ports filled in from the tuple).
     pub fn poll_transmit(&mut self, now: Instant) -> Option<TcpRepr> {
+        self.ecn.ect_last = false;
         self.transmit(now)
+    }
+
+    /// The segment `poll_transmit` returned last goes out ECN-capable, ECT(0) in its IP header
+    /// (RFC 3168 6.1.2: new data of a connection that negotiated ECN).
+    pub fn sent_ect(&self) -> bool {
+        self.ecn.ect_last
     }
 
     /// When `on_timeout` must next be called.

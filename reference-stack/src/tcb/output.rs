@@ -121,7 +121,10 @@ impl Tcb {
         let (flags, ack) = if syn_ack {
             self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + u32::from(window));
             self.note_ack_sent();
-            (TcpFlags::SYN | TcpFlags::ACK, self.rcv_nxt)
+            (
+                TcpFlags::SYN | TcpFlags::ACK | self.ecn_syn_ack_flags(),
+                self.rcv_nxt,
+            )
         } else {
             (TcpFlags::SYN, SeqNumber(0))
         };
@@ -139,7 +142,8 @@ impl Tcb {
         let window = self.window_to_advertise();
         let options = self.data_option_list(now, !payload.is_empty());
         self.note_ack_sent();
-        let mut seg = self.bare_segment(seq, self.rcv_nxt, flags | TcpFlags::ACK, window, options);
+        let flags = flags | TcpFlags::ACK | self.ecn_ack_flags();
+        let mut seg = self.bare_segment(seq, self.rcv_nxt, flags, window, options);
         seg.payload = payload;
         seg
     }
@@ -304,6 +308,9 @@ impl Tcb {
         }
         if self.snd_wnd > 0 {
             self.persist_deadline = None;
+        }
+        if len > 0 {
+            flags |= self.ecn_new_data();
         }
         self.ack_segment(now, seq, flags, payload)
     }

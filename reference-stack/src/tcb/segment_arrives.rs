@@ -118,6 +118,7 @@ impl Tcb {
         now: Instant,
         seg: &TcpRepr,
         security_ok: bool,
+        ip_ecn: u8,
         rules: &mut Vec<Rule>,
     ) {
         let flags = seg.flags;
@@ -211,6 +212,11 @@ impl Tcb {
         if !self.ack_arrives(now, seg, rules) {
             return;
         }
+        // RFC 3168 (SHLD-8): congestion signals of a segment that passed the ACK check.
+        if flags.contains(TcpFlags::ECE) {
+            self.ecn_echo_arrives();
+        }
+        self.ecn_arrives(seg, ip_ecn);
 
         self.urg_text_fin(now, seg, text, entered_fin_wait_1, rules);
     }

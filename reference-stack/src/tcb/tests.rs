@@ -110,7 +110,7 @@ impl Bench {
     }
 
     fn input_sec(&mut self, seg: TcpRepr, security_ok: bool) -> Vec<Rule> {
-        let rules = self.tcb.on_segment(self.now, &seg, security_ok).rules;
+        let rules = self.tcb.on_segment(self.now, &seg, security_ok, 0).rules;
         SEEN.with(|seen| seen.borrow_mut().extend(rules.iter().copied()));
         rules
     }

@@ -479,4 +479,25 @@ impl IpRepr {
             IpRepr::V6(r) => IpAddr::V6(r.dst),
         }
     }
+
+    /// The ECN field: the two low bits of the IPv4 TOS octet or the IPv6 traffic class
+    /// (RFC 3168 5), one of the [`ecn`] codepoints.
+    pub fn ecn(&self) -> u8 {
+        match self {
+            IpRepr::V4(r) => r.dscp_ecn & 0b11,
+            IpRepr::V6(r) => r.traffic_class & 0b11,
+        }
+    }
+}
+
+/// The codepoints of the IP header's ECN field (RFC 3168 5).
+pub mod ecn {
+    /// Not ECN-capable transport.
+    pub const NOT_ECT: u8 = 0b00;
+    /// ECN-capable transport, ECT(1).
+    pub const ECT1: u8 = 0b01;
+    /// ECN-capable transport, ECT(0): what an RFC 3168 sender sets.
+    pub const ECT0: u8 = 0b10;
+    /// Congestion experienced, set by a router instead of dropping.
+    pub const CE: u8 = 0b11;
 }

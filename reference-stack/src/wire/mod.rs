@@ -28,7 +28,7 @@ mod tcp;
 pub use error::WireError;
 pub use icmp::{IcmpClass, IcmpError};
 pub use ip::{
-    IpRepr, Ipv4Repr, Ipv6ExtHeader, Ipv6Repr, Segment, IPV4_HEADER_LEN, IPV4_MAX_OPTIONS_LEN,
+    ecn, IpRepr, Ipv4Repr, Ipv6ExtHeader, Ipv6Repr, Segment, IPV4_HEADER_LEN, IPV4_MAX_OPTIONS_LEN,
     IPV6_HEADER_LEN, PROTO_TCP,
 };
 pub use seq::SeqNumber;
