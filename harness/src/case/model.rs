@@ -517,6 +517,9 @@ pub struct Expect {
     pub options: OptionsMatch,
     pub ttl: Option<NumMatch>,
     pub tos: Option<NumMatch>,
+    /// The ECN field alone: the two low bits of `tos` (RFC 3168 5: 0 Not-ECT, 1 ECT(1),
+    /// 2 ECT(0), 3 CE), whatever DSCP the target uses.
+    pub ecn: Option<NumMatch>,
     /// Latest arrival, measured from the end of the previous step (default `Defaults::within`).
     pub within: Option<Duration>,
     /// Earliest arrival: a segment before this fails the step (retransmission timing).

@@ -117,6 +117,7 @@ fn schema() -> Value {
             "hex": { "type": "string" },
             "ttl": { "$ref": "#/$defs/match" },
             "tos": { "$ref": "#/$defs/match" },
+            "ecn": { "$ref": "#/$defs/match" },
             "within": { "$ref": "#/$defs/duration" },
             "after": { "$ref": "#/$defs/duration" },
             "options": { "anyOf": [

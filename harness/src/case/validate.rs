@@ -98,7 +98,7 @@ pub(crate) const SEND_FIELDS: &[&str] = &[
 ];
 pub(crate) const EXPECT_FIELDS: &[&str] = &[
     "flags", "seq", "ack", "win", "urg", "reserved", "len", "data", "hex", "options", "ttl", "tos",
-    "within", "after",
+    "ecn", "within", "after",
 ];
 pub(crate) const EXPECT_OPTION_FIELDS: &[&str] = &[
     "contains", "absent", "exact", "mss", "wscale", "ts", "sack", "padding",
@@ -1440,6 +1440,7 @@ fn expect(cx: &mut Cx<'_>, node: &Node) -> Option<Expect> {
     let len = num(cx, "len", Space::None);
     let ttl = num(cx, "ttl", Space::None);
     let tos = num(cx, "tos", Space::None);
+    let ecn = num(cx, "ecn", Space::None);
     let data = match (f.get("data"), f.get("hex")) {
         (Some(_), Some(h)) => {
             cx.err(h, "give either `data` or `hex`, not both");
@@ -1472,6 +1473,7 @@ fn expect(cx: &mut Cx<'_>, node: &Node) -> Option<Expect> {
         options,
         ttl,
         tos,
+        ecn,
         within,
         after,
     };
@@ -1485,7 +1487,8 @@ fn expect(cx: &mut Cx<'_>, node: &Node) -> Option<Expect> {
         || e.data.is_some()
         || !e.options.is_empty()
         || e.ttl.is_some()
-        || e.tos.is_some();
+        || e.tos.is_some()
+        || e.ecn.is_some();
     if !has_matcher {
         cx.err(node, "expect needs at least one matcher (e.g. `flags: SA`); to accept any segment write `flags: { has: . }`, to expect silence use `expect_none`");
         return None;

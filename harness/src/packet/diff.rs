@@ -17,9 +17,19 @@
 use super::render::{self, Relative};
 use super::spec::Observed;
 
+/// The ECN field of a TOS / traffic class octet, with its RFC 3168 name.
+fn ecn_name(tos: u8) -> &'static str {
+    match tos & 0b11 {
+        0 => "0 (not-ECT)",
+        1 => "1 (ECT(1))",
+        2 => "2 (ECT(0))",
+        _ => "3 (CE)",
+    }
+}
+
 /// Rows always shown, then rows shown only when expected; canonical order.
 const ALWAYS: [&str; 6] = ["flags", "seq", "ack", "win", "options", "len"];
-const OPTIONAL: [&str; 6] = ["urg", "ttl", "tos", "reserved", "doff", "checksum"];
+const OPTIONAL: [&str; 7] = ["urg", "ttl", "tos", "ecn", "reserved", "doff", "checksum"];
 
 /// The table, marking a row `<- differs` when its expected text is not `*` and equals
 /// neither the received text nor its first word (so expected `1` matches received
@@ -60,6 +70,7 @@ pub fn received(field: &str, got: &Observed, rel: Option<Relative>) -> Option<St
         "len" => got.payload.len().to_string(),
         "ttl" => got.ttl.to_string(),
         "tos" => format!("{:#04x}", got.tos),
+        "ecn" => ecn_name(got.tos).to_string(),
         "reserved" => got.reserved.to_string(),
         "doff" => got.data_offset.to_string(),
         "checksum" => if got.checksum_ok { "ok" } else { "bad" }.to_string(),

@@ -361,7 +361,7 @@ pub fn check(e: &Expect, got: &Observed, conn: &ConnView) -> Verdict {
             ok,
         });
     }
-    let fields: [(&'static str, &Option<NumMatch>, u32, Space); 8] = [
+    let fields: [(&'static str, &Option<NumMatch>, u32, Space); 9] = [
         ("seq", &e.seq, got.seq, Space::Target),
         ("ack", &e.ack, got.ack, Space::Tester),
         ("win", &e.win, u32::from(got.window), Space::None),
@@ -375,6 +375,7 @@ pub fn check(e: &Expect, got: &Observed, conn: &ConnView) -> Verdict {
         ("len", &e.len, got.payload.len() as u32, Space::None),
         ("ttl", &e.ttl, u32::from(got.ttl), Space::None),
         ("tos", &e.tos, u32::from(got.tos), Space::None),
+        ("ecn", &e.ecn, u32::from(got.tos & 0b11), Space::None),
     ];
     for (field, m, value, space) in fields {
         if let Some(m) = m {
