@@ -60,6 +60,8 @@ fn flags(spec: &str) -> TcpFlags {
             'R' => TcpFlags::RST,
             'P' => TcpFlags::PSH,
             'U' => TcpFlags::URG,
+            'E' => TcpFlags::ECE,
+            'C' => TcpFlags::CWR,
             _ => panic!("bad flag {c}"),
         };
     }
@@ -110,7 +112,15 @@ impl Bench {
     }
 
     fn input_sec(&mut self, seg: TcpRepr, security_ok: bool) -> Vec<Rule> {
-        let rules = self.tcb.on_segment(self.now, &seg, security_ok, 0).rules;
+        self.input_ip(seg, security_ok, crate::wire::ecn::NOT_ECT)
+    }
+
+    /// A segment whose IP header carried this ECN codepoint (RFC 3168 5).
+    fn input_ip(&mut self, seg: TcpRepr, security_ok: bool, ip_ecn: u8) -> Vec<Rule> {
+        let rules = self
+            .tcb
+            .on_segment(self.now, &seg, security_ok, ip_ecn)
+            .rules;
         SEEN.with(|seen| seen.borrow_mut().extend(rules.iter().copied()));
         rules
     }
@@ -1711,4 +1721,75 @@ fn random_segments_never_panic() {
         }
     }
     assert!(handled > 10_000, "only {handled} segments exercised");
+}
+
+// ---------------------------------------------------------------- ECN (RFC 3168)
+
+#[test]
+fn ecn_setup_ect_on_new_data_echo_until_cwr() {
+    use crate::wire::ecn::{CE, ECT0};
+    let syn = with_opts(pkt("SEC", PEER, 0), vec![TcpOption::Mss(1000)]);
+    let mut b = Bench {
+        tcb: Tcb::accept_syn(&plain(), tuple_v4(), s(ISS), &syn, Instant::ZERO),
+        now: Instant::ZERO,
+    };
+    // 6.1.1: an ECN-setup SYN-ACK: ECE, not CWR; never ECN-capable itself.
+    let synack = b.tcb.poll_transmit(b.now).unwrap();
+    check(&synack, "SAE", ISS, Some(PEER + 1));
+    assert!(!b.tcb.sent_ect());
+    b.none();
+    b.input(pkt("A", PEER + 1, ISS + 1));
+    // 6.1.2: new data is ECT.
+    assert_eq!(b.tcb.send(b.now, b"hello"), Ok(5));
+    let data = b.tcb.poll_transmit(b.now).unwrap();
+    check(&data, "PA", ISS + 1, Some(PEER + 1));
+    assert!(b.tcb.sent_ect(), "new data is ECN-capable");
+    b.none();
+    // 6.1.3: CE on data: ECE on the (pure, not-ECT) ACK, and on every ACK until CWR.
+    b.input_ip(with_data(pkt("A", PEER + 1, ISS + 6), b"ab"), true, CE);
+    let ack = b.tcb.poll_transmit(b.now).unwrap();
+    check(&ack, "AE", ISS + 6, Some(PEER + 3));
+    assert!(!b.tcb.sent_ect(), "a pure ACK is not ECN-capable");
+    b.none();
+    b.input_ip(with_data(pkt("A", PEER + 3, ISS + 6), b"cd"), true, ECT0);
+    check(&b.one(), "AE", ISS + 6, Some(PEER + 5));
+    b.input_ip(with_data(pkt("AC", PEER + 5, ISS + 6), b"ef"), true, ECT0);
+    check(&b.one(), "A", ISS + 6, Some(PEER + 7));
+    // 6.1.2: an ECE halves cwnd once and the next new data carries CWR, once.
+    let cwnd = b.tcb.cwnd();
+    assert_eq!(b.tcb.send(b.now, b"more"), Ok(4));
+    check(&b.one(), "PA", ISS + 6, Some(PEER + 7));
+    b.input(pkt("AE", PEER + 7, ISS + 10));
+    assert!(b.tcb.cwnd() < cwnd, "ECE must reduce cwnd");
+    assert_eq!(b.tcb.send(b.now, b"x"), Ok(1));
+    check(&b.one(), "PAC", ISS + 10, Some(PEER + 7));
+    b.input(pkt("A", PEER + 7, ISS + 11));
+    assert_eq!(b.tcb.send(b.now, b"y"), Ok(1));
+    check(&b.one(), "PA", ISS + 11, Some(PEER + 7));
+}
+
+#[test]
+fn no_ecn_without_setup_syn_or_when_off() {
+    use crate::wire::ecn::CE;
+    for (spec, on) in [("SE", true), ("SC", true), ("SEC", false)] {
+        let config = Config { ecn: on, ..plain() };
+        let mut b = Bench {
+            tcb: Tcb::accept_syn(
+                &config,
+                tuple_v4(),
+                s(ISS),
+                &pkt(spec, PEER, 0),
+                Instant::ZERO,
+            ),
+            now: Instant::ZERO,
+        };
+        check(&b.one(), "SA", ISS, Some(PEER + 1));
+        b.input(pkt("A", PEER + 1, ISS + 1));
+        assert_eq!(b.tcb.send(b.now, b"hello"), Ok(5));
+        b.tcb.poll_transmit(b.now).unwrap();
+        assert!(!b.tcb.sent_ect(), "{spec}: no ECT without ECN");
+        b.none();
+        b.input_ip(with_data(pkt("A", PEER + 1, ISS + 6), b"ab"), true, CE);
+        check(&b.one(), "A", ISS + 6, Some(PEER + 3));
+    }
 }
