@@ -108,11 +108,23 @@ fn every_corpus_case_passes_on_the_reference_stack() {
 /// allowed variant (which the corpus alone would let pass), or a deliberate change, recorded
 /// with `TCPCONFORM_BLESS=1 cargo test -p tcpconform --test run_reference`.
 fn check_reference_variants(chosen: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/reference-variants.tsv");
-    let header = "# instance\tprofile\tvariants taken (TCPCONFORM_BLESS=1 rewrites this file)\n";
-    let want = format!("{header}{chosen}");
+    check_recorded(
+        "reference-variants.tsv",
+        "# instance\tprofile\tvariants taken (TCPCONFORM_BLESS=1 rewrites this file)\n",
+        chosen,
+        "the reference chose other allowed variants than recorded",
+    );
+}
+
+/// Compares `lines` with the file `tests/data/{name}` (after its header); with
+/// `TCPCONFORM_BLESS` set, rewrites the file instead.
+fn check_recorded(name: &str, header: &str, lines: &str, what: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
+    let want = format!("{header}{lines}");
     if std::env::var_os("TCPCONFORM_BLESS").is_some() {
-        std::fs::write(&path, &want).expect("write reference-variants.tsv");
+        std::fs::write(&path, &want).unwrap_or_else(|e| panic!("write {name}: {e}"));
         return;
     }
     let have = std::fs::read_to_string(&path).unwrap_or_default();
@@ -125,12 +137,39 @@ fn check_reference_variants(chosen: &str) {
             .chain(new.difference(&old).map(|l| format!("+ {l}")))
             .collect();
         panic!(
-            "the reference chose other allowed variants than recorded in {} \
-             (TCPCONFORM_BLESS=1 to record a deliberate change):\n{}",
+            "{what} in {} (TCPCONFORM_BLESS=1 to record a deliberate change):\n{}",
             path.display(),
             diff.join("\n")
         );
     }
+}
+
+/// The SEGMENT ARRIVES rules the reference reports are its account of what it did, and
+/// `tcpconform coverage` is built on them: every rule and grid cell stays exercised, and the
+/// claims of the cases (`cells`) that the reference does not confirm are exactly the recorded,
+/// explained ones (`tests/data/reference-unconfirmed-claims.tsv`). A stack change that stops
+/// reporting a rule where it applies (or reports it where it does not) fails here.
+#[test]
+fn the_reference_confirms_the_rules_the_cases_claim() {
+    let cases = load_paths(&[repo().join("cases")]).expect("the corpus loads");
+    let cov = tcpconform::coverage::measure(&cases);
+    assert_eq!(cov.rules_covered(), 55, "SEGMENT ARRIVES rules exercised");
+    assert_eq!(
+        cov.cells_covered(),
+        88,
+        "state x segment-kind cells exercised"
+    );
+    let lines: String = cov
+        .unmet_claims
+        .iter()
+        .map(|(case, rule)| format!("{case}\t{rule}\n"))
+        .collect();
+    check_recorded(
+        "reference-unconfirmed-claims.tsv",
+        "# case instance\tclaimed rule the reference never reported (README, Coverage)\n",
+        &lines,
+        "the rules the reference reports for the corpus changed",
+    );
 }
 
 #[test]
