@@ -282,11 +282,20 @@ impl Tcb {
                 return None;
             }
         }
-        Some(self.send_new(now, data_off, len, fin))
+        Some(self.send_new(now, data_off, len, fin, false))
     }
 
-    /// Sends `len` new octets (and the FIN) at SND.NXT.
-    fn send_new(&mut self, now: Instant, data_off: usize, len: usize, fin: bool) -> TcpRepr {
+    /// Sends `len` new octets (and the FIN) at SND.NXT. `window_probe`: the one octet sent into
+    /// a zero window, which RFC 3168 6.1.6 keeps out of ECN ("the TCP data sender MUST NOT set
+    /// either an ECT codepoint or the CWR bit on window probe packets").
+    fn send_new(
+        &mut self,
+        now: Instant,
+        data_off: usize,
+        len: usize,
+        fin: bool,
+        window_probe: bool,
+    ) -> TcpRepr {
         let seq = self.snd_nxt;
         let payload = self.send_buf.peek(data_off, len);
         let mut flags = TcpFlags::NONE;
@@ -309,7 +318,7 @@ impl Tcb {
         if self.snd_wnd > 0 {
             self.persist_deadline = None;
         }
-        if len > 0 {
+        if len > 0 && !window_probe {
             flags |= self.ecn_new_data();
         }
         self.ack_segment(now, seq, flags, payload)
@@ -354,6 +363,6 @@ impl Tcb {
                 .min(self.snd_wnd as usize)
                 .min(usize::from(self.snd_mss()))
         };
-        Some(self.send_new(now, data_off, len, false))
+        Some(self.send_new(now, data_off, len, false, self.snd_wnd == 0))
     }
 }
