@@ -282,20 +282,11 @@ impl Tcb {
                 return None;
             }
         }
-        Some(self.send_new(now, data_off, len, fin, false))
+        Some(self.send_new(now, data_off, len, fin))
     }
 
-    /// Sends `len` new octets (and the FIN) at SND.NXT. `window_probe`: the one octet sent into
-    /// a zero window, which RFC 3168 6.1.6 keeps out of ECN ("the TCP data sender MUST NOT set
-    /// either an ECT codepoint or the CWR bit on window probe packets").
-    fn send_new(
-        &mut self,
-        now: Instant,
-        data_off: usize,
-        len: usize,
-        fin: bool,
-        window_probe: bool,
-    ) -> TcpRepr {
+    /// Sends `len` new octets (and the FIN) at SND.NXT.
+    fn send_new(&mut self, now: Instant, data_off: usize, len: usize, fin: bool) -> TcpRepr {
         let seq = self.snd_nxt;
         let payload = self.send_buf.peek(data_off, len);
         let mut flags = TcpFlags::NONE;
@@ -318,7 +309,10 @@ impl Tcb {
         if self.snd_wnd > 0 {
             self.persist_deadline = None;
         }
-        if len > 0 && !window_probe {
+        // Octets sent into a zero window can only be a window probe, which RFC 3168 6.1.6 keeps
+        // out of ECN: "the TCP data sender MUST NOT set either an ECT codepoint or the CWR bit
+        // on window probe packets".
+        if len > 0 && self.snd_wnd > 0 {
             flags |= self.ecn_new_data();
         }
         self.ack_segment(now, seq, flags, payload)
@@ -363,6 +357,6 @@ impl Tcb {
                 .min(self.snd_wnd as usize)
                 .min(usize::from(self.snd_mss()))
         };
-        Some(self.send_new(now, data_off, len, false, self.snd_wnd == 0))
+        Some(self.send_new(now, data_off, len, false))
     }
 }
