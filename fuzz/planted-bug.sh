@@ -3,6 +3,9 @@
 # its `planted-bug` feature (stack.rs acknowledges one octet that never arrived, for one ACK
 # number in 4096) and expects the fuzzer to report exactly that within MAX_SECONDS (default
 # 120), from an empty corpus. Exits 0 when the bug is found, 1 when it is not.
+# BUILD_ARGS and FUZZ_ARGS add cargo-fuzz build flags and libFuzzer flags, e.g. the fast
+# shallow settings of fuzz/README.md:
+#   BUILD_ARGS=--no-trace-compares FUZZ_ARGS="-max_len=64 -entropic=0 -reduce_inputs=0 -use_counters=0"
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
@@ -12,12 +15,14 @@ tdir="$here/target/planted-bug"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-cargo fuzz build -s none --no-default-features --features planted-bug --target-dir "$tdir" state_machine
+# shellcheck disable=SC2086 # word splitting of the flag lists is intended
+cargo fuzz build -s none ${BUILD_ARGS:-} --no-default-features --features planted-bug --target-dir "$tdir" state_machine
 bin="$tdir/x86_64-unknown-linux-gnu/release/state_machine"
 mkdir -p "$work/corpus"
 start=$(date +%s)
 set +e
-"$bin" "$work/corpus" -max_total_time="$secs" -artifact_prefix="$work/" -seed=1 >"$work/log" 2>&1
+# shellcheck disable=SC2086
+"$bin" "$work/corpus" -max_total_time="$secs" -artifact_prefix="$work/" -seed=1 ${FUZZ_ARGS:-} >"$work/log" 2>&1
 rc=$?
 set -e
 took=$(( $(date +%s) - start ))
