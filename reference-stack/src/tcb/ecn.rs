@@ -23,7 +23,7 @@ pub(super) struct Ecn {
     pub echo: bool,
     /// The congestion window was reduced for an ECE: CWR on the next new data packet.
     pub cwr_due: bool,
-    /// SND.NXT at the last reduction: ECEs before it is acknowledged are the same congestion.
+    /// SND.NXT at the last reduction: ECEs on ACKs up to it report the same congestion.
     pub recover: Option<SeqNumber>,
     /// The segment `poll_transmit` returned last is ECN-capable (new data).
     pub ect_last: bool,
@@ -61,8 +61,15 @@ impl Tcb {
 
     /// An acceptable ACK with ECE (6.1.2): "the TCP source halves the congestion window
     /// "cwnd" and reduces the slow start threshold "ssthresh"", at most once per window.
+    ///
+    /// "the TCP sender's congestion window should be reduced only once in response to a series
+    /// of dropped and/or CE packets from a single window of data": the window is the data that
+    /// was in flight at the reduction, below `recover`. An ACK that reaches `recover` and no
+    /// further acknowledges none of the data sent since, so its ECE (the receiver echoes until
+    /// it sees our CWR, 6.1.3) still reports that window and is ignored; only an ACK beyond
+    /// `recover` can report congestion of new data.
     pub(super) fn ecn_echo_arrives(&mut self) {
-        if !self.ecn.on || self.ecn.recover.is_some_and(|r| self.snd_una < r) {
+        if !self.ecn.on || self.ecn.recover.is_some_and(|r| self.snd_una <= r) {
             return;
         }
         let smss = u32::from(self.snd_mss());
