@@ -768,3 +768,21 @@ fn parsers_never_panic() {
         let _ = s.parse::<TcpState>();
     }
 }
+
+#[test]
+fn read_expect_takes_text_a_pattern_length_or_eof() {
+    let s = steps(
+        "  - call: { read: 5, expect: \"hello\" }\n  - call: { read: 30, expect: 30 }\n  - call: { read: 1, expect: eof }\n",
+    );
+    let read = |i: usize| match &s[i].kind {
+        StepKind::Call(Call {
+            kind: CallKind::Read { expect, .. },
+            ..
+        }) => expect.clone(),
+        other => panic!("not a read: {other:?}"),
+    };
+    assert_eq!(read(0), Some(ReadExpect::Data(b"hello".to_vec())));
+    // The same octets `data: 30` sends: the pattern wraps after 'z'.
+    assert_eq!(read(1), Some(ReadExpect::Data(pattern(0, 30))));
+    assert_eq!(read(2), Some(ReadExpect::Eof));
+}

@@ -1810,12 +1810,14 @@ fn call(cx: &mut Cx<'_>, node: &Node) -> Option<Call> {
                 read_expect = Some(match (&v.kind, k.name.as_str()) {
                     (Kind::Str(s), "expect") if s == "eof" => ReadExpect::Eof,
                     (Kind::Str(s), "expect") => ReadExpect::Data(s.as_bytes().to_vec()),
+                    // `expect: N`: the N pattern octets that `data: N` sends.
+                    (Kind::Int(_), "expect") => ReadExpect::Data(payload(cx, v, "read expect")?),
                     (_, "expect_hex") => ReadExpect::Data(cx.hex(v, "read expect_hex")?),
                     _ => {
                         cx.err(
                             v,
                             format!(
-                                "read expect must be a string or `eof`, found {}",
+                                "read expect must be a string, a pattern length or `eof`, found {}",
                                 v.describe()
                             ),
                         );
