@@ -20,9 +20,8 @@ impl Tcb {
             self.syn_tx = false;
             acked -= 1;
         }
-        if self.fin_seq.is_some_and(|fin| ack > fin) && acked > 0 {
-            acked -= 1;
-        }
+        // An ACK of our FIN acknowledges all the data before it, and the FIN's own sequence
+        // number is not in the buffer: the `min` leaves it out.
         let data = acked.min(self.send_buf.len());
         self.send_buf.consume(data);
         self.snd_una = ack;

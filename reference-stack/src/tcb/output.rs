@@ -181,13 +181,12 @@ impl Tcb {
         u64::from(self.opts.our_mss).min(half).max(1)
     }
 
-    /// Octets of data from SND.UNA to SND.NXT (SYN and FIN excluded).
+    /// Octets of data from SND.UNA to SND.NXT before our FIN is sent (new data ends at the FIN):
+    /// only the SYN's sequence number, until it is acknowledged, is not data.
     fn data_in_flight(&self) -> usize {
+        debug_assert!(self.fin_seq.is_none());
         let mut n = self.snd_nxt - self.snd_una;
         if !self.syn_acked && n > 0 {
-            n -= 1;
-        }
-        if self.fin_seq.is_some() && !self.fin_acked() && n > 0 {
             n -= 1;
         }
         n
@@ -345,8 +344,8 @@ impl Tcb {
             }
             return Some(self.ack_segment(now, self.snd_una, TcpFlags::NONE, payload));
         }
-        let data_off = self.data_in_flight();
-        let unsent = self.send_buf.len().saturating_sub(data_off);
+        // Nothing is in flight: the unsent data starts at the front of the buffer.
+        let unsent = self.send_buf.len();
         if unsent == 0 {
             return None;
         }
@@ -357,6 +356,6 @@ impl Tcb {
                 .min(self.snd_wnd as usize)
                 .min(usize::from(self.snd_mss()))
         };
-        Some(self.send_new(now, data_off, len, false))
+        Some(self.send_new(now, 0, len, false))
     }
 }
