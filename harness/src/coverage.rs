@@ -73,6 +73,10 @@ pub struct Coverage {
     pub requirements: BTreeSet<String>,
     /// (case id, rule id) pairs a case claims in `cells` that the stack never reported for it.
     pub unmet_claims: Vec<(String, String)>,
+    /// Case id -> every rule the stack reported for it (both IP versions and RST profiles): the
+    /// stack's whole account, claimed or not, so that a rule reported where it does not apply
+    /// shows too.
+    pub reported: Vec<(String, BTreeSet<String>)>,
     /// Case instances that did not pass (coverage counts them anyway; they are listed).
     pub failing: Vec<String>,
     pub instances: usize,
@@ -125,6 +129,7 @@ pub fn measure(cases: &[Case]) -> Coverage {
                 cov.unmet_claims.push((case.id.clone(), cell.clone()));
             }
         }
+        cov.reported.push((case.id.clone(), observed));
     }
     cov
 }

@@ -148,7 +148,9 @@ fn check_recorded(name: &str, header: &str, lines: &str, what: &str) {
 /// `tcpconform coverage` is built on them: every rule and grid cell stays exercised, and the
 /// claims of the cases (`cells`) that the reference does not confirm are exactly the recorded,
 /// explained ones (`tests/data/reference-unconfirmed-claims.tsv`). A stack change that stops
-/// reporting a rule where it applies (or reports it where it does not) fails here.
+/// reporting a rule where it applies fails here; one that reports a rule where it does not
+/// apply (SQ-4 for in-order text, say) changes the recorded account of every case it touches
+/// (`tests/data/reference-rules.tsv`, reviewed like any diff when blessed).
 #[test]
 fn the_reference_confirms_the_rules_the_cases_claim() {
     let cases = load_paths(&[repo().join("cases")]).expect("the corpus loads");
@@ -170,6 +172,30 @@ fn the_reference_confirms_the_rules_the_cases_claim() {
         &lines,
         "the rules the reference reports for the corpus changed",
     );
+    let lines: String = cov
+        .reported
+        .iter()
+        .map(|(case, rules)| {
+            let mut rules: Vec<&str> = rules.iter().map(String::as_str).collect();
+            rules.sort_by_key(|r| rule_order(r));
+            format!("{case}\t{}\n", rules.join(" "))
+        })
+        .collect();
+    check_recorded(
+        "reference-rules.tsv",
+        "# case instance\tevery SEGMENT ARRIVES rule the reference reports for it (both IP versions and RST profiles)\n",
+        &lines,
+        "the rules the reference reports for the corpus changed",
+    );
+}
+
+/// Rules in RFC 9293 3.10.7 order (their order in `Rule::ALL`), anything else after them.
+fn rule_order(id: &str) -> (usize, String) {
+    let pos = reference_stack::Rule::ALL
+        .iter()
+        .position(|r| r.id() == id)
+        .unwrap_or(usize::MAX);
+    (pos, id.to_string())
 }
 
 #[test]
