@@ -196,9 +196,15 @@ impl Tcb {
     /// segment), skipping what the peer SACKed. Karn: no RTT sample while resending.
     fn emit_retransmission(&mut self, now: Instant) -> Option<TcpRepr> {
         let mut p = self.rtx_nxt?.max(self.snd_una);
-        for b in &self.sacked {
-            if b.left <= p && p < b.right {
-                p = b.right;
+        // RFC 2018 5: "The data sender MUST retransmit the segment at the left edge of the
+        // window after a retransmit timeout, whether or not the SACKed bit is on for that
+        // segment." A block that covers SND.UNA is one the receiver no longer holds (else it
+        // would have acknowledged it): skipping it would resend nothing, timeout after timeout.
+        if p != self.snd_una {
+            for b in &self.sacked {
+                if b.left <= p && p < b.right {
+                    p = b.right;
+                }
             }
         }
         let end = self.rtx_end.min(self.snd_nxt);
