@@ -36,9 +36,10 @@ use tcpconform::run::baseline::Baseline;
 use tcpconform::run::event::{IpVersion, Outcome, Reporter, RunEvent};
 use tcpconform::run::executor::{execute, Instance, RunOptions};
 use tcpconform::run::runner::run_instance;
+use tcpconform::sys::netns;
+use tcpconform::sys::tun::Tun;
 use tcpconform::target::linux::{self, LinuxTarget, TARGET_V4, TARGET_V6, TESTER_V4, TESTER_V6};
-use tcpconform::target::tun::Tun;
-use tcpconform::target::{netns, AppCall, AppResult, Endpoints, Target, Unavailable};
+use tcpconform::target::{AppCall, AppResult, Endpoints, Target, Unavailable};
 
 /// Instances opened and closed, and minimal cases run, for the overhead figures.
 const INSTANCES: usize = 300;
@@ -295,7 +296,9 @@ fn step() {
     for ip in [IpVersion::V4, IpVersion::V6] {
         let mut t = LinuxTarget::new().expect("a linux target on this thread");
         let ep = t.open(ip, &BTreeMap::new()).expect("open");
-        let listen = AppCall::Listen { port: LISTEN_PORT };
+        let listen = AppCall::Listen {
+            local: std::net::SocketAddr::new(ep.target, LISTEN_PORT),
+        };
         assert_eq!(t.app(&listen).expect("listen"), AppResult::Ok);
 
         // SYN to a closed port: RST (RFC 9293 3.10.7.1), no state left behind.

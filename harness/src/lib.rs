@@ -7,12 +7,16 @@ pub mod case;
 pub mod packet;
 pub mod report;
 pub mod run;
+pub mod sys;
 pub mod target;
 
 pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod coverage;
+pub mod exit;
 pub mod interrupt;
+pub mod tcp;
 
 pub mod agent;
 pub mod serve;

@@ -17,14 +17,14 @@ fn main() -> ExitCode {
         }
     }
     let code = match cli.command {
-        Command::Run(args) => tcpconform::app::run(&args),
-        Command::List(args) => tcpconform::app::list(&args),
-        Command::Check(args) => tcpconform::app::check(&args),
-        Command::Schema => tcpconform::app::schema(),
-        Command::Coverage(args) => tcpconform::app::coverage(&args),
+        Command::Run(args) => tcpconform::commands::run(&args),
+        Command::List(args) => tcpconform::commands::list(&args),
+        Command::Check(args) => tcpconform::commands::check(&args),
+        Command::Schema => tcpconform::commands::schema(),
+        Command::Coverage(args) => tcpconform::commands::coverage(&args),
         Command::Serve(args) => tcpconform::serve::run(&args),
         Command::Agent(args) => tcpconform::agent::run(&args),
-        Command::Sweep => tcpconform::app::sweep(),
+        Command::Sweep => tcpconform::commands::sweep(),
     };
     // Stopped by a signal: say so in the status, as a shell does for a death by it, whatever
     // the command made of its partial work.

@@ -8,13 +8,15 @@
 //! application calls, with the same checks as `tcpconform agent`. `--netns NAME` runs all of it
 //! inside an existing named namespace (`ip netns add NAME`), never touching the caller's.
 
-use crate::agent::protocol::{hex, unhex, Request, Response};
+use crate::agent::protocol::{Request, Response};
 use crate::agent::server::{Backend, Policy, Server, ServerConfig};
+use crate::app::stack::{state_of, StackApp};
+use crate::app::ErrorKind;
 use crate::cli::RstProfile;
 use clap::{Args, ValueEnum};
 use reference_stack::stack::{SocketHandle, Stack, StackError};
 use reference_stack::tcb::ConnError;
-use reference_stack::{Config, FourTuple, Instant};
+use reference_stack::{Config, Instant};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -225,11 +227,13 @@ impl Backend for StackBackend {
         let (tx, rx) = mpsc::channel();
         if self.jobs.send((req.clone(), tx)).is_err() {
             return Response::Error {
+                kind: ErrorKind::Other,
                 message: "the stack loop is gone".into(),
             };
         }
         rx.recv_timeout(JOB_TIMEOUT)
             .unwrap_or_else(|_| Response::Error {
+                kind: ErrorKind::Other,
                 message: "the stack loop did not answer".into(),
             })
     }
@@ -239,53 +243,15 @@ impl Backend for StackBackend {
     }
 }
 
-fn stack_error(e: StackError) -> Response {
-    match e {
-        StackError::Conn(ConnError::WouldBlock) => Response::WouldBlock,
-        e => Response::Error {
-            message: format!("{e:?}"),
-        },
-    }
-}
-
-fn done(r: Result<(), StackError>) -> Response {
-    r.map_or_else(stack_error, |()| Response::Ok)
-}
-
 /// The agent's sockets on the stack: one listener, one connection, as on a real target.
 #[derive(Default)]
 struct AgentSockets {
-    listener: Option<SocketHandle>,
-    conn: Option<SocketHandle>,
+    app: StackApp,
 }
 
 impl AgentSockets {
-    fn conn(&mut self, stack: &mut Stack) -> Result<SocketHandle, Response> {
-        if let Some(h) = self.conn {
-            return Ok(h);
-        }
-        let l = self.listener.ok_or_else(|| Response::Error {
-            message: "no connection: listen or connect first".into(),
-        })?;
-        match stack.accept(l) {
-            Ok(Some(h)) => {
-                self.conn = Some(h);
-                Ok(h)
-            }
-            Ok(None) => Err(Response::Error {
-                message: "no established connection to accept yet".into(),
-            }),
-            Err(e) => Err(stack_error(e)),
-        }
-    }
-
     fn reset(&mut self, stack: &mut Stack, now: Instant) {
-        if let Some(h) = self.conn.take() {
-            let _ = stack.abort(now, h);
-        }
-        if let Some(h) = self.listener.take() {
-            let _ = stack.close(now, h);
-        }
+        self.app.reset(stack, now);
     }
 
     fn call(&mut self, stack: &mut Stack, now: Instant, req: &Request) -> Response {
@@ -295,108 +261,13 @@ impl AgentSockets {
                 self.reset(stack, now);
                 Response::Ok
             }
-            Request::Listen { addr, port } => match stack.listen(SocketAddr::new(*addr, *port)) {
-                Ok(h) => {
-                    self.listener = Some(h);
-                    Response::Ok
-                }
-                Err(e) => stack_error(e),
-            },
-            Request::Accept => match self.listener {
-                None => Response::Error {
-                    message: "accept without listen".into(),
-                },
-                Some(l) => match stack.accept(l) {
-                    Ok(Some(h)) => {
-                        self.conn = Some(h);
-                        Response::Ok
-                    }
-                    Ok(None) => Response::WouldBlock,
-                    Err(e) => stack_error(e),
-                },
-            },
-            Request::Connect { local, remote } => match stack.connect(now, *local, *remote) {
-                Ok(h) => {
-                    self.conn = Some(h);
-                    Response::Ok
-                }
-                Err(e) => stack_error(e),
-            },
-            Request::Write { data } => {
-                let Some(data) = unhex(data) else {
-                    return Response::refused("write data is not hex");
-                };
-                match self.conn(stack) {
-                    Err(r) => r,
-                    Ok(h) => stack
-                        .send(now, h, &data)
-                        .map_or_else(stack_error, |n| Response::Wrote { n }),
-                }
-            }
-            Request::Read { max } => match self.conn(stack) {
-                Err(r) => r,
-                Ok(h) => {
-                    let mut buf = vec![0; *max];
-                    match stack.recv(h, &mut buf) {
-                        Ok(n) => Response::Data {
-                            data: hex(buf.get(..n).unwrap_or(&[])),
-                        },
-                        Err(e) => stack_error(e),
-                    }
-                }
-            },
-            Request::ShutdownWrite => match self.conn(stack) {
-                Err(r) => r,
-                Ok(h) => done(stack.shutdown_write(now, h)),
-            },
-            Request::Close => match self.conn(stack) {
-                Ok(h) => {
-                    self.conn = None;
-                    done(stack.close(now, h))
-                }
-                Err(r) => match self.listener.take() {
-                    Some(l) => done(stack.close(now, l)),
-                    None => r,
-                },
-            },
-            Request::Abort => match self.conn.take() {
-                Some(h) => done(stack.abort(now, h)),
-                None => match self.listener.take() {
-                    Some(l) => done(stack.close(now, l)),
-                    None => Response::Error {
-                        message: "no connection".into(),
-                    },
-                },
-            },
-            Request::NoDelay { on } => match self.conn(stack) {
-                Err(r) => r,
-                Ok(h) => done(stack.set_nagle(h, !on)),
-            },
-            Request::Keepalive {
-                idle_secs,
-                interval_secs,
-                count,
-            } => match self.conn(stack) {
-                Err(r) => r,
-                Ok(h) => done(stack.set_keepalive(
-                    h,
-                    Some(reference_stack::config::Keepalive {
-                        idle: Duration::from_secs(u64::from(*idle_secs)),
-                        interval: Duration::from_secs(u64::from(*interval_secs)),
-                        count: *count,
-                    }),
-                )),
-            },
             Request::State { local, remote } => Response::State {
-                state: Some(
-                    stack
-                        .state_of(FourTuple {
-                            local: *local,
-                            remote: *remote,
-                        })
-                        .name()
-                        .to_string(),
-                ),
+                state: Some(state_of(stack, *local, *remote)),
+            },
+            _ => match req.to_call() {
+                Ok(Some(call)) => Response::from_result(self.app.call(stack, now, &call)),
+                Ok(None) => Response::refused("not an application call"),
+                Err(e) => Response::refused(e),
             },
         }
     }
@@ -567,10 +438,10 @@ fn agent_config(args: &ServeArgs) -> Result<Option<(SocketAddr, ServerConfig)>, 
 /// 130 or 143, see [`crate::interrupt`]) or killed.
 pub fn run(args: &ServeArgs) -> u8 {
     match serve(args) {
-        Ok(()) => crate::app::EXIT_PASSED,
+        Ok(()) => crate::exit::PASSED,
         Err(e) => {
             eprintln!("error: serve: {e}");
-            crate::app::EXIT_USAGE
+            crate::exit::USAGE
         }
     }
 }
@@ -585,7 +456,7 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
     let tun = Tun::open(&args.iface, &args.kernel_addrs, DEVICE_MTU).map_err(|e| e.to_string())?;
     let config = Config {
         mtu: args.mtu,
-        ..crate::app::reference_config(args.reference_profile)
+        ..crate::commands::reference_config(args.reference_profile)
     };
     let mut s = Serve {
         stack: Stack::new(config),

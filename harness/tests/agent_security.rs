@@ -161,7 +161,7 @@ fn agent_refusals_and_happy_path() {
         assert_eq!(
             c.call(&Request::State { local, remote }).expect("state"),
             Response::State {
-                state: Some("ESTABLISHED".into())
+                state: Some(tcpconform::tcp::TcpState::Established)
             }
         );
         assert_eq!(

@@ -94,7 +94,7 @@ fn host_links() -> BTreeSet<String> {
 
 /// A device tcpconform could have made: its TUN name, or the `tcpc` prefix.
 fn ours(link: &str) -> bool {
-    link == tcpconform::target::tun::TUN_NAME || link.starts_with("tcpc")
+    link == tcpconform::sys::tun::TUN_NAME || link.starts_with("tcpc")
 }
 
 /// A task (process or thread) as /proc shows it: pid, parent, start time (clock ticks since
@@ -196,7 +196,7 @@ impl ChildNamespaces {
                 let entered = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } == 0;
                 assert!(entered, "setns: {}", std::io::Error::last_os_error());
                 let name =
-                    std::ffi::CString::new(tcpconform::target::tun::TUN_NAME).expect("device name");
+                    std::ffi::CString::new(tcpconform::sys::tun::TUN_NAME).expect("device name");
                 let deadline = Instant::now() + SETUP_BOUND;
                 loop {
                     // SAFETY: a NUL-terminated name.

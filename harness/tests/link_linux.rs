@@ -128,8 +128,8 @@ impl Wire {
             gro_off("tcpc-t");
             // The sysctls `--target linux` pins in each case namespace: without them a case's
             // expected ACK would come or not depending on the previous case's (rate limits).
+            use tcpconform::sys::netns::{sysctl_path, write_sysctl};
             use tcpconform::target::linux::{DEFAULT_SYSCTLS, OPTIONAL_SYSCTLS};
-            use tcpconform::target::netns::{sysctl_path, write_sysctl};
             for (key, value) in DEFAULT_SYSCTLS {
                 write_sysctl(key, value).expect("pin sysctl");
             }
@@ -211,7 +211,7 @@ struct LinuxOverLink {
 impl LinuxOverLink {
     fn sysctls(&self, set: Vec<(String, String)>) -> Result<Vec<(String, String)>, String> {
         link_support::run_in(&self.tgt, move || {
-            use tcpconform::target::netns::{sysctl_path, write_sysctl};
+            use tcpconform::sys::netns::{sysctl_path, write_sysctl};
             let mut old = Vec::new();
             for (key, value) in set {
                 let path = sysctl_path(&key)?;
@@ -256,7 +256,7 @@ impl Target for LinuxOverLink {
         &mut self,
         local: SocketAddr,
         remote: SocketAddr,
-    ) -> Result<Option<&'static str>, TargetError> {
+    ) -> Result<Option<tcpconform::tcp::TcpState>, TargetError> {
         self.link.state(local, remote)
     }
     fn wait(&mut self, d: Duration) -> Result<(), TargetError> {
@@ -439,7 +439,9 @@ fn link_refuses_unnamed_destinations_and_local_sources() {
         assert!(t.inject(&packet).is_err());
         // Without an agent, application calls are refused and state is unobservable.
         assert!(t
-            .app(&tcpconform::target::AppCall::Listen { port: 8080 })
+            .app(&tcpconform::target::AppCall::Listen {
+                local: "192.0.2.1:8080".parse().expect("addr"),
+            })
             .is_err());
         let a: SocketAddr = "192.0.2.1:8080".parse().expect("addr");
         let b: SocketAddr = "192.0.2.3:4000".parse().expect("addr");

@@ -6,10 +6,12 @@ use etherparse::{PacketBuilder, SlicedPacket, TransportSlice};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
+use tcpconform::app::ErrorKind;
 use tcpconform::run::event::IpVersion;
+use tcpconform::sys::netns;
 use tcpconform::target::linux::{self, LinuxTarget};
-use tcpconform::target::netns;
 use tcpconform::target::{AppCall, AppResult, Endpoints, Target};
+use tcpconform::tcp::TcpState;
 
 const WITHIN: Duration = Duration::from_millis(500);
 const TESTER_PORT: u16 = 50_000;
@@ -114,12 +116,21 @@ fn handshake_and_close(ip: IpVersion) {
     let ep = t.open(ip, &no_sysctls()).expect("open");
     let local = SocketAddr::new(ep.target, PORT);
     let remote = SocketAddr::new(ep.tester, TESTER_PORT);
-    assert_eq!(t.state(local, remote).expect("state"), Some("CLOSED"));
     assert_eq!(
-        t.app(&AppCall::Listen { port: PORT }).expect("listen"),
+        t.state(local, remote).expect("state"),
+        Some(TcpState::Closed)
+    );
+    assert_eq!(
+        t.app(&AppCall::Listen {
+            local: SocketAddr::new(ep.target, PORT),
+        })
+        .expect("listen"),
         AppResult::Ok
     );
-    assert_eq!(t.state(local, remote).expect("state"), Some("LISTEN"));
+    assert_eq!(
+        t.state(local, remote).expect("state"),
+        Some(TcpState::Listen)
+    );
     assert_eq!(
         t.app(&AppCall::Accept).expect("accept"),
         AppResult::WouldBlock
@@ -138,7 +149,10 @@ fn handshake_and_close(ip: IpVersion) {
         (synack.src_port, synack.dst_port, synack.ack_no),
         (PORT, TESTER_PORT, 1001)
     );
-    assert_eq!(t.state(local, remote).expect("state"), Some("SYN-RECEIVED"));
+    assert_eq!(
+        t.state(local, remote).expect("state"),
+        Some(TcpState::SynReceived)
+    );
     let iss = synack.seq;
     let ack = |n: u32| Flags {
         ack: Some(iss.wrapping_add(n)),
@@ -146,7 +160,10 @@ fn handshake_and_close(ip: IpVersion) {
     };
     t.inject(&segment(ep, TESTER_PORT, PORT, 1001, ack(1), &[]))
         .expect("inject");
-    assert_eq!(t.state(local, remote).expect("state"), Some("ESTABLISHED"));
+    assert_eq!(
+        t.state(local, remote).expect("state"),
+        Some(TcpState::Established)
+    );
     assert_eq!(t.app(&AppCall::Accept).expect("accept"), AppResult::Ok);
 
     // Data both ways.
@@ -182,10 +199,16 @@ fn handshake_and_close(ip: IpVersion) {
     assert_eq!(t.app(&AppCall::Close).expect("close"), AppResult::Ok);
     let fin = expect_segment(&mut t, "FIN");
     assert!(fin.fin && fin.seq == iss.wrapping_add(6), "{fin:?}");
-    assert_eq!(t.state(local, remote).expect("state"), Some("FIN-WAIT-1"));
+    assert_eq!(
+        t.state(local, remote).expect("state"),
+        Some(TcpState::FinWait1)
+    );
     t.inject(&segment(ep, TESTER_PORT, PORT, 1006, ack(7), &[]))
         .expect("inject");
-    assert_eq!(t.state(local, remote).expect("state"), Some("FIN-WAIT-2"));
+    assert_eq!(
+        t.state(local, remote).expect("state"),
+        Some(TcpState::FinWait2)
+    );
     let fin = Flags {
         fin: true,
         ..ack(7)
@@ -194,7 +217,10 @@ fn handshake_and_close(ip: IpVersion) {
         .expect("inject");
     let last = expect_segment(&mut t, "ACK of FIN");
     assert!(last.ack && last.ack_no == 1007 && !last.fin, "{last:?}");
-    assert_eq!(t.state(local, remote).expect("state"), Some("TIME-WAIT"));
+    assert_eq!(
+        t.state(local, remote).expect("state"),
+        Some(TcpState::TimeWait)
+    );
     assert!(t.now() > Duration::ZERO);
     t.close();
 }
@@ -225,7 +251,7 @@ fn active_open_refused_then_abort() {
         let ep = t.open(ip, &no_sysctls()).expect("open");
         let remote = SocketAddr::new(ep.tester, 9000);
         let call = AppCall::Connect {
-            local_port: 40_000,
+            local: SocketAddr::new(ep.target, 40_000),
             remote,
         };
         assert_eq!(t.app(&call).expect("connect"), AppResult::Ok);
@@ -235,7 +261,10 @@ fn active_open_refused_then_abort() {
             "{syn:?}"
         );
         let local = SocketAddr::new(ep.target, 40_000);
-        assert_eq!(t.state(local, remote).expect("state"), Some("SYN-SENT"));
+        assert_eq!(
+            t.state(local, remote).expect("state"),
+            Some(TcpState::SynSent)
+        );
         // RFC 9293 3.10.7.3: an acceptable RST in SYN-SENT: "connection reset", CLOSED.
         let rst = Flags {
             rst: true,
@@ -245,10 +274,13 @@ fn active_open_refused_then_abort() {
         t.inject(&segment(ep, 9000, 40_000, 0, rst, &[]))
             .expect("inject");
         match t.app(&AppCall::Read { max: 10 }).expect("read") {
-            AppResult::Error(e) => assert!(e.starts_with("ECONNREFUSED"), "{e}"),
+            AppResult::Failed(e) => assert_eq!(e.kind, ErrorKind::Refused, "{e}"),
             other => panic!("read after RST in SYN-SENT: {other}"),
         }
-        assert_eq!(t.state(local, remote).expect("state"), Some("CLOSED"));
+        assert_eq!(
+            t.state(local, remote).expect("state"),
+            Some(TcpState::Closed)
+        );
 
         // ABORT of a synchronized connection sends RST (RFC 9293 3.10.5).
         assert_eq!(t.app(&call).expect("connect"), AppResult::Ok);
@@ -262,13 +294,19 @@ fn active_open_refused_then_abort() {
             .expect("inject");
         let a = expect_segment(&mut t, "ACK of SYN-ACK");
         assert!(a.ack && a.ack_no == 7001, "{a:?}");
-        assert_eq!(t.state(local, remote).expect("state"), Some("ESTABLISHED"));
+        assert_eq!(
+            t.state(local, remote).expect("state"),
+            Some(TcpState::Established)
+        );
         assert_eq!(t.app(&AppCall::Abort).expect("abort"), AppResult::Ok);
         let r = expect_segment(&mut t, "RST");
         assert!(r.rst && r.seq == syn.seq.wrapping_add(1), "{r:?}");
-        assert_eq!(t.state(local, remote).expect("state"), Some("CLOSED"));
+        assert_eq!(
+            t.state(local, remote).expect("state"),
+            Some(TcpState::Closed)
+        );
         match t.app(&AppCall::Write(b"x".to_vec())).expect("write") {
-            AppResult::Error(e) => assert!(e.starts_with("ENOTCONN"), "{e}"),
+            AppResult::Failed(e) => assert_eq!(e.kind, ErrorKind::NotConnected, "{e}"),
             other => panic!("write after abort: {other}"),
         }
     }
@@ -281,7 +319,10 @@ fn connection_reset_is_reported_and_wait_buffers() {
     }
     let mut t = LinuxTarget::new().expect("target");
     let ep = t.open(IpVersion::V4, &no_sysctls()).expect("open");
-    t.app(&AppCall::Listen { port: PORT }).expect("listen");
+    t.app(&AppCall::Listen {
+        local: SocketAddr::new(ep.target, PORT),
+    })
+    .expect("listen");
     let syn = Flags {
         syn: true,
         ..Flags::default()
@@ -309,11 +350,11 @@ fn connection_reset_is_reported_and_wait_buffers() {
     t.inject(&segment(ep, TESTER_PORT, PORT, 2, rst, &[]))
         .expect("inject");
     match t.app(&AppCall::Read { max: 10 }).expect("read") {
-        AppResult::Error(e) => assert!(e.starts_with("ECONNRESET"), "{e}"),
+        AppResult::Failed(e) => assert_eq!(e.kind, ErrorKind::Reset, "{e}"),
         other => panic!("read after RST: {other}"),
     }
     match t.app(&AppCall::Write(b"x".to_vec())).expect("write") {
-        AppResult::Error(e) => assert!(e.starts_with("EPIPE"), "{e}"),
+        AppResult::Failed(e) => assert_eq!(e.kind, ErrorKind::Closing, "{e}"),
         other => panic!("write after RST: {other}"),
     }
     // Nothing else is pending; receive waits out its deadline (the upper bound only catches a

@@ -9,8 +9,8 @@ use std::net::IpAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use tcpconform::run::event::IpVersion;
+use tcpconform::sys::tun::TUN_NAME;
 use tcpconform::target::linux::{self, LinuxTarget};
-use tcpconform::target::tun::TUN_NAME;
 use tcpconform::target::{AppCall, Endpoints, Target};
 
 fn ns_inode() -> u64 {
@@ -63,7 +63,10 @@ fn nothing_is_left_behind() {
                 "each instance runs in a namespace of its own"
             );
             seen.push(ns_inode());
-            t.app(&AppCall::Listen { port: 8080 }).expect("listen");
+            t.app(&AppCall::Listen {
+                local: std::net::SocketAddr::new(ep.target, 8080),
+            })
+            .expect("listen");
             t.inject(&syn(ep)).expect("inject");
             let got = t.receive(Duration::from_millis(500)).expect("receive");
             assert!(got.is_some(), "SYN-ACK");

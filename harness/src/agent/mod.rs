@@ -91,7 +91,7 @@ pub fn run(args: &AgentArgs) -> u8 {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
-            return crate::app::EXIT_USAGE;
+            return crate::exit::USAGE;
         }
     };
     if args.token_file.is_none() {
@@ -101,7 +101,7 @@ pub fn run(args: &AgentArgs) -> u8 {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: binding {}: {e}", args.listen);
-            return crate::app::EXIT_USAGE;
+            return crate::exit::USAGE;
         }
     };
     eprintln!(
@@ -110,5 +110,5 @@ pub fn run(args: &AgentArgs) -> u8 {
     );
     let stop = AtomicBool::new(false);
     server.run(&mut OsBackend::default(), &stop);
-    crate::app::EXIT_PASSED
+    crate::exit::PASSED
 }

@@ -5,8 +5,11 @@
 //! outside its allowed ports/addresses, over a size bound): nothing changed on its side.
 //! Every other response is the result of the socket call itself.
 
+use crate::app::{AppCall, AppError, AppResult, ErrorKind, Keepalive};
+use crate::tcp::TcpState;
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 /// Longest request or response line, newline excluded: a hex-encoded [`MAX_IO`] write plus room
 /// for the JSON around it.
@@ -131,11 +134,12 @@ pub enum Response {
     WouldBlock,
     /// The socket call failed (connection refused, reset, ...): a result, not a refusal.
     Error {
+        kind: ErrorKind,
         message: String,
     },
     /// `None`: the agent cannot observe this connection.
     State {
-        state: Option<String>,
+        state: Option<TcpState>,
     },
     /// The agent did not perform the request.
     Refused {
@@ -148,6 +152,97 @@ impl Response {
         Response::Refused {
             message: message.into(),
         }
+    }
+
+    /// The response that carries a call's result.
+    pub fn from_result(r: AppResult) -> Response {
+        match r {
+            AppResult::Ok => Response::Ok,
+            AppResult::Wrote(n) => Response::Wrote { n },
+            AppResult::Read(data) => Response::Data { data: hex(&data) },
+            AppResult::WouldBlock => Response::WouldBlock,
+            AppResult::Failed(e) => Response::Error {
+                kind: e.kind,
+                message: e.detail,
+            },
+        }
+    }
+
+    /// The call's result this response carries; `Err` for a response that carries none
+    /// (a refusal, a state, data that is not hex).
+    pub fn into_result(self) -> Result<AppResult, String> {
+        match self {
+            Response::Ok => Ok(AppResult::Ok),
+            Response::Wrote { n } => Ok(AppResult::Wrote(n)),
+            Response::Data { data } => unhex(&data)
+                .map(AppResult::Read)
+                .ok_or_else(|| "data that is not hex".to_string()),
+            Response::WouldBlock => Ok(AppResult::WouldBlock),
+            Response::Error { kind, message } => {
+                Ok(AppResult::Failed(AppError::new(kind, message)))
+            }
+            Response::State { .. } => Err("a state instead of a call result".into()),
+            Response::Refused { message } => Err(format!("refused: {message}")),
+        }
+    }
+}
+
+impl Request {
+    /// The request that asks the agent for `call`.
+    pub fn from_call(call: &AppCall) -> Request {
+        match call {
+            AppCall::Listen { local } => Request::Listen {
+                addr: local.ip(),
+                port: local.port(),
+            },
+            AppCall::Accept => Request::Accept,
+            AppCall::Connect { local, remote } => Request::Connect {
+                local: *local,
+                remote: *remote,
+            },
+            AppCall::Write(data) => Request::Write { data: hex(data) },
+            AppCall::Read { max } => Request::Read { max: *max },
+            AppCall::ShutdownWrite => Request::ShutdownWrite,
+            AppCall::Close => Request::Close,
+            AppCall::Abort => Request::Abort,
+            AppCall::NoDelay(on) => Request::NoDelay { on: *on },
+            AppCall::Keepalive(k) => Request::Keepalive {
+                idle_secs: k.idle_secs(),
+                interval_secs: k.interval_secs(),
+                count: k.count,
+            },
+        }
+    }
+
+    /// The application call this request asks for; `Ok(None)` for the session's own requests
+    /// (auth, reset, state), `Err` for a write whose data is not hex.
+    pub fn to_call(&self) -> Result<Option<AppCall>, String> {
+        Ok(Some(match self {
+            Request::Auth { .. } | Request::Reset | Request::State { .. } => return Ok(None),
+            Request::Listen { addr, port } => AppCall::Listen {
+                local: SocketAddr::new(*addr, *port),
+            },
+            Request::Accept => AppCall::Accept,
+            Request::Connect { local, remote } => AppCall::Connect {
+                local: *local,
+                remote: *remote,
+            },
+            Request::Write { data } => AppCall::Write(unhex(data).ok_or("write data is not hex")?),
+            Request::Read { max } => AppCall::Read { max: *max },
+            Request::ShutdownWrite => AppCall::ShutdownWrite,
+            Request::Close => AppCall::Close,
+            Request::Abort => AppCall::Abort,
+            Request::NoDelay { on } => AppCall::NoDelay(*on),
+            Request::Keepalive {
+                idle_secs,
+                interval_secs,
+                count,
+            } => AppCall::Keepalive(Keepalive {
+                idle: Duration::from_secs(u64::from(*idle_secs)),
+                interval: Duration::from_secs(u64::from(*interval_secs)),
+                count: *count,
+            }),
+        }))
     }
 }
 

@@ -2,8 +2,9 @@
 //! the [`Policy`] before a [`Backend`] performs it, every request logged on stderr.
 
 use super::protocol::{token_eq, unhex, Request, Response, MAX_IO, MAX_LINE};
-use crate::target::sockdiag;
-use crate::target::sockets::{errno_text, Socket};
+use crate::app::sockets::SocketApp;
+use crate::app::ErrorKind;
+use crate::sys::sockdiag;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -88,50 +89,16 @@ pub trait Backend: Send {
 }
 
 /// Kernel sockets in the agent's network namespace; state by sock_diag.
-#[derive(Default)]
 pub struct OsBackend {
-    listener: Option<Socket>,
-    conn: Option<Socket>,
+    app: SocketApp,
 }
 
-fn result(r: io::Result<()>) -> Response {
-    match r {
-        Ok(()) => Response::Ok,
-        Err(e) => Response::Error {
-            message: errno_text(&e),
-        },
-    }
-}
-
-impl OsBackend {
-    /// The connection the harness drives: accepted without waiting if need be.
-    fn conn(&mut self) -> Result<&Socket, Response> {
-        if self.conn.is_none() {
-            let accepted = match &self.listener {
-                None => {
-                    return Err(Response::Error {
-                        message: "ENOTCONN (no connection)".into(),
-                    })
-                }
-                Some(l) => l.accept(Duration::ZERO),
-            };
-            match accepted {
-                Ok(Some(s)) => self.conn = Some(s),
-                Ok(None) => {
-                    return Err(Response::Error {
-                        message: "ENOTCONN (nothing accepted yet)".into(),
-                    })
-                }
-                Err(e) => {
-                    return Err(Response::Error {
-                        message: errno_text(&e),
-                    })
-                }
-            }
+impl Default for OsBackend {
+    /// Calls never wait: the harness polls a pending accept or read (it owns the timing).
+    fn default() -> OsBackend {
+        OsBackend {
+            app: SocketApp::new(Duration::ZERO, Duration::ZERO),
         }
-        self.conn.as_ref().ok_or_else(|| Response::Error {
-            message: "ENOTCONN".into(),
-        })
     }
 }
 
@@ -143,121 +110,23 @@ impl Backend for OsBackend {
                 self.reset();
                 Response::Ok
             }
-            Request::Listen { addr, port } => match Socket::listen(SocketAddr::new(*addr, *port)) {
-                Ok(s) => {
-                    self.listener = Some(s);
-                    Response::Ok
-                }
-                Err(e) => Response::Error {
-                    message: errno_text(&e),
-                },
-            },
-            Request::Accept => match &self.listener {
-                None => Response::Error {
-                    message: "EINVAL (accept without listen)".into(),
-                },
-                Some(l) => match l.accept(Duration::ZERO) {
-                    Ok(Some(s)) => {
-                        self.conn = Some(s);
-                        Response::Ok
-                    }
-                    Ok(None) => Response::WouldBlock,
-                    Err(e) => Response::Error {
-                        message: errno_text(&e),
-                    },
-                },
-            },
-            Request::Connect { local, remote } => match Socket::connect(*local, *remote) {
-                Ok(s) => {
-                    self.conn = Some(s);
-                    Response::Ok
-                }
-                Err(e) => Response::Error {
-                    message: errno_text(&e),
-                },
-            },
-            Request::Write { data } => {
-                let Some(data) = unhex(data) else {
-                    return Response::refused("write data is not hex");
-                };
-                match self.conn() {
-                    Err(r) => r,
-                    Ok(s) => match s.write(&data) {
-                        Ok(n) => Response::Wrote { n },
-                        Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => Response::WouldBlock,
-                        Err(e) => Response::Error {
-                            message: errno_text(&e),
-                        },
-                    },
-                }
-            }
-            Request::Read { max } => match self.conn() {
-                Err(r) => r,
-                Ok(s) => match s.read(*max, Duration::ZERO) {
-                    Ok(Some(data)) => Response::Data {
-                        data: super::protocol::hex(&data),
-                    },
-                    Ok(None) => Response::WouldBlock,
-                    Err(e) => Response::Error {
-                        message: errno_text(&e),
-                    },
-                },
-            },
-            Request::ShutdownWrite => match self.conn() {
-                Err(r) => r,
-                Ok(s) => result(s.shutdown_write()),
-            },
-            Request::NoDelay { on } => match self.conn() {
-                Err(r) => r,
-                Ok(s) => result(s.set_nodelay(*on)),
-            },
-            Request::Keepalive {
-                idle_secs,
-                interval_secs,
-                count,
-            } => match self.conn() {
-                Err(r) => r,
-                Ok(s) => result(s.set_keepalive(*idle_secs, *interval_secs, *count)),
-            },
-            // CLOSE the connection; with none, CLOSE in LISTEN deletes the listener
-            // (RFC 9293 3.10.4). The RFC's CLOSE is "I have no more to send": shutdown(SHUT_WR),
-            // as `--target linux` does. close(2) would also give up receiving, so Linux would
-            // answer data in FIN-WAIT-1/2 with RST and orphan the socket (48 failures over link).
-            Request::Close => match self.conn() {
-                Ok(s) => result(s.shutdown_write()),
-                Err(r) => match self.listener.take() {
-                    Some(_) => Response::Ok,
-                    None => r,
-                },
-            },
-            // ABORT (RFC 9293 3.10.5): RST on the connection, or delete the listener.
-            Request::Abort => match self.conn.take() {
-                Some(s) => result(s.abort()),
-                None => match self.listener.take() {
-                    Some(_) => Response::Ok,
-                    None => Response::Error {
-                        message: "ENOTCONN".into(),
-                    },
-                },
-            },
             Request::State { local, remote } => match sockdiag::state_of(*local, *remote) {
-                Ok(s) => Response::State {
-                    state: Some(s.to_string()),
-                },
+                Ok(s) => Response::State { state: Some(s) },
                 Err(e) => Response::Error {
+                    kind: ErrorKind::Other,
                     message: format!("sock_diag: {e}"),
                 },
+            },
+            _ => match req.to_call() {
+                Ok(Some(call)) => Response::from_result(self.app.call(&call)),
+                Ok(None) => Response::refused("not an application call"),
+                Err(e) => Response::refused(e),
             },
         }
     }
 
     fn reset(&mut self) {
-        for s in [self.conn.take(), self.listener.take()]
-            .into_iter()
-            .flatten()
-        {
-            let _ = s.abort();
-        }
+        self.app.reset();
     }
 }
 
@@ -329,7 +198,7 @@ fn session(
     let log = |what: &str, resp: &Response| {
         let outcome = match resp {
             Response::Refused { message } => format!("REFUSED: {message}"),
-            Response::Error { message } => format!("error: {message}"),
+            Response::Error { message, .. } => format!("error: {message}"),
             Response::Data { data } => format!("data ({} octets)", data.len() / 2),
             other => serde_json::to_string(other).unwrap_or_default(),
         };

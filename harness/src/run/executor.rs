@@ -226,7 +226,7 @@ mod tests {
             &mut self,
             local: SocketAddr,
             remote: SocketAddr,
-        ) -> Result<Option<&'static str>, TargetError> {
+        ) -> Result<Option<crate::tcp::TcpState>, TargetError> {
             if self.opened <= self.stalled {
                 // Seen when the process runs again: it was off the CPU for the last 41 s.
                 let len = Duration::from_secs(41);
@@ -234,10 +234,10 @@ mod tests {
                     from: Instant::now().checked_sub(len).expect("uptime over 41 s"),
                     len,
                 });
-                return Ok(Some("LISTEN"));
+                return Ok(Some(crate::tcp::TcpState::Listen));
             }
             if self.opened <= self.stalled + self.stall_free_failures {
-                return Ok(Some("LISTEN"));
+                return Ok(Some(crate::tcp::TcpState::Listen));
             }
             self.inner.state(local, remote)
         }

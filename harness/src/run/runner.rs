@@ -6,6 +6,7 @@ use super::conn::ConnView;
 use super::event::{CaseResult, Direction, Failure, IpVersion, Outcome, TraceEntry};
 use super::matching::{self, resolve, Verdict};
 use super::stats;
+use crate::app::{AppCall, AppResult, ErrorKind};
 use crate::case::expr::{Expr, Space};
 use crate::case::model::{
     Branch, Call, CallError, CallKind, Case, Expect, ReadExpect, Send, SendOption, Setup, Shutdown,
@@ -16,7 +17,8 @@ use crate::packet::diff::field_table_marked;
 use crate::packet::observe::observe;
 use crate::packet::render::{render, Relative};
 use crate::packet::spec::{Observed, OptionSpec, PacketSpec};
-use crate::target::{AppCall, AppResult, Received, Target};
+use crate::target::{Received, Target};
+use crate::tcp::TcpState;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant as WallClock};
 
@@ -365,7 +367,7 @@ impl Run<'_> {
         }
     }
 
-    fn state(&mut self, step: &Step, index: usize, want: &str) -> StepResult {
+    fn state(&mut self, step: &Step, index: usize, want: TcpState) -> StepResult {
         let got = self
             .target
             .state(self.target_addr, self.tester)
@@ -386,7 +388,7 @@ impl Run<'_> {
             // A connection from a passive OPEN that was deleted (reset, closed) is CLOSED, while
             // its listener stays in LISTEN: the 4-tuple then finds only the listener. CLOSED
             // means "no TCB for this connection", which that is (RFC 9293 3.10.7.4 RS-4).
-            Some("LISTEN") if want == "CLOSED" => {
+            Some(TcpState::Listen) if want == TcpState::Closed => {
                 self.note(
                     Direction::Note,
                     "state is CLOSED (no TCB; the listener is in LISTEN)".into(),
@@ -412,11 +414,11 @@ impl Run<'_> {
     fn call(&mut self, step: &Step, index: usize, c: &Call, setup: Setup) -> StepResult {
         let app = match &c.kind {
             CallKind::Listen => AppCall::Listen {
-                port: self.target_addr.port(),
+                local: self.target_addr,
             },
             CallKind::Accept => AppCall::Accept,
             CallKind::Connect => AppCall::Connect {
-                local_port: self.target_addr.port(),
+                local: self.target_addr,
                 remote: SocketAddr::new(self.tester.ip(), setup.port()),
             },
             CallKind::ConnectTo(ip) => {
@@ -428,7 +430,7 @@ impl Run<'_> {
                     ));
                 }
                 AppCall::Connect {
-                    local_port: self.target_addr.port(),
+                    local: self.target_addr,
                     remote: SocketAddr::new(*ip, setup.port()),
                 }
             }
@@ -450,7 +452,7 @@ impl Run<'_> {
                 idle,
                 interval,
                 count,
-            } => AppCall::Keepalive(crate::target::Keepalive {
+            } => AppCall::Keepalive(crate::app::Keepalive {
                 idle: *idle,
                 interval: *interval,
                 count: *count,
@@ -466,8 +468,8 @@ impl Run<'_> {
             .map_err(|e| fail(step, index, format!("target error: {e}")))?;
         self.note(Direction::App, format!("{app} = {result}"), None);
         match (&c.error, &result) {
-            (Some(want), AppResult::Error(got)) => {
-                if error_matches(*want, got) {
+            (Some(want), AppResult::Failed(got)) => {
+                if error_matches(*want, got.kind) {
                     Ok(())
                 } else {
                     Err(fail(
@@ -483,7 +485,7 @@ impl Run<'_> {
                 index,
                 format!("{app}: expected error {}, got {other}", want.name()),
             )),
-            (None, AppResult::Error(e)) => Err(fail(step, index, format!("{app} failed: {e}"))),
+            (None, AppResult::Failed(e)) => Err(fail(step, index, format!("{app} failed: {e}"))),
             (None, AppResult::WouldBlock) if !matches!(c.kind, CallKind::Read { .. }) => {
                 Err(fail(step, index, format!("{app} would block")))
             }
@@ -629,7 +631,7 @@ impl Run<'_> {
                 StepKind::Send(s) => self.send(step, index, s, case.defaults.win)?,
                 StepKind::Expect(e) => self.expect(step, index, e, case.defaults.within)?,
                 StepKind::ExpectNone(d) => self.expect_none(step, index, *d)?,
-                StepKind::State(s) => self.state(step, index, s.name())?,
+                StepKind::State(s) => self.state(step, index, *s)?,
                 StepKind::Call(c) => self.call(step, index, c, case.setup)?,
                 StepKind::Wait(d) => {
                     self.note(Direction::Note, format!("wait {d:?}"), None);
@@ -659,21 +661,18 @@ fn rel_for(view: &ConnView) -> Option<Relative> {
     })
 }
 
-fn error_matches(want: CallError, got: &str) -> bool {
-    let g = got.to_ascii_lowercase();
+/// Whether a failed call's kind is the error a case expects (errno names in the case language,
+/// RFC 9293 3.10 error responses on the target).
+fn error_matches(want: CallError, got: ErrorKind) -> bool {
     match want {
         CallError::Any => true,
-        CallError::ConnReset => g.contains("reset") || g.contains("econnreset"),
-        CallError::ConnRefused => g.contains("refused"),
-        CallError::TimedOut => g.contains("timed") || g.contains("timeout"),
-        CallError::NotConn => {
-            g.contains("notconn")
-                || g.contains("not connected")
-                || g.contains("invalidstate")
-                || g.contains("nosuchsocket")
-        }
-        CallError::Pipe => g.contains("pipe") || g.contains("closing"),
-        CallError::WouldBlock => g.contains("wouldblock") || g.contains("would block"),
+        CallError::ConnReset => got == ErrorKind::Reset,
+        CallError::ConnRefused => got == ErrorKind::Refused,
+        CallError::TimedOut => got == ErrorKind::TimedOut,
+        CallError::NotConn => got == ErrorKind::NotConnected,
+        CallError::Pipe => got == ErrorKind::Closing,
+        // A pending call is `AppResult::WouldBlock`, never a failure.
+        CallError::WouldBlock => false,
     }
 }
 
@@ -758,9 +757,11 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
         };
         let setup_call = match setup {
             Setup::Closed { .. } => None,
-            Setup::Listen { port } => Some(AppCall::Listen { port }),
+            Setup::Listen { port } => Some(AppCall::Listen {
+                local: SocketAddr::new(ep.target, port),
+            }),
             Setup::Connect { port } => Some(AppCall::Connect {
-                local_port: ACTIVE_OPEN_PORT,
+                local: SocketAddr::new(ep.target, ACTIVE_OPEN_PORT),
                 remote: SocketAddr::new(ep.tester, port),
             }),
         };

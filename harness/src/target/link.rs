@@ -22,11 +22,12 @@
 
 use super::{AppCall, AppResult, Endpoints, Received, Target, TargetError};
 use crate::agent::client::AgentClient;
-use crate::agent::protocol::{hex, unhex, Request, Response, MAX_IO};
+use crate::agent::protocol::{Request, Response, MAX_IO};
 use crate::packet::build::build;
 use crate::packet::checksum;
 use crate::packet::spec::{ChecksumSpec, IpFields, PacketSpec};
 use crate::run::event::IpVersion;
+use crate::tcp::TcpState;
 use clap::Args;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::io;
@@ -635,24 +636,6 @@ fn target_error(what: &str, e: impl std::fmt::Display) -> TargetError {
     TargetError(format!("{what}: {e}"))
 }
 
-/// The RFC 9293 state names an agent may report.
-fn state_name(s: &str) -> Option<&'static str> {
-    const NAMES: [&str; 11] = [
-        "CLOSED",
-        "LISTEN",
-        "SYN-SENT",
-        "SYN-RECEIVED",
-        "ESTABLISHED",
-        "FIN-WAIT-1",
-        "FIN-WAIT-2",
-        "CLOSE-WAIT",
-        "CLOSING",
-        "LAST-ACK",
-        "TIME-WAIT",
-    ];
-    NAMES.into_iter().find(|n| *n == s)
-}
-
 impl LinkTarget {
     /// Nothing is opened until the first case instance (`open`), where failures are reported.
     pub fn new(config: LinkConfig) -> LinkTarget {
@@ -704,7 +687,8 @@ impl LinkTarget {
                 return Ok(());
             }
             let fd = self.wire()?.sock.fd.as_raw_fd();
-            super::tun::poll_fd(fd, libc::POLLIN, left).map_err(|e| target_error("poll", e))?;
+            crate::sys::tun::poll_fd(fd, libc::POLLIN, left)
+                .map_err(|e| target_error("poll", e))?;
         }
     }
 
@@ -883,53 +867,27 @@ impl LinkTarget {
     }
 
     fn call(&mut self, call: &AppCall) -> Result<AppResult, TargetError> {
-        let ep = self.endpoints()?;
+        self.endpoints()?;
         let response = match call {
-            AppCall::Listen { port } => self.agent_call(&Request::Listen {
-                addr: ep.target,
-                port: *port,
-            })?,
-            AppCall::Accept => self.agent_poll(&Request::Accept, ACCEPT_WAIT)?,
-            AppCall::Connect { local_port, remote } => self.agent_call(&Request::Connect {
-                local: SocketAddr::new(ep.target, *local_port),
-                remote: *remote,
-            })?,
-            AppCall::Write(data) => {
-                if data.len() > MAX_IO {
-                    return Err(TargetError(format!(
-                        "write of {} octets: the agent takes at most {MAX_IO}",
-                        data.len()
-                    )));
-                }
-                self.agent_call(&Request::Write { data: hex(data) })?
+            AppCall::Write(data) if data.len() > MAX_IO => {
+                return Err(TargetError(format!(
+                    "write of {} octets: the agent takes at most {MAX_IO}",
+                    data.len()
+                )))
             }
+            // Pending calls are polled here, with the wire handled meanwhile.
+            AppCall::Accept => self.agent_poll(&Request::Accept, ACCEPT_WAIT)?,
             AppCall::Read { max } => self.agent_poll(
                 &Request::Read {
                     max: (*max).min(MAX_IO),
                 },
                 READ_WAIT,
             )?,
-            AppCall::ShutdownWrite => self.agent_call(&Request::ShutdownWrite)?,
-            AppCall::Close => self.agent_call(&Request::Close)?,
-            AppCall::Abort => self.agent_call(&Request::Abort)?,
-            AppCall::NoDelay(on) => self.agent_call(&Request::NoDelay { on: *on })?,
-            AppCall::Keepalive(k) => self.agent_call(&Request::Keepalive {
-                idle_secs: k.idle_secs(),
-                interval_secs: k.interval_secs(),
-                count: k.count,
-            })?,
+            _ => self.agent_call(&Request::from_call(call))?,
         };
-        Ok(match response {
-            Response::Ok => AppResult::Ok,
-            Response::Wrote { n } => AppResult::Wrote(n),
-            Response::Data { data } => AppResult::Read(
-                unhex(&data)
-                    .ok_or_else(|| TargetError("agent sent data that is not hex".into()))?,
-            ),
-            Response::WouldBlock => AppResult::WouldBlock,
-            Response::Error { message } => AppResult::Error(message),
-            other => return Err(TargetError(format!("agent answered {call} with {other:?}"))),
-        })
+        response
+            .into_result()
+            .map_err(|e| TargetError(format!("agent answered {call} with {e}")))
     }
 }
 
@@ -1035,16 +993,13 @@ impl Target for LinkTarget {
         &mut self,
         local: SocketAddr,
         remote: SocketAddr,
-    ) -> Result<Option<&'static str>, TargetError> {
+    ) -> Result<Option<TcpState>, TargetError> {
         if self.agent.is_none() {
             return Ok(None);
         }
         match self.agent_call(&Request::State { local, remote })? {
-            Response::State { state: None } => Ok(None),
-            Response::State { state: Some(s) } => state_name(&s)
-                .map(Some)
-                .ok_or_else(|| TargetError(format!("agent reported unknown state {s:?}"))),
-            Response::Error { message } => Err(TargetError(format!("agent: state: {message}"))),
+            Response::State { state } => Ok(state),
+            Response::Error { message, .. } => Err(TargetError(format!("agent: state: {message}"))),
             other => Err(TargetError(format!("agent answered state with {other:?}"))),
         }
     }

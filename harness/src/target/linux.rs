@@ -15,15 +15,15 @@
 //! A `LinuxTarget` is bound to the thread that created it: namespaces are per thread, so a call
 //! from any other thread is refused rather than made in the wrong namespace.
 
-use super::netns;
-use super::sockdiag;
-use super::sockets::{errno_text, Socket};
-use super::tun::Tun;
 use super::{AppCall, AppResult, Endpoints, Received, Target, TargetError};
+use crate::app::sockets::SocketApp;
 use crate::run::event::IpVersion;
+use crate::sys::netns;
+use crate::sys::sockdiag;
+use crate::sys::tun::Tun;
+use crate::tcp::TcpState;
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
-use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -79,8 +79,7 @@ struct Instance {
     opened: Instant,
     tun: Tun,
     pending: VecDeque<Received>,
-    listener: Option<Socket>,
-    conn: Option<Socket>,
+    app: SocketApp,
     buf: Vec<u8>,
 }
 
@@ -170,8 +169,7 @@ impl LinuxTarget {
             opened: Instant::now(),
             tun,
             pending: VecDeque::new(),
-            listener: None,
-            conn: None,
+            app: SocketApp::new(ACCEPT_WAIT, READ_WAIT),
             buf: vec![0; 65_536],
         })
     }
@@ -218,112 +216,6 @@ impl Instance {
             self.tun
                 .poll(libc::POLLIN, left.min(crate::interrupt::CHECK_EVERY))
                 .map_err(|e| target_error("poll TUN", e))?;
-        }
-    }
-
-    /// The connection the case drives: accepted from the listener on first use if the case did
-    /// not accept it explicitly (as on the reference target).
-    fn conn(&mut self) -> Result<&Socket, String> {
-        if self.conn.is_none() {
-            let listener = self
-                .listener
-                .as_ref()
-                .ok_or("ENOTCONN (no connection: call listen or connect first)")?;
-            match listener.accept(ACCEPT_WAIT) {
-                Ok(Some(s)) => self.conn = Some(s),
-                Ok(None) => return Err("ENOTCONN (no established connection to accept yet)".into()),
-                Err(e) => return Err(errno_text(&e)),
-            }
-        }
-        self.conn.as_ref().ok_or_else(|| "ENOTCONN".into())
-    }
-
-    fn call(&mut self, call: &AppCall) -> AppResult {
-        let target = self.endpoints.target;
-        let result = |r: io::Result<()>| match r {
-            Ok(()) => AppResult::Ok,
-            Err(e) => AppResult::Error(errno_text(&e)),
-        };
-        match call {
-            AppCall::Listen { port } => match Socket::listen(SocketAddr::new(target, *port)) {
-                Ok(s) => {
-                    self.listener = Some(s);
-                    AppResult::Ok
-                }
-                Err(e) => AppResult::Error(errno_text(&e)),
-            },
-            AppCall::Accept => match &self.listener {
-                None => AppResult::Error("EINVAL (accept without listen)".into()),
-                Some(l) => match l.accept(ACCEPT_WAIT) {
-                    Ok(Some(s)) => {
-                        self.conn = Some(s);
-                        AppResult::Ok
-                    }
-                    Ok(None) => AppResult::WouldBlock,
-                    Err(e) => AppResult::Error(errno_text(&e)),
-                },
-            },
-            AppCall::Connect { local_port, remote } => {
-                match Socket::connect(SocketAddr::new(target, *local_port), *remote) {
-                    Ok(s) => {
-                        self.conn = Some(s);
-                        AppResult::Ok
-                    }
-                    Err(e) => AppResult::Error(errno_text(&e)),
-                }
-            }
-            AppCall::Write(data) => match self.conn() {
-                Err(e) => AppResult::Error(e),
-                Ok(s) => match s.write(data) {
-                    Ok(n) => AppResult::Wrote(n),
-                    Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => AppResult::WouldBlock,
-                    Err(e) => AppResult::Error(errno_text(&e)),
-                },
-            },
-            AppCall::Read { max } => match self.conn() {
-                Err(e) => AppResult::Error(e),
-                Ok(s) => match s.read(*max, READ_WAIT) {
-                    Ok(Some(data)) => AppResult::Read(data),
-                    Ok(None) => AppResult::WouldBlock,
-                    Err(e) => AppResult::Error(errno_text(&e)),
-                },
-            },
-            AppCall::ShutdownWrite => match self.conn() {
-                Err(e) => AppResult::Error(e),
-                Ok(s) => result(s.shutdown_write()),
-            },
-            AppCall::NoDelay(on) => match self.conn() {
-                Err(e) => AppResult::Error(e),
-                Ok(s) => result(s.set_nodelay(*on)),
-            },
-            AppCall::Keepalive(k) => match self.conn() {
-                Err(e) => AppResult::Error(e),
-                Ok(s) => result(s.set_keepalive(k.idle_secs(), k.interval_secs(), k.count)),
-            },
-            // CLOSE on the connection is shutdown(SHUT_WR): RFC 9293 3.10.4 CLOSE means "I have
-            // no more to send" and RECEIVE goes on in FIN-WAIT-1/2, while close(2) would also
-            // give up receiving (new data would then draw an RST, RFC 1122 4.2.2.13) — a socket
-            // API choice, not the RFC's CLOSE. The fd is closed (with RST if still open) when
-            // the instance ends. With no connection (nothing to accept), CLOSE in LISTEN
-            // ("any outstanding RECEIVEs are returned ..., delete TCB").
-            AppCall::Close => match self.conn() {
-                Ok(s) => result(s.shutdown_write()),
-                Err(e) => match self.listener.take() {
-                    Some(_) => AppResult::Ok,
-                    None => AppResult::Error(e),
-                },
-            },
-            // ABORT (RFC 9293 3.10.5): RST on the connection, or just delete a listener.
-            AppCall::Abort => match self.conn() {
-                Ok(_) => match self.conn.take() {
-                    Some(s) => result(s.abort()),
-                    None => AppResult::Error("ENOTCONN".into()),
-                },
-                Err(e) => match self.listener.take() {
-                    Some(_) => AppResult::Ok,
-                    None => AppResult::Error(e),
-                },
-            },
         }
     }
 }
@@ -383,14 +275,14 @@ impl Target for LinuxTarget {
     }
 
     fn app(&mut self, call: &AppCall) -> Result<AppResult, TargetError> {
-        Ok(self.instance()?.call(call))
+        Ok(self.instance()?.app.call(call))
     }
 
     fn state(
         &mut self,
         local: SocketAddr,
         remote: SocketAddr,
-    ) -> Result<Option<&'static str>, TargetError> {
+    ) -> Result<Option<TcpState>, TargetError> {
         self.instance()?;
         sockdiag::state_of(local, remote)
             .map(Some)
@@ -413,12 +305,7 @@ impl Target for LinuxTarget {
             return;
         };
         // RST instead of FIN: an aborted socket is freed at once rather than orphaned.
-        for s in [inst.conn.take(), inst.listener.take()]
-            .into_iter()
-            .flatten()
-        {
-            let _ = s.abort();
-        }
+        inst.app.reset();
         if netns::thread_id() == self.thread {
             for (key, value) in TEARDOWN_SYSCTLS {
                 let _ = netns::write_sysctl(key, value);

@@ -7,14 +7,12 @@
 
 pub mod link;
 pub mod linux;
-pub mod netns;
 pub mod reference;
-pub mod sockdiag;
-pub mod sockets;
 pub mod sweep;
-pub mod tun;
 
+pub use crate::app::{AppCall, AppResult};
 use crate::run::event::IpVersion;
+use crate::tcp::TcpState;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -25,108 +23,6 @@ use std::time::Duration;
 pub struct Endpoints {
     pub target: IpAddr,
     pub tester: IpAddr,
-}
-
-/// An application call performed on the target's side (RFC 9293 3.9.1).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AppCall {
-    /// Passive OPEN on this port.
-    Listen {
-        port: u16,
-    },
-    /// Take the next established connection from the listener (the one the case drives).
-    Accept,
-    /// Active OPEN from `local_port` to the tester.
-    Connect {
-        local_port: u16,
-        remote: SocketAddr,
-    },
-    Write(Vec<u8>),
-    /// Read up to this many octets (whatever is available within the call's deadline).
-    Read {
-        max: usize,
-    },
-    ShutdownWrite,
-    Close,
-    Abort,
-    /// Disable (true) or enable Nagle (MUST-17).
-    NoDelay(bool),
-    /// Keep-alives on the connection with this timing (MUST-24, MUST-27; RFC 9293 3.8.4).
-    Keepalive(Keepalive),
-}
-
-/// Keep-alive timing: SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT on sockets.
-/// Whole seconds, as socket options count them (the case language refuses anything else).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Keepalive {
-    /// Time without a segment from the peer before the first probe.
-    pub idle: Duration,
-    /// Time between unanswered probes.
-    pub interval: Duration,
-    /// Unanswered probes before the connection is dropped.
-    pub count: u32,
-}
-
-impl Keepalive {
-    /// The idle time in seconds, as TCP_KEEPIDLE takes it (saturating: the kernel refuses it).
-    pub fn idle_secs(&self) -> u32 {
-        u32::try_from(self.idle.as_secs()).unwrap_or(u32::MAX)
-    }
-
-    /// The interval in seconds, as TCP_KEEPINTVL takes it.
-    pub fn interval_secs(&self) -> u32 {
-        u32::try_from(self.interval.as_secs()).unwrap_or(u32::MAX)
-    }
-}
-
-impl fmt::Display for AppCall {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AppCall::Listen { port } => write!(f, "listen({port})"),
-            AppCall::Accept => f.write_str("accept()"),
-            AppCall::Connect { local_port, remote } => {
-                write!(f, "connect(from port {local_port} to {remote})")
-            }
-            AppCall::Write(data) => write!(f, "write({} octets)", data.len()),
-            AppCall::Read { max } => write!(f, "read(up to {max})"),
-            AppCall::ShutdownWrite => f.write_str("shutdown(SHUT_WR)"),
-            AppCall::Close => f.write_str("close()"),
-            AppCall::Abort => f.write_str("abort()"),
-            AppCall::NoDelay(on) => write!(f, "set TCP_NODELAY={on}"),
-            AppCall::Keepalive(k) => write!(
-                f,
-                "keep-alive(idle {:?}, interval {:?}, count {})",
-                k.idle, k.interval, k.count
-            ),
-        }
-    }
-}
-
-/// What an application call returned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AppResult {
-    Ok,
-    /// Octets written.
-    Wrote(usize),
-    /// Octets read (empty = end of stream).
-    Read(Vec<u8>),
-    /// The call is pending (e.g. accept with no connection yet): not an error in itself.
-    WouldBlock,
-    /// The call failed with this error (connection refused, reset, ...).
-    Error(String),
-}
-
-impl fmt::Display for AppResult {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AppResult::Ok => f.write_str("ok"),
-            AppResult::Wrote(n) => write!(f, "wrote {n}"),
-            AppResult::Read(d) if d.is_empty() => f.write_str("end of stream"),
-            AppResult::Read(d) => write!(f, "read {} octets", d.len()),
-            AppResult::WouldBlock => f.write_str("would block"),
-            AppResult::Error(e) => write!(f, "error: {e}"),
-        }
-    }
 }
 
 /// A target failure that is not a verdict on the stack (setup failed, device gone, ...).
@@ -185,12 +81,12 @@ pub trait Target {
     }
 
     /// The RFC 9293 state of the connection `local` (target side) <-> `remote` (tester), if the
-    /// target can observe it. Returns the RFC name, e.g. `ESTABLISHED`; `None` if unobservable.
+    /// target can observe it; `None` if it cannot.
     fn state(
         &mut self,
         local: SocketAddr,
         remote: SocketAddr,
-    ) -> Result<Option<&'static str>, TargetError>;
+    ) -> Result<Option<TcpState>, TargetError>;
 
     /// Let time pass (virtually on the reference, by sleeping elsewhere). Packets the stack sends
     /// meanwhile are kept for `receive`.
@@ -252,7 +148,7 @@ impl Target for Unavailable {
     fn app(&mut self, _: &AppCall) -> Result<AppResult, TargetError> {
         Err(self.err())
     }
-    fn state(&mut self, _: SocketAddr, _: SocketAddr) -> Result<Option<&'static str>, TargetError> {
+    fn state(&mut self, _: SocketAddr, _: SocketAddr) -> Result<Option<TcpState>, TargetError> {
         Err(self.err())
     }
     fn wait(&mut self, _: Duration) -> Result<(), TargetError> {

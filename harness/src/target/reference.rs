@@ -2,11 +2,12 @@
 //! that waits out 2MSL or a retransmission backoff finishes in microseconds.
 
 use super::{AppCall, AppResult, Endpoints, Received, Target, TargetError};
+use crate::app::stack::{self, StackApp};
 use crate::run::event::IpVersion;
-use reference_stack::config::Keepalive;
-use reference_stack::stack::{SocketHandle, Stack};
+use crate::tcp::TcpState;
+use reference_stack::stack::Stack;
 use reference_stack::wire::{ChecksumCheck, Segment, TcpFlags};
-use reference_stack::{Config, FourTuple, Instant};
+use reference_stack::{Config, Instant};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -102,8 +103,7 @@ pub struct ReferenceTarget {
     now: Instant,
     endpoints: Option<Endpoints>,
     pending: VecDeque<Received>,
-    listener: Option<SocketHandle>,
-    conn: Option<SocketHandle>,
+    app: StackApp,
     rules: Vec<String>,
     handled: Vec<Handling>,
 }
@@ -129,8 +129,7 @@ impl ReferenceTarget {
             now: EPOCH,
             endpoints: None,
             pending: VecDeque::new(),
-            listener: None,
-            conn: None,
+            app: StackApp::default(),
             rules: Vec::new(),
             handled: Vec::new(),
         }
@@ -171,126 +170,16 @@ impl ReferenceTarget {
         )))
     }
 
-    /// The connection the case drives: accepted lazily from the listener if needed.
-    fn conn(&mut self) -> Result<SocketHandle, String> {
-        if let Some(h) = self.conn {
-            return Ok(h);
-        }
-        let listener = self
-            .listener
-            .ok_or("no connection: call listen/connect first")?;
-        match self.stack.accept(listener) {
-            Ok(Some(h)) => {
-                self.conn = Some(h);
-                Ok(h)
-            }
-            Ok(None) => Err("no established connection to accept yet".into()),
-            Err(e) => Err(format!("{e:?}")),
-        }
-    }
-
     fn endpoints(&self) -> Result<Endpoints, TargetError> {
         self.endpoints
             .ok_or_else(|| TargetError("target not opened".into()))
     }
 
     fn call(&mut self, call: &AppCall) -> Result<AppResult, TargetError> {
-        let ep = self.endpoints()?;
-        let now = self.now;
-        let result = match call {
-            AppCall::Listen { port } => {
-                match self.stack.listen(SocketAddr::new(ep.target, *port)) {
-                    Ok(h) => {
-                        self.listener = Some(h);
-                        AppResult::Ok
-                    }
-                    Err(e) => AppResult::Error(format!("{e:?}")),
-                }
-            }
-            AppCall::Accept => match self.listener {
-                None => AppResult::Error("accept without listen".into()),
-                Some(l) => match self.stack.accept(l) {
-                    Ok(Some(h)) => {
-                        self.conn = Some(h);
-                        AppResult::Ok
-                    }
-                    Ok(None) => AppResult::WouldBlock,
-                    Err(e) => AppResult::Error(format!("{e:?}")),
-                },
-            },
-            AppCall::Connect { local_port, remote } => {
-                let local = SocketAddr::new(ep.target, *local_port);
-                match self.stack.connect(now, local, *remote) {
-                    Ok(h) => {
-                        self.conn = Some(h);
-                        AppResult::Ok
-                    }
-                    Err(e) => AppResult::Error(format!("{e:?}")),
-                }
-            }
-            AppCall::Write(data) => match self.conn() {
-                Err(e) => AppResult::Error(e),
-                Ok(h) => match self.stack.send(now, h, data) {
-                    Ok(n) => AppResult::Wrote(n),
-                    Err(e) => AppResult::Error(format!("{e:?}")),
-                },
-            },
-            AppCall::Read { max } => match self.conn() {
-                Err(e) => AppResult::Error(e),
-                Ok(h) => {
-                    let mut buf = vec![0; *max];
-                    match self.stack.recv(h, &mut buf) {
-                        Ok(n) => {
-                            buf.truncate(n);
-                            AppResult::Read(buf)
-                        }
-                        Err(e) => conn_error(e),
-                    }
-                }
-            },
-            AppCall::ShutdownWrite => self.simple(|s, h| s.shutdown_write(now, h)),
-            AppCall::Close => self.simple(|s, h| s.close(now, h)),
-            AppCall::Abort => self.simple(|s, h| s.abort(now, h)),
-            AppCall::NoDelay(on) => match self.conn() {
-                Err(e) => AppResult::Error(e),
-                Ok(h) => match self.stack.set_nagle(h, !on) {
-                    Ok(()) => AppResult::Ok,
-                    Err(e) => AppResult::Error(format!("{e:?}")),
-                },
-            },
-            AppCall::Keepalive(k) => {
-                let timing = Keepalive {
-                    idle: k.idle,
-                    interval: k.interval,
-                    count: k.count,
-                };
-                self.simple(|s, h| s.set_keepalive(h, Some(timing)))
-            }
-        };
+        self.endpoints()?;
+        let result = self.app.call(&mut self.stack, self.now, call);
         self.drain();
         Ok(result)
-    }
-
-    fn simple<E: std::fmt::Debug>(
-        &mut self,
-        f: impl FnOnce(&mut Stack, SocketHandle) -> Result<(), E>,
-    ) -> AppResult {
-        match self.conn() {
-            Err(e) => AppResult::Error(e),
-            Ok(h) => match f(&mut self.stack, h) {
-                Ok(()) => AppResult::Ok,
-                Err(e) => AppResult::Error(format!("{e:?}")),
-            },
-        }
-    }
-}
-
-fn conn_error<E: std::fmt::Debug>(e: E) -> AppResult {
-    let text = format!("{e:?}");
-    if text.contains("WouldBlock") {
-        AppResult::WouldBlock
-    } else {
-        AppResult::Error(text)
     }
 }
 
@@ -354,10 +243,8 @@ impl Target for ReferenceTarget {
         &mut self,
         local: SocketAddr,
         remote: SocketAddr,
-    ) -> Result<Option<&'static str>, TargetError> {
-        Ok(Some(
-            self.stack.state_of(FourTuple { local, remote }).name(),
-        ))
+    ) -> Result<Option<TcpState>, TargetError> {
+        Ok(Some(stack::state_of(&self.stack, local, remote)))
     }
 
     fn wait(&mut self, d: Duration) -> Result<(), TargetError> {

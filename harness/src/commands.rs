@@ -1,10 +1,9 @@
-//! What each subcommand does, between the CLI and the library. Exit codes: 0 all passed,
-//! 1 some case failed, 2 usage or case-file errors; 130 / 143 when SIGINT / SIGTERM stopped
-//! the command (set by `main`, see [`crate::interrupt`]).
+//! What each subcommand does, between the CLI and the library; exit statuses in [`crate::exit`].
 
 use crate::case::load::load_paths;
 use crate::case::model::Case;
 use crate::cli::{CoverageArgs, IpChoice, RstProfile, RunArgs, SelectArgs, TargetKind};
+use crate::exit;
 use crate::report::json::JsonReporter;
 use crate::report::junit::JunitReporter;
 use crate::report::pcap::PcapReporter;
@@ -17,10 +16,6 @@ use crate::target::reference::ReferenceTarget;
 use crate::target::Target;
 use std::io::Write as _;
 use std::path::PathBuf;
-
-pub const EXIT_PASSED: u8 = 0;
-pub const EXIT_FAILED: u8 = 1;
-pub const EXIT_USAGE: u8 = 2;
 
 fn paths(select: &SelectArgs) -> Vec<PathBuf> {
     if select.paths.is_empty() {
@@ -36,7 +31,7 @@ fn load(select: &SelectArgs) -> Result<Vec<Case>, u8> {
     for p in &paths {
         if !p.exists() {
             eprintln!("error: {}: no such file or directory", p.display());
-            return Err(EXIT_USAGE);
+            return Err(exit::USAGE);
         }
     }
     match load_paths(&paths) {
@@ -49,7 +44,7 @@ fn load(select: &SelectArgs) -> Result<Vec<Case>, u8> {
                 "error: {} problem(s) in case files; nothing was run",
                 diags.len()
             );
-            Err(EXIT_USAGE)
+            Err(exit::USAGE)
         }
     }
 }
@@ -62,7 +57,7 @@ fn instances<'c>(cases: &'c [Case], select: &SelectArgs) -> Result<Vec<Instance<
             Ok(p) => Some(p),
             Err(e) => {
                 eprintln!("error: {e}");
-                return Err(EXIT_USAGE);
+                return Err(exit::USAGE);
             }
         },
     };
@@ -117,7 +112,7 @@ pub fn run(args: &RunArgs) -> u8 {
         TargetKind::Linux => {
             if let Some(why) = crate::target::linux::unavailable() {
                 eprintln!("error: --target linux is not available here: {why}");
-                return EXIT_USAGE;
+                return exit::USAGE;
             }
             crate::target::sweep::sweep_and_report();
             Box::new(|| match crate::target::linux::LinuxTarget::new() {
@@ -132,7 +127,7 @@ pub fn run(args: &RunArgs) -> u8 {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("error: {e}");
-                    return EXIT_USAGE;
+                    return exit::USAGE;
                 }
             };
             crate::target::sweep::sweep_and_report();
@@ -188,7 +183,7 @@ pub fn run(args: &RunArgs) -> u8 {
         if let Err(e) = result {
             eprintln!("error: writing reports: {e}");
         }
-        return EXIT_FAILED;
+        return exit::FAILED;
     }
     // Stale entries are only meaningful when everything ran.
     let complete = args.select.filter.is_none() && args.select.partition.is_none();
@@ -205,11 +200,11 @@ pub fn run(args: &RunArgs) -> u8 {
         }
     }
     match result {
-        Ok(summary) if summary.failed == 0 => EXIT_PASSED,
-        Ok(_) => EXIT_FAILED,
+        Ok(summary) if summary.failed == 0 => exit::PASSED,
+        Ok(_) => exit::FAILED,
         Err(e) => {
             eprintln!("error: writing reports: {e}");
-            EXIT_USAGE
+            exit::USAGE
         }
     }
 }
@@ -233,9 +228,9 @@ pub fn sweep() -> u8 {
     }
     println!("{} stale namespace(s) removed", swept.removed.len());
     if swept.failed.is_empty() {
-        EXIT_PASSED
+        exit::PASSED
     } else {
-        EXIT_FAILED
+        exit::FAILED
     }
 }
 
@@ -266,7 +261,7 @@ fn load_baseline(args: &RunArgs, target: &str) -> Result<Option<Baseline>, u8> {
         }
         Err(e) => {
             eprintln!("error: baseline {}: {e}", path.display());
-            Err(EXIT_USAGE)
+            Err(exit::USAGE)
         }
     }
 }
@@ -294,18 +289,18 @@ pub fn list(select: &SelectArgs) -> u8 {
     let mut out = std::io::stdout().lock();
     for i in &instances {
         if writeln!(out, "{} [{}]  {}", i.case.id, i.ip.label(), i.case.title).is_err() {
-            return EXIT_PASSED;
+            return exit::PASSED;
         }
     }
     let _ = writeln!(out, "{} case instance(s)", instances.len());
-    EXIT_PASSED
+    exit::PASSED
 }
 
 pub fn check(select: &SelectArgs) -> u8 {
     match load(select) {
         Ok(cases) => {
             println!("{} case(s) OK", cases.len());
-            EXIT_PASSED
+            exit::PASSED
         }
         Err(code) => code,
     }
@@ -314,7 +309,7 @@ pub fn check(select: &SelectArgs) -> u8 {
 pub fn schema() -> u8 {
     // A closed pipe (`tcpconform schema | head`) is not an error worth a panic.
     let _ = writeln!(std::io::stdout(), "{}", crate::case::schema::json_schema());
-    EXIT_PASSED
+    exit::PASSED
 }
 
 pub fn coverage(args: &CoverageArgs) -> u8 {
@@ -340,11 +335,11 @@ pub fn coverage(args: &CoverageArgs) -> u8 {
                 "wrote {} and coverage.txt",
                 args.out.join("coverage.html").display()
             );
-            EXIT_PASSED
+            exit::PASSED
         }
         Err(e) => {
             eprintln!("error: writing coverage under {}: {e}", args.out.display());
-            EXIT_USAGE
+            exit::USAGE
         }
     }
 }

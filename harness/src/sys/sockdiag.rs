@@ -6,6 +6,7 @@
 //! and independent of which sockets the kernel's exact lookup can or cannot find.
 
 use super::netns::check;
+use crate::tcp::TcpState;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -33,21 +34,21 @@ pub struct DiagSocket {
     pub remote: SocketAddr,
 }
 
-/// The RFC 9293 3.3.2 name of a Linux TCP state. `TCP_NEW_SYN_RECV` is a request socket (the
+/// The RFC 9293 3.3.2 state of a Linux TCP state. `TCP_NEW_SYN_RECV` is a request socket (the
 /// SYN-ACK is out, the handshake not complete): SYN-RECEIVED in the RFC's terms.
-pub fn rfc_name(linux_state: u8) -> Option<&'static str> {
+pub fn rfc_state(linux_state: u8) -> Option<TcpState> {
     Some(match linux_state {
-        1 => "ESTABLISHED",
-        2 => "SYN-SENT",
-        3 | 12 => "SYN-RECEIVED",
-        4 => "FIN-WAIT-1",
-        5 => "FIN-WAIT-2",
-        6 => "TIME-WAIT",
-        7 => "CLOSED",
-        8 => "CLOSE-WAIT",
-        9 => "LAST-ACK",
-        10 => "LISTEN",
-        11 => "CLOSING",
+        1 => TcpState::Established,
+        2 => TcpState::SynSent,
+        3 | 12 => TcpState::SynReceived,
+        4 => TcpState::FinWait1,
+        5 => TcpState::FinWait2,
+        6 => TcpState::TimeWait,
+        7 => TcpState::Closed,
+        8 => TcpState::CloseWait,
+        9 => TcpState::LastAck,
+        10 => TcpState::Listen,
+        11 => TcpState::Closing,
         _ => return None,
     })
 }
@@ -55,13 +56,13 @@ pub fn rfc_name(linux_state: u8) -> Option<&'static str> {
 /// The RFC state of `local` <-> `remote` in the calling thread's namespace: the socket with
 /// exactly this 4-tuple; else LISTEN if a listener owns the local port (the RFC's view: the
 /// connection does not exist, the port listens); else CLOSED.
-pub fn state_of(local: SocketAddr, remote: SocketAddr) -> io::Result<&'static str> {
+pub fn state_of(local: SocketAddr, remote: SocketAddr) -> io::Result<TcpState> {
     let sockets = dump(local.ip())?;
     if let Some(s) = sockets
         .iter()
         .find(|s| s.state != TCP_LISTEN && s.local == local && s.remote == remote)
     {
-        return rfc_name(s.state)
+        return rfc_state(s.state)
             .ok_or_else(|| io::Error::other(format!("unknown Linux TCP state {}", s.state)));
     }
     let listens = sockets.iter().any(|s| {
@@ -69,7 +70,11 @@ pub fn state_of(local: SocketAddr, remote: SocketAddr) -> io::Result<&'static st
             && s.local.port() == local.port()
             && (s.local.ip() == local.ip() || s.local.ip().is_unspecified())
     });
-    Ok(if listens { "LISTEN" } else { "CLOSED" })
+    Ok(if listens {
+        TcpState::Listen
+    } else {
+        TcpState::Closed
+    })
 }
 
 /// How long a dump may take to be answered.
@@ -271,8 +276,8 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(rfc_name(12), Some("SYN-RECEIVED"));
-        assert_eq!(rfc_name(6), Some("TIME-WAIT"));
-        assert_eq!(rfc_name(13), None);
+        assert_eq!(rfc_state(12), Some(TcpState::SynReceived));
+        assert_eq!(rfc_state(6), Some(TcpState::TimeWait));
+        assert_eq!(rfc_state(13), None);
     }
 }
