@@ -71,5 +71,5 @@ for pid in $pids; do
 		failed=1
 	fi
 done
-[ $failed -eq 0 ] && echo "ok   $stack: no process left (was: $(echo $pids))"
+[ $failed -eq 0 ] && echo "ok   $stack: no process left (was: ${pids//$'\n'/ })"
 exit $failed

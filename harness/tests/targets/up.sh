@@ -93,7 +93,7 @@ else
 fi
 
 deadline=$((SECONDS + UP_TIMEOUT))
-until ip netns exec "$ns" "$PYTHON" "$here/probe.py" echo 192.0.2.1 7 2>/dev/null; do
+while ! why=$(ip netns exec "$ns" "$PYTHON" "$here/probe.py" echo 192.0.2.1 7 2>&1); do
 	if ! kill -0 "$child" 2>/dev/null; then
 		wait "$child" && status=0 || status=$?
 		child=
@@ -101,8 +101,7 @@ until ip netns exec "$ns" "$PYTHON" "$here/probe.py" echo 192.0.2.1 7 2>/dev/nul
 		exit 1
 	fi
 	if [ $SECONDS -ge $deadline ]; then
-		ip netns exec "$ns" "$PYTHON" "$here/probe.py" echo 192.0.2.1 7 || true
-		say "$stack: no echo from 192.0.2.1 port 7 within ${UP_TIMEOUT}s"
+		say "$stack: no echo from 192.0.2.1 port 7 within ${UP_TIMEOUT}s (last try: $why)"
 		exit 1
 	fi
 	sleep 0.3

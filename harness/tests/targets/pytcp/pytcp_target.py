@@ -76,8 +76,20 @@ def main() -> int:
     )
 
     stop = threading.Event()
+
+    def on_signal(*_) -> None:
+        if not stop.is_set() and started.is_set():
+            stop.set()
+            return
+        # Still claiming its addresses (several seconds of sleeps in the
+        # main thread): nothing to wind down but threads and the TAP
+        # descriptor, which go with the process.
+        log("stopping during start-up")
+        os._exit(0)
+
+    started = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, on_signal)
 
     # Claims the addresses first: 3 ARP probes 1-2 s apart, one ND DAD per
     # IPv6 address (pytcp/subsystems/packet_handler.py).
@@ -94,6 +106,7 @@ def main() -> int:
             ).start()
             log(f"{'echo' if echo else 'discard'} on {addr} port {port}")
     log(f"up on {args.iface}")
+    started.set()
 
     while not stop.wait(0.2):
         pass
