@@ -6,7 +6,8 @@
 # Brings it up with up.sh, then over IPv4 and IPv6: echo on port 7 returns what was sent,
 # discard on port 9 swallows it (serve: port 9 refused, it runs echo only), port 1 refuses
 # (RST). Then stops up.sh with SIGTERM and checks that the namespace and every process that
-# was in it are gone. Exit status 0 when all of it holds; one line per check on stdout.
+# was in it are gone. One line per check on stdout, then `<stack>: N passed, N failed`; exit
+# status 0 when all of it holds.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -37,13 +38,15 @@ done
 ns=$(sed -n 's/^NS=//p' "$out")
 pids=$(ip netns pids "$ns")
 
+passed=0
 failed=0
+ok() { echo "ok   $stack: $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL $stack: $*"; failed=$((failed + 1)); }
 probe() {
 	if ip netns exec "$ns" "$PYTHON" "$here/probe.py" "$@"; then
-		echo "ok   $stack: $*"
+		ok "$*"
 	else
-		echo "FAIL $stack: $*"
-		failed=1
+		fail "$*"
 	fi
 }
 for addr in 192.0.2.1 2001:db8::1; do
@@ -60,16 +63,18 @@ kill -TERM "$up"
 wait "$up" || true
 up=
 if ip netns list | grep -qw "$ns"; then
-	echo "FAIL $stack: namespace $ns left behind"
-	failed=1
+	fail "namespace $ns left behind"
 else
-	echo "ok   $stack: namespace $ns deleted"
+	ok "namespace $ns deleted"
 fi
+left=
 for pid in $pids; do
-	if kill -0 "$pid" 2>/dev/null; then
-		echo "FAIL $stack: process $pid ($(cat /proc/"$pid"/comm 2>/dev/null)) left running"
-		failed=1
-	fi
+	kill -0 "$pid" 2>/dev/null && left="$left $pid($(cat /proc/"$pid"/comm 2>/dev/null))"
 done
-[ $failed -eq 0 ] && echo "ok   $stack: no process left (was: ${pids//$'\n'/ })"
-exit $failed
+if [ -n "$left" ]; then
+	fail "processes left running:$left"
+else
+	ok "no process left (was: ${pids//$'\n'/ })"
+fi
+echo "$stack: $passed passed, $failed failed"
+[ $failed -eq 0 ]
