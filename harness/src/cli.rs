@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 /// The exit statuses and what a signal does, for `--help` (see [`crate::interrupt`]).
 pub const EXIT_STATUS: &str = "Exit status: 0 all passed, 1 some case failed, 2 usage or \
-case-file errors, 130 stopped by SIGINT, 143 stopped by SIGTERM.\n\
+case-file errors, 3 the target stopped answering (the run stopped; the rest not run), 130 \
+stopped by SIGINT, 143 stopped by SIGTERM.\n\
 On the first SIGINT/SIGTERM, `run` starts no more instances, ends the running ones (reported \
 as skipped: interrupted), tears every target down and still writes the requested reports; \
 `serve` and `agent` close their devices and sockets and exit. A second signal exits at once.";
@@ -131,7 +132,64 @@ pub struct RunArgs {
     pub no_baseline: bool,
     /// `--target link` settings.
     #[command(flatten)]
-    pub link: crate::target::link::LinkArgs,
+    pub link: LinkArgs,
+}
+
+/// `--target link` arguments (flattened into `run`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct LinkArgs {
+    /// `--target link`: the interface the target is reached through.
+    #[arg(long)]
+    pub iface: Option<String>,
+    /// `--target link`: the stack under test's address (one per IP version; repeatable).
+    #[arg(long = "target-addr")]
+    pub target_addrs: Vec<std::net::IpAddr>,
+    /// `--target link`: the tester's crafted source address (one per IP version; repeatable).
+    /// Must not be an address of this host's namespace.
+    #[arg(long = "local-addr")]
+    pub local_addrs: Vec<std::net::IpAddr>,
+    /// `--target link` without an agent: a port of the target where an application listens;
+    /// a case's passive OPEN (`setup: listen`) maps onto it.
+    #[arg(long)]
+    pub open_port: Option<u16>,
+    /// `--target link`: a port of the target where nothing listens; a case's closed port
+    /// (`setup: closed`) maps onto it.
+    #[arg(long)]
+    pub closed_port: Option<u16>,
+    /// `--target link` without an agent: what the application on `--open-port` does (echo:
+    /// sends back what it reads and closes after the peer's FIN; discard: reads and drops, closes
+    /// after the peer's FIN; unknown: assume nothing). Cases whose exchange it would disturb
+    /// are skipped with the reason.
+    #[arg(long, value_enum)]
+    pub app: Option<AppArg>,
+    /// `--target link`: the largest IP packet to send (default: the interface's MTU). Cases
+    /// that need larger ones are skipped.
+    #[arg(long)]
+    pub mtu: Option<usize>,
+    /// `--target link`: an agent (`tcpconform agent`) beside the target for application calls.
+    #[arg(long)]
+    pub agent: Option<std::net::SocketAddr>,
+    /// `--target link`: the agent's token, first line of this file.
+    #[arg(long)]
+    pub agent_token_file: Option<PathBuf>,
+}
+
+/// `--app`: what the application on `--open-port` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AppArg {
+    Echo,
+    Discard,
+    Unknown,
+}
+
+impl AppArg {
+    pub fn behaviour(self) -> crate::target::AppBehaviour {
+        match self {
+            AppArg::Echo => crate::target::AppBehaviour::Echo,
+            AppArg::Discard => crate::target::AppBehaviour::Discard,
+            AppArg::Unknown => crate::target::AppBehaviour::Unknown,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]

@@ -131,8 +131,11 @@ pub fn run(args: &RunArgs) -> u8 {
                 }
             };
             crate::target::sweep::sweep_and_report();
-            // One wire, one agent session: instances run one after the other.
-            jobs = 1;
+            // The agent serves one harness session at a time: its instances run one after the
+            // other. Without it, workers share the wire (each its own tester ports).
+            if config.agent.is_some() {
+                jobs = 1;
+            }
             Box::new(move || {
                 Box::new(crate::target::link::LinkTarget::new(config.clone())) as Box<dyn Target>
             })
@@ -200,6 +203,7 @@ pub fn run(args: &RunArgs) -> u8 {
         }
     }
     match result {
+        Ok(summary) if summary.not_run > 0 => exit::TARGET_UNUSABLE,
         Ok(summary) if summary.failed == 0 => exit::PASSED,
         Ok(_) => exit::FAILED,
         Err(e) => {

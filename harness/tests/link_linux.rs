@@ -196,6 +196,7 @@ fn config(agent: Option<(SocketAddr, String)>, local: &str) -> LinkConfig {
         targets: vec![ip("192.0.2.1"), ip("2001:db8::1")],
         locals: vec![ip(local), ip("2001:db8::3")],
         agent,
+        ..LinkConfig::default()
     }
 }
 

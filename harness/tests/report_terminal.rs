@@ -144,6 +144,7 @@ fn summary_line_omits_zero_skipped() {
         failed: 0,
         skipped: 0,
         baseline: 2,
+        not_run: 0,
         wall: Default::default(),
     };
     assert_eq!(summary_line(&s), "3 passed, 0 failed");

@@ -117,6 +117,7 @@ fn link_config(secret: String) -> LinkConfig {
         targets: vec![ip("192.0.2.1"), ip("2001:db8::1")],
         locals: vec![ip("192.0.2.3"), ip("2001:db8::3")],
         agent: Some((AGENT.parse().expect("addr"), secret)),
+        ..LinkConfig::default()
     }
 }
 

@@ -8,6 +8,7 @@ pub mod diag;
 pub mod expr;
 pub mod load;
 pub mod model;
+pub mod needs;
 pub mod schema;
 mod validate;
 mod yaml;

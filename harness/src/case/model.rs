@@ -66,6 +66,9 @@ pub struct Case {
     /// IP versions to run on, in order, deduplicated (default both).
     pub ip: Vec<IpVersion>,
     pub tags: Vec<String>,
+    /// What the case declares it needs of the target (`needs: [unread]`); the rest of what it
+    /// needs is derived from its steps ([`super::needs::Needs`]).
+    pub needs: Vec<super::needs::Need>,
     /// Sysctls the linux target must set in the case's namespace, name -> value as written.
     pub sysctls: BTreeMap<String, String>,
     pub setup: Setup,

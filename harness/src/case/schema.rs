@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::expr::Var;
 use super::model::{CallError, TcpState};
+use super::needs::Need;
 use super::validate::{CASE_FIELDS, CELLS, EXPECT_FIELDS, SEND_FIELDS};
 
 /// The schema as pretty-printed JSON (draft 2020-12).
@@ -19,6 +20,7 @@ pub fn json_schema() -> String {
 
 fn schema() -> Value {
     let states: Vec<&str> = TcpState::ALL.iter().map(|s| s.name()).collect();
+    let needs: Vec<&str> = Need::all().iter().map(|n| n.name()).collect();
     let vars: Vec<&str> = Var::ALL.iter().map(|v| v.name()).collect();
     let errors: Vec<&str> = CallError::ALL.iter().map(|e| e.name()).collect();
     let duration = json!({
@@ -238,6 +240,10 @@ fn schema() -> Value {
         (
             "tags",
             json!({ "type": ["array", "string"], "items": { "type": "string" } }),
+        ),
+        (
+            "needs",
+            json!({ "type": ["array", "string"], "items": { "enum": needs } }),
         ),
         (
             "sysctls",

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::diag::Diagnostic;
 use super::expr::{Expr, Space};
 use super::model::*;
+use super::needs::Need;
 use super::yaml::{Key, Kind, Node};
 
 /// The 55 SEGMENT ARRIVES rule ids of `shared/rfc/segment_arrives_cells.tsv` (RFC 9293 3.10.7).
@@ -48,6 +49,7 @@ pub(crate) const CASE_FIELDS: &[&str] = &[
     "cells",
     "ip",
     "tags",
+    "needs",
     "sysctls",
     "setup",
     "prelude",
@@ -680,6 +682,33 @@ pub(crate) fn case(
     if let Some(n) = f.get("description") {
         cx.string(n, "description");
     }
+    let mut needs = Vec::new();
+    if let Some(n) = f.get("needs") {
+        let items: Vec<&Node> = match &n.kind {
+            Kind::Seq(items) => items.iter().collect(),
+            _ => vec![n],
+        };
+        for item in items {
+            let Some(word) = cx.string(item, "needs") else {
+                continue;
+            };
+            match Need::parse(&word) {
+                Some(need) if !needs.contains(&need) => needs.push(need),
+                Some(_) => {}
+                None => cx.err(
+                    item,
+                    format!(
+                        "unknown need `{word}` (expected one of {})",
+                        Need::all()
+                            .iter()
+                            .map(|n| n.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ),
+            }
+        }
+    }
 
     let mut sysctls = BTreeMap::new();
     if let Some(n) = f.get("sysctls") {
@@ -772,6 +801,7 @@ pub(crate) fn case(
         cells,
         ip,
         tags,
+        needs,
         sysctls,
         setup: setup.unwrap_or(Setup::Listen { port: DEFAULT_PORT }),
         prelude,

@@ -29,7 +29,9 @@ fn ecn_name(tos: u8) -> &'static str {
 
 /// Rows always shown, then rows shown only when expected; canonical order.
 const ALWAYS: [&str; 6] = ["flags", "seq", "ack", "win", "options", "len"];
-const OPTIONAL: [&str; 7] = ["urg", "ttl", "tos", "ecn", "reserved", "doff", "checksum"];
+const OPTIONAL: [&str; 8] = [
+    "ports", "urg", "ttl", "tos", "ecn", "reserved", "doff", "checksum",
+];
 
 /// The table, marking a row `<- differs` when its expected text is not `*` and equals
 /// neither the received text nor its first word (so expected `1` matches received
@@ -74,6 +76,7 @@ pub fn received(field: &str, got: &Observed, rel: Option<Relative>) -> Option<St
         "reserved" => got.reserved.to_string(),
         "doff" => got.data_offset.to_string(),
         "checksum" => if got.checksum_ok { "ok" } else { "bad" }.to_string(),
+        "ports" => format!("{} > {}", got.src, got.dst),
         _ => return None,
     })
 }

@@ -28,6 +28,8 @@ use crate::run::event::{CaseResult, Outcome, Reporter, RunEvent, Summary, TraceE
 pub struct JsonRun {
     pub target: String,
     pub summary: JsonSummary,
+    /// Why the run stopped early, when the target stopped answering.
+    pub target_unusable: Option<String>,
     pub cases: Vec<JsonCase>,
 }
 
@@ -37,6 +39,7 @@ pub struct JsonSummary {
     pub failed: usize,
     pub skipped: usize,
     pub baseline: usize,
+    pub not_run: usize,
     pub wall_secs: f64,
 }
 
@@ -140,6 +143,7 @@ impl From<&Summary> for JsonSummary {
             failed: s.failed,
             skipped: s.skipped,
             baseline: s.baseline,
+            not_run: s.not_run,
             wall_secs: s.wall.as_secs_f64(),
         }
     }
@@ -158,6 +162,7 @@ impl JsonReporter {
             run: JsonRun {
                 target: String::new(),
                 summary: JsonSummary::from(&Summary::default()),
+                target_unusable: None,
                 cases: Vec::new(),
             },
         }
@@ -180,6 +185,12 @@ impl Reporter for JsonReporter {
             RunEvent::Started { target, .. } => self.run.target = target.clone(),
             RunEvent::CaseStarted { .. } => {}
             RunEvent::CaseFinished(c) => self.run.cases.push(JsonCase::from_result(c)),
+            RunEvent::TargetUnusable { reason, after } => {
+                self.run.target_unusable = Some(match after {
+                    Some(a) => format!("{reason} (after {a})"),
+                    None => reason.clone(),
+                });
+            }
             RunEvent::Finished(s) => {
                 self.run.summary = JsonSummary::from(s);
                 if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -168,7 +168,9 @@ impl Reporter for JunitReporter {
                 }
                 fs::write(&self.path, self.to_xml()?)?;
             }
-            RunEvent::Started { .. } | RunEvent::CaseStarted { .. } => {}
+            RunEvent::Started { .. }
+            | RunEvent::CaseStarted { .. }
+            | RunEvent::TargetUnusable { .. } => {}
         }
         Ok(())
     }

@@ -100,9 +100,10 @@ impl Reporter for PcapReporter {
     fn event(&mut self, event: &RunEvent) -> io::Result<()> {
         match event {
             RunEvent::CaseFinished(c) => self.case(c),
-            RunEvent::Started { .. } | RunEvent::CaseStarted { .. } | RunEvent::Finished(_) => {
-                Ok(())
-            }
+            RunEvent::Started { .. }
+            | RunEvent::CaseStarted { .. }
+            | RunEvent::TargetUnusable { .. }
+            | RunEvent::Finished(_) => Ok(()),
         }
     }
 }

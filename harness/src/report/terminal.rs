@@ -53,9 +53,11 @@ pub struct TerminalReporter<W: Write> {
     out: W,
     opts: TerminalOptions,
     bar: Option<ProgressBar>,
-    /// Known deviations and skipped cases, listed at the end.
+    /// Known deviations and skipped cases (name, reason), listed at the end.
     baseline: Vec<String>,
-    skipped: Vec<String>,
+    skipped: Vec<(String, String)>,
+    /// Why the run stopped early, if it did.
+    unusable: Option<String>,
 }
 
 impl TerminalReporter<Stdout> {
@@ -75,6 +77,7 @@ impl<W: Write> TerminalReporter<W> {
             bar: None,
             baseline: Vec::new(),
             skipped: Vec::new(),
+            unusable: None,
         }
     }
 
@@ -167,12 +170,13 @@ impl<W: Write> TerminalReporter<W> {
                 }
             }
             Outcome::Skipped { reason } => {
-                let line = escape_controls(&format!("{name}: {reason}"));
                 if self.opts.verbose {
+                    let line = escape_controls(&format!("{name}: {reason}"));
                     let shown = format!("{} {line}\n", self.paint("2", "SKIP"));
                     self.print(&shown)?;
                 }
-                self.skipped.push(line);
+                self.skipped
+                    .push((escape_controls(&name), escape_controls(reason)));
             }
         }
         Ok(())
@@ -191,9 +195,10 @@ impl<W: Write> TerminalReporter<W> {
         }
         if !self.skipped.is_empty() {
             text.push_str(&format!("skipped ({}):\n", self.skipped.len()));
-            for line in &self.skipped {
-                text.push_str(&format!("  {line}\n"));
-            }
+            text.push_str(&skipped_by_reason(&self.skipped, self.opts.verbose));
+        }
+        if let Some(why) = &self.unusable {
+            text.push_str(&format!("{}: {why}\n", self.paint("31", "STOPPED")));
         }
         text.push_str(&format!("finished in {:.2}s\n", s.wall.as_secs_f64()));
         if s.baseline > 0 {
@@ -209,12 +214,50 @@ impl<W: Write> TerminalReporter<W> {
     }
 }
 
+/// Skipped instances, one line per reason with how many and the first few names; every one
+/// with `verbose`.
+fn skipped_by_reason(skipped: &[(String, String)], verbose: bool) -> String {
+    let mut text = String::new();
+    if verbose {
+        for (name, reason) in skipped {
+            text.push_str(&format!("  {name}: {reason}\n"));
+        }
+        return text;
+    }
+    let mut reasons: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (name, reason) in skipped {
+        match reasons.iter_mut().find(|(r, _)| r == reason) {
+            Some((_, names)) => names.push(name),
+            None => reasons.push((reason, vec![name])),
+        }
+    }
+    reasons.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+    for (reason, names) in reasons {
+        match names.as_slice() {
+            [one] => text.push_str(&format!("  {one}: {reason}\n")),
+            many => {
+                let shown: Vec<&str> = many.iter().take(3).copied().collect();
+                let more = if many.len() > 3 { ", ..." } else { "" };
+                text.push_str(&format!(
+                    "  {} instances: {reason} ({}{more})\n",
+                    many.len(),
+                    shown.join(", ")
+                ));
+            }
+        }
+    }
+    text
+}
+
 /// The last line: `N passed, N failed`, plus `, N skipped` when N > 0. Never coloured, so
 /// scripts can match it.
 pub fn summary_line(s: &Summary) -> String {
     let mut line = format!("{} passed, {} failed", s.passed, s.failed);
     if s.skipped > 0 {
         line.push_str(&format!(", {} skipped", s.skipped));
+    }
+    if s.not_run > 0 {
+        line.push_str(&format!(", {} not run", s.not_run));
     }
     line
 }
@@ -230,6 +273,16 @@ impl<W: Write> Reporter for TerminalReporter<W> {
                 Ok(())
             }
             RunEvent::CaseFinished(c) => self.finished_case(c),
+            RunEvent::TargetUnusable { reason, after } => {
+                let where_ = match after {
+                    Some(a) => format!(" after {a}"),
+                    None => " before the first instance".into(),
+                };
+                self.unusable = Some(escape_controls(&format!(
+                    "the target stopped answering{where_}: {reason}"
+                )));
+                Ok(())
+            }
             RunEvent::Finished(s) => self.finished(s),
         }
     }

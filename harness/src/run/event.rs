@@ -118,6 +118,8 @@ pub struct Summary {
     pub skipped: usize,
     /// Failures matched by the baseline (counted here, not in `failed`).
     pub baseline: usize,
+    /// Instances not run because the target stopped answering ([`RunEvent::TargetUnusable`]).
+    pub not_run: usize,
     pub wall: Duration,
 }
 
@@ -133,6 +135,12 @@ pub enum RunEvent {
         ip: IpVersion,
     },
     CaseFinished(Box<CaseResult>),
+    /// The target stopped answering (or never answered): the run stops, the instances not run
+    /// yet are reported as such. `after` names the last instance that ran, if any.
+    TargetUnusable {
+        reason: String,
+        after: Option<String>,
+    },
     Finished(Summary),
 }
 

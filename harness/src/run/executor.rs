@@ -8,10 +8,10 @@ use super::event::{
 };
 use super::runner::run_instance_within;
 use super::stall;
-use crate::case::model::Case;
-use crate::target::Target;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use crate::case::model::{Case, StepKind};
+use crate::target::{Liveness, Target};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 use std::time::Instant;
 
@@ -37,24 +37,50 @@ pub struct RunOptions<'a> {
     pub budget: Duration,
 }
 
+/// Why a run stopped early: the target stopped answering.
+#[derive(Default)]
+struct Stop {
+    flag: AtomicBool,
+    why: Mutex<Option<(String, Option<String>)>>,
+}
+
+impl Stop {
+    fn stopped(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Records the first reason only.
+    fn stop(&self, reason: String, after: Option<String>) {
+        if let Ok(mut why) = self.why.lock() {
+            if why.is_none() {
+                *why = Some((reason, after));
+            }
+        }
+        self.flag.store(true, Ordering::SeqCst);
+    }
+
+    fn take(&self) -> Option<(String, Option<String>)> {
+        self.why.lock().ok().and_then(|mut w| w.take())
+    }
+}
+
 /// Runs `instances` on `opts.jobs` workers, each with a target from `make_target`. Results
 /// reach `reporters` as they finish; the summary is returned. Once the run is interrupted
 /// ([`crate::interrupt`]) no further instance starts, the running ones end early (reported
 /// as skipped, "interrupted"), and the reporters still get `Finished`: the summary then
 /// counts fewer instances than were given.
+///
+/// On a target whose stack outlives the instances ([`Capabilities::persistent`]), the run
+/// first checks that the stack answers ([`Target::probe`]) and checks again after every
+/// failed instance; once it does not, no further instance starts, the run reports
+/// [`RunEvent::TargetUnusable`] and every instance not run as such (`Summary::not_run`).
+/// There, the SYN floods run last, one at a time, with nothing else in flight.
 pub fn execute(
     instances: &[Instance<'_>],
     opts: &RunOptions<'_>,
     make_target: &(dyn Fn() -> Box<dyn Target> + Sync),
     reporters: &mut [&mut dyn Reporter],
 ) -> std::io::Result<Summary> {
-    let RunOptions {
-        jobs,
-        seed,
-        target_name,
-        baseline,
-        budget,
-    } = *opts;
     let started = Instant::now();
     let emit = |reporters: &mut [&mut dyn Reporter], ev: &RunEvent| -> std::io::Result<()> {
         for r in reporters.iter_mut() {
@@ -66,33 +92,153 @@ pub fn execute(
         reporters,
         &RunEvent::Started {
             total: instances.len(),
-            target: target_name.to_string(),
+            target: opts.target_name.to_string(),
         },
     )?;
+    let stop = Stop::default();
+    let persistent = {
+        let mut first = make_target();
+        let persistent = first.capabilities().persistent;
+        if persistent {
+            for ip in [IpVersion::V4, IpVersion::V6] {
+                if !instances.iter().any(|i| i.ip == ip) || stop.stopped() {
+                    continue;
+                }
+                match first.probe(ip) {
+                    Ok(Liveness::Unusable(why)) => stop.stop(why, None),
+                    Err(e) => stop.stop(e.0, None),
+                    Ok(_) => {}
+                }
+            }
+        }
+        persistent
+    };
+    // Floods last and alone where the stack is shared by every instance.
+    let (mut normal, mut alone): (Vec<usize>, Vec<usize>) = (Vec::new(), Vec::new());
+    for (i, inst) in instances.iter().enumerate() {
+        let flood = inst
+            .case
+            .steps
+            .iter()
+            .any(|s| matches!(s.kind, StepKind::SynFlood(_)));
+        if persistent && flood {
+            alone.push(i);
+        } else {
+            normal.push(i);
+        }
+    }
+    let mut summary = Summary::default();
+    let mut io_result = Ok(());
+    let mut not_started: Vec<usize> = Vec::new();
+    for (order, jobs) in [(&mut normal, opts.jobs), (&mut alone, 1)] {
+        if stop.stopped() || crate::interrupt::requested() {
+            not_started.append(order);
+            continue;
+        }
+        let left = phase(order, jobs, instances, opts, make_target, &stop, |result| {
+            summary.count(&result);
+            if io_result.is_ok() {
+                io_result = emit(reporters, &RunEvent::CaseFinished(Box::new(result)));
+            }
+        });
+        not_started.extend(left);
+    }
+    io_result?;
+    if let Some((reason, after)) = stop.take() {
+        emit(
+            reporters,
+            &RunEvent::TargetUnusable {
+                reason: reason.clone(),
+                after,
+            },
+        )?;
+        not_started.sort_unstable();
+        for i in not_started {
+            let inst = &instances[i];
+            let result = not_run_result(inst, opts.target_name, &reason);
+            summary.not_run += 1;
+            emit(reporters, &RunEvent::CaseFinished(Box::new(result)))?;
+        }
+    }
+    summary.wall = started.elapsed();
+    emit(reporters, &RunEvent::Finished(summary))?;
+    Ok(summary)
+}
+
+impl Summary {
+    fn count(&mut self, result: &CaseResult) {
+        if result.passed() {
+            self.passed += 1;
+        } else if result.failed() {
+            self.failed += 1;
+        } else if matches!(result.outcome, Outcome::Skipped { .. }) {
+            self.skipped += 1;
+        } else {
+            self.baseline += 1;
+        }
+    }
+}
+
+/// An instance the run did not get to because the target stopped answering.
+fn not_run_result(inst: &Instance<'_>, target: &str, reason: &str) -> CaseResult {
+    let case = inst.case;
+    CaseResult {
+        id: case.id.clone(),
+        title: case.title.clone(),
+        ip: inst.ip,
+        file: case.loc.file.as_ref().clone(),
+        target: target.to_string(),
+        rfc: case.rfc.clone(),
+        cells: case.cells.clone(),
+        rules_observed: Vec::new(),
+        duration: Duration::ZERO,
+        outcome: Outcome::Skipped {
+            reason: format!("not run: the target stopped answering ({reason})"),
+        },
+        trace: Vec::new(),
+    }
+}
+
+/// Runs the instances at `order` (indices into `instances`) on `jobs` workers, handing each
+/// result to `done` on the calling thread. Returns the indices not started (the run was
+/// stopped or interrupted).
+fn phase(
+    order: &[usize],
+    jobs: usize,
+    instances: &[Instance<'_>],
+    opts: &RunOptions<'_>,
+    make_target: &(dyn Fn() -> Box<dyn Target> + Sync),
+    stop: &Stop,
+    mut done: impl FnMut(CaseResult),
+) -> Vec<usize> {
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel::<CaseResult>();
-    let mut summary = Summary::default();
-    let jobs = jobs.clamp(1, instances.len().max(1));
-    let mut io_result = Ok(());
+    let jobs = jobs.clamp(1, order.len().max(1));
+    let (seed, baseline, budget) = (opts.seed, opts.baseline, opts.budget);
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             let tx = tx.clone();
             let next = &next;
             scope.spawn(move || {
                 let mut target = make_target();
+                let persistent = target.capabilities().persistent;
                 if !target.virtual_clock() {
                     stall::start();
                 }
                 loop {
-                    // Interrupted: start nothing more; the target is dropped on the way out,
-                    // which tears its instance down.
-                    if crate::interrupt::requested() {
+                    // Interrupted or stopped: start nothing more; the target is dropped on
+                    // the way out, which tears its instance down.
+                    if crate::interrupt::requested() || stop.stopped() {
                         break;
                     }
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(inst) = instances.get(i) else { break };
+                    let n = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(&i) = order.get(n) else { break };
+                    let inst = &instances[i];
                     let instance_seed = seed ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d);
                     let mut result = run_awake(target.as_mut(), inst, instance_seed, budget);
+                    if persistent && matches!(result.outcome, Outcome::Failed(_)) {
+                        check_alive(target.as_mut(), &mut result, stop);
+                    }
                     if let (Outcome::Failed(f), Some(b)) = (&mut result.outcome, baseline) {
                         f.baseline = b.matches(&result.id, result.ip);
                     }
@@ -104,24 +250,33 @@ pub fn execute(
         }
         drop(tx);
         for result in rx {
-            if result.passed() {
-                summary.passed += 1;
-            } else if result.failed() {
-                summary.failed += 1;
-            } else if matches!(result.outcome, Outcome::Skipped { .. }) {
-                summary.skipped += 1;
-            } else {
-                summary.baseline += 1;
-            }
-            if io_result.is_ok() {
-                io_result = emit(reporters, &RunEvent::CaseFinished(Box::new(result)));
-            }
+            done(result);
         }
     });
-    io_result?;
-    summary.wall = started.elapsed();
-    emit(reporters, &RunEvent::Finished(summary))?;
-    Ok(summary)
+    let started = next.load(Ordering::SeqCst).min(order.len());
+    order[started..].to_vec()
+}
+
+/// After a failed instance on a shared stack: is the stack still there? If not, the run
+/// stops, and this failure — perhaps the death itself, perhaps its first symptom — is no
+/// verdict on the case.
+fn check_alive(target: &mut dyn Target, result: &mut CaseResult, stop: &Stop) {
+    if stop.stopped() {
+        result.outcome = Outcome::Skipped {
+            reason: "inconclusive: the target stopped answering during this instance".into(),
+        };
+        return;
+    }
+    let why = match target.probe(result.ip) {
+        Ok(Liveness::Unusable(why)) => why,
+        Err(e) => e.0,
+        Ok(_) => return,
+    };
+    let name = result.display_name();
+    result.outcome = Outcome::Skipped {
+        reason: format!("inconclusive: the target stopped answering after it ({why})"),
+    };
+    stop.stop(why, Some(name));
 }
 
 /// Attempts of one instance when the harness keeps stalling while it fails.

@@ -3,6 +3,7 @@
 //! - [`runner`]: one case instance, step by step;
 //! - [`matching`]: an `expect` against a received segment, field by field;
 //! - [`conn`]: the target's TCB variables as learned from the wire;
+//! - [`fit`]: whether a target can give an instance what it needs (else it is skipped);
 //! - [`executor`]: many instances on worker threads, results to reporters;
 //! - [`select`]: `--filter` and `--partition`;
 //! - [`stall`]: scheduling stalls of the harness, which make a failed real-clock instance run
@@ -14,6 +15,7 @@ pub mod baseline;
 pub mod conn;
 pub mod event;
 pub mod executor;
+pub mod fit;
 pub mod matching;
 pub mod runner;
 pub mod select;

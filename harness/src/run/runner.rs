@@ -4,6 +4,7 @@
 
 use super::conn::ConnView;
 use super::event::{CaseResult, Direction, Failure, IpVersion, Outcome, TraceEntry};
+use super::fit;
 use super::matching::{self, resolve, Verdict};
 use super::stats;
 use crate::app::{AppCall, AppResult, ErrorKind};
@@ -17,7 +18,7 @@ use crate::packet::diff::field_table_marked;
 use crate::packet::observe::observe;
 use crate::packet::render::{render, Relative};
 use crate::packet::spec::{Observed, OptionSpec, PacketSpec};
-use crate::target::{Received, Target};
+use crate::target::{Application, FixedApp, Received, Target};
 use crate::tcp::TcpState;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant as WallClock};
@@ -55,6 +56,8 @@ struct Run<'t> {
     learn_target_port: bool,
     /// Set when the target cannot perform a step at all ([`Target::cannot`]): no verdict.
     skip: Option<String>,
+    /// The target's application when the harness does not drive it (agentless `link`).
+    fixed: Option<FixedApp>,
 }
 
 type StepResult = Result<(), Failure>;
@@ -267,6 +270,17 @@ impl Run<'_> {
         let mut view = self.conn.clone();
         view.learn_isn(got);
         let mut verdict = matching::check(e, got, &view);
+        // The segment must be of the instance's own connection: from the target's address and
+        // port (once known) to the tester's.
+        let from_target = got.src == self.target_addr
+            || (self.learn_target_port && got.src.ip() == self.target_addr.ip());
+        if !from_target || got.dst != self.tester {
+            verdict.rows.push(matching::Row {
+                field: "ports",
+                expected: format!("{} > {}", self.target_addr, self.tester),
+                ok: false,
+            });
+        }
         if let Some(after) = e.after {
             let elapsed = at.saturating_sub(start);
             verdict.rows.push(matching::Row {
@@ -411,7 +425,7 @@ impl Run<'_> {
         }
     }
 
-    fn call(&mut self, step: &Step, index: usize, c: &Call, setup: Setup) -> StepResult {
+    fn call(&mut self, step: &Step, index: usize, c: &Call) -> StepResult {
         let app = match &c.kind {
             CallKind::Listen => AppCall::Listen {
                 local: self.target_addr,
@@ -419,7 +433,7 @@ impl Run<'_> {
             CallKind::Accept => AppCall::Accept,
             CallKind::Connect => AppCall::Connect {
                 local: self.target_addr,
-                remote: SocketAddr::new(self.tester.ip(), setup.port()),
+                remote: self.tester,
             },
             CallKind::ConnectTo(ip) => {
                 if ip.is_ipv4() != self.tester.is_ipv4() {
@@ -431,7 +445,7 @@ impl Run<'_> {
                 }
                 AppCall::Connect {
                     local: self.target_addr,
-                    remote: SocketAddr::new(*ip, setup.port()),
+                    remote: SocketAddr::new(*ip, self.tester.port()),
                 }
             }
             CallKind::Write(data) => AppCall::Write(data.clone()),
@@ -458,6 +472,18 @@ impl Run<'_> {
                 count: *count,
             }),
         };
+        if let (Some(fixed), AppCall::Accept, None) = (self.fixed, &app, c.error) {
+            self.note(
+                Direction::App,
+                format!(
+                    "accept(): the application on port {} accepts by itself (--app {})",
+                    self.target_addr.port(),
+                    fixed.behaviour.name()
+                ),
+                None,
+            );
+            return Ok(());
+        }
         if let Some(reason) = self.target.cannot(&app) {
             self.skip = Some(format!("{app}: {reason}"));
             return Err(fail(step, index, reason));
@@ -632,7 +658,7 @@ impl Run<'_> {
                 StepKind::Expect(e) => self.expect(step, index, e, case.defaults.within)?,
                 StepKind::ExpectNone(d) => self.expect_none(step, index, *d)?,
                 StepKind::State(s) => self.state(step, index, *s)?,
-                StepKind::Call(c) => self.call(step, index, c, case.setup)?,
+                StepKind::Call(c) => self.call(step, index, c)?,
                 StepKind::Wait(d) => {
                     self.note(Direction::Note, format!("wait {d:?}"), None);
                     self.target
@@ -694,6 +720,23 @@ pub fn minimum_duration(steps: &[Step]) -> Duration {
         .sum()
 }
 
+/// The result of an instance that did not run on this target, and why.
+fn not_run(target: &dyn Target, case: &Case, ip: IpVersion, reason: String) -> CaseResult {
+    CaseResult {
+        id: case.id.clone(),
+        title: case.title.clone(),
+        ip,
+        file: case.loc.file.as_ref().clone(),
+        target: target.name().to_string(),
+        rfc: case.rfc.clone(),
+        cells: case.cells.clone(),
+        rules_observed: Vec::new(),
+        duration: Duration::ZERO,
+        outcome: Outcome::Skipped { reason },
+        trace: Vec::new(),
+    }
+}
+
 /// Runs `case` on `ip` against `target`. On a real-time target, a case that needs more than
 /// `budget` of waiting is skipped (and says so) rather than run for hours.
 pub fn run_instance_within(
@@ -705,29 +748,25 @@ pub fn run_instance_within(
 ) -> CaseResult {
     let needed = minimum_duration(&case.steps);
     if !target.virtual_clock() && needed > budget {
-        return CaseResult {
-            id: case.id.clone(),
-            title: case.title.clone(),
-            ip,
-            file: case.loc.file.as_ref().clone(),
-            target: target.name().to_string(),
-            rfc: case.rfc.clone(),
-            cells: case.cells.clone(),
-            rules_observed: Vec::new(),
-            duration: Duration::ZERO,
-            outcome: Outcome::Skipped {
-                reason: format!(
-                    "needs at least {needed:?} of real time, over the budget of {budget:?} (--max-case-time)"
-                ),
-            },
-            trace: Vec::new(),
-        };
+        let reason = format!(
+            "needs at least {needed:?} of real time, over the budget of {budget:?} (--max-case-time)"
+        );
+        return not_run(target, case, ip, reason);
     }
     run_instance(target, case, ip, seed)
 }
 
-/// Runs `case` on `ip` against `target`.
+/// Runs `case` on `ip` against `target`. A case that needs what the target cannot give
+/// ([`fit::unmet`]) is skipped with the reason.
 pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u64) -> CaseResult {
+    let caps = target.capabilities();
+    if let Some(reason) = fit::unmet(case, ip, &caps) {
+        return not_run(target, case, ip, reason);
+    }
+    let fixed = match caps.application {
+        Application::Fixed(app) => Some(app),
+        Application::Driven => None,
+    };
     let started = WallClock::now();
     let mut rng = InstanceSeed(seed);
     let tester_isn = rng.next() as u32;
@@ -736,13 +775,22 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
             .open(ip, &case.sysctls)
             .map_err(|e| (format!("cannot open target: {e}"), Vec::new()))?;
         let setup = case.setup;
-        // The tester's port: fixed by `setup: connect` (the target connects to it), else random
-        // in the dynamic range.
+        // The tester's port: a fresh one from a target whose stack outlives instances, else
+        // random in the dynamic range; `setup: connect` names the port the target connects to,
+        // which is the tester's. An application the harness does not drive has ports of its
+        // own: the case's listening and closed ports map onto them.
+        let own_port = target.fresh_port();
+        let mut random_port = || 49_152 + (rng.next() % 16_000) as u16;
         let (tester_port, target_port) = match setup {
-            Setup::Connect { port } => (port, ACTIVE_OPEN_PORT),
-            Setup::Listen { port } | Setup::Closed { port } => {
-                (49_152 + (rng.next() % 16_000) as u16, port)
-            }
+            Setup::Connect { port } => (own_port.unwrap_or(port), ACTIVE_OPEN_PORT),
+            Setup::Listen { port } => (
+                own_port.unwrap_or_else(&mut random_port),
+                fixed.and_then(|a| a.open_port).unwrap_or(port),
+            ),
+            Setup::Closed { port } => (
+                own_port.unwrap_or_else(&mut random_port),
+                fixed.and_then(|a| a.closed_port).unwrap_or(port),
+            ),
         };
         let mut run = Run {
             conn: ConnView::new(tester_isn, ip == IpVersion::V6),
@@ -753,16 +801,41 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
             pushback: None,
             learn_target_port: matches!(setup, Setup::Connect { .. }),
             skip: None,
+            fixed,
             target,
         };
+        run.note(
+            Direction::Note,
+            match setup {
+                Setup::Connect { .. } => format!(
+                    "tester {}, target {} (its port chosen by the target)",
+                    run.tester,
+                    run.target_addr.ip()
+                ),
+                _ => format!("tester {}, target {}", run.tester, run.target_addr),
+            },
+            None,
+        );
         let setup_call = match setup {
             Setup::Closed { .. } => None,
-            Setup::Listen { port } => Some(AppCall::Listen {
-                local: SocketAddr::new(ep.target, port),
+            Setup::Listen { .. } if fixed.is_some() => {
+                run.note(
+                    Direction::App,
+                    format!(
+                        "setup: an application listens on port {} (--open-port, --app {})",
+                        target_port,
+                        fixed.map_or("", |a| a.behaviour.name())
+                    ),
+                    None,
+                );
+                None
+            }
+            Setup::Listen { .. } => Some(AppCall::Listen {
+                local: run.target_addr,
             }),
-            Setup::Connect { port } => Some(AppCall::Connect {
+            Setup::Connect { .. } => Some(AppCall::Connect {
                 local: SocketAddr::new(ep.target, ACTIVE_OPEN_PORT),
-                remote: SocketAddr::new(ep.tester, port),
+                remote: run.tester,
             }),
         };
         if let Some(call) = setup_call {
@@ -783,6 +856,7 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
     })();
     let rules = dedup(target.take_rules());
     target.close();
+    let teardown_notes = target.take_notes();
     // Once the run is interrupted, waits end early and steps stop: a failure may be the
     // interruption's doing rather than the target's, so it is no verdict. A pass stands (a
     // cut-short wait fails, so it never passes for silence).
@@ -819,8 +893,20 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
         rules_observed: rules,
         duration: started.elapsed(),
         outcome,
-        trace,
+        trace: with_notes(trace, teardown_notes),
     }
+}
+
+/// `trace` with the target's teardown notes at its end.
+fn with_notes(mut trace: Vec<TraceEntry>, notes: Vec<String>) -> Vec<TraceEntry> {
+    let at = trace.last().map_or(Duration::ZERO, |e| e.at);
+    trace.extend(notes.into_iter().map(|text| TraceEntry {
+        at,
+        direction: Direction::Note,
+        text,
+        packet: None,
+    }));
+    trace
 }
 
 fn dedup(v: Vec<String>) -> Vec<String> {

@@ -424,7 +424,9 @@ pub fn isn_sample(io: &mut Io<'_>, s: &IsnSample) -> Result<(), String> {
         let port = if s.same_tuple {
             io.tester.port()
         } else {
-            nth_port(io.tester.port(), i)
+            io.target
+                .fresh_port()
+                .unwrap_or_else(|| nth_port(io.tester.port(), i))
         };
         let src = SocketAddr::new(io.tester.ip(), port);
         // A distinct sequence number per sample tells this sample's SYN-ACK from a late
@@ -563,9 +565,12 @@ pub fn syn_flood(io: &mut Io<'_>, f: &SynFlood) -> Result<(), String> {
         for _ in 0..16 {
             src = match f.sources {
                 FloodSources::Spoofed => spoofed_source(&mut rng, v6),
-                FloodSources::Tester => {
-                    SocketAddr::new(io.tester.ip(), nth_port(io.tester.port(), i))
-                }
+                FloodSources::Tester => SocketAddr::new(
+                    io.tester.ip(),
+                    io.target
+                        .fresh_port()
+                        .unwrap_or_else(|| nth_port(io.tester.port(), i)),
+                ),
             };
             if src != io.tester && !index.contains_key(&src) {
                 break;

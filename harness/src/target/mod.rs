@@ -108,6 +108,128 @@ pub trait Target {
 
     /// Tear the instance down (also done on drop by implementations that own resources).
     fn close(&mut self);
+
+    /// What this target offers a case (see [`Capabilities`]).
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+
+    /// A tester port never used before in this run, on targets whose stack outlives the
+    /// instances (so that no connection an earlier instance left behind can meet a later one);
+    /// `None` where every instance gets a fresh stack and the runner picks its own.
+    fn fresh_port(&mut self) -> Option<u16> {
+        None
+    }
+
+    /// Whether the stack under test still answers, asked between instances of a run on
+    /// targets that outlive them. Needs no open instance.
+    fn probe(&mut self, _ip: IpVersion) -> Result<Liveness, TargetError> {
+        Ok(Liveness::NotChecked)
+    }
+
+    /// Notes for the trace of the instance just closed (what its teardown found).
+    fn take_notes(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// What a target offers a case. A case whose needs it cannot meet is skipped with the
+/// reason, never failed (the harness's limits are not the stack's deviations).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Who makes the application calls on the target's side.
+    pub application: Application,
+    /// The target can report a connection's TCP state (sock_diag, an agent, the reference).
+    pub observes_state: bool,
+    /// The largest IP packet the harness may send to the target (the link MTU).
+    pub mtu: usize,
+    /// IP versions the target has an address for.
+    pub ipv4: bool,
+    pub ipv6: bool,
+    /// The stack under test outlives case instances (a stack over `link`): every
+    /// connection an instance made must be torn down, tester ports are never reused, and the
+    /// run checks that the target is still alive.
+    pub persistent: bool,
+}
+
+impl Default for Capabilities {
+    fn default() -> Capabilities {
+        Capabilities {
+            application: Application::Driven,
+            observes_state: true,
+            mtu: 65_535,
+            ipv4: true,
+            ipv6: true,
+            persistent: false,
+        }
+    }
+}
+
+impl Capabilities {
+    pub fn has_ip(&self, ip: IpVersion) -> bool {
+        match ip {
+            IpVersion::V4 => self.ipv4,
+            IpVersion::V6 => self.ipv6,
+        }
+    }
+}
+
+/// Who makes the application calls on the target's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Application {
+    /// The case's calls are made as written (the reference stack, kernel sockets, an agent).
+    Driven,
+    /// No calls can be made: an application the harness does not control listens on a
+    /// port of the target (`--open-port`), and it behaves as `behaviour` says.
+    Fixed(FixedApp),
+}
+
+/// The application of an agentless target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixedApp {
+    /// Where it listens: a case's passive OPEN maps onto this port.
+    pub open_port: Option<u16>,
+    /// A port where nothing listens: a case's closed port maps onto it.
+    pub closed_port: Option<u16>,
+    pub behaviour: AppBehaviour,
+}
+
+/// What the application on the open port does with what it receives (`--app`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppBehaviour {
+    /// Accepts every connection, sends back what it reads, closes its side after the peer's
+    /// FIN (RFC 862).
+    Echo,
+    /// Accepts every connection, reads and drops what it receives, closes its side after the
+    /// peer's FIN (RFC 863).
+    Discard,
+    /// Accepts connections; nothing else is assumed (it may send, read or close at any time
+    /// after data or a FIN arrives).
+    Unknown,
+}
+
+impl AppBehaviour {
+    /// The `--app` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            AppBehaviour::Echo => "echo",
+            AppBehaviour::Discard => "discard",
+            AppBehaviour::Unknown => "unknown",
+        }
+    }
+}
+
+/// The answer of a liveness probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Liveness {
+    /// The target answered as a live stack must (a SYN-ACK from the open port, an RST from
+    /// the closed port).
+    Alive,
+    /// No answer, or an answer that shows the stack cannot take connections any more
+    /// (the reason says which).
+    Unusable(String),
+    /// This target is not probed (a fresh stack per instance).
+    NotChecked,
 }
 
 /// A target that could not be set up on this worker (e.g. the namespace could not be

@@ -172,6 +172,7 @@ pub fn summary() -> Summary {
         failed: 1,
         skipped: 1,
         baseline: 1,
+        not_run: 0,
         wall: Duration::from_millis(250),
     }
 }
