@@ -292,12 +292,26 @@ pub fn list(select: &SelectArgs) -> u8 {
     };
     let mut out = std::io::stdout().lock();
     for i in &instances {
-        if writeln!(out, "{} [{}]  {}", i.case.id, i.ip.label(), i.case.title).is_err() {
+        let (id, title) = (one_line(&i.case.id), one_line(&i.case.title));
+        if writeln!(out, "{id} [{}]  {title}", i.ip.label()).is_err() {
             return exit::PASSED;
         }
     }
     let _ = writeln!(out, "{} case instance(s)", instances.len());
     exit::PASSED
+}
+
+/// Text from a case file on one terminal line: control characters (escape sequences, line
+/// breaks, tabs) are shown as `\u{1b}` and the like instead of acting on the terminal.
+fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '\t' | '\n' | '\r' => out.push_str(&format!("\\u{{{:x}}}", u32::from(ch))),
+            _ => out.push(ch),
+        }
+    }
+    crate::report::escape_controls(&out)
 }
 
 pub fn check(select: &SelectArgs) -> u8 {

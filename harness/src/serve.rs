@@ -73,8 +73,8 @@ pub struct ServeArgs {
     /// Remote addresses agent connects may name (repeatable).
     #[arg(long = "allow-peer")]
     pub allow_peers: Vec<IpAddr>,
-    /// The stack's MTU (its MSS follows). The device itself takes packets up to
-    /// [`DEVICE_MTU`] octets, so that a case may send a segment larger than the stack's MTU.
+    /// The stack's MTU (its MSS follows). The device itself takes packets up to 65,535
+    /// octets (`DEVICE_MTU`), so that a case may send a segment larger than the stack's MTU.
     #[arg(long, default_value_t = 1500)]
     pub mtu: usize,
     /// RST/SYN handling in synchronized states.

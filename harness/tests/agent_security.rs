@@ -4,6 +4,7 @@
 //! inside a namespace this test creates.
 
 mod link_support;
+mod needs;
 
 use link_support::NetNs;
 use std::io::{Read, Write};
@@ -59,7 +60,7 @@ fn closed(mut c: AgentClient) {
 
 #[test]
 fn agent_refusals_and_happy_path() {
-    skip_unless_root!();
+    require!(needs::namespaces());
     let ns = NetNs::new("agent");
     ns.run(|| {
         let mut server = start();

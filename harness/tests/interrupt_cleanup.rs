@@ -5,13 +5,16 @@
 //! its, no new tcpconform device in the host namespace, none of its threads or child
 //! processes. The stale-namespace sweep removes exactly the namespaces of dead processes.
 //!
-//! Needs root (namespaces, TUN devices); otherwise every test prints why it skips. Other
+//! Needs root (namespaces, TUN devices); otherwise every test says why it did not run, and
+//! fails under CI (`needs`). Other
 //! processes on the machine may create and remove `tcpc-*` namespaces meanwhile, so the
 //! checks look only at what the child could have made: names carrying its pid, devices with
 //! tcpconform's prefixes, its own processes.
 //!
 //! The random points come from a seed printed first; `TCPC_INTERRUPT_SEED=<seed>` repeats
 //! them.
+
+mod needs;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -42,29 +45,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("needs root (network namespaces, TUN devices)".into());
-    }
-    if !Path::new("/dev/net/tun").exists() {
-        return Some("/dev/net/tun is missing".into());
-    }
-    if Command::new("ip").arg("-V").output().is_err() {
-        return Some("the `ip` tool is missing".into());
-    }
-    None
-}
-
-macro_rules! skip_unless_root {
-    () => {
-        if let Some(why) = skip_reason() {
-            eprintln!("skipping: {why}");
-            return;
-        }
-    };
 }
 
 fn ip(args: &[&str]) -> std::process::Output {
@@ -570,7 +550,7 @@ fn interrupted_run(sig: libc::c_int, delay: Duration, total: usize) {
 
 #[test]
 fn runs_interrupted_at_random_points_leave_nothing() {
-    skip_unless_root!();
+    require!(needs::namespaces());
     let _serial = serial();
     let seed = match std::env::var("TCPC_INTERRUPT_SEED") {
         Ok(s) => s.parse().expect("TCPC_INTERRUPT_SEED is a number"),
@@ -591,7 +571,7 @@ fn runs_interrupted_at_random_points_leave_nothing() {
 
 #[test]
 fn a_second_signal_exits_at_once() {
-    skip_unless_root!();
+    require!(needs::namespaces());
     let _serial = serial();
     let dir = tempfile::tempdir().expect("tempdir");
     let before = Before::now();
@@ -625,7 +605,7 @@ fn a_second_signal_exits_at_once() {
 
 #[test]
 fn serve_exits_on_sigterm_and_its_device_goes() {
-    skip_unless_root!();
+    require!(needs::namespaces());
     let _serial = serial();
     let ns = NetNs::new(0);
     let before = Before::now();
@@ -655,7 +635,7 @@ fn serve_exits_on_sigterm_and_its_device_goes() {
 
 #[test]
 fn agent_exits_on_sigint() {
-    skip_unless_root!();
+    require!(needs::namespaces());
     let _serial = serial();
     let before = Before::now();
     let mut cmd = Command::new(BIN);
@@ -688,7 +668,7 @@ fn dead_pid() -> u32 {
 
 #[test]
 fn sweep_removes_only_namespaces_of_dead_processes() {
-    skip_unless_root!();
+    require!(needs::namespaces());
     let _serial = serial();
     let dead = dead_pid();
     let stale = format!("tcpc-sweeptest-{dead}");

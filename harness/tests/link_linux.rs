@@ -6,6 +6,7 @@
 //! to an address nobody named are refused, and a crafted address that is local is refused.
 
 mod link_support;
+mod needs;
 
 use link_support::{NetNs, Proc, TokenFile};
 use std::collections::BTreeMap;
@@ -277,7 +278,7 @@ impl Target for LinuxOverLink {
 
 #[test]
 fn link_runs_the_corpus_against_linux_over_veth() {
-    skip_unless_root!();
+    require!(needs::namespaces());
     let token = TokenFile::new();
     let mut wires: Vec<Wire> = (0..WIRES).map(|_| Wire::new()).collect();
     for w in &mut wires {
@@ -384,7 +385,7 @@ fn link_runs_the_corpus_against_linux_over_veth() {
 /// The same through the command line: `run --target link`, exit code 0, IPv4 and IPv6.
 #[test]
 fn link_run_command_line_against_linux() {
-    skip_unless_root!();
+    require!(needs::namespaces());
     let token = TokenFile::new();
     let mut wire = Wire::new();
     wire.start_agent(&token);
@@ -415,7 +416,7 @@ fn link_run_command_line_against_linux() {
 
 #[test]
 fn link_refuses_unnamed_destinations_and_local_sources() {
-    skip_unless_root!();
+    require!(needs::namespaces());
     let wire = Wire::new();
     wire.hst.run(|| {
         // The crafted source is the harness's own address: its kernel would answer; refused.

@@ -1,6 +1,8 @@
 //! The `linux` target against the running kernel, driven with hand-built packets. Needs root
-//! (a network namespace and a TUN device per case instance); otherwise each test prints why it
-//! skipped and returns.
+//! (a network namespace and a TUN device per case instance); otherwise each test says why it did
+//! not run, and fails under CI (`needs`).
+
+mod needs;
 
 use etherparse::{PacketBuilder, SlicedPacket, TransportSlice};
 use std::collections::BTreeMap;
@@ -16,16 +18,6 @@ use tcpconform::tcp::TcpState;
 const WITHIN: Duration = Duration::from_millis(500);
 const TESTER_PORT: u16 = 50_000;
 const PORT: u16 = 8080;
-
-fn skip() -> bool {
-    match linux::unavailable() {
-        Some(why) => {
-            eprintln!("skipping: {why}");
-            true
-        }
-        None => false,
-    }
-}
 
 #[derive(Clone, Copy, Default)]
 struct Flags {
@@ -227,25 +219,19 @@ fn handshake_and_close(ip: IpVersion) {
 
 #[test]
 fn passive_open_data_and_close_v4() {
-    if skip() {
-        return;
-    }
+    require!(linux::unavailable());
     handshake_and_close(IpVersion::V4);
 }
 
 #[test]
 fn passive_open_data_and_close_v6() {
-    if skip() {
-        return;
-    }
+    require!(linux::unavailable());
     handshake_and_close(IpVersion::V6);
 }
 
 #[test]
 fn active_open_refused_then_abort() {
-    if skip() {
-        return;
-    }
+    require!(linux::unavailable());
     let mut t = LinuxTarget::new().expect("target");
     for ip in [IpVersion::V4, IpVersion::V6] {
         let ep = t.open(ip, &no_sysctls()).expect("open");
@@ -314,9 +300,7 @@ fn active_open_refused_then_abort() {
 
 #[test]
 fn connection_reset_is_reported_and_wait_buffers() {
-    if skip() {
-        return;
-    }
+    require!(linux::unavailable());
     let mut t = LinuxTarget::new().expect("target");
     let ep = t.open(IpVersion::V4, &no_sysctls()).expect("open");
     t.app(&AppCall::Listen {
@@ -377,9 +361,7 @@ fn host_value(key: &str) -> String {
 
 #[test]
 fn sysctls_land_in_the_namespace_only() {
-    if skip() {
-        return;
-    }
+    require!(linux::unavailable());
     const KEY: &str = "net.ipv4.tcp_rfc1337";
     const PINNED: &str = "net.ipv4.tcp_invalid_ratelimit";
     let host_before = host_value(KEY);
@@ -424,9 +406,7 @@ fn sysctls_land_in_the_namespace_only() {
 
 #[test]
 fn refuses_other_threads() {
-    if skip() {
-        return;
-    }
+    require!(linux::unavailable());
     let t = LinuxTarget::new().expect("target");
     let result = std::thread::spawn(move || {
         let mut t = t;

@@ -1,14 +1,15 @@
 //! The JUnit reporter: structure (parsed back with quick-junit), hostile trace text, and
-//! validation by xmllint against tests/data/junit.xsd and by python's junitparser when those
-//! tools are installed.
+//! validation by xmllint against tests/data/junit.xsd and by python's junitparser (tools the
+//! machine must have under CI, see `needs`).
 
+mod needs;
 mod report_fixtures;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
-use report_fixtures::{feed, have, hostile_text, run_events};
+use report_fixtures::{feed, hostile_text, run_events};
 use tcpconform::report::junit::{xml_text, JunitReporter};
 use tcpconform::run::event::RunEvent;
 
@@ -162,10 +163,11 @@ fn one_suite_per_target() {
 
 #[test]
 fn validates_against_the_junit_schema() {
-    if !have("xmllint", "--version") {
-        println!("skipped: xmllint not installed (apt-get install -y libxml2-utils)");
-        return;
-    }
+    require!(needs::tool(
+        "xmllint",
+        "--version",
+        "apt-get install -y libxml2-utils"
+    ));
     let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/junit.xsd");
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = write_report(dir.path(), &run_events());
@@ -204,13 +206,10 @@ fn validates_against_the_junit_schema() {
 
 #[test]
 fn junitparser_reads_it() {
-    let probe = Command::new("python3")
-        .args(["-c", "import junitparser"])
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        println!("skipped: python3 with junitparser not installed (pip install junitparser)");
-        return;
-    }
+    require!(needs::python_module(
+        "junitparser",
+        "python3 -m pip install junitparser"
+    ));
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = write_report(dir.path(), &run_events());
     let script = r#"

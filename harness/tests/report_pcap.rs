@@ -1,6 +1,8 @@
 //! The pcap reporter: which cases get a capture, file names, the records (link type RAW,
-//! trace order and timestamps), and tshark reading the flags back when it is installed.
+//! trace order and timestamps), and tshark reading the flags back (a tool the machine must
+//! have under CI, see `needs`).
 
+mod needs;
 mod report_fixtures;
 
 use std::fs::File;
@@ -10,7 +12,7 @@ use std::time::Duration;
 
 use pcap_file::pcap::PcapReader;
 use pcap_file::DataLink;
-use report_fixtures::{feed, have, run_events};
+use report_fixtures::{feed, run_events};
 use tcpconform::report::pcap::{pcap_file_name, PcapReporter};
 use tcpconform::run::event::IpVersion;
 
@@ -91,10 +93,11 @@ fn all_cases_with_the_flag() {
 
 #[test]
 fn tshark_reads_the_flags() {
-    if !have("tshark", "--version") {
-        println!("skipped: tshark not installed (DEBIAN_FRONTEND=noninteractive apt-get install -y tshark)");
-        return;
-    }
+    require!(needs::tool(
+        "tshark",
+        "--version",
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y tshark"
+    ));
     let dir = tempfile::tempdir().unwrap();
     let mut reporter = PcapReporter::new(dir.path()).all(true);
     feed(&mut reporter, &run_events());

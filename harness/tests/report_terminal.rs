@@ -7,7 +7,7 @@ use std::ffi::OsStr;
 
 use report_fixtures::{feed, run_events};
 use tcpconform::report::terminal::{summary_line, TerminalOptions, TerminalReporter};
-use tcpconform::run::event::Summary;
+use tcpconform::run::event::{RunEvent, Summary};
 
 fn output(opts: TerminalOptions) -> String {
     let mut reporter = TerminalReporter::new(Vec::new(), opts);
@@ -34,7 +34,7 @@ fn failure_detail_sections_and_last_line() {
     );
     assert_eq!(
         lines.get(lines.len() - 2),
-        Some(&"1 known deviations (baseline, not counted)"),
+        Some(&"1 known deviation (baseline, not counted)"),
         "{out}"
     );
     assert_eq!(lines.first(), Some(&"running 4 cases against reference"));
@@ -135,6 +135,44 @@ fn no_color_and_terminal_detection() {
     assert!(TerminalOptions::resolve(false, true, Some(OsStr::new(""))).color);
     let pipe = TerminalOptions::resolve(true, false, None);
     assert!(!pipe.color && !pipe.progress && pipe.verbose);
+}
+
+#[test]
+fn counts_take_the_singular_for_one() {
+    // One case instance selected, and it is a known deviation.
+    let c = report_fixtures::baseline();
+    let events = [
+        RunEvent::Started {
+            total: 1,
+            target: "reference".to_string(),
+        },
+        RunEvent::CaseStarted {
+            id: c.id.clone(),
+            ip: c.ip,
+        },
+        RunEvent::CaseFinished(Box::new(c)),
+        RunEvent::Finished(Summary {
+            passed: 0,
+            failed: 0,
+            skipped: 0,
+            baseline: 1,
+            not_run: 0,
+            wall: Default::default(),
+        }),
+    ];
+    let mut reporter = TerminalReporter::new(Vec::new(), plain(false));
+    feed(&mut reporter, &events);
+    let out = String::from_utf8(reporter.into_inner()).expect("UTF-8 output");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines.first(),
+        Some(&"running 1 case against reference"),
+        "{out}"
+    );
+    assert!(
+        lines.contains(&"1 known deviation (baseline, not counted)"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -168,7 +168,7 @@ fn the_reference_confirms_the_rules_the_cases_claim() {
         .collect();
     check_recorded(
         "reference-unconfirmed-claims.tsv",
-        "# case instance\tclaimed rule the reference never reported (README, Coverage)\n",
+        "# case instance\tclaimed rule the reference never reported (docs/MEASUREMENTS.md, Coverage)\n",
         &lines,
         "the rules the reference reports for the corpus changed",
     );

@@ -4,6 +4,7 @@
 //! kernel client.
 
 mod link_support;
+mod needs;
 
 use link_support::{NetNs, Proc, TokenFile};
 use std::collections::BTreeMap;
@@ -151,7 +152,7 @@ fn run_all(
 
 #[test]
 fn serve_matches_reference_over_link() {
-    skip_unless_root!();
+    require!(needs::namespaces());
     let token = TokenFile::new();
     let mut servers: Vec<Server> = (0..SERVERS).map(|_| Server::start(&token)).collect();
 

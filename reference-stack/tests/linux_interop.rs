@@ -1,9 +1,12 @@
 //! The reference stack against the Linux kernel over a TUN device, in a network namespace the
 //! test creates (and that vanishes with its threads). Runs only as root; otherwise each test
-//! prints why it skipped and passes.
+//! says why it did not run, and fails under CI (`needs`).
 
 #[path = "../examples/common/tun_driver.rs"]
 mod tun_driver;
+// The harness's tests share this helper; one file says how every test reports what it lacks.
+#[path = "../../harness/tests/needs/mod.rs"]
+mod needs;
 
 use reference_stack::Config;
 use std::time::Duration;
@@ -11,11 +14,7 @@ use tun_driver::{Opener, Report};
 
 const MIB: u64 = 1 << 20;
 
-fn run(opener: Opener, v6: bool, bytes: u64) -> Option<Report> {
-    if let Some(why) = tun_driver::unavailable() {
-        eprintln!("skipping: {why}");
-        return None;
-    }
+fn run(opener: Opener, v6: bool, bytes: u64) -> Report {
     let report = tun_driver::run_transfer(
         opener,
         v6,
@@ -47,31 +46,31 @@ fn run(opener: Opener, v6: bool, bytes: u64) -> Option<Report> {
         !host.status.success(),
         "the TUN device must not exist outside the test's namespace"
     );
-    Some(report)
+    report
 }
 
 #[test]
 fn linux_client_to_reference_10_mib_each_way() {
+    require!(tun_driver::unavailable());
     run(Opener::Linux, false, 10 * MIB);
 }
 
 #[test]
 fn reference_client_to_linux_10_mib_each_way() {
+    require!(tun_driver::unavailable());
     run(Opener::Reference, false, 10 * MIB);
 }
 
 #[test]
 fn ipv6_both_openers() {
+    require!(tun_driver::unavailable());
     run(Opener::Linux, true, MIB);
     run(Opener::Reference, true, MIB);
 }
 
 #[test]
 fn closed_port_refuses_linux_connect() {
-    if let Some(why) = tun_driver::unavailable() {
-        eprintln!("skipping: {why}");
-        return;
-    }
+    require!(tun_driver::unavailable());
     for v6 in [false, true] {
         let r = tun_driver::connect_to_closed_port(v6, 7).expect("namespace and TUN set up");
         let e = r.expect_err("nobody listens on port 7");

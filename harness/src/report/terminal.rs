@@ -119,7 +119,10 @@ impl<W: Write> TerminalReporter<W> {
             .with_style(style);
             self.bar = Some(bar);
         }
-        self.print(&format!("running {total} cases against {target}\n"))
+        self.print(&format!(
+            "running {} against {target}\n",
+            count(total, "case")
+        ))
     }
 
     fn finished_case(&mut self, c: &CaseResult) -> io::Result<()> {
@@ -203,8 +206,8 @@ impl<W: Write> TerminalReporter<W> {
         text.push_str(&format!("finished in {:.2}s\n", s.wall.as_secs_f64()));
         if s.baseline > 0 {
             text.push_str(&format!(
-                "{} known deviations (baseline, not counted)\n",
-                s.baseline
+                "{} (baseline, not counted)\n",
+                count(s.baseline, "known deviation")
             ));
         }
         text.push_str(&summary_line(s));
@@ -247,6 +250,15 @@ fn skipped_by_reason(skipped: &[(String, String)], verbose: bool) -> String {
         }
     }
     text
+}
+
+/// `1 case`, `2 cases`: a count with its noun in the right number.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// The last line: `N passed, N failed`, plus `, N skipped` when N > 0. Never coloured, so

@@ -1,5 +1,6 @@
 //! Shared by the agent, link and serve tests: named network namespaces that are deleted on
-//! every path (drop, panic), child processes killed by their own pid, and the skip check.
+//! every path (drop, panic) and child processes killed by their own pid. Whether the tests
+//! can run at all is `needs::namespaces()`.
 //! Only 192.0.2.0/24 and 2001:db8::/32 are used, and only inside namespaces made here.
 
 #![allow(dead_code)]
@@ -8,31 +9,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Why these tests cannot run here, if they cannot.
-pub fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("needs root (network namespaces)".into());
-    }
-    if !Path::new("/dev/net/tun").exists() {
-        return Some("/dev/net/tun is missing".into());
-    }
-    if Command::new("ip").arg("-V").output().is_err() {
-        return Some("the `ip` command (iproute2) is missing".into());
-    }
-    None
-}
-
-#[macro_export]
-macro_rules! skip_unless_root {
-    () => {
-        if let Some(reason) = link_support::skip_reason() {
-            eprintln!("SKIPPED: {reason}");
-            return;
-        }
-    };
-}
 
 pub fn ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().expect("run ip");

@@ -201,11 +201,3 @@ pub fn feed(reporter: &mut dyn tcpconform::run::event::Reporter, events: &[RunEv
         reporter.event(e).expect("reporter accepts the event");
     }
 }
-
-/// Whether `program` can be run (for tests that need an external tool).
-pub fn have(program: &str, probe: &str) -> bool {
-    std::process::Command::new(program)
-        .arg(probe)
-        .output()
-        .is_ok_and(|o| o.status.success())
-}

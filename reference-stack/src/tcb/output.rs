@@ -55,16 +55,14 @@ impl Tcb {
     /// SEG.SEQ of a segment without data: SND.NXT (RFC 9293 3.10.7.4, <SEQ=SND.NXT>), also
     /// when a zero-window probe put SND.NXT one octet past the peer's window.
     ///
-    /// Session 1 used the right edge of the peer's window instead (Linux's
-    /// tcp_acceptable_seq()) to stop an ACK war with a peer that had dropped our probe octet.
-    /// That traded one livelock for another, found by state_machine_pair: when both sides
+    /// Not the right edge of the peer's window (Linux's tcp_acceptable_seq()): when both sides
     /// probe a window they believe closed and each *accepts* the other's probe octet, each
-    /// side's RCV.NXT is the other's SND.UNA + 1, so ACKs at SND.UNA are below RCV.NXT and
-    /// unacceptable; neither side ever processes the other's window update, and the
-    /// connection stays stalled for ever (tests/fuzz_regressions.rs). At SND.NXT the ACK is
-    /// acceptable whenever the probe octet was taken; when it was dropped, the answer is an
-    /// ACK that is acceptable to us, and the exchanges for unacceptable segments are
-    /// rate-limited (`ack_unacceptable`), so no exchange runs away.
+    /// side's RCV.NXT is the other's SND.UNA + 1, so ACKs at the edge would fall below RCV.NXT,
+    /// be unacceptable, and neither side would ever process the other's window update
+    /// (tests/fuzz_regressions.rs). At SND.NXT the ACK is acceptable whenever the probe octet
+    /// was taken; when the peer dropped it, the peer answers with an ACK that is acceptable to
+    /// us, and answers to unacceptable segments are rate-limited (`ack_unacceptable`), so no
+    /// exchange runs away.
     fn ack_seq(&self) -> SeqNumber {
         self.snd_nxt
     }
