@@ -69,6 +69,7 @@ fn main() {
             target_name: "reference",
             baseline: None,
             budget: std::time::Duration::MAX,
+            strict: false,
         },
         &make,
         &mut [&mut quiet],

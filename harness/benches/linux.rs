@@ -505,6 +505,7 @@ fn corpus() {
             target_name: "linux",
             baseline: Some(&baseline),
             budget,
+            strict: false,
         },
         &make,
         &mut [&mut time],

@@ -127,6 +127,9 @@ pub struct RunArgs {
     /// keep-alive idle periods). The reference's virtual clock ignores it.
     #[arg(long, default_value = "60s", value_parser = parse_budget)]
     pub max_case_time: std::time::Duration,
+    /// Count a SHOULD (or recommended practice) not met as a failure, not a warning.
+    #[arg(long)]
+    pub strict: bool,
     /// Ignore the default baseline: every deviation fails the run.
     #[arg(long, conflicts_with = "baseline")]
     pub no_baseline: bool,

@@ -170,6 +170,7 @@ pub fn run(args: &RunArgs) -> u8 {
         target_name,
         baseline: baseline.as_ref(),
         budget: args.max_case_time,
+        strict: args.strict,
     };
     let result = execute(&instances, &opts, make_target.as_ref(), &mut reporters);
     if let Some(sig) = crate::interrupt::signal() {

@@ -1,7 +1,8 @@
 //! tcpconform: TCP conformance cases, a runner, targets and reports.
 //!
 //! Data flows one way: case file -> [`case`] model -> [`run`] runner -> [`target`] -> events ->
-//! [`report`] reporters.
+//! [`report`] reporters. [`app`] performs the application calls a case makes, [`sys`] wraps
+//! the operating system; [`ip`] and [`tcp`] are the plain vocabulary every layer shares.
 
 pub mod case;
 pub mod packet;
@@ -11,12 +12,14 @@ pub mod sys;
 pub mod target;
 
 pub mod app;
+pub mod ip;
+pub mod tcp;
+
 pub mod cli;
 pub mod commands;
 pub mod coverage;
 pub mod exit;
 pub mod interrupt;
-pub mod tcp;
 
 pub mod agent;
 pub mod serve;

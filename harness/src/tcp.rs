@@ -101,3 +101,17 @@ impl<'de> serde::Deserialize<'de> for TcpState {
         name.parse().map_err(serde::de::Error::custom)
     }
 }
+
+/// TCP header flag bits (RFC 9293 3.1; ECE and CWR RFC 3168; AE RFC 3540/accurate ECN), as
+/// the 12 low bits of octets 12-13 of the header.
+pub mod flags {
+    pub const FIN: u16 = 0x001;
+    pub const SYN: u16 = 0x002;
+    pub const RST: u16 = 0x004;
+    pub const PSH: u16 = 0x008;
+    pub const ACK: u16 = 0x010;
+    pub const URG: u16 = 0x020;
+    pub const ECE: u16 = 0x040;
+    pub const CWR: u16 = 0x080;
+    pub const AE: u16 = 0x100;
+}

@@ -322,6 +322,7 @@ fn link_runs_the_corpus_against_linux_over_veth() {
             target_name: "link",
             baseline: Some(&baseline),
             budget: BUDGET,
+            strict: false,
         },
         &make_target,
         &mut [&mut collect],

@@ -158,6 +158,7 @@ fn counts_take_the_singular_for_one() {
             baseline: 1,
             not_run: 0,
             wall: Default::default(),
+            ..Summary::default()
         }),
     ];
     let mut reporter = TerminalReporter::new(Vec::new(), plain(false));
@@ -184,6 +185,7 @@ fn summary_line_omits_zero_skipped() {
         baseline: 2,
         not_run: 0,
         wall: Default::default(),
+        ..Summary::default()
     };
     assert_eq!(summary_line(&s), "3 passed, 0 failed");
     assert_eq!(

@@ -83,6 +83,8 @@ fn verdict(o: &Outcome) -> &'static str {
     match o {
         Outcome::Passed { .. } => "passed",
         Outcome::Failed(_) => "failed",
+        Outcome::Inconclusive { .. } => "inconclusive",
+        Outcome::NotApplicable { .. } => "not applicable",
         Outcome::Skipped { .. } => "skipped",
     }
 }
@@ -138,6 +140,7 @@ fn run_all(
             target_name: name,
             baseline: None,
             budget: BUDGET,
+            strict: false,
         },
         make_target,
         &mut [&mut collect],

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::diag::Diagnostic;
-use super::model::{Case, Setup, Step};
+use super::model::{fill_levels, Case, Setup, Step};
 use super::validate::{self, Cx};
 use super::yaml::{self, Key, Kind, Node};
 
@@ -241,6 +241,9 @@ impl Loader {
             case.setup = prelude.setup;
         }
         let mut steps = prelude.steps.clone();
+        // A prelude's steps weigh what the case's own do: a case that cannot reach its state
+        // fails at its own level.
+        fill_levels(&mut steps, case.level);
         case.prelude_steps = steps.len();
         steps.append(&mut case.steps);
         case.steps = steps;

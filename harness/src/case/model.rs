@@ -28,8 +28,8 @@ use core::fmt;
 use core::str::FromStr;
 
 pub use super::expr::{BinOp, EvalError, Expr, Space, Var};
+pub use crate::ip::IpVersion;
 pub use crate::packet::spec::{ChecksumSpec, IpFields};
-pub use crate::run::event::IpVersion;
 pub use crate::tcp::TcpState;
 
 /// Where something came from in a case file (1-based line and column).
@@ -63,6 +63,9 @@ pub struct Case {
     pub requirements: Vec<String>,
     /// SEGMENT ARRIVES rule ids (`RS-2`), checked against the 55 ids CL-1..FN-6.
     pub cells: Vec<String>,
+    /// How strongly the RFC asks for what the case checks (`level:`; by default the strongest
+    /// level among its requirement ids, MUST when it cites none). A step may say otherwise.
+    pub level: Level,
     /// IP versions to run on, in order, deduplicated (default both).
     pub ip: Vec<IpVersion>,
     pub tags: Vec<String>,
@@ -125,6 +128,86 @@ impl Default for Defaults {
 pub struct Step {
     pub kind: StepKind,
     pub loc: Loc,
+    /// How strongly the RFC asks for what this step checks, when it differs from the case's
+    /// (`level: should` beside the step).
+    pub level: Option<Level>,
+}
+
+/// Gives every step (and every step of a `one_of` branch) without a level of its own the
+/// case's `level`.
+pub fn fill_levels(steps: &mut [Step], level: Level) {
+    for step in steps {
+        if step.level.is_none() {
+            step.level = Some(level);
+        }
+        if let StepKind::OneOf(branches) = &mut step.kind {
+            for b in branches {
+                fill_levels(&mut b.steps, level);
+            }
+        }
+    }
+}
+
+/// How strongly the RFC asks for what a check checks (RFC 2119 keywords), which decides what
+/// a failed check means: a MUST not met fails the case, a SHOULD not met is a warning (a
+/// "non-strict" verdict), a MAY not taken is information.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Level {
+    /// MUST, SHALL, REQUIRED (and the RFC's processing rules stated as plain imperatives).
+    Must,
+    /// SHOULD, RECOMMENDED.
+    Should,
+    /// Recommended practice: a lowercase "should", a BCP's advice.
+    Practice,
+    /// MAY, OPTIONAL: an implementation's choice.
+    May,
+}
+
+impl Level {
+    pub const ALL: [Level; 4] = [Level::Must, Level::Should, Level::Practice, Level::May];
+
+    /// The case language's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Must => "must",
+            Level::Should => "should",
+            Level::Practice => "practice",
+            Level::May => "may",
+        }
+    }
+
+    /// The RFC 2119 keyword, for reports.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Level::Must => "MUST",
+            Level::Should => "SHOULD",
+            Level::Practice => "recommended practice",
+            Level::May => "MAY",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Level> {
+        let s = s.trim().to_ascii_lowercase();
+        Level::ALL.into_iter().find(|l| l.name() == s)
+    }
+
+    /// The level of an RFC 9293 requirement id (`MUST-11`, `SHLD-8`, `MAY-12`, `REC-1`).
+    pub fn of_requirement(id: &str) -> Option<Level> {
+        let prefix = id.split('-').next()?;
+        Some(match prefix {
+            "MUST" => Level::Must,
+            "SHLD" => Level::Should,
+            "REC" => Level::Practice,
+            "MAY" => Level::May,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.keyword())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -4,7 +4,7 @@
 //! declared in the case file (`needs: [unread]`).
 
 use super::model::{CallKind, Case, Flags, Send, SendOption, Setup, Step, StepKind};
-use crate::run::event::IpVersion;
+use crate::ip::IpVersion;
 use core::fmt;
 
 /// A need a case declares (`needs:`), for what its steps cannot show.

@@ -9,7 +9,7 @@
 use serde_json::{json, Value};
 
 use super::expr::Var;
-use super::model::{CallError, TcpState};
+use super::model::{CallError, Level, TcpState};
 use super::needs::Need;
 use super::validate::{CASE_FIELDS, CELLS, EXPECT_FIELDS, SEND_FIELDS};
 
@@ -21,6 +21,7 @@ pub fn json_schema() -> String {
 fn schema() -> Value {
     let states: Vec<&str> = TcpState::ALL.iter().map(|s| s.name()).collect();
     let needs: Vec<&str> = Need::all().iter().map(|n| n.name()).collect();
+    let levels: Vec<&str> = Level::ALL.iter().map(|l| l.name()).collect();
     let vars: Vec<&str> = Var::ALL.iter().map(|v| v.name()).collect();
     let errors: Vec<&str> = CallError::ALL.iter().map(|e| e.name()).collect();
     let duration = json!({
@@ -212,6 +213,7 @@ fn schema() -> Value {
                 "required": ["count", "sources"],
                 "additionalProperties": false
             },
+            "level": { "enum": levels, "description": "How strongly the RFC asks for what this step checks, when it differs from the case's" },
             "when": condition,
             "unless": condition
         },
@@ -240,6 +242,10 @@ fn schema() -> Value {
         (
             "tags",
             json!({ "type": ["array", "string"], "items": { "type": "string" } }),
+        ),
+        (
+            "level",
+            json!({ "enum": levels, "description": "How strongly the RFC asks for what the case checks: must (a failure fails the run), should and practice (a warning), may (information). Default: the strongest level among its requirement ids, else must." }),
         ),
         (
             "needs",

@@ -50,6 +50,7 @@ pub(crate) const CASE_FIELDS: &[&str] = &[
     "ip",
     "tags",
     "needs",
+    "level",
     "sysctls",
     "setup",
     "prelude",
@@ -682,6 +683,14 @@ pub(crate) fn case(
     if let Some(n) = f.get("description") {
         cx.string(n, "description");
     }
+    let level = match f.get("level") {
+        Some(n) => level(cx, n),
+        None => requirements
+            .iter()
+            .filter_map(|r| Level::of_requirement(r))
+            .min()
+            .or(Some(Level::Must)),
+    };
     let mut needs = Vec::new();
     if let Some(n) = f.get("needs") {
         let items: Vec<&Node> = match &n.kind {
@@ -792,6 +801,8 @@ pub(crate) fn case(
     if cx.diags.len() > before {
         return None;
     }
+    let (level, mut steps) = (level?, steps?);
+    fill_levels(&mut steps, level);
     let case = Case {
         id: format!("{}{id_suffix}", id?),
         title: title?,
@@ -799,6 +810,7 @@ pub(crate) fn case(
         rfc,
         requirements,
         cells,
+        level,
         ip,
         tags,
         needs,
@@ -808,7 +820,7 @@ pub(crate) fn case(
         prelude_steps: 0,
         defaults,
         grid,
-        steps: steps?,
+        steps,
     };
     Some(CaseDraft {
         case,
@@ -905,15 +917,20 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
         );
         return None;
     }
+    let level = match entries.iter().find(|(k, _)| k.name == "level") {
+        Some((_, n)) => Some(level(cx, n)?),
+        None => None,
+    };
     if let Some((k, _)) = entries
         .iter()
-        .find(|(k, _)| !STEP_KINDS.contains(&k.name.as_str()))
+        .find(|(k, _)| !STEP_KINDS.contains(&k.name.as_str()) && k.name != "level")
     {
         let msg = if k.name == "when" || k.name == "unless" {
             format!("`{}` is only allowed in a case with a `grid`", k.name)
         } else {
             format!(
-                "unknown field `{}` next to `{}` (a step has exactly one of: {})",
+                "unknown field `{}` next to `{}` (a step has exactly one of: {}, and may have a \
+                 `level`)",
                 k.name,
                 key.name,
                 STEP_KINDS.join(", ")
@@ -937,7 +954,25 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
         "syn_flood" => StepKind::SynFlood(syn_flood(cx, value)?),
         _ => StepKind::OneOf(one_of(cx, value)?),
     };
-    Some(Step { kind, loc })
+    Some(Step { kind, loc, level })
+}
+
+/// `level: must | should | practice | may`.
+fn level(cx: &mut Cx<'_>, node: &Node) -> Option<Level> {
+    let word = cx.string(node, "level")?;
+    match Level::parse(&word) {
+        Some(l) => Some(l),
+        None => {
+            cx.err(
+                node,
+                format!(
+                    "unknown level `{word}` (expected one of: {})",
+                    Level::ALL.map(Level::name).join(", ")
+                ),
+            );
+            None
+        }
+    }
 }
 
 /// `isn_sample: { count, same_tuple, gap }`.

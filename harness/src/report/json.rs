@@ -10,9 +10,11 @@
 //!                ... } ] }
 //! ```
 //!
-//! `status` is `passed`, `failed`, `baseline` (a failure the target's baseline records) or
-//! `skipped`; `step` counts from 0 as in [`crate::run::event::Failure`]; `packet` is the raw IP
-//! packet in lowercase hex.
+//! `status` is the instance's verdict: `passed`, `failed` (a MUST not met), `warning` (a SHOULD
+//! not met), `info` (a MAY not taken), `baseline` (a failure the target's baseline records),
+//! `inconclusive`, `not_applicable` or `skipped` (the last three with `skip_reason`); a
+//! `failure` carries the `level` of the failed step; `step` counts from 0 as in
+//! [`crate::run::event::Failure`]; `packet` is the raw IP packet in lowercase hex.
 
 use std::fs;
 use std::io;
@@ -37,6 +39,10 @@ pub struct JsonRun {
 pub struct JsonSummary {
     pub passed: usize,
     pub failed: usize,
+    pub warnings: usize,
+    pub info: usize,
+    pub inconclusive: usize,
+    pub not_applicable: usize,
     pub skipped: usize,
     pub baseline: usize,
     pub not_run: usize,
@@ -67,6 +73,8 @@ pub struct JsonCase {
 pub struct JsonFailure {
     pub step: usize,
     pub line: Option<usize>,
+    /// `must`, `should`, `practice` or `may`: how strongly the RFC asks for what failed.
+    pub level: &'static str,
     pub message: String,
     pub diff: Option<String>,
     pub baseline: Option<String>,
@@ -82,26 +90,19 @@ pub struct JsonTraceEntry {
 
 impl JsonCase {
     pub fn from_result(c: &CaseResult) -> Self {
-        let (status, variants, failure, skip_reason) = match &c.outcome {
-            Outcome::Passed { variants } => ("passed", variants.clone(), None, None),
-            Outcome::Failed(f) => (
-                if f.baseline.is_some() {
-                    "baseline"
-                } else {
-                    "failed"
-                },
-                Vec::new(),
-                Some(JsonFailure {
-                    step: f.step,
-                    line: f.line,
-                    message: f.message.clone(),
-                    diff: f.diff.clone(),
-                    baseline: f.baseline.clone(),
-                }),
-                None,
-            ),
-            Outcome::Skipped { reason } => ("skipped", Vec::new(), None, Some(reason.clone())),
+        let variants = match &c.outcome {
+            Outcome::Passed { variants } => variants.clone(),
+            _ => Vec::new(),
         };
+        let failure = c.failure().map(|f| JsonFailure {
+            step: f.step,
+            line: f.line,
+            level: f.level.name(),
+            message: f.message.clone(),
+            diff: f.diff.clone(),
+            baseline: f.baseline.clone(),
+        });
+        let (status, skip_reason) = (c.verdict.name(), c.reason().map(str::to_string));
         JsonCase {
             id: c.id.clone(),
             name: c.display_name(),
@@ -141,6 +142,10 @@ impl From<&Summary> for JsonSummary {
         JsonSummary {
             passed: s.passed,
             failed: s.failed,
+            warnings: s.warnings,
+            info: s.info,
+            inconclusive: s.inconclusive,
+            not_applicable: s.not_applicable,
             skipped: s.skipped,
             baseline: s.baseline,
             not_run: s.not_run,

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::{escape_controls, failure_location, format_trace};
-use crate::run::event::{CaseResult, Outcome, Reporter, RunEvent};
+use crate::run::event::{CaseResult, Outcome, Reporter, RunEvent, Verdict};
 
 pub struct JunitReporter {
     path: PathBuf,
@@ -70,10 +70,13 @@ impl JunitReporter {
 }
 
 fn test_case(c: &CaseResult) -> TestCase {
-    let status = match &c.outcome {
-        Outcome::Passed { .. } => TestCaseStatus::success(),
-        Outcome::Failed(f) if f.baseline.is_some() => TestCaseStatus::success(),
-        Outcome::Failed(f) => {
+    let skipped = |what: &str, why: &str| {
+        let mut status = TestCaseStatus::skipped();
+        status.set_message(xml_text(&format!("{what}: {why}")));
+        status
+    };
+    let status = match (c.verdict, &c.outcome) {
+        (Verdict::Failed, Outcome::Failed(f)) => {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
             let mut text = format!("{}\nat {}", f.message, failure_location(f));
             text.push_str(&format!(" of {}", c.file.display()));
@@ -82,16 +85,19 @@ fn test_case(c: &CaseResult) -> TestCase {
                 text.push_str(diff);
             }
             status
-                .set_message(xml_text(&f.message))
+                .set_message(xml_text(&format!("{} not met: {}", f.level, f.message)))
                 .set_type("mismatch")
                 .set_description(xml_text(&text));
             status
         }
-        Outcome::Skipped { reason } => {
-            let mut status = TestCaseStatus::skipped();
-            status.set_message(xml_text(reason));
-            status
+        (Verdict::KnownDeviation, Outcome::Failed(f)) => {
+            skipped("known deviation", f.baseline.as_deref().unwrap_or_default())
         }
+        (Verdict::Inconclusive, _) => skipped("inconclusive", c.reason().unwrap_or_default()),
+        (Verdict::NotApplicable, _) => skipped("not applicable", c.reason().unwrap_or_default()),
+        (Verdict::Skipped, _) => skipped("skipped", c.reason().unwrap_or_default()),
+        // Passed, warnings and information pass; what was not met is in system-out.
+        _ => TestCaseStatus::success(),
     };
     let mut case = TestCase::new(xml_text(&c.display_name()), status);
     let classname =
@@ -100,17 +106,21 @@ fn test_case(c: &CaseResult) -> TestCase {
     case.set_classname(xml_text(classname));
     case.set_time(c.duration);
     let mut out = String::new();
-    if let Outcome::Failed(f) = &c.outcome {
-        if f.baseline.is_some() {
-            // A known deviation passes, but what deviated stays on record.
-            out.push_str(&format!(
-                "known deviation at {}: {}\n",
-                failure_location(f),
-                f.message
-            ));
-            if let Some(diff) = &f.diff {
-                out.push_str(diff);
-            }
+    if let (Some(f), false) = (c.failure(), c.verdict == Verdict::Failed) {
+        // What was not met stays on record: a known deviation, a SHOULD, a MAY not taken.
+        let what = match c.verdict {
+            Verdict::KnownDeviation => "known deviation".to_string(),
+            Verdict::Warning => format!("warning ({} not met)", f.level),
+            _ => format!("information ({} not taken)", f.level),
+        };
+        out.push_str(&format!(
+            "{what} at {}: {}\n",
+            failure_location(f),
+            f.message
+        ));
+        if let Some(diff) = &f.diff {
+            out.push_str(diff);
+            out.push('\n');
         }
     }
     out.push_str(&format_trace(&c.trace, ""));
@@ -142,12 +152,14 @@ fn properties(c: &CaseResult) -> Vec<Property> {
             props.push(Property::new("variants", xml_text(&variants.join(", "))));
         }
         Outcome::Failed(f) => {
+            props.push(Property::new("level", f.level.name()));
             if let Some(reason) = &f.baseline {
                 props.push(Property::new("baseline", xml_text(reason)));
             }
         }
         _ => {}
     }
+    props.push(Property::new("verdict", c.verdict.name()));
     props
 }
 

@@ -16,7 +16,7 @@ use std::io::{self, IsTerminal, Stdout, Write};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{escape_controls, failure_location, format_trace, indent};
-use crate::run::event::{CaseResult, Outcome, Reporter, RunEvent, Summary};
+use crate::run::event::{CaseResult, Outcome, Reporter, RunEvent, Summary, Verdict};
 
 /// How the terminal reporter prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,8 +53,14 @@ pub struct TerminalReporter<W: Write> {
     out: W,
     opts: TerminalOptions,
     bar: Option<ProgressBar>,
-    /// Known deviations and skipped cases (name, reason), listed at the end.
-    baseline: Vec<String>,
+    /// Known deviations, information, failures and warnings (one line each), then instances
+    /// without a verdict (name, reason), listed at the end.
+    baseline: Vec<(String, String)>,
+    info: Vec<String>,
+    failures: Vec<String>,
+    warnings: Vec<String>,
+    inconclusive: Vec<(String, String)>,
+    not_applicable: Vec<(String, String)>,
     skipped: Vec<(String, String)>,
     /// Why the run stopped early, if it did.
     unusable: Option<String>,
@@ -76,6 +82,11 @@ impl<W: Write> TerminalReporter<W> {
             opts,
             bar: None,
             baseline: Vec::new(),
+            info: Vec::new(),
+            failures: Vec::new(),
+            warnings: Vec::new(),
+            inconclusive: Vec::new(),
+            not_applicable: Vec::new(),
             skipped: Vec::new(),
             unusable: None,
         }
@@ -130,8 +141,8 @@ impl<W: Write> TerminalReporter<W> {
             bar.inc(1);
         }
         let name = escape_controls(&c.display_name());
-        match &c.outcome {
-            Outcome::Passed { variants } => {
+        match (c.verdict, &c.outcome) {
+            (Verdict::Passed, Outcome::Passed { variants }) => {
                 if self.opts.verbose {
                     let chose = if variants.is_empty() {
                         String::new()
@@ -142,44 +153,71 @@ impl<W: Write> TerminalReporter<W> {
                     self.print(&line)?;
                 }
             }
-            Outcome::Failed(f) => {
-                if let Some(reason) = &f.baseline {
+            (Verdict::KnownDeviation, Outcome::Failed(f)) => {
+                let reason = f.baseline.as_deref().unwrap_or_default();
+                if self.opts.verbose {
                     let line =
                         escape_controls(&format!("{name}: {} [baseline: {reason}]", f.message));
-                    if self.opts.verbose {
-                        let shown = format!("{} {line}\n", self.paint("33", "KNOWN"));
-                        self.print(&shown)?;
-                    }
-                    self.baseline.push(line);
-                } else {
-                    let mut text = format!(
-                        "{} {name}: {} at {}\n",
-                        self.paint("31", "FAIL"),
-                        escape_controls(&f.message),
-                        failure_location(f)
-                    );
-                    text.push_str(&format!("    case {}\n", c.file.display()));
-                    if !c.rfc.is_empty() {
-                        text.push_str(&format!("    rfc {}\n", c.rfc.join(", ")));
-                    }
-                    if let Some(diff) = &f.diff {
-                        text.push_str(&indent(&escape_controls(diff), "    "));
-                    }
-                    if !c.trace.is_empty() {
-                        text.push_str("    trace:\n");
-                        text.push_str(&format_trace(&c.trace, "    "));
-                    }
-                    self.print(&text)?;
-                }
-            }
-            Outcome::Skipped { reason } => {
-                if self.opts.verbose {
-                    let line = escape_controls(&format!("{name}: {reason}"));
-                    let shown = format!("{} {line}\n", self.paint("2", "SKIP"));
+                    let shown = format!("{} {line}\n", self.paint("33", "KNOWN"));
                     self.print(&shown)?;
                 }
-                self.skipped
-                    .push((escape_controls(&name), escape_controls(reason)));
+                self.baseline.push((name.clone(), escape_controls(reason)));
+            }
+            (Verdict::Info, Outcome::Failed(f)) => {
+                let line = escape_controls(&format!("{name}: {}", f.message));
+                if self.opts.verbose {
+                    let shown = format!("{} {line}\n", self.paint("36", "INFO"));
+                    self.print(&shown)?;
+                }
+                self.info.push(line);
+            }
+            (Verdict::Failed | Verdict::Warning, Outcome::Failed(f)) => {
+                let (label, color) = match c.verdict {
+                    Verdict::Failed => ("FAIL", "31"),
+                    _ => ("WARN", "33"),
+                };
+                let mut text = format!(
+                    "{} {name}: {} at {}\n",
+                    self.paint(color, label),
+                    escape_controls(&f.message),
+                    failure_location(f)
+                );
+                text.push_str(&format!(
+                    "    case {} ({} not met)\n",
+                    c.file.display(),
+                    f.level
+                ));
+                if !c.rfc.is_empty() {
+                    text.push_str(&format!("    rfc {}\n", c.rfc.join(", ")));
+                }
+                if let Some(diff) = &f.diff {
+                    text.push_str(&indent(&escape_controls(diff), "    "));
+                }
+                // A warning's trace only on request: the diff says what was not met.
+                if !c.trace.is_empty() && (c.verdict == Verdict::Failed || self.opts.verbose) {
+                    text.push_str("    trace:\n");
+                    text.push_str(&format_trace(&c.trace, "    "));
+                }
+                self.print(&text)?;
+                let recap = escape_controls(&format!("{name}: {}", f.message));
+                match c.verdict {
+                    Verdict::Failed => self.failures.push(recap),
+                    _ => self.warnings.push(recap),
+                }
+            }
+            (verdict, _) => {
+                let reason = c.reason().unwrap_or_default();
+                let (label, list) = match verdict {
+                    Verdict::Inconclusive => ("INCONCLUSIVE", &mut self.inconclusive),
+                    Verdict::NotApplicable => ("N/A", &mut self.not_applicable),
+                    _ => ("SKIP", &mut self.skipped),
+                };
+                list.push((escape_controls(&name), escape_controls(reason)));
+                if self.opts.verbose {
+                    let line = escape_controls(&format!("{name}: {reason}"));
+                    let shown = format!("{} {line}\n", self.paint("2", label));
+                    self.print(&shown)?;
+                }
             }
         }
         Ok(())
@@ -189,26 +227,40 @@ impl<W: Write> TerminalReporter<W> {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
+        let verbose = self.opts.verbose;
         let mut text = String::new();
-        if !self.baseline.is_empty() {
-            text.push_str(&format!("known deviations ({}):\n", self.baseline.len()));
-            for line in &self.baseline {
-                text.push_str(&format!("  {line}\n"));
+        let grouped: [(&str, &[(String, String)]); 4] = [
+            ("known deviations", &self.baseline),
+            ("skipped", &self.skipped),
+            ("not applicable", &self.not_applicable),
+            ("inconclusive", &self.inconclusive),
+        ];
+        for (title, list) in grouped {
+            if !list.is_empty() {
+                text.push_str(&format!("{title} ({}):\n", list.len()));
+                text.push_str(&by_reason(list, verbose));
             }
         }
-        if !self.skipped.is_empty() {
-            text.push_str(&format!("skipped ({}):\n", self.skipped.len()));
-            text.push_str(&skipped_by_reason(&self.skipped, self.opts.verbose));
+        let listed: [(&str, &[String]); 3] = [
+            ("information (MAY not taken)", &self.info),
+            ("warnings (SHOULD not met)", &self.warnings),
+            ("failures (MUST not met)", &self.failures),
+        ];
+        for (title, list) in listed {
+            if !list.is_empty() {
+                text.push_str(&format!("{title} ({}):\n", list.len()));
+                for line in list {
+                    text.push_str(&format!("  {line}\n"));
+                }
+            }
         }
         if let Some(why) = &self.unusable {
             text.push_str(&format!("{}: {why}\n", self.paint("31", "STOPPED")));
         }
         text.push_str(&format!("finished in {:.2}s\n", s.wall.as_secs_f64()));
-        if s.baseline > 0 {
-            text.push_str(&format!(
-                "{} (baseline, not counted)\n",
-                count(s.baseline, "known deviation")
-            ));
+        if let Some(line) = verdicts_line(s) {
+            text.push_str(&line);
+            text.push('\n');
         }
         text.push_str(&summary_line(s));
         text.push('\n');
@@ -217,9 +269,26 @@ impl<W: Write> TerminalReporter<W> {
     }
 }
 
-/// Skipped instances, one line per reason with how many and the first few names; every one
-/// with `verbose`.
-fn skipped_by_reason(skipped: &[(String, String)], verbose: bool) -> String {
+/// The line before the last: the verdicts other than passed and failed, when there are any
+/// (`3 warnings, 1 not applicable, 322 known deviations`).
+pub fn verdicts_line(s: &Summary) -> Option<String> {
+    let parts: Vec<String> = [
+        (s.warnings, "warning", "warnings"),
+        (s.info, "informational", "informational"),
+        (s.inconclusive, "inconclusive", "inconclusive"),
+        (s.not_applicable, "not applicable", "not applicable"),
+        (s.baseline, "known deviation", "known deviations"),
+    ]
+    .iter()
+    .filter(|(n, _, _)| *n > 0)
+    .map(|&(n, one, many)| format!("{n} {}", if n == 1 { one } else { many }))
+    .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// Instances (name, reason), one line per reason with how many and the first few names; every
+/// one with `verbose`.
+fn by_reason(skipped: &[(String, String)], verbose: bool) -> String {
     let mut text = String::new();
     if verbose {
         for (name, reason) in skipped {

@@ -12,7 +12,7 @@
 //!   reason: "Linux answers ... instead of ..."
 //! ```
 
-use crate::run::event::IpVersion;
+use crate::ip::IpVersion;
 use serde::Deserialize;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};

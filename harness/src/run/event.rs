@@ -4,21 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Which IP version a case instance runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum IpVersion {
-    V4,
-    V6,
-}
-
-impl IpVersion {
-    pub fn label(self) -> &'static str {
-        match self {
-            IpVersion::V4 => "ipv4",
-            IpVersion::V6 => "ipv6",
-        }
-    }
-}
+pub use crate::case::model::Level;
+pub use crate::ip::IpVersion;
 
 /// Direction of one trace entry, from the tester's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,10 +38,69 @@ pub enum Outcome {
     /// Every step matched. `variants` names the allowed behaviours the target chose at each
     /// `one_of` step, e.g. `["rfc5961"]`.
     Passed { variants: Vec<String> },
-    /// A step did not match.
+    /// A step did not match. How much that weighs is the failure's [`Level`].
     Failed(Failure),
-    /// The case could not run on this target/IP version (e.g. needs an agent; IPv4-only rule).
+    /// The instance ran but cannot be judged: its verdict would rest on silence alone (the
+    /// target may as well be dead), or the harness stalled, or the target stopped answering.
+    Inconclusive { reason: String },
+    /// The case checks an optional feature the target did not offer (its SYN or SYN-ACK did
+    /// not carry the option): nothing to judge.
+    NotApplicable { reason: String },
+    /// The case could not run on this target/IP version (e.g. needs an agent; over the time
+    /// budget; interrupted).
     Skipped { reason: String },
+}
+
+/// What a finished instance means for the run, once its level, the baseline and `--strict`
+/// are taken into account. Reporters show this; only `Failed` fails the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    Passed,
+    /// A MUST not met (or a SHOULD with `--strict`).
+    Failed,
+    /// A SHOULD or recommended practice not met.
+    Warning,
+    /// A MAY the target did not take: information about its choices.
+    Info,
+    /// A failure the target's baseline records.
+    KnownDeviation,
+    Inconclusive,
+    NotApplicable,
+    Skipped,
+}
+
+impl Verdict {
+    /// The verdict of `outcome` (no baseline applied), with SHOULD failures counted as
+    /// failures when `strict`.
+    pub fn of(outcome: &Outcome, strict: bool) -> Verdict {
+        match outcome {
+            Outcome::Passed { .. } => Verdict::Passed,
+            Outcome::Failed(f) if f.baseline.is_some() => Verdict::KnownDeviation,
+            Outcome::Failed(f) => match f.level {
+                Level::Must => Verdict::Failed,
+                Level::Should | Level::Practice if strict => Verdict::Failed,
+                Level::Should | Level::Practice => Verdict::Warning,
+                Level::May => Verdict::Info,
+            },
+            Outcome::Inconclusive { .. } => Verdict::Inconclusive,
+            Outcome::NotApplicable { .. } => Verdict::NotApplicable,
+            Outcome::Skipped { .. } => Verdict::Skipped,
+        }
+    }
+
+    /// The word reports use: `passed`, `failed`, `warning`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Passed => "passed",
+            Verdict::Failed => "failed",
+            Verdict::Warning => "warning",
+            Verdict::Info => "info",
+            Verdict::KnownDeviation => "baseline",
+            Verdict::Inconclusive => "inconclusive",
+            Verdict::NotApplicable => "not_applicable",
+            Verdict::Skipped => "skipped",
+        }
+    }
 }
 
 /// A failed step: where, what was expected, what arrived.
@@ -70,6 +116,8 @@ pub struct Failure {
     /// This failure is a known, recorded deviation of the target (baseline): reported, but it
     /// does not fail the run. The string is the baseline's reason with the RFC section.
     pub baseline: Option<String>,
+    /// How strongly the RFC asks for what the failed step checks.
+    pub level: Level,
 }
 
 /// Everything known about one finished case instance.
@@ -91,6 +139,9 @@ pub struct CaseResult {
     pub rules_observed: Vec<String>,
     pub duration: Duration,
     pub outcome: Outcome,
+    /// What the outcome means for the run ([`Verdict::of`], then the baseline and `--strict`
+    /// applied by the executor).
+    pub verdict: Verdict,
     pub trace: Vec<TraceEntry>,
 }
 
@@ -101,20 +152,42 @@ impl CaseResult {
     }
 
     pub fn passed(&self) -> bool {
-        matches!(self.outcome, Outcome::Passed { .. })
+        self.verdict == Verdict::Passed
     }
 
-    /// Failed and not covered by the target's baseline.
+    /// Failed at the level that fails a run, and not covered by the target's baseline.
     pub fn failed(&self) -> bool {
-        matches!(&self.outcome, Outcome::Failed(f) if f.baseline.is_none())
+        self.verdict == Verdict::Failed
+    }
+
+    /// The failed step, if the instance failed at any level.
+    pub fn failure(&self) -> Option<&Failure> {
+        match &self.outcome {
+            Outcome::Failed(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The reason an instance was not judged (inconclusive, not applicable, skipped).
+    pub fn reason(&self) -> Option<&str> {
+        match &self.outcome {
+            Outcome::Inconclusive { reason }
+            | Outcome::NotApplicable { reason }
+            | Outcome::Skipped { reason } => Some(reason),
+            Outcome::Passed { .. } | Outcome::Failed(_) => None,
+        }
     }
 }
 
-/// Totals at the end of a run.
+/// Totals at the end of a run, one per [`Verdict`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Summary {
     pub passed: usize,
     pub failed: usize,
+    pub warnings: usize,
+    pub info: usize,
+    pub inconclusive: usize,
+    pub not_applicable: usize,
     pub skipped: usize,
     /// Failures matched by the baseline (counted here, not in `failed`).
     pub baseline: usize,
@@ -147,4 +220,21 @@ pub enum RunEvent {
 /// A consumer of run events.
 pub trait Reporter {
     fn event(&mut self, event: &RunEvent) -> std::io::Result<()>;
+}
+
+impl Summary {
+    /// Counts one finished instance by its verdict.
+    pub fn count(&mut self, result: &CaseResult) {
+        let n = match result.verdict {
+            Verdict::Passed => &mut self.passed,
+            Verdict::Failed => &mut self.failed,
+            Verdict::Warning => &mut self.warnings,
+            Verdict::Info => &mut self.info,
+            Verdict::KnownDeviation => &mut self.baseline,
+            Verdict::Inconclusive => &mut self.inconclusive,
+            Verdict::NotApplicable => &mut self.not_applicable,
+            Verdict::Skipped => &mut self.skipped,
+        };
+        *n += 1;
+    }
 }

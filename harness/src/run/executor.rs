@@ -4,7 +4,7 @@
 
 use super::baseline::Baseline;
 use super::event::{
-    CaseResult, Direction, IpVersion, Outcome, Reporter, RunEvent, Summary, TraceEntry,
+    CaseResult, Direction, IpVersion, Outcome, Reporter, RunEvent, Summary, TraceEntry, Verdict,
 };
 use super::runner::run_instance_within;
 use super::stall;
@@ -35,6 +35,8 @@ pub struct RunOptions<'a> {
     pub baseline: Option<&'a Baseline>,
     /// Real-time targets skip cases that need more waiting than this.
     pub budget: Duration,
+    /// SHOULD-level failures fail the run (`--strict`).
+    pub strict: bool,
 }
 
 /// Why a run stopped early: the target stopped answering.
@@ -165,20 +167,6 @@ pub fn execute(
     Ok(summary)
 }
 
-impl Summary {
-    fn count(&mut self, result: &CaseResult) {
-        if result.passed() {
-            self.passed += 1;
-        } else if result.failed() {
-            self.failed += 1;
-        } else if matches!(result.outcome, Outcome::Skipped { .. }) {
-            self.skipped += 1;
-        } else {
-            self.baseline += 1;
-        }
-    }
-}
-
 /// An instance the run did not get to because the target stopped answering.
 fn not_run_result(inst: &Instance<'_>, target: &str, reason: &str) -> CaseResult {
     let case = inst.case;
@@ -195,6 +183,7 @@ fn not_run_result(inst: &Instance<'_>, target: &str, reason: &str) -> CaseResult
         outcome: Outcome::Skipped {
             reason: format!("not run: the target stopped answering ({reason})"),
         },
+        verdict: Verdict::Skipped,
         trace: Vec::new(),
     }
 }
@@ -214,7 +203,7 @@ fn phase(
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel::<CaseResult>();
     let jobs = jobs.clamp(1, order.len().max(1));
-    let (seed, baseline, budget) = (opts.seed, opts.baseline, opts.budget);
+    let (seed, baseline, budget, strict) = (opts.seed, opts.baseline, opts.budget, opts.strict);
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             let tx = tx.clone();
@@ -242,6 +231,7 @@ fn phase(
                     if let (Outcome::Failed(f), Some(b)) = (&mut result.outcome, baseline) {
                         f.baseline = b.matches(&result.id, result.ip);
                     }
+                    result.verdict = Verdict::of(&result.outcome, strict);
                     if tx.send(result).is_err() {
                         break;
                     }
@@ -262,8 +252,8 @@ fn phase(
 /// verdict on the case.
 fn check_alive(target: &mut dyn Target, result: &mut CaseResult, stop: &Stop) {
     if stop.stopped() {
-        result.outcome = Outcome::Skipped {
-            reason: "inconclusive: the target stopped answering during this instance".into(),
+        result.outcome = Outcome::Inconclusive {
+            reason: "the target stopped answering during this instance".into(),
         };
         return;
     }
@@ -273,8 +263,8 @@ fn check_alive(target: &mut dyn Target, result: &mut CaseResult, stop: &Stop) {
         Ok(_) => return,
     };
     let name = result.display_name();
-    result.outcome = Outcome::Skipped {
-        reason: format!("inconclusive: the target stopped answering after it ({why})"),
+    result.outcome = Outcome::Inconclusive {
+        reason: format!("the target stopped answering after it ({why})"),
     };
     stop.stop(why, Some(name));
 }
@@ -316,10 +306,9 @@ fn run_awake(
         }
         if stalled.is_none() || attempt == ATTEMPTS {
             if stalled.is_some() {
-                result.outcome = Outcome::Skipped {
+                result.outcome = Outcome::Inconclusive {
                     reason: format!(
-                        "inconclusive: the harness stalled in all {ATTEMPTS} attempts (machine \
-                         overloaded?); {}",
+                        "the harness stalled in all {ATTEMPTS} attempts (machine overloaded?); {}",
                         discarded.last().map(String::as_str).unwrap_or_default()
                     ),
                 };
@@ -331,6 +320,7 @@ fn run_awake(
                 packet: None,
             });
             result.trace.splice(0..0, notes);
+            result.verdict = Verdict::of(&result.outcome, false);
             return result;
         }
     }
@@ -459,8 +449,11 @@ mod tests {
         let (r, opened) = run(ATTEMPTS as u32, 0);
         assert_eq!(opened, ATTEMPTS as u32);
         match &r.outcome {
-            Outcome::Skipped { reason } => assert!(reason.starts_with("inconclusive"), "{reason}"),
+            Outcome::Inconclusive { reason } => {
+                assert!(reason.starts_with("the harness stalled"), "{reason}")
+            }
             other => panic!("{other:?}"),
         }
+        assert_eq!(r.verdict, Verdict::Inconclusive);
     }
 }

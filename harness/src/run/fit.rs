@@ -4,7 +4,7 @@
 
 use crate::case::model::Case;
 use crate::case::needs::{Need, Needs};
-use crate::run::event::IpVersion;
+use crate::ip::IpVersion;
 use crate::target::{AppBehaviour, Application, Capabilities};
 
 /// `None` if `caps` meets every need of `case` on `ip`, else why not.

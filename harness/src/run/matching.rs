@@ -19,11 +19,11 @@ pub struct Row {
 
 /// The verdict on one segment.
 #[derive(Debug, Clone, Default)]
-pub struct Verdict {
+pub struct Comparison {
     pub rows: Vec<Row>,
 }
 
-impl Verdict {
+impl Comparison {
     pub fn matched(&self) -> bool {
         self.rows.iter().all(|r| r.ok)
     }
@@ -351,7 +351,7 @@ fn options_match(m: &OptionsMatch, got: &Observed, conn: &ConnView) -> Option<Ro
 }
 
 /// Compares `got` with `e`. `conn` must already know the target's ISN if `got` is a SYN.
-pub fn check(e: &Expect, got: &Observed, conn: &ConnView) -> Verdict {
+pub fn check(e: &Expect, got: &Observed, conn: &ConnView) -> Comparison {
     let mut rows = Vec::new();
     if let Some(f) = &e.flags {
         let (ok, expected) = flags_match(f, got.flags);
@@ -411,7 +411,7 @@ pub fn check(e: &Expect, got: &Observed, conn: &ConnView) -> Verdict {
             ok: false,
         });
     }
-    Verdict { rows }
+    Comparison { rows }
 }
 
 /// A one-line summary of what an expect wants, for "expected X, got nothing".

@@ -3,23 +3,24 @@
 //! port, and the [`ConnView`] of the target's variables learned from the wire.
 
 use super::conn::ConnView;
-use super::event::{CaseResult, Direction, Failure, IpVersion, Outcome, TraceEntry};
+use super::event::{CaseResult, Direction, Failure, IpVersion, Outcome, TraceEntry, Verdict};
 use super::fit;
-use super::matching::{self, resolve, Verdict};
+use super::matching::{self, resolve, Comparison};
 use super::stats;
 use crate::app::{AppCall, AppResult, ErrorKind};
-use crate::case::expr::{Expr, Space};
+use crate::case::expr::{EvalError, Expr, Space, Var};
 use crate::case::model::{
-    Branch, Call, CallError, CallKind, Case, Expect, ReadExpect, Send, SendOption, Setup, Shutdown,
-    Step, StepKind, Value,
+    Branch, Call, CallError, CallKind, Case, Expect, Level, ReadExpect, Send, SendOption, Setup,
+    Shutdown, Step, StepKind, Value,
 };
+use crate::case::needs::{Feature, Need};
 use crate::packet::build::{build, icmp_error};
 use crate::packet::diff::field_table_marked;
 use crate::packet::observe::observe;
 use crate::packet::render::{render, Relative};
-use crate::packet::spec::{Observed, OptionSpec, PacketSpec};
+use crate::packet::spec::{Observed, ObservedOption, OptionSpec, PacketSpec};
 use crate::target::{Application, FixedApp, Received, Target};
-use crate::tcp::TcpState;
+use crate::tcp::{flags, TcpState};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant as WallClock};
 
@@ -54,14 +55,23 @@ struct Run<'t> {
     pushback: Option<Received>,
     /// `setup: connect`: the target picks its own port; learn it from its first segment.
     learn_target_port: bool,
-    /// Set when the target cannot perform a step at all ([`Target::cannot`]): no verdict.
-    skip: Option<String>,
+    /// Set when the instance ends without a verdict on the case: the target cannot perform a
+    /// step at all ([`Target::cannot`], skipped), or did not offer an optional feature the
+    /// case checks (not applicable).
+    no_verdict: Option<Outcome>,
     /// The target's application when the harness does not drive it (agentless `link`).
     fixed: Option<FixedApp>,
+    /// The optional features the case needs the target to offer (`needs:`), checked against
+    /// the target's first SYN or SYN-ACK.
+    needs_offered: Vec<Feature>,
+    offered_checked: bool,
+    /// An expression needed `ts.val`/`ts.ecr` before the target sent a timestamp.
+    unbound_timestamps: std::cell::Cell<bool>,
 }
 
 type StepResult = Result<(), Failure>;
 
+/// The failure of `step`, at the step's level (the loader gives every step one).
 fn fail(step: &Step, index: usize, message: impl Into<String>) -> Failure {
     Failure {
         step: index,
@@ -69,6 +79,7 @@ fn fail(step: &Step, index: usize, message: impl Into<String>) -> Failure {
         message: format!("{}: {}", step.loc, message.into()),
         diff: None,
         baseline: None,
+        level: step.level.unwrap_or(Level::Must),
     }
 }
 
@@ -110,14 +121,82 @@ impl Run<'_> {
     }
 
     fn eval(&self, e: &Expr) -> Result<i64, String> {
-        e.eval(&|v| self.conn.var(v))
-            .map_err(|err| format!("cannot evaluate `{e}`: {err}"))
+        e.eval(&|v| self.conn.var(v)).map_err(|err| {
+            self.note_unbound(&err);
+            format!("cannot evaluate `{e}`: {err}")
+        })
     }
 
     fn value(&self, v: &Value, space: Space) -> Result<u32, String> {
         resolve(v, space, &self.conn)
             .map(|x| x as u32)
-            .map_err(|err| format!("cannot evaluate `{}`: {err}", v.expr()))
+            .map_err(|err| {
+                self.note_unbound(&err);
+                format!("cannot evaluate `{}`: {err}", v.expr())
+            })
+    }
+
+    /// A case that uses the target's timestamps when the target never sent any: the
+    /// instance is not applicable (RFC 7323 timestamps are optional), not failed.
+    fn note_unbound(&self, err: &EvalError) {
+        if matches!(err, EvalError::Unbound(Var::TsVal | Var::TsEcr)) {
+            self.unbound_timestamps.set(true);
+        }
+    }
+
+    /// The optional features the target offered in its SYN or SYN-ACK `o`; the case's
+    /// declared needs it did not offer make the instance not applicable.
+    fn check_offered(&mut self, o: &Observed) -> Result<(), String> {
+        if self.offered_checked || o.flags & flags::SYN == 0 || o.flags & flags::RST != 0 {
+            return Ok(());
+        }
+        self.offered_checked = true;
+        let what = if o.flags & flags::ACK != 0 {
+            "SYN-ACK"
+        } else {
+            "SYN"
+        };
+        let has = |f: Feature| match f {
+            Feature::Timestamps => o
+                .options
+                .iter()
+                .any(|x| matches!(x, ObservedOption::Timestamps { .. })),
+            Feature::WindowScale => o
+                .options
+                .iter()
+                .any(|x| matches!(x, ObservedOption::WindowScale(_))),
+            Feature::Sack => o
+                .options
+                .iter()
+                .any(|x| matches!(x, ObservedOption::SackPermitted)),
+            // RFC 3168 6.1.1: an ECN-setup SYN carries ECE and CWR, an ECN-setup SYN-ACK ECE
+            // alone.
+            Feature::Ecn => {
+                let (ece, cwr) = (o.flags & flags::ECE != 0, o.flags & flags::CWR != 0);
+                if o.flags & flags::ACK != 0 {
+                    ece && !cwr
+                } else {
+                    ece && cwr
+                }
+            }
+        };
+        let missing: Vec<&str> = self
+            .needs_offered
+            .iter()
+            .filter(|f| !has(**f))
+            .map(|f| f.name())
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let reason = format!(
+            "the target's {what} does not offer {} (optional), which the case checks",
+            missing.join(", ")
+        );
+        self.no_verdict = Some(Outcome::NotApplicable {
+            reason: reason.clone(),
+        });
+        Err(reason)
     }
 
     fn spec(&self, s: &Send) -> Result<PacketSpec, String> {
@@ -244,6 +323,14 @@ impl Run<'_> {
                     self.target_addr = o.src;
                     self.learn_target_port = false;
                 }
+                if let Err(reason) = self.check_offered(&o) {
+                    self.note(
+                        Direction::Received,
+                        render(&o, rel_for(&self.conn)),
+                        Some(o.raw.clone()),
+                    );
+                    return Err(reason);
+                }
                 Ok(Some((r.at, o)))
             }
             Err(e) => {
@@ -266,7 +353,7 @@ impl Run<'_> {
         at: Duration,
         start: Duration,
         got: &Observed,
-    ) -> (Verdict, ConnView) {
+    ) -> (Comparison, ConnView) {
         let mut view = self.conn.clone();
         view.learn_isn(got);
         let mut verdict = matching::check(e, got, &view);
@@ -292,7 +379,7 @@ impl Run<'_> {
         (verdict, view)
     }
 
-    fn diff_text(&self, verdict: &Verdict, got: &Observed, view: &ConnView) -> String {
+    fn diff_text(&self, verdict: &Comparison, got: &Observed, view: &ConnView) -> String {
         let rel = rel_for(view);
         let mut rows: Vec<(String, String)> = verdict.expected_pairs();
         rows.retain(|(f, _)| f != "time");
@@ -485,7 +572,9 @@ impl Run<'_> {
             return Ok(());
         }
         if let Some(reason) = self.target.cannot(&app) {
-            self.skip = Some(format!("{app}: {reason}"));
+            self.no_verdict = Some(Outcome::Skipped {
+                reason: format!("{app}: {reason}"),
+            });
             return Err(fail(step, index, reason));
         }
         let result = self
@@ -648,6 +737,22 @@ impl Run<'_> {
     }
 
     fn steps(&mut self, steps: &[Step], case: &Case, base_index: usize) -> StepResult {
+        let result = self.steps_inner(steps, case, base_index);
+        if result.is_err()
+            && self.no_verdict.is_none()
+            && self.unbound_timestamps.get()
+            && self.conn.target_tsval.is_none()
+        {
+            self.no_verdict = Some(Outcome::NotApplicable {
+                reason: "the case uses the target's timestamps (ts.val/ts.ecr), and the target \
+                         sent none: RFC 7323 timestamps are optional"
+                    .into(),
+            });
+        }
+        result
+    }
+
+    fn steps_inner(&mut self, steps: &[Step], case: &Case, base_index: usize) -> StepResult {
         for (i, step) in steps.iter().enumerate() {
             let index = base_index + i;
             if crate::interrupt::requested() {
@@ -733,6 +838,7 @@ fn not_run(target: &dyn Target, case: &Case, ip: IpVersion, reason: String) -> C
         rules_observed: Vec::new(),
         duration: Duration::ZERO,
         outcome: Outcome::Skipped { reason },
+        verdict: Verdict::Skipped,
         trace: Vec::new(),
     }
 }
@@ -800,8 +906,18 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
             variants: Vec::new(),
             pushback: None,
             learn_target_port: matches!(setup, Setup::Connect { .. }),
-            skip: None,
+            no_verdict: None,
             fixed,
+            needs_offered: case
+                .needs
+                .iter()
+                .filter_map(|n| match n {
+                    Need::Offers(f) => Some(*f),
+                    Need::Unread => None,
+                })
+                .collect(),
+            offered_checked: false,
+            unbound_timestamps: std::cell::Cell::new(false),
             target,
         };
         run.note(
@@ -849,10 +965,10 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
         let Run {
             trace,
             variants,
-            skip,
+            no_verdict,
             ..
         } = run;
-        Ok((result, trace, variants, skip))
+        Ok((result, trace, variants, no_verdict))
     })();
     let rules = dedup(target.take_rules());
     target.close();
@@ -869,7 +985,7 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
             trace,
         ),
         Ok((Ok(()), trace, variants, _)) => (Outcome::Passed { variants }, trace),
-        Ok((Err(_), trace, _, Some(reason))) => (Outcome::Skipped { reason }, trace),
+        Ok((Err(_), trace, _, Some(outcome))) => (outcome, trace),
         Ok((Err(f), trace, _, None)) => (Outcome::Failed(f), trace),
         Err((message, trace)) => (
             Outcome::Failed(Failure {
@@ -878,6 +994,7 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
                 message,
                 diff: None,
                 baseline: None,
+                level: Level::Must,
             }),
             trace,
         ),
@@ -892,6 +1009,7 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
         cells: case.cells.clone(),
         rules_observed: rules,
         duration: started.elapsed(),
+        verdict: Verdict::of(&outcome, false),
         outcome,
         trace: with_notes(trace, teardown_notes),
     }

@@ -17,7 +17,7 @@
 
 use super::{AppCall, AppResult, Endpoints, Received, Target, TargetError};
 use crate::app::sockets::SocketApp;
-use crate::run::event::IpVersion;
+use crate::ip::IpVersion;
 use crate::sys::netns;
 use crate::sys::sockdiag;
 use crate::sys::tun::Tun;

@@ -11,7 +11,7 @@ pub mod reference;
 pub mod sweep;
 
 pub use crate::app::{AppCall, AppResult};
-use crate::run::event::IpVersion;
+use crate::ip::IpVersion;
 use crate::tcp::TcpState;
 use std::collections::BTreeMap;
 use std::fmt;

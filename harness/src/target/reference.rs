@@ -3,7 +3,7 @@
 
 use super::{AppCall, AppResult, Endpoints, Received, Target, TargetError};
 use crate::app::stack::{self, StackApp};
-use crate::run::event::IpVersion;
+use crate::ip::IpVersion;
 use crate::tcp::TcpState;
 use reference_stack::stack::Stack;
 use reference_stack::wire::{ChecksumCheck, Segment, TcpFlags};

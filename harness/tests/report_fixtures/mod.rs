@@ -9,7 +9,8 @@ use std::time::Duration;
 use tcpconform::packet::build;
 use tcpconform::packet::spec::{ChecksumSpec, IpFields, OptionSpec, PacketSpec};
 use tcpconform::run::event::{
-    CaseResult, Direction, Failure, IpVersion, Outcome, RunEvent, Summary, TraceEntry,
+    CaseResult, Direction, Failure, IpVersion, Level, Outcome, RunEvent, Summary, TraceEntry,
+    Verdict,
 };
 
 pub const SYN: u16 = 0x002;
@@ -71,6 +72,7 @@ fn base(id: &str, ip: IpVersion, outcome: Outcome, trace: Vec<TraceEntry>) -> Ca
         cells: vec!["RS-2".to_string()],
         rules_observed: vec!["LI-1".to_string(), "RS-2".to_string()],
         duration: Duration::from_millis(12),
+        verdict: Verdict::of(&outcome, false),
         outcome,
         trace,
     }
@@ -115,6 +117,7 @@ pub fn failed() -> CaseResult {
                     .to_string(),
             ),
             baseline: None,
+            level: Level::Must,
         }),
         vec![
             entry(
@@ -145,6 +148,7 @@ pub fn baseline() -> CaseResult {
             message: "expected challenge ACK, got nothing".to_string(),
             diff: None,
             baseline: Some("Linux sends no challenge ACK here (RFC 5961 3.2)".to_string()),
+            level: Level::Must,
         }),
         vec![entry(
             0,
@@ -174,6 +178,7 @@ pub fn summary() -> Summary {
         baseline: 1,
         not_run: 0,
         wall: Duration::from_millis(250),
+        ..Summary::default()
     }
 }
 

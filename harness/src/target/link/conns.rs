@@ -16,13 +16,9 @@ use crate::packet::build::build;
 use crate::packet::spec::{
     ChecksumSpec, IpFields, Observed, ObservedOption, OptionSpec, PacketSpec,
 };
+use crate::tcp::flags::{ACK, FIN, RST, SYN};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
-
-const FIN: u16 = 0x01;
-const SYN: u16 = 0x02;
-const RST: u16 = 0x04;
-const ACK: u16 = 0x10;
 
 /// How far below the window a teardown probe sits: unacceptable for any window under 1 GiB.
 const PROBE_BELOW: u32 = 1 << 30;

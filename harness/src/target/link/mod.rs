@@ -48,10 +48,11 @@ use super::{
 };
 use crate::agent::client::AgentClient;
 use crate::agent::protocol::{Request, Response, MAX_IO};
+use crate::ip::IpVersion;
 use crate::packet::build::build;
 use crate::packet::observe::observe;
 use crate::packet::spec::{ChecksumSpec, IpFields, Observed, OptionSpec, PacketSpec};
-use crate::run::event::IpVersion;
+use crate::tcp::flags::{ACK, RST, SYN};
 use crate::tcp::TcpState;
 use conns::Conns;
 use neighbor::{arp, arp_input, ndp, ndp_input, solicited_node, BROADCAST};
@@ -82,10 +83,6 @@ const PROBE_WAIT: Duration = Duration::from_secs(1);
 /// Segments kept for the runner at most; a flood beyond it is dropped and counted, so that
 /// memory stays bounded whatever the target sends (about 100 MB of full-size frames).
 const PENDING_LIMIT: usize = 16_384;
-
-const SYN: u16 = 0x02;
-const RST: u16 = 0x04;
-const ACK: u16 = 0x10;
 
 /// The link to the target, once opened.
 struct Wire {
