@@ -521,7 +521,7 @@ fn corpus() {
         summary.baseline,
         summary.skipped
     );
-    let stale = baseline.stale().len();
+    let stale = baseline.review().stale.len();
     if stale > 0 {
         println!("  {stale} baseline entries matched no failure (stale)");
     }

@@ -119,8 +119,9 @@ pub struct RunArgs {
     /// Reference stack profile for RST/SYN in synchronized states.
     #[arg(long, value_enum, default_value = "rfc5961")]
     pub reference_profile: RstProfile,
-    /// Known deviations of the target (default: `cases/baselines/<target>.yaml` when it
-    /// exists). A failing case listed there is reported as a known deviation, not a failure.
+    /// Known deviations of the target (default: `baselines/<target>.yaml` in the case tree
+    /// run, beside its `_preludes.yaml`, when it exists). A failure an entry describes is
+    /// reported as a known deviation, not a failure.
     #[arg(long)]
     pub baseline: Option<PathBuf>,
     /// On real-time targets, skip cases that need more waiting than this (e.g. 2MSL, R2,
@@ -130,6 +131,15 @@ pub struct RunArgs {
     /// Count a SHOULD (or recommended practice) not met as a failure, not a warning.
     #[arg(long)]
     pub strict: bool,
+    /// Read connection states off the wire (the probes agentless targets rely on) even where
+    /// the target can report them: checks the probes against a target whose states are known.
+    #[arg(long)]
+    pub wire_states: bool,
+    /// Fail the run when the baseline does not match it exactly: an entry that matched no
+    /// failure of the instances run, or that also covers an instance that passed, or that
+    /// names no failing step.
+    #[arg(long)]
+    pub strict_baseline: bool,
     /// Ignore the default baseline: every deviation fails the run.
     #[arg(long, conflicts_with = "baseline")]
     pub no_baseline: bool,

@@ -1,5 +1,6 @@
 //! What each subcommand does, between the CLI and the library; exit statuses in [`crate::exit`].
 
+use crate::case::load::case_root;
 use crate::case::load::load_paths;
 use crate::case::model::Case;
 use crate::cli::{CoverageArgs, IpChoice, RstProfile, RunArgs, SelectArgs, TargetKind};
@@ -8,7 +9,7 @@ use crate::report::json::JsonReporter;
 use crate::report::junit::JunitReporter;
 use crate::report::pcap::PcapReporter;
 use crate::report::terminal::TerminalReporter;
-use crate::run::baseline::Baseline;
+use crate::run::baseline::{Baseline, Entry};
 use crate::run::event::{IpVersion, Reporter};
 use crate::run::executor::{execute, Instance, RunOptions};
 use crate::run::select::{filter_matches, Partition};
@@ -141,12 +142,17 @@ pub fn run(args: &RunArgs) -> u8 {
             })
         }
     };
+    let make_target: Box<dyn Fn() -> Box<dyn Target> + Sync> = if args.wire_states {
+        Box::new(move || Box::new(crate::target::WireStates(make_target())) as Box<dyn Target>)
+    } else {
+        make_target
+    };
     let target_name = match args.target {
         TargetKind::Reference => "reference",
         TargetKind::Link => "link",
         TargetKind::Linux => "linux",
     };
-    let baseline = match load_baseline(args, target_name) {
+    let baseline = match load_baseline(args, target_name, &paths(&args.select)) {
         Ok(b) => b,
         Err(code) => return code,
     };
@@ -189,22 +195,13 @@ pub fn run(args: &RunArgs) -> u8 {
         }
         return exit::FAILED;
     }
-    // Stale entries are only meaningful when everything ran.
-    let complete = args.select.filter.is_none() && args.select.partition.is_none();
-    if let (Some(b), true) = (&baseline, complete) {
-        let stale = b.stale();
-        if !stale.is_empty() {
-            eprintln!(
-                "note: {} baseline entries matched no failure (fixed, or the case changed):",
-                stale.len()
-            );
-            for e in stale {
-                eprintln!("  {} ({:?}): {}", e.case, e.ip, e.reason);
-            }
-        }
-    }
+    let baseline_clean = baseline.as_ref().is_none_or(review_baseline);
     match result {
         Ok(summary) if summary.not_run > 0 => exit::TARGET_UNUSABLE,
+        Ok(_) if args.strict_baseline && !baseline_clean => {
+            eprintln!("error: --strict-baseline: the baseline does not match this run (above)");
+            exit::FAILED
+        }
         Ok(summary) if summary.failed == 0 => exit::PASSED,
         Ok(_) => exit::FAILED,
         Err(e) => {
@@ -241,26 +238,39 @@ pub fn sweep() -> u8 {
 
 /// The target's baseline of known deviations: `--baseline FILE`, else
 /// `cases/baselines/<target>.yaml` if present, unless `--no-baseline`.
-fn load_baseline(args: &RunArgs, target: &str) -> Result<Option<Baseline>, u8> {
+fn load_baseline(args: &RunArgs, target: &str, paths: &[PathBuf]) -> Result<Option<Baseline>, u8> {
     if args.no_baseline {
+        eprintln!("baseline: none (--no-baseline): every deviation fails");
         return Ok(None);
     }
     let path = match &args.baseline {
         Some(p) => p.clone(),
         None => {
-            let default = PathBuf::from("cases/baselines").join(format!("{target}.yaml"));
-            if !default.exists() {
-                return Ok(None);
+            // Beside the cases run, wherever the command is run from.
+            let roots: Vec<PathBuf> = paths.iter().filter_map(|p| case_root(p)).collect();
+            let found = roots
+                .iter()
+                .map(|r| r.join("baselines").join(format!("{target}.yaml")))
+                .find(|p| p.is_file());
+            match found {
+                Some(p) => p,
+                None => {
+                    eprintln!(
+                        "baseline: none for target {target} (no baselines/{target}.yaml beside \
+                         the cases; --baseline FILE names one)"
+                    );
+                    return Ok(None);
+                }
             }
-            default
         }
     };
     match Baseline::load(&path) {
         Ok(b) => {
             eprintln!(
-                "baseline: {} ({} known deviations)",
+                "baseline: {} ({} known deviation{})",
                 path.display(),
-                b.entries().len()
+                b.entries().len(),
+                if b.entries().len() == 1 { "" } else { "s" }
             );
             Ok(Some(b))
         }
@@ -269,6 +279,55 @@ fn load_baseline(args: &RunArgs, target: &str) -> Result<Option<Baseline>, u8> {
             Err(exit::USAGE)
         }
     }
+}
+
+/// Says, in plain words, what the baseline no longer describes after the run: entries that
+/// matched no failure among the instances run, entries that also cover instances that passed,
+/// entries that name no failing step. True if there is nothing to say.
+fn review_baseline(b: &Baseline) -> bool {
+    let r = b.review();
+    let entry = |e: &Entry| match (e.step, &e.failure) {
+        (Some(line), Some(_)) => format!("{} ({}, line {line})", e.case, e.ip.name()),
+        _ => format!("{} ({})", e.case, e.ip.name()),
+    };
+    if !r.stale.is_empty() {
+        eprintln!(
+            "baseline: {} entr{} matched no failure of the instances run (the deviation is \
+             gone, or the case changed); remove or update:",
+            r.stale.len(),
+            if r.stale.len() == 1 { "y" } else { "ies" }
+        );
+        for e in &r.stale {
+            eprintln!("  {}", entry(e));
+        }
+    }
+    if !r.too_broad.is_empty() {
+        eprintln!(
+            "baseline: {} entr{} also cover instances that passed (a failure there would be \
+             taken for the known deviation); narrow them:",
+            r.too_broad.len(),
+            if r.too_broad.len() == 1 { "y" } else { "ies" }
+        );
+        for (e, passing) in &r.too_broad {
+            let shown: Vec<&str> = passing.iter().take(4).map(String::as_str).collect();
+            let more = passing.len().saturating_sub(shown.len());
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            eprintln!("  {} covers {}{more}", entry(e), shown.join(", "));
+        }
+    }
+    if !r.imprecise.is_empty() {
+        eprintln!(
+            "baseline: {} entr{} name no failing step (`step`, `failure`), so any failure of \
+             those cases passes for the known one",
+            r.imprecise.len(),
+            if r.imprecise.len() == 1 { "y" } else { "ies" }
+        );
+    }
+    r.is_clean()
 }
 
 /// The reference stack as the conformance runs use it.

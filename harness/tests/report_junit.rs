@@ -88,7 +88,10 @@ fn structure_parses_back() {
     else {
         panic!("the failed case is a failure: {:?}", failed.status);
     };
-    assert_eq!(message.as_deref(), Some("MUST not met: expected SA within 1s, got R"));
+    assert_eq!(
+        message.as_deref(),
+        Some("MUST not met: expected SA within 1s, got R")
+    );
     let text = description.as_deref().expect("failure text");
     assert!(
         text.contains("at step 2 (line 14) of cases/rst/syn-x.yaml"),

@@ -273,6 +273,17 @@ impl Loader {
     }
 }
 
+/// The root of the case tree `path` (a case file or a folder) belongs to: the nearest folder,
+/// from `path` up, that holds the preludes library. Baselines live under it.
+pub fn case_root(path: &Path) -> Option<PathBuf> {
+    let probe = if path.is_dir() {
+        path.join(PRELUDES_FILE)
+    } else {
+        path.to_path_buf()
+    };
+    find_library(&probe).and_then(|lib| lib.parent().map(Path::to_path_buf))
+}
+
 fn find_library(case_file: &Path) -> Option<PathBuf> {
     let dir = case_file.parent()?;
     let start = if dir.as_os_str().is_empty() {

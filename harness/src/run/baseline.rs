@@ -1,21 +1,30 @@
 //! Baselines: the known deviations of one target (`cases/baselines/<target>.yaml`).
 //!
 //! A failing case instance that a baseline entry matches is a known deviation, reported with
-//! the entry's reason and RFC section rather than as a regression. An entry that matched
-//! nothing during a run is stale: the deviation is gone (or the case was renamed) and the
-//! entry should go too.
+//! the entry's reason and RFC section rather than as a regression. An entry names the case
+//! (or a glob over case ids), the IP versions, the failing step (its line in the case file)
+//! and a glob over the failure message, so that a different failure of the same case — at
+//! another step, or another mismatch at the same step — is a failure, not the known deviation.
+//!
+//! After a run the baseline says what it no longer describes: an entry that covers instances
+//! of the run but matched none of their failures is stale (the deviation is gone, or the case
+//! changed); an entry that covers an instance which passed is too broad (a failure there later
+//! would hide behind it); an entry without `step` and `failure` is imprecise.
 //!
 //! ```yaml
 //! - case: rst/syn-received-*        # a case id, or a glob: `*` any run, `?` one character
 //!   ip: both                        # 4, 6 or both (the default)
-//!   rfc: "RFC9293 3.10.7.4"
+//!   step: 14                        # the line of the failing step in the case file
+//!   failure: "expected R *, got nothing"   # glob over the message, location left out
+//!   rfc: "RFC9293 3.10.7.4"         # the rule the target breaks
 //!   reason: "Linux answers ... instead of ..."
 //! ```
 
 use crate::ip::IpVersion;
+use crate::run::event::{CaseResult, Failure, Verdict};
 use serde::Deserialize;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 /// Which IP versions an entry covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +43,14 @@ impl IpSelector {
                 | (IpSelector::V6, IpVersion::V6)
         )
     }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            IpSelector::V4 => "IPv4",
+            IpSelector::V6 => "IPv6",
+            IpSelector::Both => "IPv4 and IPv6",
+        }
+    }
 }
 
 /// One known deviation.
@@ -42,6 +59,10 @@ pub struct Entry {
     /// A case id or a glob over case ids.
     pub case: String,
     pub ip: IpSelector,
+    /// The line (in the case file) of the step that fails; `None` in an imprecise entry.
+    pub step: Option<usize>,
+    /// A glob over the failure message, its `path:line:col: ` location left out.
+    pub failure: Option<String>,
     /// The RFC section the target deviates from, e.g. `RFC9293 3.10.7.4`.
     pub rfc: String,
     pub reason: String,
@@ -52,6 +73,50 @@ impl Entry {
     pub fn explanation(&self) -> String {
         format!("{} ({})", self.reason, self.rfc)
     }
+
+    /// Whether the entry is about this case instance at all.
+    pub fn covers(&self, id: &str, ip: IpVersion) -> bool {
+        self.ip.covers(ip) && glob_match(&self.case, id)
+    }
+
+    /// Whether `f` is the failure the entry describes.
+    pub fn describes(&self, f: &Failure) -> bool {
+        self.step.is_none_or(|line| f.line == Some(line))
+            && self
+                .failure
+                .as_deref()
+                .is_none_or(|p| glob_match(p, without_location(&f.message)))
+    }
+
+    /// Names both the failing step and the failure.
+    pub fn precise(&self) -> bool {
+        self.step.is_some() && self.failure.is_some()
+    }
+}
+
+/// A failure message without the `path:line:col: ` it starts with.
+pub fn without_location(message: &str) -> &str {
+    let bytes = message.as_bytes();
+    let mut i = 0;
+    while let Some(colon) = message[i..].find(':').map(|c| c + i) {
+        // `:<digits>:<digits>: `
+        let mut j = colon + 1;
+        let digits = |from: usize| {
+            bytes
+                .get(from..)
+                .map_or(0, |b| b.iter().take_while(|c| c.is_ascii_digit()).count())
+        };
+        let line = digits(j);
+        if line > 0 && bytes.get(j + line) == Some(&b':') {
+            j += line + 1;
+            let col = digits(j);
+            if col > 0 && message.get(j + col..j + col + 2) == Some(": ") {
+                return &message[j + col + 2..];
+            }
+        }
+        i = colon + 1;
+    }
+    message
 }
 
 /// `ip:` as written: `4`, `6`, `both` (or `"4"`).
@@ -67,15 +132,45 @@ enum RawIp {
 struct RawEntry {
     case: String,
     ip: Option<RawIp>,
+    step: Option<usize>,
+    failure: Option<String>,
     rfc: String,
     reason: String,
 }
 
-/// The known deviations of one target, with a record of which entries matched.
+/// What happened to one entry during a run.
+#[derive(Debug, Default, Clone)]
+struct Use {
+    /// Instances of the run the entry covers.
+    covered: usize,
+    /// Failures it matched.
+    matched: usize,
+    /// Instances it covers that passed.
+    passing: Vec<String>,
+}
+
+/// What the baseline no longer describes after a run.
+#[derive(Debug, Default)]
+pub struct Review<'a> {
+    /// Entries covering instances of the run that matched none of their failures.
+    pub stale: Vec<&'a Entry>,
+    /// Entries covering instances that passed, with those instances.
+    pub too_broad: Vec<(&'a Entry, Vec<String>)>,
+    /// Entries without `step` and `failure`.
+    pub imprecise: Vec<&'a Entry>,
+}
+
+impl Review<'_> {
+    pub fn is_clean(&self) -> bool {
+        self.stale.is_empty() && self.too_broad.is_empty() && self.imprecise.is_empty()
+    }
+}
+
+/// The known deviations of one target, with a record of how each entry was used.
 #[derive(Debug, Default)]
 pub struct Baseline {
     entries: Vec<Entry>,
-    used: Vec<AtomicBool>,
+    uses: Mutex<Vec<Use>>,
 }
 
 impl Baseline {
@@ -125,6 +220,12 @@ impl Baseline {
             if r.case.trim().is_empty() {
                 return Err(at("case is empty"));
             }
+            if r.step == Some(0) {
+                return Err(at("step is the line of the failing step, counted from 1"));
+            }
+            if r.failure.as_deref().is_some_and(|f| f.trim().is_empty()) {
+                return Err(at("failure is empty: give a glob over the failure message"));
+            }
             if !r.rfc.trim_start().starts_with("RFC") {
                 return Err(at(&format!(
                     "rfc must name a section, like \"RFC9293 3.10.7.4\", not {:?}",
@@ -137,39 +238,69 @@ impl Baseline {
             entries.push(Entry {
                 case: r.case.trim().to_string(),
                 ip,
+                step: r.step,
+                failure: r.failure.map(|f| f.trim().to_string()),
                 rfc: r.rfc,
                 reason: r.reason.trim().to_string(),
             });
         }
-        let used = entries.iter().map(|_| AtomicBool::new(false)).collect();
-        Ok(Baseline { entries, used })
+        let uses = Mutex::new(vec![Use::default(); entries.len()]);
+        Ok(Baseline { entries, uses })
     }
 
     pub fn entries(&self) -> &[Entry] {
         &self.entries
     }
 
-    /// The explanation (reason and RFC section) of the first entry covering case `id` on `ip`,
-    /// which is then no longer stale.
-    pub fn matches(&self, id: &str, ip: IpVersion) -> Option<String> {
-        let (entry, used) = self
-            .entries
-            .iter()
-            .zip(&self.used)
-            .find(|(e, _)| e.ip.covers(ip) && glob_match(&e.case, id))?;
-        used.store(true, Ordering::Relaxed);
-        Some(entry.explanation())
-    }
-
-    /// Entries no `matches` call has hit so far. After a full run they are stale; after a
-    /// filtered run they may merely not have been selected.
-    pub fn stale(&self) -> Vec<&Entry> {
+    /// The explanation (reason and RFC section) of the first entry that describes failure
+    /// `f` of case `id` on `ip`.
+    pub fn explain(&self, id: &str, ip: IpVersion, f: &Failure) -> Option<String> {
         self.entries
             .iter()
-            .zip(&self.used)
-            .filter(|(_, used)| !used.load(Ordering::Relaxed))
-            .map(|(e, _)| e)
-            .collect()
+            .find(|e| e.covers(id, ip) && e.describes(f))
+            .map(Entry::explanation)
+    }
+
+    /// Records a finished instance (its verdict final) against every entry covering it.
+    pub fn record(&self, result: &CaseResult) {
+        let Ok(mut uses) = self.uses.lock() else {
+            return;
+        };
+        for (e, u) in self.entries.iter().zip(uses.iter_mut()) {
+            if !e.covers(&result.id, result.ip) {
+                continue;
+            }
+            match (result.verdict, result.failure()) {
+                (Verdict::Passed, _) => {
+                    u.covered += 1;
+                    u.passing.push(result.display_name());
+                }
+                (Verdict::Skipped | Verdict::NotApplicable | Verdict::Inconclusive, _) => {}
+                (_, Some(f)) if e.describes(f) => {
+                    u.covered += 1;
+                    u.matched += 1;
+                }
+                _ => u.covered += 1,
+            }
+        }
+    }
+
+    /// What the baseline no longer describes, after the instances recorded so far.
+    pub fn review(&self) -> Review<'_> {
+        let uses = self.uses.lock().map(|u| u.clone()).unwrap_or_default();
+        let mut review = Review::default();
+        for (e, u) in self.entries.iter().zip(uses) {
+            if u.covered > 0 && u.matched == 0 {
+                review.stale.push(e);
+            }
+            if !u.passing.is_empty() {
+                review.too_broad.push((e, u.passing));
+            }
+            if !e.precise() {
+                review.imprecise.push(e);
+            }
+        }
+        review
     }
 }
 
@@ -251,21 +382,142 @@ mod tests {
   reason: "never matched"
 "#;
 
+    fn failure(line: usize, message: &str) -> Failure {
+        Failure {
+            step: 2,
+            line: Some(line),
+            message: format!("cases/x/y.yaml:{line}:5: {message}"),
+            diff: None,
+            baseline: None,
+            level: crate::case::model::Level::Must,
+        }
+    }
+
+    fn result(id: &str, ip: IpVersion, f: Option<Failure>) -> CaseResult {
+        let outcome = match f {
+            Some(f) => crate::run::event::Outcome::Failed(f),
+            None => crate::run::event::Outcome::Passed {
+                variants: Vec::new(),
+            },
+        };
+        CaseResult {
+            id: id.into(),
+            title: String::new(),
+            ip,
+            file: "cases/x/y.yaml".into(),
+            target: "t".into(),
+            rfc: Vec::new(),
+            cells: Vec::new(),
+            rules_observed: Vec::new(),
+            duration: Default::default(),
+            verdict: Verdict::of(&outcome, false),
+            outcome,
+            trace: Vec::new(),
+        }
+    }
+
+    const PRECISE: &str = r#"
+- case: grid/closed[FIN,*]
+  ip: both
+  step: 31
+  failure: "expected RA *, got RA * (differs in ack)"
+  rfc: "RFC9293 3.10.7.1"
+  reason: "the FIN is not counted in the RST's ACK"
+"#;
+
     #[test]
-    fn matches_and_stale() {
-        let b = Baseline::parse(TEXT).expect("valid baseline");
-        assert_eq!(b.entries().len(), 3);
-        assert_eq!(b.entries()[2].ip, IpSelector::Both);
-        assert_eq!(b.matches("rst/x", IpVersion::V6), None);
-        assert_eq!(
-            b.matches("rst/x", IpVersion::V4).as_deref(),
-            Some("answers with a challenge ACK (RFC9293 3.10.7.4)")
+    fn an_entry_explains_only_the_failure_it_names() {
+        let b = Baseline::parse(PRECISE).expect("valid baseline");
+        let id = "grid/closed[FIN,zero]";
+        let known = failure(
+            31,
+            "expected RA seq abs(0) ack 2, got RA seq 0:0(0) ack 1 win 0 (differs in ack)",
         );
+        assert!(b.explain(id, IpVersion::V6, &known).is_some());
+        // Another step of the same case, or another mismatch at that step: a failure.
+        let elsewhere = failure(
+            29,
+            "expected RA seq abs(0) ack 2, got RA seq 0:0(0) ack 1 win 0 (differs in ack)",
+        );
+        assert_eq!(b.explain(id, IpVersion::V6, &elsewhere), None);
+        let other = failure(31, "expected RA seq abs(0) ack 2, got nothing");
+        assert_eq!(b.explain(id, IpVersion::V6, &other), None);
+        assert_eq!(
+            b.explain("grid/closed[RST,zero]", IpVersion::V4, &known),
+            None
+        );
+    }
+
+    #[test]
+    fn a_review_finds_stale_too_broad_and_imprecise_entries() {
+        let b = Baseline::parse(&format!("{PRECISE}{TEXT}")).expect("valid baseline");
+        let mut known = result(
+            "grid/closed[FIN,zero]",
+            IpVersion::V4,
+            Some(failure(31, "expected RA x, got RA y (differs in ack)")),
+        );
+        if let crate::run::event::Outcome::Failed(f) = &mut known.outcome {
+            f.baseline = b.explain(&known.id, known.ip, f);
+        }
+        known.verdict = Verdict::of(&known.outcome, false);
+        b.record(&known);
+        b.record(&result("grid/closed[FIN,1000]", IpVersion::V4, None));
+        b.record(&result(
+            "rst/x",
+            IpVersion::V4,
+            Some(failure(3, "anything")),
+        ));
+        let r = b.review();
+        let names = |v: &[&Entry]| v.iter().map(|e| e.case.clone()).collect::<Vec<_>>();
+        // The FIN entry matched, but also covers an instance that passed.
+        assert_eq!(r.too_broad.len(), 1);
+        assert_eq!(
+            r.too_broad[0].1,
+            vec!["grid/closed[FIN,1000] [ipv4]".to_string()]
+        );
+        // Entries that covered no instance of this run are not stale: they were not run.
+        assert!(r.stale.is_empty(), "{:?}", names(&r.stale));
+        assert_eq!(
+            names(&r.imprecise),
+            [
+                "rst/*",
+                "closed/syn-to-closed-port",
+                "handshake/passive-open"
+            ]
+        );
+        // An imprecise entry explains any failure of what it covers.
         assert!(b
-            .matches("closed/syn-to-closed-port", IpVersion::V6)
+            .explain("rst/x", IpVersion::V4, &failure(3, "anything"))
             .is_some());
-        let stale: Vec<&str> = b.stale().iter().map(|e| e.case.as_str()).collect();
-        assert_eq!(stale, vec!["handshake/passive-open"]);
+        b.record(&result(
+            "handshake/passive-open",
+            IpVersion::V6,
+            Some(failure(9, "x")),
+        ));
+        assert!(
+            b.review().stale.is_empty(),
+            "imprecise entries match any failure"
+        );
+        let only = Baseline::parse(PRECISE).expect("valid");
+        only.record(&result(
+            "grid/closed[FIN,wrap]",
+            IpVersion::V4,
+            Some(failure(40, "other")),
+        ));
+        assert_eq!(only.review().stale.len(), 1);
+    }
+
+    #[test]
+    fn locations_are_left_out_of_messages() {
+        assert_eq!(
+            without_location("cases/a b/x.yaml:12:5: expected R"),
+            "expected R"
+        );
+        assert_eq!(
+            without_location("C:/x.yaml:3:1: got: nothing"),
+            "got: nothing"
+        );
+        assert_eq!(without_location("no location: here"), "no location: here");
     }
 
     #[test]
@@ -300,10 +552,6 @@ mod tests {
         for e in b.entries() {
             assert!(e.rfc.starts_with("RFC"), "{e:?}");
         }
-        let explained = |id: &str| b.matches(id, IpVersion::V6).unwrap_or_default();
-        assert!(explained("grid/listen[SYN-FIN,zero]").contains("RFC9293 3.10.7.2"));
-        assert!(explained("grid/synchronized/ack[ESTABLISHED,nxt+wnd]").contains("RCV.NXT+RCV.WND"));
-        assert!(explained("grid/syn-received[passive,SYN-ACK,nxt]").contains("request socket"));
-        assert_eq!(b.matches("handshake/passive-open", IpVersion::V4), None);
+        assert!(!b.entries().is_empty());
     }
 }

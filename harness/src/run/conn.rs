@@ -9,9 +9,8 @@
 use crate::case::expr::{Space, Var};
 use crate::packet::spec::{Observed, ObservedOption, OptionSpec, PacketSpec};
 
-const SYN: u16 = 0x002;
-const FIN: u16 = 0x001;
-const ACK: u16 = 0x010;
+use crate::run::probe::Expectation;
+use crate::tcp::flags::{ACK, FIN, RST, SYN};
 
 /// Sequence-space "a is after b" (RFC 9293 3.4, modulo 2^32).
 fn after(a: u32, b: u32) -> bool {
@@ -49,8 +48,18 @@ pub struct ConnView {
     /// The target's last timestamp value and echo reply (RFC 7323 3.2).
     pub target_tsval: Option<u32>,
     pub target_tsecr: Option<u32>,
+    /// Where each side's FIN sits (absolute sequence number of the FIN), once sent.
+    pub tester_fin: Option<u32>,
+    pub target_fin: Option<u32>,
+    /// The last TSval the tester sent.
+    pub tester_tsval: Option<u32>,
+    /// Either side sent an RST.
+    pub tester_reset: bool,
+    pub target_reset: bool,
     /// Whether the tester has sent and the target has sent a SYN (scaling applies only after).
     tester_sent_syn: bool,
+    /// The tester sent a SYN after its FIN: a SYN-ACK to it opens a new incarnation.
+    syn_after_fin: bool,
     ipv6: bool,
 }
 
@@ -70,7 +79,13 @@ impl ConnView {
             target_mss: None,
             target_tsval: None,
             target_tsecr: None,
+            tester_fin: None,
+            target_fin: None,
+            tester_tsval: None,
+            tester_reset: false,
+            target_reset: false,
             tester_sent_syn: false,
+            syn_after_fin: false,
             ipv6,
         }
     }
@@ -82,6 +97,7 @@ impl ConnView {
         }
         if p.flags & SYN != 0 {
             self.tester_sent_syn = true;
+            self.syn_after_fin |= self.tester_fin.is_some();
             self.tester_wscale = p.options.iter().find_map(|o| match o {
                 OptionSpec::WindowScale(s) => Some(*s),
                 _ => None,
@@ -90,6 +106,21 @@ impl ConnView {
         let end = p.seq.wrapping_add(seg_len(p.flags, p.payload.len()));
         if after(end, self.tester_snd_nxt) {
             self.tester_snd_nxt = end;
+        }
+        // The tester's FIN, once one goes out in order (at the target's RCV.NXT as last
+        // acknowledged): FINs sent out of order, to see them dropped, are not the stream's end.
+        if p.flags & FIN != 0
+            && self.tester_fin.is_none()
+            && self.target_ack.is_none_or(|rcv_nxt| p.seq == rcv_nxt)
+        {
+            self.tester_fin = Some(end.wrapping_sub(1));
+        }
+        self.tester_reset |= p.flags & RST != 0;
+        if let Some(val) = p.options.iter().find_map(|o| match o {
+            OptionSpec::Timestamps { tsval, .. } => Some(*tsval),
+            _ => None,
+        }) {
+            self.tester_tsval = Some(val);
         }
         if p.flags & ACK != 0 {
             match self.tester_ack {
@@ -103,11 +134,19 @@ impl ConnView {
     /// Record a segment the target emitted.
     pub fn on_received(&mut self, o: &Observed) {
         let syn = o.flags & SYN != 0;
+        if syn && o.flags & ACK != 0 && self.syn_after_fin {
+            // A new incarnation (a SYN accepted in TIME-WAIT, RFC 6191): a new stream.
+            self.tester_fin = None;
+            self.target_fin = None;
+            self.syn_after_fin = false;
+        }
         if syn {
             // A new SYN from the target (first one, or a new incarnation) defines its ISN.
             if self.target_isn != Some(o.seq) {
                 self.target_isn = Some(o.seq);
                 self.target_snd_nxt = None;
+                self.target_fin = None;
+                self.target_reset = false;
             }
             self.target_wscale = o.options.iter().find_map(|opt| match opt {
                 ObservedOption::WindowScale(s) => Some(*s),
@@ -130,10 +169,14 @@ impl ConnView {
             Some(n) if !after(end, n) => {}
             _ => self.target_snd_nxt = Some(end),
         }
-        if o.flags & ACK != 0 && o.flags & 0x004 == 0 {
+        if o.flags & FIN != 0 && o.flags & RST == 0 {
+            self.target_fin = Some(end.wrapping_sub(1));
+        }
+        self.target_reset |= o.flags & RST != 0;
+        if o.flags & ACK != 0 && o.flags & RST == 0 {
             self.target_ack = Some(o.ack);
         }
-        if o.flags & 0x004 == 0 {
+        if o.flags & RST == 0 {
             self.target_window = Some((o.window, syn));
         }
     }
@@ -195,6 +238,38 @@ impl ConnView {
             Var::TsVal => self.target_tsval.map(i64::from),
             Var::TsEcr => self.target_tsecr.map(i64::from),
         }
+    }
+
+    /// The state the tester's side of the exchange implies, for a probe after the case's last
+    /// silence: a synchronized connection whose FINs are where the tester saw them go.
+    /// `None` when the exchange leaves it open: an RST went either way (acceptable or not is
+    /// the target's call), the target's SYN was not acknowledged yet, or both FINs are
+    /// acknowledged (TIME-WAIT, or CLOSED after LAST-ACK).
+    pub fn presumed(&self) -> Option<Expectation> {
+        if self.tester_reset || self.target_reset {
+            return None;
+        }
+        let isn = self.target_isn?;
+        let acked_syn = self.tester_ack.is_some_and(|a| after(a, isn));
+        if !acked_syn {
+            return None;
+        }
+        let fin_received = match self.tester_fin {
+            Some(fin) => self.target_ack.is_some_and(|a| after(a, fin)),
+            None => false,
+        };
+        let fin_sent = self.target_fin.is_some();
+        let fin_acked = self
+            .target_fin
+            .is_some_and(|fin| self.tester_ack.is_some_and(|a| after(a, fin)));
+        if fin_received && fin_acked {
+            return None;
+        }
+        Some(Expectation::Synchronized {
+            fin_received,
+            fin_sent,
+            handshake: false,
+        })
     }
 
     /// The variable as an absolute wire value (inside `abs(...)`).

@@ -229,9 +229,12 @@ fn phase(
                         check_alive(target.as_mut(), &mut result, stop);
                     }
                     if let (Outcome::Failed(f), Some(b)) = (&mut result.outcome, baseline) {
-                        f.baseline = b.matches(&result.id, result.ip);
+                        f.baseline = b.explain(&result.id, result.ip, f);
                     }
                     result.verdict = Verdict::of(&result.outcome, strict);
+                    if let Some(b) = baseline {
+                        b.record(&result);
+                    }
                     if tx.send(result).is_err() {
                         break;
                     }

@@ -3,6 +3,7 @@
 //! - [`runner`]: one case instance, step by step;
 //! - [`matching`]: an `expect` against a received segment, field by field;
 //! - [`conn`]: the target's TCB variables as learned from the wire;
+//! - [`probe`]: a connection's TCP state read off the wire, where the target cannot report it;
 //! - [`fit`]: whether a target can give an instance what it needs (else it is skipped);
 //! - [`executor`]: many instances on worker threads, results to reporters;
 //! - [`select`]: `--filter` and `--partition`;
@@ -17,6 +18,7 @@ pub mod event;
 pub mod executor;
 pub mod fit;
 pub mod matching;
+pub mod probe;
 pub mod runner;
 pub mod select;
 pub mod stall;

@@ -6,6 +6,7 @@ use super::conn::ConnView;
 use super::event::{CaseResult, Direction, Failure, IpVersion, Outcome, TraceEntry, Verdict};
 use super::fit;
 use super::matching::{self, resolve, Comparison};
+use super::probe::{self, Expectation, Finding};
 use super::stats;
 use crate::app::{AppCall, AppResult, ErrorKind};
 use crate::case::expr::{EvalError, Expr, Space, Var};
@@ -21,8 +22,15 @@ use crate::packet::render::{render, Relative};
 use crate::packet::spec::{Observed, ObservedOption, OptionSpec, PacketSpec};
 use crate::target::{Application, FixedApp, Received, Target};
 use crate::tcp::{flags, TcpState};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant as WallClock};
+
+/// How long a state probe waits for its answer.
+const PROBE_WAIT: Duration = Duration::from_secs(1);
+/// How long the end of a case in SYN-SENT waits for the next SYN retransmission: past the
+/// initial RTO (RFC 6298 2.1: 1 s) and its first doubling.
+const SYN_RETRANSMISSION_WAIT: Duration = Duration::from_secs(3);
 
 /// Port the reference target connects from in `setup: connect` (a real kernel picks its own;
 /// the runner learns it from the SYN either way).
@@ -52,7 +60,9 @@ struct Run<'t> {
     trace: Vec<TraceEntry>,
     variants: Vec<String>,
     /// A packet received while choosing a `one_of` branch that belongs to a later step.
-    pushback: Option<Received>,
+    /// Packets received out of turn (while choosing a `one_of` branch, or while waiting for a
+    /// probe's answer), for the next steps, oldest first.
+    pushback: VecDeque<Received>,
     /// `setup: connect`: the target picks its own port; learn it from its first segment.
     learn_target_port: bool,
     /// Set when the instance ends without a verdict on the case: the target cannot perform a
@@ -67,6 +77,19 @@ struct Run<'t> {
     offered_checked: bool,
     /// An expression needed `ts.val`/`ts.ecr` before the target sent a timestamp.
     unbound_timestamps: std::cell::Cell<bool>,
+    /// The last step that passed on silence (an `expect_none`) with nothing seen of the target
+    /// since: a verdict resting on it needs proof that the target is alive and as expected.
+    silence: Option<(Step, usize)>,
+    /// The state the last `state:` step asserted, while nothing the tester did since can have
+    /// moved it (no segment sent, no call that succeeded).
+    asserted: Option<TcpState>,
+    /// Rule reports of the reference stack taken before a probe (the probe's own are dropped).
+    kept_rules: Vec<String>,
+    /// The tester's last segment carried data or a FIN and nothing came back since: the
+    /// target may owe an ACK.
+    owed: bool,
+    /// Keep-alives are on: no probe may restart their timer.
+    keepalive: bool,
 }
 
 type StepResult = Result<(), Failure>;
@@ -112,7 +135,7 @@ impl Run<'_> {
     }
 
     fn next_packet(&mut self, within: Duration) -> Result<Option<Received>, String> {
-        if let Some(p) = self.pushback.take() {
+        if let Some(p) = self.pushback.pop_front() {
             return Ok(Some(p));
         }
         self.target
@@ -306,6 +329,9 @@ impl Run<'_> {
             .inject(&bytes)
             .map_err(|e| fail(step, index, format!("target error: {e}")))?;
         self.conn.on_sent(&spec);
+        self.asserted = None;
+        self.owed =
+            spec.raw.is_none() && (!spec.payload.is_empty() || spec.flags & flags::FIN != 0);
         Ok(())
     }
 
@@ -317,6 +343,7 @@ impl Run<'_> {
         let Some(r) = self.next_packet(within)? else {
             return Ok(None);
         };
+        self.owed = false;
         match observe(&r.packet) {
             Ok(o) => {
                 if self.learn_target_port && o.dst == self.tester {
@@ -427,6 +454,7 @@ impl Run<'_> {
         let (verdict, view) = self.judge(e, at, start, &got);
         if verdict.matched() {
             self.accept_received(&got);
+            self.silence = None;
             return Ok(());
         }
         let diff = self.diff_text(&verdict, &got, &view);
@@ -454,6 +482,11 @@ impl Run<'_> {
                     format!("nothing received for {d:?}, as expected"),
                     None,
                 );
+                self.silence = Some((step.clone(), index));
+                // An ACK the target owed would have come within 0.5 s (MUST-40).
+                if d >= Duration::from_millis(500) {
+                    self.owed = false;
+                }
                 Ok(())
             }
             Some((_, got)) => {
@@ -468,22 +501,271 @@ impl Run<'_> {
         }
     }
 
+    /// A case whose steps all passed, the last of them on silence: before it passes, the
+    /// target must show on the wire that it is alive and in the state the case left it in (the
+    /// last state asserted after the silence, else the one the exchange implies). If it cannot,
+    /// the instance is inconclusive — a dead target would have passed too.
+    fn after_silence(&mut self) -> StepResult {
+        let Some((step, index)) = self.silence.take() else {
+            return Ok(());
+        };
+        let exp = self
+            .asserted
+            .map(Expectation::of)
+            .or_else(|| self.conn.presumed());
+        let Some(exp) = exp else {
+            let reason = format!(
+                "the verdict rests on the silence at line {}: nothing the target sent after it \
+                 shows it alive, and the exchange leaves its state open to a probe",
+                step.loc.line
+            );
+            self.no_verdict = Some(Outcome::Inconclusive {
+                reason: reason.clone(),
+            });
+            return Err(fail(&step, index, reason));
+        };
+        match self.probe(&step, index, exp, true)? {
+            Finding::Confirmed(shows) => {
+                self.note(Direction::Note, format!("after the silence: {shows}"), None);
+                Ok(())
+            }
+            Finding::Contradicted(shows) => Err(fail(
+                &step,
+                index,
+                format!("after this silence, on the wire, {shows}"),
+            )),
+            Finding::Unchecked(why) => {
+                let reason = format!(
+                    "the verdict rests on the silence at line {}: {why}",
+                    step.loc.line
+                );
+                self.no_verdict = Some(Outcome::Inconclusive {
+                    reason: reason.clone(),
+                });
+                Err(fail(&step, index, reason))
+            }
+        }
+    }
+
+    /// Reads a state off the wire ([`probe`]): sends the probe for `exp` and judges the
+    /// answer. Segments that are no answer stay for the next steps; the reference stack's rule
+    /// reports caused by the probe are dropped (they are the harness's, not the case's).
+    /// At the end of a case (`at_end`) nothing is left that a probe could disturb.
+    fn probe(
+        &mut self,
+        step: &Step,
+        index: usize,
+        exp: Expectation,
+        at_end: bool,
+    ) -> Result<Finding, Failure> {
+        if self.keepalive {
+            // Any segment from the peer restarts the keep-alive idle timer (RFC 9293 3.8.4).
+            return Ok(Finding::Unchecked(
+                "a probe would restart the keep-alive timer the case is timing".into(),
+            ));
+        }
+        if self.owed && !at_end && matches!(exp, Expectation::Synchronized { .. }) {
+            return Ok(Finding::Unchecked(
+                "the target may still owe an ACK for the tester's last segment, which a probe \
+                 would draw early"
+                    .into(),
+            ));
+        }
+        if exp == Expectation::SynSent {
+            // Its only answer to a probe is silence, which proves nothing; at the end of a case
+            // its next SYN retransmission (RFC 6298 5) shows it instead.
+            return if at_end {
+                self.await_syn_retransmission(step, index)
+            } else {
+                Ok(Finding::Unchecked(
+                    "SYN-SENT answers an ACK of its SYN with silence, which proves nothing".into(),
+                ))
+            };
+        }
+        self.kept_rules.extend(self.target.take_rules());
+        let spec = probe::segment(exp, &self.conn, self.tester, self.target_addr);
+        let finding = self.probe_exchange(step, index, exp, &spec, |run, reply| {
+            probe::judge(exp, &run.conn, &spec, reply)
+        })?;
+        let finding = match (exp, finding) {
+            (Expectation::NoConnection { listening: true }, Finding::Confirmed(shows)) => {
+                match self.probe_listening(step, index)? {
+                    Finding::Confirmed(more) => Finding::Confirmed(format!("{shows}; {more}")),
+                    other => other,
+                }
+            }
+            (_, f) => f,
+        };
+        self.target.discard_reports();
+        Ok(finding)
+    }
+
+    /// SYN-SENT shown by its next SYN retransmission, awaited [`SYN_RETRANSMISSION_WAIT`].
+    fn await_syn_retransmission(&mut self, step: &Step, index: usize) -> Result<Finding, Failure> {
+        let until = self.target.now() + SYN_RETRANSMISSION_WAIT;
+        let isn = self.conn.target_isn;
+        while let Some(left) = until
+            .checked_sub(self.target.now())
+            .filter(|l| !l.is_zero())
+        {
+            let got = self
+                .target
+                .receive(left)
+                .map_err(|e| fail(step, index, format!("target error: {e}")))?;
+            let Some(r) = got else { break };
+            let Ok(o) = observe(&r.packet) else { continue };
+            let own = o.src == self.target_addr && o.dst == self.tester;
+            let syn = o.flags & (flags::SYN | flags::ACK | flags::RST) == flags::SYN;
+            if own && syn && Some(o.seq) == isn {
+                let text = render(&o, self.rel_received());
+                self.note(Direction::Received, text, Some(o.raw.clone()));
+                return Ok(Finding::Confirmed(
+                    "it retransmitted its SYN: still SYN-SENT".into(),
+                ));
+            }
+            self.pushback.push_back(r);
+        }
+        Ok(Finding::Unchecked(format!(
+            "no SYN retransmission within {SYN_RETRANSMISSION_WAIT:?}"
+        )))
+    }
+
+    /// Sends `spec` and hands the first answer on the instance's tuple (or none, after
+    /// [`PROBE_WAIT`]) to `judge`.
+    fn probe_exchange(
+        &mut self,
+        step: &Step,
+        index: usize,
+        exp: Expectation,
+        spec: &PacketSpec,
+        judge: impl FnOnce(&Self, Option<&Observed>) -> Finding,
+    ) -> Result<Finding, Failure> {
+        let bytes = build(spec);
+        let text = match observe(&bytes) {
+            Ok(o) => format!("probe: {}", render(&o, self.rel_sent())),
+            Err(_) => "probe".into(),
+        };
+        self.note(Direction::Sent, text, Some(bytes.clone()));
+        self.target
+            .inject(&bytes)
+            .map_err(|e| fail(step, index, format!("target error: {e}")))?;
+        let until = self.target.now() + PROBE_WAIT;
+        let mut held = Vec::new();
+        let mut answer = None;
+        while answer.is_none() {
+            let left = until.saturating_sub(self.target.now());
+            if left.is_zero() {
+                break;
+            }
+            let got = self
+                .target
+                .receive(left)
+                .map_err(|e| fail(step, index, format!("target error: {e}")))?;
+            let Some(r) = got else { break };
+            match observe(&r.packet) {
+                Ok(o) if probe::is_answer(exp, &o, spec) => answer = Some(o),
+                _ => held.push(r),
+            }
+        }
+        self.pushback.extend(held);
+        if let Some(o) = &answer {
+            self.conn.on_received(o);
+            let text = format!("probe answer: {}", render(o, self.rel_received()));
+            self.note(Direction::Received, text, Some(o.raw.clone()));
+        }
+        Ok(judge(self, answer.as_ref()))
+    }
+
+    /// LISTEN holds no TCB for the tuple (checked already) and listens: a SYN from another
+    /// tester port draws a SYN-ACK, which is then reset.
+    fn probe_listening(&mut self, step: &Step, index: usize) -> Result<Finding, Failure> {
+        let port = self
+            .target
+            .fresh_port()
+            .unwrap_or_else(|| 49_152 + (self.tester.port().wrapping_add(8_191) % 16_000));
+        let from = SocketAddr::new(self.tester.ip(), port);
+        let isn = self.conn.tester_isn.wrapping_add(0x4000_0000);
+        let syn = PacketSpec {
+            src: from,
+            seq: isn,
+            ack: 0,
+            flags: flags::SYN,
+            options: vec![OptionSpec::Mss(536)],
+            ..probe::segment(
+                Expectation::NoConnection { listening: true },
+                &self.conn,
+                from,
+                self.target_addr,
+            )
+        };
+        let target = self.target_addr;
+        let listen = Expectation::NoConnection { listening: true };
+        let finding = self.probe_exchange(step, index, listen, &syn, |_, reply| match reply {
+            Some(r) if r.flags & (flags::SYN | flags::ACK) == flags::SYN | flags::ACK => {
+                Finding::Confirmed(format!(
+                    "a SYN to port {} drew a SYN-ACK: it listens",
+                    target.port()
+                ))
+            }
+            Some(_) => Finding::Contradicted(format!(
+                "a SYN to port {} drew no SYN-ACK: it does not listen",
+                target.port()
+            )),
+            None => Finding::Unchecked("no answer to a SYN from another port".into()),
+        })?;
+        if matches!(finding, Finding::Confirmed(_)) {
+            let rst = PacketSpec {
+                seq: isn.wrapping_add(1),
+                flags: flags::RST,
+                options: Vec::new(),
+                ..syn
+            };
+            let bytes = build(&rst);
+            self.note(
+                Direction::Sent,
+                "probe: R (the SYN-ACK reset)".into(),
+                Some(bytes.clone()),
+            );
+            self.target
+                .inject(&bytes)
+                .map_err(|e| fail(step, index, format!("target error: {e}")))?;
+        }
+        Ok(finding)
+    }
+
     fn state(&mut self, step: &Step, index: usize, want: TcpState) -> StepResult {
+        self.asserted = Some(want);
         let got = self
             .target
             .state(self.target_addr, self.tester)
             .map_err(|e| fail(step, index, format!("target error: {e}")))?;
         match got {
-            None => {
-                self.note(
-                    Direction::Note,
-                    format!("state {want}: not observable on this target"),
-                    None,
-                );
-                Ok(())
-            }
+            None => match self.probe(step, index, Expectation::of(want), false)? {
+                Finding::Confirmed(shows) => {
+                    self.note(Direction::Note, format!("state {want}: {shows}"), None);
+                    self.silence = None;
+                    Ok(())
+                }
+                Finding::Contradicted(shows) => {
+                    self.note(Direction::Note, format!("state {want}? {shows}"), None);
+                    Err(fail(
+                        step,
+                        index,
+                        format!("expected state {want}; on the wire, {shows}"),
+                    ))
+                }
+                Finding::Unchecked(why) => {
+                    self.note(
+                        Direction::Note,
+                        format!("state {want}: not checked ({why})"),
+                        None,
+                    );
+                    Ok(())
+                }
+            },
             Some(s) if s == want => {
                 self.note(Direction::Note, format!("state is {s}"), None);
+                self.silence = None;
                 Ok(())
             }
             // A connection from a passive OPEN that was deleted (reset, closed) is CLOSED, while
@@ -495,6 +777,7 @@ impl Run<'_> {
                     "state is CLOSED (no TCB; the listener is in LISTEN)".into(),
                     None,
                 );
+                self.silence = None;
                 Ok(())
             }
             Some(s) => {
@@ -582,6 +865,17 @@ impl Run<'_> {
             .app(&app)
             .map_err(|e| fail(step, index, format!("target error: {e}")))?;
         self.note(Direction::App, format!("{app} = {result}"), None);
+        self.keepalive |= matches!(app, AppCall::Keepalive(_)) && result == AppResult::Ok;
+        // A call that did something may have moved the state (a CLOSE sends a FIN); reading,
+        // writing and a failed call leave the asserted state as it was.
+        if result == AppResult::Ok
+            && !matches!(
+                app,
+                AppCall::NoDelay(_) | AppCall::Keepalive(_) | AppCall::Accept
+            )
+        {
+            self.asserted = None;
+        }
         match (&c.error, &result) {
             (Some(want), AppResult::Failed(got)) => {
                 if error_matches(*want, got.kind) {
@@ -713,11 +1007,16 @@ impl Run<'_> {
                 format!("one_of: target chose `{}`", b.name),
                 None,
             );
+            match (&head.kind, &got) {
+                (StepKind::Expect(_), Some(_)) => self.silence = None,
+                (StepKind::ExpectNone(_), _) => self.silence = Some((head.clone(), index)),
+                _ => {}
+            }
             match (&head.kind, got) {
                 (StepKind::Expect(_), Some((_, o))) => self.accept_received(&o),
                 (StepKind::ExpectNone(_), Some((at, o))) => {
                     // It arrived after the quiet period: it belongs to a later step.
-                    self.pushback = Some(Received { at, packet: o.raw });
+                    self.pushback.push_back(Received { at, packet: o.raw });
                 }
                 _ => {}
             }
@@ -904,7 +1203,7 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
             target_addr: SocketAddr::new(ep.target, target_port),
             trace: Vec::new(),
             variants: Vec::new(),
-            pushback: None,
+            pushback: VecDeque::new(),
             learn_target_port: matches!(setup, Setup::Connect { .. }),
             no_verdict: None,
             fixed,
@@ -918,6 +1217,11 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
                 .collect(),
             offered_checked: false,
             unbound_timestamps: std::cell::Cell::new(false),
+            silence: None,
+            asserted: None,
+            kept_rules: Vec::new(),
+            owed: false,
+            keepalive: false,
             target,
         };
         run.note(
@@ -961,16 +1265,24 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
                 Err(e) => return Err((format!("setup {call}: target error: {e}"), run.trace)),
             }
         }
-        let result = run.steps(&case.steps, case, 0);
+        let result = run
+            .steps(&case.steps, case, 0)
+            .and_then(|()| run.after_silence());
         let Run {
             trace,
             variants,
             no_verdict,
+            kept_rules,
             ..
         } = run;
-        Ok((result, trace, variants, no_verdict))
+        Ok((result, trace, variants, no_verdict, kept_rules))
     })();
-    let rules = dedup(target.take_rules());
+    let mut rules = match &outcome_and_trace {
+        Ok((.., kept)) => kept.clone(),
+        Err(_) => Vec::new(),
+    };
+    rules.extend(target.take_rules());
+    let rules = dedup(rules);
     target.close();
     let teardown_notes = target.take_notes();
     // Once the run is interrupted, waits end early and steps stop: a failure may be the
@@ -978,15 +1290,15 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
     // cut-short wait fails, so it never passes for silence).
     let interrupted = crate::interrupt::requested();
     let (outcome, trace) = match outcome_and_trace {
-        Ok((Err(_), trace, _, _)) | Err((_, trace)) if interrupted => (
+        Ok((Err(_), trace, _, _, _)) | Err((_, trace)) if interrupted => (
             Outcome::Skipped {
                 reason: crate::interrupt::REASON.into(),
             },
             trace,
         ),
-        Ok((Ok(()), trace, variants, _)) => (Outcome::Passed { variants }, trace),
-        Ok((Err(_), trace, _, Some(outcome))) => (outcome, trace),
-        Ok((Err(f), trace, _, None)) => (Outcome::Failed(f), trace),
+        Ok((Ok(()), trace, variants, _, _)) => (Outcome::Passed { variants }, trace),
+        Ok((Err(_), trace, _, Some(outcome), _)) => (outcome, trace),
+        Ok((Err(f), trace, _, None, _)) => (Outcome::Failed(f), trace),
         Err((message, trace)) => (
             Outcome::Failed(Failure {
                 step: 0,

@@ -106,6 +106,10 @@ pub trait Target {
         Vec::new()
     }
 
+    /// Forget what the stack reported since the last [`Target::take_rules`]: the segments were
+    /// the harness's own (a state probe), not the case's.
+    fn discard_reports(&mut self) {}
+
     /// Tear the instance down (also done on drop by implementations that own resources).
     fn close(&mut self);
 
@@ -280,4 +284,70 @@ impl Target for Unavailable {
         Duration::ZERO
     }
     fn close(&mut self) {}
+}
+
+/// A target whose connection states are read off the wire ([`crate::run::probe`]) even where it
+/// could report them (`run --wire-states`): shows on a target whose states are known that the
+/// probes agentless targets depend on read them right.
+pub struct WireStates(pub Box<dyn Target>);
+
+impl Target for WireStates {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn open(
+        &mut self,
+        ip: IpVersion,
+        sysctls: &BTreeMap<String, String>,
+    ) -> Result<Endpoints, TargetError> {
+        self.0.open(ip, sysctls)
+    }
+    fn inject(&mut self, packet: &[u8]) -> Result<(), TargetError> {
+        self.0.inject(packet)
+    }
+    fn receive(&mut self, within: Duration) -> Result<Option<Received>, TargetError> {
+        self.0.receive(within)
+    }
+    fn app(&mut self, call: &AppCall) -> Result<AppResult, TargetError> {
+        self.0.app(call)
+    }
+    fn cannot(&self, call: &AppCall) -> Option<String> {
+        self.0.cannot(call)
+    }
+    fn state(&mut self, _: SocketAddr, _: SocketAddr) -> Result<Option<TcpState>, TargetError> {
+        Ok(None)
+    }
+    fn wait(&mut self, d: Duration) -> Result<(), TargetError> {
+        self.0.wait(d)
+    }
+    fn now(&self) -> Duration {
+        self.0.now()
+    }
+    fn virtual_clock(&self) -> bool {
+        self.0.virtual_clock()
+    }
+    fn take_rules(&mut self) -> Vec<String> {
+        self.0.take_rules()
+    }
+    fn discard_reports(&mut self) {
+        self.0.discard_reports()
+    }
+    fn close(&mut self) {
+        self.0.close()
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            observes_state: false,
+            ..self.0.capabilities()
+        }
+    }
+    fn fresh_port(&mut self) -> Option<u16> {
+        self.0.fresh_port()
+    }
+    fn probe(&mut self, ip: IpVersion) -> Result<Liveness, TargetError> {
+        self.0.probe(ip)
+    }
+    fn take_notes(&mut self) -> Vec<String> {
+        self.0.take_notes()
+    }
 }

@@ -106,6 +106,8 @@ pub struct ReferenceTarget {
     app: StackApp,
     rules: Vec<String>,
     handled: Vec<Handling>,
+    /// How much of `handled` the last `take_rules` had seen.
+    handled_mark: usize,
 }
 
 impl ReferenceTarget {
@@ -119,6 +121,7 @@ impl ReferenceTarget {
 
     /// Every segment handled since the last call (for `coverage`).
     pub fn take_handled(&mut self) -> Vec<Handling> {
+        self.handled_mark = 0;
         std::mem::take(&mut self.handled)
     }
 
@@ -132,6 +135,7 @@ impl ReferenceTarget {
             app: StackApp::default(),
             rules: Vec::new(),
             handled: Vec::new(),
+            handled_mark: 0,
         }
     }
 
@@ -196,6 +200,7 @@ impl Target for ReferenceTarget {
     ) -> Result<Endpoints, TargetError> {
         let handled = std::mem::take(&mut self.handled);
         *self = ReferenceTarget::new(self.config.clone());
+        self.handled_mark = handled.len();
         self.handled = handled;
         let ep = match ip {
             IpVersion::V4 => Endpoints {
@@ -260,7 +265,13 @@ impl Target for ReferenceTarget {
     }
 
     fn take_rules(&mut self) -> Vec<String> {
+        self.handled_mark = self.handled.len();
         std::mem::take(&mut self.rules)
+    }
+
+    fn discard_reports(&mut self) {
+        self.rules.clear();
+        self.handled.truncate(self.handled_mark);
     }
 
     fn close(&mut self) {

@@ -1,0 +1,254 @@
+//! The TCP state of a connection, seen on the wire: where the target cannot report its state
+//! (no agent; a stack with no socket API), a `state:` step sends one segment whose reply the
+//! RFC fixes differently for the states it must tell apart, and reads the state off the reply.
+//!
+//! - A synchronized connection (SYN-RECEIVED .. TIME-WAIT) answers an unacceptable segment
+//!   with `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>` (RFC 9293 3.10.7.4, first check). The probe is
+//!   a pure ACK far below the receive window; the reply proves the connection exists, and its
+//!   numbers say whether the target has sent its FIN (SND.NXT past it) and taken the tester's
+//!   (RCV.NXT past it): ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT, CLOSING/LAST-ACK/TIME-WAIT.
+//!   Whether the tester acknowledged the target's FIN (FIN-WAIT-1 or -2) is the tester's own
+//!   doing, not something the reply can show.
+//! - No connection (CLOSED; LISTEN, which holds no TCB for the tuple) answers an ACK with
+//!   `<SEQ=SEG.ACK><CTL=RST>` (3.10.7.1, 3.10.7.2). LISTEN is also asked whether it listens:
+//!   a SYN from a fresh port must draw a SYN-ACK (then reset).
+//! - SYN-SENT drops an ACK that acknowledges its SYN and carries neither SYN nor RST
+//!   (3.10.7.3, fifth check), where a closed port would reset it: silence is consistent with
+//!   SYN-SENT, but silence proves nothing, so the step stays unchecked.
+//!
+//! A probe carries the connection's timestamps when it has them (a segment without one may be
+//! dropped, RFC 7323 3.2). It changes no state the RFC lets it change: an unacceptable segment
+//! is only acknowledged. The runner does not probe when the reply could stand in for a segment
+//! the case still waits for (an ACK the target owes for data or a FIN the tester sent).
+
+use super::conn::ConnView;
+use crate::packet::spec::{ChecksumSpec, IpFields, Observed, OptionSpec, PacketSpec};
+use crate::tcp::flags::{ACK, FIN, RST, SYN};
+use crate::tcp::TcpState;
+use std::net::SocketAddr;
+
+/// How far below RCV.NXT the probe of a synchronized connection sits: outside any window
+/// under 1 GiB, so never acceptable.
+const BELOW_WINDOW: u32 = 1 << 30;
+
+/// What the reply to a probe must show for the state a case asserts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expectation {
+    /// A synchronized connection: whether the tester's FIN is in the target's RCV.NXT and the
+    /// target's own FIN in its SND.NXT; `handshake`: SYN-RECEIVED, whose reply may repeat the
+    /// SYN-ACK.
+    Synchronized {
+        fin_received: bool,
+        fin_sent: bool,
+        handshake: bool,
+    },
+    /// No TCB for the tuple (CLOSED); `listening`: and the port listens (LISTEN).
+    NoConnection { listening: bool },
+    /// The target's active OPEN waits for an answer.
+    SynSent,
+}
+
+impl Expectation {
+    pub fn of(state: TcpState) -> Expectation {
+        let sync = |fin_received, fin_sent| Expectation::Synchronized {
+            fin_received,
+            fin_sent,
+            handshake: false,
+        };
+        match state {
+            TcpState::Closed => Expectation::NoConnection { listening: false },
+            TcpState::Listen => Expectation::NoConnection { listening: true },
+            TcpState::SynSent => Expectation::SynSent,
+            TcpState::SynReceived => Expectation::Synchronized {
+                fin_received: false,
+                fin_sent: false,
+                handshake: true,
+            },
+            TcpState::Established => sync(false, false),
+            TcpState::FinWait1 | TcpState::FinWait2 => sync(false, true),
+            TcpState::CloseWait => sync(true, false),
+            TcpState::Closing | TcpState::LastAck | TcpState::TimeWait => sync(true, true),
+        }
+    }
+}
+
+/// What a probe found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// The reply is the one the state requires (what it showed).
+    Confirmed(String),
+    /// The reply shows another state (what it showed).
+    Contradicted(String),
+    /// No reply, or one that tells nothing: the state is not checked.
+    Unchecked(String),
+}
+
+/// The probe segment for `exp` on the connection `tester` -> `target`.
+pub fn segment(
+    exp: Expectation,
+    conn: &ConnView,
+    tester: SocketAddr,
+    target: SocketAddr,
+) -> PacketSpec {
+    let rcv_nxt = conn.target_ack.unwrap_or(conn.tester_snd_nxt);
+    let (seq, ack) = match exp {
+        Expectation::Synchronized { .. } => (
+            rcv_nxt.wrapping_sub(BELOW_WINDOW),
+            conn.target_snd_nxt.unwrap_or(0),
+        ),
+        // An ACK no connection of the target can have asked for: its reply RST carries it.
+        Expectation::NoConnection { .. } => (
+            rcv_nxt,
+            conn.target_snd_nxt
+                .unwrap_or(conn.tester_isn)
+                .wrapping_add(BELOW_WINDOW),
+        ),
+        // Acknowledges the target's SYN exactly: SYN-SENT drops it, a closed port resets it.
+        Expectation::SynSent => (
+            conn.tester_snd_nxt,
+            conn.target_isn.map_or(0, |isn| isn.wrapping_add(1)),
+        ),
+    };
+    let options = match (conn.tester_tsval, conn.target_tsval) {
+        (Some(val), Some(ecr)) => vec![OptionSpec::Timestamps {
+            tsval: val,
+            tsecr: ecr,
+        }],
+        _ => Vec::new(),
+    };
+    PacketSpec {
+        src: tester,
+        dst: target,
+        seq,
+        ack,
+        flags: ACK,
+        window: conn.tester_window,
+        urgent: 0,
+        reserved: 0,
+        options,
+        payload: Vec::new(),
+        data_offset: None,
+        checksum: ChecksumSpec::Correct,
+        ip: IpFields::default(),
+        raw: None,
+    }
+}
+
+/// Whether `o` can be the target's answer to the probe `sent` for `exp`: a segment without
+/// data on the probe's tuple — an ACK or an RST; a SYN-ACK only where SYN-RECEIVED may repeat
+/// it or where it answers the SYN that asks whether a port listens. Anything else (a
+/// retransmission, the target's own SYN again) is left for the case's next steps.
+pub fn is_answer(exp: Expectation, o: &Observed, sent: &PacketSpec) -> bool {
+    if o.src != sent.dst || o.dst != sent.src || !o.payload.is_empty() {
+        return false;
+    }
+    let (syn, rst) = (o.flags & SYN != 0, o.flags & RST != 0);
+    match exp {
+        Expectation::Synchronized { handshake, .. } => rst || !syn || handshake,
+        // The RST a port without a connection owes this ACK carries its SEG.ACK; an RST with
+        // another number was sent for something else (the target's own abort).
+        Expectation::NoConnection { listening } if sent.flags & SYN != 0 => {
+            rst || (syn && listening)
+        }
+        Expectation::NoConnection { .. } => (rst && o.seq == sent.ack) || (!rst && !syn),
+        Expectation::SynSent => false,
+    }
+}
+
+/// Reads the reply (or its absence) to the probe `sent` for `exp`.
+pub fn judge(
+    exp: Expectation,
+    conn: &ConnView,
+    sent: &PacketSpec,
+    reply: Option<&Observed>,
+) -> Finding {
+    let Some(r) = reply else {
+        return match exp {
+            Expectation::SynSent => Finding::Unchecked(
+                "no answer to an ACK of its SYN: consistent with SYN-SENT (a closed port would \
+                 reset it), but silence proves nothing"
+                    .into(),
+            ),
+            _ => Finding::Unchecked("the target did not answer the probe".into()),
+        };
+    };
+    let rst = r.flags & RST != 0;
+    match exp {
+        Expectation::NoConnection { .. } if rst && r.seq == sent.ack => Finding::Confirmed(
+            "an ACK on the tuple drew <SEQ=SEG.ACK><CTL=RST>: no connection".into(),
+        ),
+        Expectation::NoConnection { .. } if rst => Finding::Contradicted(format!(
+            "an ACK on the tuple drew an RST with SEQ {} instead of SEG.ACK {}",
+            r.seq, sent.ack
+        )),
+        Expectation::NoConnection { .. } => Finding::Contradicted(
+            "an unacceptable ACK on the tuple drew an ACK: a synchronized connection exists".into(),
+        ),
+        Expectation::SynSent if rst => {
+            Finding::Contradicted("an ACK of its SYN drew an RST: no connection".into())
+        }
+        Expectation::SynSent => Finding::Contradicted(format!(
+            "an ACK of its SYN drew a segment (flags {:#05x}): not SYN-SENT",
+            r.flags
+        )),
+        Expectation::Synchronized { .. } if rst => {
+            Finding::Contradicted("an unacceptable segment drew an RST: no connection".into())
+        }
+        Expectation::Synchronized {
+            fin_received,
+            fin_sent,
+            handshake,
+        } => {
+            if r.flags & ACK == 0 {
+                return Finding::Unchecked(format!(
+                    "the answer carries no ACK (flags {:#05x})",
+                    r.flags
+                ));
+            }
+            if r.flags & SYN != 0 {
+                return if handshake {
+                    Finding::Confirmed("the probe drew the SYN-ACK again: SYN-RECEIVED".into())
+                } else {
+                    Finding::Contradicted("the probe drew a SYN-ACK: still SYN-RECEIVED".into())
+                };
+            }
+            let mut wrong = Vec::new();
+            // RCV.NXT just past the tester's FIN (nothing can follow a FIN), or not.
+            if let Some(fin) = conn.tester_fin {
+                let took = r.ack == fin.wrapping_add(1);
+                if took != fin_received {
+                    wrong.push(if took {
+                        "its RCV.NXT counts the tester's FIN"
+                    } else {
+                        "its RCV.NXT does not count the tester's FIN"
+                    });
+                }
+            } else if fin_received {
+                return Finding::Unchecked("the tester sent no FIN to count".into());
+            }
+            // SND.NXT just past its own FIN, or not.
+            let sent_fin = r.flags & FIN != 0
+                || conn
+                    .target_fin
+                    .is_some_and(|fin| r.seq == fin.wrapping_add(1));
+            if sent_fin != fin_sent {
+                wrong.push(if sent_fin {
+                    "it has sent its FIN"
+                } else {
+                    "it has not sent a FIN"
+                });
+            }
+            let shows = format!(
+                "the probe drew <SEQ={}><ACK={}><CTL=ACK{}>",
+                r.seq.wrapping_sub(conn.target_isn.unwrap_or(0)),
+                r.ack.wrapping_sub(conn.tester_isn),
+                if r.flags & FIN != 0 { ",FIN" } else { "" }
+            );
+            if wrong.is_empty() {
+                Finding::Confirmed(format!("{shows}: a synchronized connection"))
+            } else {
+                Finding::Contradicted(format!("{shows}: {}", wrong.join(", ")))
+            }
+        }
+    }
+}

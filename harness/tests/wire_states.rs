@@ -1,0 +1,210 @@
+//! States read off the wire (`run::probe`), as agentless targets need them, checked on the
+//! reference stack, whose states are known: the whole corpus passes when every `state:` step
+//! is a probe; a stack that ignores resets fails on the wire; and a target whose wire goes
+//! dead after the handshake passes nothing — its instances fail or are inconclusive.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+use tcpconform::case::load::load_paths;
+use tcpconform::case::model::Case;
+use tcpconform::cli::RstProfile;
+use tcpconform::commands::reference_config;
+use tcpconform::run::event::{IpVersion, Outcome, Verdict};
+use tcpconform::run::runner::run_instance;
+use tcpconform::target::reference::ReferenceTarget;
+use tcpconform::target::{
+    AppCall, AppResult, Endpoints, Received, Target, TargetError, WireStates,
+};
+use tcpconform::tcp::flags;
+use tcpconform::tcp::TcpState;
+
+fn corpus() -> Vec<Case> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
+    load_paths(&[root]).expect("the corpus loads")
+}
+
+fn flags_of(packet: &[u8]) -> u16 {
+    tcpconform::packet::observe::observe(packet).map_or(0, |o| o.flags)
+}
+
+#[test]
+fn every_case_passes_with_its_states_read_off_the_wire() {
+    let cases = corpus();
+    let mut bad = Vec::new();
+    for profile in [RstProfile::Rfc5961, RstProfile::Rfc793] {
+        for case in &cases {
+            for &ip in &case.ip {
+                let mut t = WireStates(Box::new(ReferenceTarget::new(reference_config(profile))));
+                let r = run_instance(&mut t, case, ip, 7);
+                if r.verdict != Verdict::Passed {
+                    bad.push(format!(
+                        "{} ({profile:?}): {:?}",
+                        r.display_name(),
+                        r.outcome
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} instances:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
+/// The reference stack with every RST the tester sends dropped on the way in: a stack that
+/// ignores resets (RFC 9293 3.10.7.4, second check).
+struct IgnoresResets {
+    inner: ReferenceTarget,
+}
+
+/// The reference stack whose wire goes dead once the handshake's last ACK went in: nothing
+/// more reaches it, nothing more comes out.
+struct DeadAfterHandshake {
+    inner: ReferenceTarget,
+    dead: bool,
+}
+
+macro_rules! delegate {
+    ($t:ty, $inner:ident) => {
+        impl Target for $t {
+            fn name(&self) -> &str {
+                "test"
+            }
+            fn open(
+                &mut self,
+                ip: IpVersion,
+                s: &BTreeMap<String, String>,
+            ) -> Result<Endpoints, TargetError> {
+                self.reset();
+                self.$inner.open(ip, s)
+            }
+            fn inject(&mut self, p: &[u8]) -> Result<(), TargetError> {
+                if self.drop_in(p) {
+                    return Ok(());
+                }
+                self.$inner.inject(p)
+            }
+            fn receive(&mut self, within: Duration) -> Result<Option<Received>, TargetError> {
+                let r = self.$inner.receive(within)?;
+                Ok(r.filter(|_| !self.mute()))
+            }
+            fn app(&mut self, c: &AppCall) -> Result<AppResult, TargetError> {
+                self.$inner.app(c)
+            }
+            fn state(
+                &mut self,
+                l: SocketAddr,
+                r: SocketAddr,
+            ) -> Result<Option<TcpState>, TargetError> {
+                self.$inner.state(l, r)
+            }
+            fn wait(&mut self, d: Duration) -> Result<(), TargetError> {
+                self.$inner.wait(d)
+            }
+            fn now(&self) -> Duration {
+                self.$inner.now()
+            }
+            fn virtual_clock(&self) -> bool {
+                true
+            }
+            fn close(&mut self) {
+                self.$inner.close()
+            }
+        }
+    };
+}
+
+impl IgnoresResets {
+    fn reset(&mut self) {}
+    fn drop_in(&mut self, p: &[u8]) -> bool {
+        flags_of(p) & flags::RST != 0
+    }
+    fn mute(&self) -> bool {
+        false
+    }
+}
+delegate!(IgnoresResets, inner);
+
+impl DeadAfterHandshake {
+    fn reset(&mut self) {
+        self.dead = false;
+    }
+    fn drop_in(&mut self, p: &[u8]) -> bool {
+        if self.dead {
+            return true;
+        }
+        let f = flags_of(p);
+        self.dead = f & flags::ACK != 0 && f & (flags::SYN | flags::RST) == 0;
+        false
+    }
+    fn mute(&self) -> bool {
+        self.dead
+    }
+}
+delegate!(DeadAfterHandshake, inner);
+
+#[test]
+fn a_stack_that_ignores_resets_fails_on_the_wire() {
+    let cases: Vec<Case> = corpus()
+        .into_iter()
+        .filter(|c| c.id.starts_with("grid/synchronized/rst-at-rcv-nxt["))
+        .collect();
+    assert_eq!(cases.len(), 16, "8 states x RST, RST-ACK");
+    for case in &cases {
+        let profile = reference_config(RstProfile::Rfc5961);
+        let mut t = WireStates(Box::new(IgnoresResets {
+            inner: ReferenceTarget::new(profile),
+        }));
+        let r = run_instance(&mut t, case, IpVersion::V4, 3);
+        let Outcome::Failed(f) = &r.outcome else {
+            panic!("{}: {:?}", r.display_name(), r.outcome);
+        };
+        assert!(
+            f.message.contains("expected state CLOSED; on the wire")
+                && f.message.contains("a synchronized connection exists"),
+            "{}: {}",
+            r.display_name(),
+            f.message
+        );
+    }
+}
+
+#[test]
+fn a_target_dead_after_the_handshake_passes_nothing_on_the_wire() {
+    let mut passed = Vec::new();
+    let mut judged = 0;
+    for case in corpus() {
+        let Some(prelude) = &case.prelude else {
+            continue;
+        };
+        if !prelude.starts_with("ESTABLISHED") {
+            continue;
+        }
+        let profile = reference_config(RstProfile::Rfc5961);
+        let dead = DeadAfterHandshake {
+            inner: ReferenceTarget::new(profile),
+            dead: false,
+        };
+        let mut t = WireStates(Box::new(dead));
+        let r = run_instance(&mut t, &case, IpVersion::V4, 5);
+        judged += 1;
+        if r.verdict == Verdict::Passed {
+            passed.push(r.display_name());
+        }
+    }
+    assert!(
+        judged > 150,
+        "{judged} instances with an ESTABLISHED prelude"
+    );
+    assert!(
+        passed.is_empty(),
+        "{} instances passed against a dead wire:\n{}",
+        passed.len(),
+        passed.join("\n")
+    );
+}
