@@ -80,9 +80,16 @@ pub enum RstProfile {
 pub struct SelectArgs {
     /// Case files or folders (default: ./cases).
     pub paths: Vec<PathBuf>,
-    /// Only cases whose id contains this substring (or matches this glob, with `*`).
+    /// Only cases whose id contains this substring (or matches this glob, with `*`);
+    /// repeatable: a case matching any of them.
     #[arg(long)]
-    pub filter: Option<String>,
+    pub filter: Vec<String>,
+    /// Leave out cases whose id contains this substring (or matches this glob); repeatable.
+    #[arg(long)]
+    pub exclude: Vec<String>,
+    /// Only cases with this tag (`tags:` in the case file); repeatable: any of them.
+    #[arg(long)]
+    pub tag: Vec<String>,
     /// IP versions to run each case on.
     #[arg(long, value_enum, default_value = "both")]
     pub ip: IpChoice,

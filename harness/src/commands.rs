@@ -64,10 +64,12 @@ fn instances<'c>(cases: &'c [Case], select: &SelectArgs) -> Result<Vec<Instance<
     };
     let mut out: Vec<Instance<'c>> = Vec::new();
     for case in cases {
-        if let Some(f) = &select.filter {
-            if !filter_matches(f, &case.id) {
-                continue;
-            }
+        let wanted =
+            select.filter.is_empty() || select.filter.iter().any(|f| filter_matches(f, &case.id));
+        let excluded = select.exclude.iter().any(|f| filter_matches(f, &case.id));
+        let tagged = select.tag.is_empty() || select.tag.iter().any(|t| case.tags.contains(t));
+        if !wanted || excluded || !tagged {
+            continue;
         }
         for &ip in &case.ip {
             let wanted = match select.ip {
@@ -101,6 +103,15 @@ pub fn run(args: &RunArgs) -> u8 {
         Ok(i) => i,
         Err(code) => return code,
     };
+    if instances.is_empty() {
+        // A typo in --filter must not pass CI as a clean run.
+        eprintln!(
+            "error: no case instance selected ({} case(s) loaded; check --filter, --exclude, \
+             --tag, --ip, --partition)",
+            cases.len()
+        );
+        return exit::USAGE;
+    }
     let mut jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -393,7 +404,9 @@ pub fn schema() -> u8 {
 pub fn coverage(args: &CoverageArgs) -> u8 {
     let select = SelectArgs {
         paths: args.paths.clone(),
-        filter: None,
+        filter: Vec::new(),
+        exclude: Vec::new(),
+        tag: Vec::new(),
         ip: IpChoice::Both,
         partition: None,
     };

@@ -324,8 +324,10 @@ pub struct Io<'a> {
     pub trace: &'a mut Vec<TraceEntry>,
 }
 
-/// How long to wait for the SYN-ACK of one sample.
+/// How long to wait for the SYN-ACK of one sample (doubled for each SYN sent again).
 const ANSWER_WITHIN: Duration = Duration::from_secs(1);
+/// SYNs sent per sample before the sample fails.
+const SYN_TRIES: u32 = 3;
 
 /// Dynamic port range (RFC 6335 6): tester ports of samples and floods are drawn from it.
 const DYNAMIC_FIRST: u16 = 49_152;
@@ -433,25 +435,48 @@ pub fn isn_sample(io: &mut Io<'_>, s: &IsnSample) -> Result<(), String> {
         // retransmission for an earlier one on the same tuple.
         let seq = tester_isn.wrapping_add(i.wrapping_mul(0x0101_0101));
         let record = i < 2;
-        let sent_at = io.target.now();
-        io.inject(&segment(src, io.target_addr, seq, 0, SYN), record)?;
-        let answer = loop {
-            match io.receive(ANSWER_WITHIN)? {
-                None => break None,
-                Some((_, o))
-                    if o.dst == src
-                        && o.src == io.target_addr
-                        && (o.flags & RST != 0 || o.ack == seq.wrapping_add(1)) =>
-                {
-                    break Some(o)
-                }
-                // Answers to earlier samples (SYN-ACK retransmissions) are skipped.
-                Some(_) => continue,
+        // A SYN lost on the way (a busy link, a full device queue) is resent, as TCP resends
+        // an unanswered SYN (RFC 6298 5): up to SYN_TRIES, each wait twice the last.
+        let mut answer = None;
+        let mut sent_at = io.target.now();
+        let mut wait = ANSWER_WITHIN;
+        for attempt in 0..SYN_TRIES {
+            if attempt > 0 {
+                io.note(
+                    Direction::Note,
+                    format!(
+                        "isn_sample {}: no answer within {:?}, SYN sent again",
+                        i + 1,
+                        wait / 2
+                    ),
+                    None,
+                );
             }
-        };
+            sent_at = io.target.now();
+            io.inject(&segment(src, io.target_addr, seq, 0, SYN), record)?;
+            answer = loop {
+                match io.receive(wait)? {
+                    None => break None,
+                    Some((_, o))
+                        if o.dst == src
+                            && o.src == io.target_addr
+                            && (o.flags & RST != 0 || o.ack == seq.wrapping_add(1)) =>
+                    {
+                        break Some(o)
+                    }
+                    // Answers to earlier samples (SYN-ACK retransmissions) are skipped.
+                    Some(_) => continue,
+                }
+            };
+            if answer.is_some() {
+                break;
+            }
+            wait *= 2;
+        }
         let Some(o) = answer else {
             return Err(format!(
-                "isn_sample {}: no answer to the SYN from port {port} within {ANSWER_WITHIN:?} (isn_sample needs a listening target, `setup: listen`)",
+                "isn_sample {}: no answer to the SYN from port {port}, sent {SYN_TRIES} times \
+                 (isn_sample needs a listening target, `setup: listen`)",
                 i + 1
             ));
         };
