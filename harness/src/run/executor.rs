@@ -6,7 +6,7 @@ use super::baseline::Baseline;
 use super::event::{
     CaseResult, Direction, IpVersion, Outcome, Reporter, RunEvent, Summary, TraceEntry, Verdict,
 };
-use super::runner::run_instance_within;
+use super::runner::{minimum_duration, run_instance_within};
 use super::stall;
 use crate::case::model::{Case, StepKind};
 use crate::target::{Liveness, Target};
@@ -98,9 +98,10 @@ pub fn execute(
         },
     )?;
     let stop = Stop::default();
-    let persistent = {
+    let (persistent, real_time) = {
         let mut first = make_target();
         let persistent = first.capabilities().persistent;
+        let real_time = !first.virtual_clock();
         if persistent {
             for ip in [IpVersion::V4, IpVersion::V6] {
                 if !instances.iter().any(|i| i.ip == ip) || stop.stopped() {
@@ -113,7 +114,7 @@ pub fn execute(
                 }
             }
         }
-        persistent
+        (persistent, real_time)
     };
     // Floods last and alone where the stack is shared by every instance.
     let (mut normal, mut alone): (Vec<usize>, Vec<usize>) = (Vec::new(), Vec::new());
@@ -128,6 +129,12 @@ pub fn execute(
         } else {
             normal.push(i);
         }
+    }
+    if real_time {
+        // On a real clock a run lasts at least as long as its longest instance: start the
+        // longest first (the waits they are made of cost time, not CPU), so that the short
+        // ones fill the gaps instead of delaying them to the end.
+        normal.sort_by_key(|&i| std::cmp::Reverse(minimum_duration(&instances[i].case.steps)));
     }
     let mut summary = Summary::default();
     let mut io_result = Ok(());
