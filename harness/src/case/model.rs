@@ -233,6 +233,54 @@ pub enum StepKind {
     IsnSample(IsnSample),
     /// Inject a burst of SYNs and classify the target's answers (RFC 9293 3.10.7.2, RFC 4987).
     SynFlood(SynFlood),
+    /// A condition the rest of the case rests on (`assume: "rcv.wnd > 0"`): where it does not
+    /// hold for this target, the instance is not applicable (a position inside a window the
+    /// target keeps closed does not exist).
+    Assume(Assumption),
+}
+
+/// `assume: "<expr> <op> <expr>"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assumption {
+    pub left: Expr,
+    pub op: Comparison,
+    pub right: Expr,
+    /// As written, for reports.
+    pub text: String,
+}
+
+/// The comparison of an [`Assumption`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl Comparison {
+    /// Longest spellings first, so that `<=` is not read as `<`.
+    pub const ALL: [(Comparison, &'static str); 6] = [
+        (Comparison::Le, "<="),
+        (Comparison::Ge, ">="),
+        (Comparison::Eq, "=="),
+        (Comparison::Ne, "!="),
+        (Comparison::Lt, "<"),
+        (Comparison::Gt, ">"),
+    ];
+
+    pub fn holds(self, a: i64, b: i64) -> bool {
+        match self {
+            Comparison::Lt => a < b,
+            Comparison::Le => a <= b,
+            Comparison::Gt => a > b,
+            Comparison::Ge => a >= b,
+            Comparison::Eq => a == b,
+            Comparison::Ne => a != b,
+        }
+    }
 }
 
 /// `isn_sample: { count: 1000, same_tuple: false }`: `count` SYNs to the setup's listening

@@ -148,7 +148,8 @@ impl Needs {
                 | StepKind::Expect(_)
                 | StepKind::ExpectNone(_)
                 | StepKind::State(_)
-                | StepKind::Wait(_) => {}
+                | StepKind::Wait(_)
+                | StepKind::Assume(_) => {}
             }
         }
         let floor = ip_header_len(ip) + 20;

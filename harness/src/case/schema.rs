@@ -213,6 +213,7 @@ fn schema() -> Value {
                 "required": ["count", "sources"],
                 "additionalProperties": false
             },
+            "assume": { "type": "string", "description": "A condition the rest of the case rests on, e.g. \"rcv.wnd > 0\"; where it does not hold, the instance is not applicable" },
             "level": { "enum": levels, "description": "How strongly the RFC asks for what this step checks, when it differs from the case's" },
             "when": condition,
             "unless": condition

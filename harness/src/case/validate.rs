@@ -68,6 +68,7 @@ pub(crate) const STEP_KINDS: &[&str] = &[
     "one_of",
     "isn_sample",
     "syn_flood",
+    "assume",
 ];
 pub(crate) const ISN_SAMPLE_FIELDS: &[&str] = &["count", "same_tuple", "gap"];
 pub(crate) const SYN_FLOOD_FIELDS: &[&str] = &[
@@ -945,6 +946,7 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
         "expect" => StepKind::Expect(Box::new(expect(cx, value)?)),
         "expect_none" => StepKind::ExpectNone(cx.duration(value, "expect_none")?),
         "wait" => StepKind::Wait(cx.duration(value, "wait")?),
+        "assume" => StepKind::Assume(assumption(cx, value)?),
         "state" => {
             let s = cx.string(value, "state")?;
             StepKind::State(s.parse::<TcpState>().map_err(|e| cx.err(value, e)).ok()?)
@@ -955,6 +957,34 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
         _ => StepKind::OneOf(one_of(cx, value)?),
     };
     Some(Step { kind, loc, level })
+}
+
+/// `assume: "<expr> <op> <expr>"`, `op` one of `<`, `<=`, `>`, `>=`, `==`, `!=`.
+fn assumption(cx: &mut Cx<'_>, node: &Node) -> Option<Assumption> {
+    let text = cx.string(node, "assume")?;
+    let Some((at, op, spelling)) = Comparison::ALL
+        .iter()
+        .filter_map(|(op, sp)| text.find(sp).map(|at| (at, *op, *sp)))
+        .min_by_key(|(at, _, sp)| (*at, std::cmp::Reverse(sp.len())))
+    else {
+        cx.err(
+            node,
+            format!(
+                "assume needs a comparison, e.g. \"rcv.wnd > 0\" (one of {}), found `{text}`",
+                Comparison::ALL.map(|(_, s)| s).join(" ")
+            ),
+        );
+        return None;
+    };
+    let (l, r) = (&text[..at], &text[at + spelling.len()..]);
+    let left = cx.expr(node, l, "assume")?;
+    let right = cx.expr(node, r, "assume")?;
+    Some(Assumption {
+        left,
+        op,
+        right,
+        text: text.trim().to_string(),
+    })
 }
 
 /// `level: must | should | practice | may`.

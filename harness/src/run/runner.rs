@@ -11,8 +11,8 @@ use super::stats;
 use crate::app::{AppCall, AppResult, ErrorKind};
 use crate::case::expr::{EvalError, Expr, Space, Var};
 use crate::case::model::{
-    Branch, Call, CallError, CallKind, Case, Expect, Level, ReadExpect, Send, SendOption, Setup,
-    Shutdown, Step, StepKind, Value,
+    Assumption, Branch, Call, CallError, CallKind, Case, Expect, Level, ReadExpect, Send,
+    SendOption, Setup, Shutdown, Step, StepKind, Value,
 };
 use crate::case::needs::{Feature, Need};
 use crate::packet::build::{build, icmp_error};
@@ -499,6 +499,26 @@ impl Run<'_> {
                 ))
             }
         }
+    }
+
+    /// An `assume:` step: where the condition does not hold for this target, the rest of the
+    /// case has nothing to check here, and the instance is not applicable.
+    fn assume(&mut self, step: &Step, index: usize, a: &Assumption) -> StepResult {
+        let left = self.eval(&a.left).map_err(|m| fail(step, index, m))?;
+        let right = self.eval(&a.right).map_err(|m| fail(step, index, m))?;
+        if a.op.holds(left, right) {
+            self.note(Direction::Note, format!("assume {}: holds", a.text), None);
+            return Ok(());
+        }
+        let reason = format!(
+            "the case assumes {}, which does not hold for this target ({left} against {right})",
+            a.text
+        );
+        self.note(Direction::Note, reason.clone(), None);
+        self.no_verdict = Some(Outcome::NotApplicable {
+            reason: reason.clone(),
+        });
+        Err(fail(step, index, reason))
     }
 
     /// A case whose steps all passed, the last of them on silence: before it passes, the
@@ -1063,6 +1083,7 @@ impl Run<'_> {
                 StepKind::ExpectNone(d) => self.expect_none(step, index, *d)?,
                 StepKind::State(s) => self.state(step, index, *s)?,
                 StepKind::Call(c) => self.call(step, index, c)?,
+                StepKind::Assume(a) => self.assume(step, index, a)?,
                 StepKind::Wait(d) => {
                     self.note(Direction::Note, format!("wait {d:?}"), None);
                     self.target
