@@ -70,6 +70,7 @@ fn main() {
             baseline: None,
             budget: std::time::Duration::MAX,
             strict: false,
+            fail_fast: false,
         },
         &make,
         &mut [&mut quiet],

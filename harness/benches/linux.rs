@@ -506,6 +506,7 @@ fn corpus() {
             baseline: Some(&baseline),
             budget,
             strict: false,
+            fail_fast: false,
         },
         &make,
         &mut [&mut time],

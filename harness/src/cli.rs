@@ -28,7 +28,7 @@ pub struct Cli {
 pub enum Command {
     /// Run cases against a target (default: ./cases on the bundled reference stack).
     #[command(after_help = EXIT_STATUS)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List the case instances that `run` would execute.
     List(SelectArgs),
     /// Load and validate case files only; exit 2 on any error.
@@ -135,6 +135,14 @@ pub struct RunArgs {
     /// keep-alive idle periods). The reference's virtual clock ignores it.
     #[arg(long, default_value = "60s", value_parser = parse_budget)]
     pub max_case_time: std::time::Duration,
+    /// The seed of the tester's ISNs and ports (decimal or 0x-hex; default: random, printed):
+    /// the same seed repeats a run, exactly on the reference stack.
+    #[arg(long, value_parser = parse_seed)]
+    pub seed: Option<u64>,
+    /// Start no instance after the first failure (those running finish; the rest are
+    /// reported as skipped, not run).
+    #[arg(long)]
+    pub fail_fast: bool,
     /// Count a SHOULD (or recommended practice) not met as a failure, not a warning.
     #[arg(long)]
     pub strict: bool,
@@ -219,6 +227,15 @@ pub struct CoverageArgs {
     /// Where to write the HTML picture and the text table.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
+}
+
+fn parse_seed(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => t.parse(),
+    };
+    parsed.map_err(|_| format!("`{s}` is not a seed (a number, decimal or 0x-hex)"))
 }
 
 fn parse_budget(s: &str) -> Result<std::time::Duration, String> {

@@ -115,10 +115,20 @@ pub fn run(args: &RunArgs) -> u8 {
     let mut jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let seed: u64 = rand::random();
+    // Printed in every run and written to the reports: `--seed` repeats the run's ISNs and
+    // ports, so a run on the reference replays exactly.
+    let seed: u64 = args.seed.unwrap_or_else(rand::random);
+    eprintln!("seed: {seed:#018x} (--seed {seed:#x} repeats this run)");
     let make_target: Box<dyn Fn() -> Box<dyn Target> + Sync> = match args.target {
         TargetKind::Reference => {
-            let config = reference_config(args.reference_profile);
+            // The reference's own ISN key from the run's seed too: a replay is exact.
+            let mut key = [0u8; 16];
+            key[..8].copy_from_slice(&seed.to_le_bytes());
+            key[8..].copy_from_slice(&(!seed).rotate_left(17).to_le_bytes());
+            let config = reference_stack::Config {
+                isn_secret: Some(key),
+                ..reference_config(args.reference_profile)
+            };
             Box::new(move || Box::new(ReferenceTarget::new(config.clone())) as Box<dyn Target>)
         }
         TargetKind::Linux => {
@@ -168,8 +178,11 @@ pub fn run(args: &RunArgs) -> u8 {
         Err(code) => return code,
     };
     let mut terminal = TerminalReporter::stdout(args.verbose);
-    let mut junit = args.junit.as_ref().map(JunitReporter::new);
-    let mut json = args.json.as_ref().map(JsonReporter::new);
+    let mut junit = args
+        .junit
+        .as_ref()
+        .map(|p| JunitReporter::new(p).seed(seed));
+    let mut json = args.json.as_ref().map(|p| JsonReporter::new(p).seed(seed));
     let mut pcap = PcapReporter::new(args.pcap_dir.clone()).all(args.pcap_all);
     let mut reporters: Vec<&mut dyn Reporter> = Vec::new();
     if let Some(j) = junit.as_mut() {
@@ -188,6 +201,7 @@ pub fn run(args: &RunArgs) -> u8 {
         baseline: baseline.as_ref(),
         budget: args.max_case_time,
         strict: args.strict,
+        fail_fast: args.fail_fast,
     };
     let result = execute(&instances, &opts, make_target.as_ref(), &mut reporters);
     if let Some(sig) = crate::interrupt::signal() {

@@ -323,6 +323,7 @@ fn link_runs_the_corpus_against_linux_over_veth() {
             baseline: Some(&baseline),
             budget: BUDGET,
             strict: false,
+            fail_fast: false,
         },
         &make_target,
         &mut [&mut collect],

@@ -141,6 +141,7 @@ fn run_all(
             baseline: None,
             budget: BUDGET,
             strict: false,
+            fail_fast: false,
         },
         make_target,
         &mut [&mut collect],

@@ -29,6 +29,8 @@ use crate::run::event::{CaseResult, Outcome, Reporter, RunEvent, Summary, TraceE
 #[derive(Debug, Clone, Serialize)]
 pub struct JsonRun {
     pub target: String,
+    /// The run's seed (`run --seed` replays it), as `0x...`.
+    pub seed: Option<String>,
     pub summary: JsonSummary,
     /// Why the run stopped early, when the target stopped answering.
     pub target_unusable: Option<String>,
@@ -166,11 +168,18 @@ impl JsonReporter {
             path: path.into(),
             run: JsonRun {
                 target: String::new(),
+                seed: None,
                 summary: JsonSummary::from(&Summary::default()),
                 target_unusable: None,
                 cases: Vec::new(),
             },
         }
+    }
+
+    /// The run's seed, recorded in the document.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.run.seed = Some(format!("{seed:#018x}"));
+        self
     }
 
     /// The document so far.

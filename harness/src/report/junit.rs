@@ -1,31 +1,69 @@
-//! The JUnit XML reporter (quick-junit), for CI systems.
+//! The JUnit XML reporter, for CI systems, in the dialect the strict consumers accept: the
+//! Jenkins xUnit plugin's `junit-10.xsd` (which Surefire, pytest and most CI servers follow).
 //!
-//! One `<testsuite>` per target, one `<testcase>` per case instance: name
-//! [`CaseResult::display_name`] (`rst/syn-x [ipv4]`), classname the case id's folder (`rst`).
-//! A failure carries the message as its `message` attribute and the message, location and
-//! field diff as its text; the trace goes to `<system-out>`. Properties (comma-separated
-//! when several): `target`, `file`, `ip`, `rfc`, `cells`, `rules_observed`, `variants`,
-//! and `baseline` (the reason) for a known deviation, which is reported as a passed test
-//! case. Skipped cases are `<skipped message="reason"/>`; each suite also carries a
-//! `skipped` count attribute next to quick-junit's `disabled`.
+//! One `<testsuite>` per target (its `<properties>`: the target, the run's seed, the version),
+//! one `<testcase>` per case instance: name [`CaseResult::display_name`] (`rst/syn-x [ipv4]`),
+//! classname the case id's folder (`rst`). By verdict:
+//! - failed (a MUST not met): `<failure type="MUST" message="...">` with the message, the
+//!   location and the field diff;
+//! - known deviation, inconclusive, not applicable, skipped: `<skipped message="known
+//!   deviation: reason (RFC ...)"/>` and the like — as pytest reports an expected failure;
+//! - passed, warning (a SHOULD not met), information (a MAY not taken): a passing test case;
+//!   what was not met heads its `<system-out>`.
 //!
-//! Text is made XML-safe first (see [`xml_text`]), so any trace a target provokes stays a
-//! valid document.
+//! `<system-out>` says the verdict, the RFC references, the rules and variants, then gives the
+//! packet trace. Every text is made XML-safe here ([`escape`]): control characters a target
+//! provokes in a trace are shown as `\u{..}`, markup characters are entities, so any run stays
+//! a valid document.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::io;
 use std::path::PathBuf;
 
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
-
 use super::{escape_controls, failure_location, format_trace};
 use crate::run::event::{CaseResult, Outcome, Reporter, RunEvent, Verdict};
 
+/// One suite being collected.
+#[derive(Debug, Default)]
+struct Suite {
+    name: String,
+    /// The `<testcase>` elements, already written.
+    cases: String,
+    tests: usize,
+    failures: usize,
+    skipped: usize,
+    time_secs: f64,
+}
+
 pub struct JunitReporter {
     path: PathBuf,
-    report: Report,
-    /// Suites in the order their first case arrived, keyed by target name.
-    suites: Vec<TestSuite>,
+    /// Suites in the order their first case arrived, one per target name.
+    suites: Vec<Suite>,
+    seed: Option<u64>,
+    wall_secs: f64,
+}
+
+/// `text` made safe for XML text and attribute values: control characters escaped
+/// ([`escape_controls`]), then `&`, `<`, `>` and both quotes as entities.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in escape_controls(text).chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
+/// Seconds with three decimals, the only form junit-10.xsd's time type takes.
+fn seconds(s: f64) -> String {
+    format!("{s:.3}")
 }
 
 impl JunitReporter {
@@ -33,140 +71,183 @@ impl JunitReporter {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         JunitReporter {
             path: path.into(),
-            report: Report::new("tcpconform"),
             suites: Vec::new(),
+            seed: None,
+            wall_secs: 0.0,
         }
     }
 
-    /// The XML for everything received so far.
-    pub fn to_xml(&self) -> io::Result<String> {
-        let mut report = self.report.clone();
-        report.add_test_suites(self.suites.iter().cloned());
-        report.to_string().map_err(io::Error::other)
+    /// The run's seed, recorded as a suite property (`--seed` replays the run).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// The document for everything received so far.
+    pub fn to_xml(&self) -> String {
+        let (tests, failures) = self
+            .suites
+            .iter()
+            .fold((0, 0), |(t, f), s| (t + s.tests, f + s.failures));
+        let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let _ = writeln!(
+            x,
+            "<testsuites name=\"tcpconform\" tests=\"{tests}\" failures=\"{failures}\" \
+             errors=\"0\" time=\"{}\">",
+            seconds(self.wall_secs)
+        );
+        for s in &self.suites {
+            let _ = writeln!(
+                x,
+                "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" \
+                 time=\"{}\">",
+                escape(&s.name),
+                s.tests,
+                s.failures,
+                s.skipped,
+                seconds(s.time_secs)
+            );
+            x.push_str("    <properties>\n");
+            let mut props = vec![
+                ("target", s.name.clone()),
+                ("tcpconform", env!("CARGO_PKG_VERSION").to_string()),
+            ];
+            if let Some(seed) = self.seed {
+                props.push(("seed", format!("{seed:#018x}")));
+            }
+            for (name, value) in props {
+                let _ = writeln!(
+                    x,
+                    "      <property name=\"{name}\" value=\"{}\"/>",
+                    escape(&value)
+                );
+            }
+            x.push_str("    </properties>\n");
+            x.push_str(&s.cases);
+            x.push_str("  </testsuite>\n");
+        }
+        x.push_str("</testsuites>\n");
+        x
     }
 
     fn add(&mut self, c: &CaseResult) {
-        let suite_name = xml_text(&c.target);
-        let index = match self
-            .suites
-            .iter()
-            .position(|s| s.name.as_str() == suite_name)
-        {
+        let index = match self.suites.iter().position(|s| s.name == c.target) {
             Some(i) => i,
             None => {
-                self.suites.push(TestSuite::new(suite_name));
+                self.suites.push(Suite {
+                    name: c.target.clone(),
+                    ..Suite::default()
+                });
                 self.suites.len() - 1
             }
         };
-        let case = test_case(c);
-        if let Some(suite) = self.suites.get_mut(index) {
-            let time = suite.time.unwrap_or_default() + c.duration;
-            suite.set_time(time);
-            suite.add_test_case(case);
-            let skipped = suite.disabled.to_string();
-            suite.extra.insert("skipped".into(), skipped.into());
+        let Some(suite) = self.suites.get_mut(index) else {
+            return;
+        };
+        suite.tests += 1;
+        suite.time_secs += c.duration.as_secs_f64();
+        match c.verdict {
+            Verdict::Failed => suite.failures += 1,
+            Verdict::KnownDeviation
+            | Verdict::Inconclusive
+            | Verdict::NotApplicable
+            | Verdict::Skipped => suite.skipped += 1,
+            Verdict::Passed | Verdict::Warning | Verdict::Info => {}
         }
+        suite.cases.push_str(&test_case(c));
     }
 }
 
-fn test_case(c: &CaseResult) -> TestCase {
+fn test_case(c: &CaseResult) -> String {
+    let classname = c.id.rsplit_once('/').map_or(c.target.as_str(), |(f, _)| f);
+    let mut x = format!(
+        "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\">\n",
+        escape(&c.display_name()),
+        escape(classname),
+        seconds(c.duration.as_secs_f64())
+    );
+    let reason = c.reason().unwrap_or_default();
     let skipped = |what: &str, why: &str| {
-        let mut status = TestCaseStatus::skipped();
-        status.set_message(xml_text(&format!("{what}: {why}")));
-        status
+        format!(
+            "      <skipped message=\"{}\"/>\n",
+            escape(&format!("{what}: {why}"))
+        )
     };
-    let status = match (c.verdict, &c.outcome) {
+    match (c.verdict, &c.outcome) {
         (Verdict::Failed, Outcome::Failed(f)) => {
-            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            let mut text = format!("{}\nat {}", f.message, failure_location(f));
-            text.push_str(&format!(" of {}", c.file.display()));
+            let mut text = format!(
+                "{}\nat {} of {}",
+                f.message,
+                failure_location(f),
+                c.file.display()
+            );
             if let Some(diff) = &f.diff {
                 text.push_str("\n\n");
                 text.push_str(diff);
             }
-            status
-                .set_message(xml_text(&format!("{} not met: {}", f.level, f.message)))
-                .set_type("mismatch")
-                .set_description(xml_text(&text));
-            status
+            let _ = writeln!(
+                x,
+                "      <failure type=\"{}\" message=\"{}\">{}</failure>",
+                f.level.keyword(),
+                escape(&format!("{} not met: {}", f.level, f.message)),
+                escape(&text)
+            );
         }
-        (Verdict::KnownDeviation, Outcome::Failed(f)) => {
-            skipped("known deviation", f.baseline.as_deref().unwrap_or_default())
-        }
-        (Verdict::Inconclusive, _) => skipped("inconclusive", c.reason().unwrap_or_default()),
-        (Verdict::NotApplicable, _) => skipped("not applicable", c.reason().unwrap_or_default()),
-        (Verdict::Skipped, _) => skipped("skipped", c.reason().unwrap_or_default()),
-        // Passed, warnings and information pass; what was not met is in system-out.
-        _ => TestCaseStatus::success(),
-    };
-    let mut case = TestCase::new(xml_text(&c.display_name()), status);
-    let classname =
-        c.id.rsplit_once('/')
-            .map_or(c.target.as_str(), |(folder, _)| folder);
-    case.set_classname(xml_text(classname));
-    case.set_time(c.duration);
-    let mut out = String::new();
+        (Verdict::KnownDeviation, Outcome::Failed(f)) => x.push_str(&skipped(
+            "known deviation",
+            f.baseline.as_deref().unwrap_or_default(),
+        )),
+        (Verdict::Inconclusive, _) => x.push_str(&skipped("inconclusive", reason)),
+        (Verdict::NotApplicable, _) => x.push_str(&skipped("not applicable", reason)),
+        (Verdict::Skipped, _) => x.push_str(&skipped("skipped", reason)),
+        _ => {}
+    }
+    let _ = writeln!(
+        x,
+        "      <system-out>{}</system-out>",
+        escape(&system_out(c))
+    );
+    x.push_str("    </testcase>\n");
+    x
+}
+
+/// What a test case's `<system-out>` says: the verdict (and what was not met, where a failure
+/// does not fail the run), the case's references, then the trace.
+fn system_out(c: &CaseResult) -> String {
+    let mut out = format!("verdict: {}\n", c.verdict.name());
     if let (Some(f), false) = (c.failure(), c.verdict == Verdict::Failed) {
-        // What was not met stays on record: a known deviation, a SHOULD, a MAY not taken.
         let what = match c.verdict {
             Verdict::KnownDeviation => "known deviation".to_string(),
             Verdict::Warning => format!("warning ({} not met)", f.level),
             _ => format!("information ({} not taken)", f.level),
         };
-        out.push_str(&format!(
-            "{what} at {}: {}\n",
-            failure_location(f),
-            f.message
-        ));
+        let _ = writeln!(out, "{what} at {}: {}", failure_location(f), f.message);
         if let Some(diff) = &f.diff {
             out.push_str(diff);
             out.push('\n');
         }
     }
-    out.push_str(&format_trace(&c.trace, ""));
-    if !out.is_empty() {
-        case.set_system_out(xml_text(&out));
-    }
-    case.add_properties(properties(c));
-    case
-}
-
-fn properties(c: &CaseResult) -> Vec<Property> {
-    let mut props = vec![
-        Property::new("target", xml_text(&c.target)),
-        Property::new("file", xml_text(&c.file.display().to_string())),
-        Property::new("ip", c.ip.label()),
-    ];
+    let _ = writeln!(out, "file: {}", c.file.display());
     let lists: [(&str, &[String]); 3] = [
         ("rfc", &c.rfc),
         ("cells", &c.cells),
-        ("rules_observed", &c.rules_observed),
+        ("rules observed", &c.rules_observed),
     ];
     for (name, values) in lists {
         if !values.is_empty() {
-            props.push(Property::new(name, xml_text(&values.join(", "))));
+            let _ = writeln!(out, "{name}: {}", values.join(", "));
         }
     }
-    match &c.outcome {
-        Outcome::Passed { variants } if !variants.is_empty() => {
-            props.push(Property::new("variants", xml_text(&variants.join(", "))));
+    if let Outcome::Passed { variants } = &c.outcome {
+        if !variants.is_empty() {
+            let _ = writeln!(out, "variants: {}", variants.join(", "));
         }
-        Outcome::Failed(f) => {
-            props.push(Property::new("level", f.level.name()));
-            if let Some(reason) = &f.baseline {
-                props.push(Property::new("baseline", xml_text(reason)));
-            }
-        }
-        _ => {}
     }
-    props.push(Property::new("verdict", c.verdict.name()));
-    props
-}
-
-/// `text` made safe for XML: [`escape_controls`]. The writer escapes `<`, `>`, `&` and
-/// quotes, so `]]>` and markup in a trace are plain text.
-pub fn xml_text(text: &str) -> String {
-    escape_controls(text)
+    if !c.trace.is_empty() {
+        out.push_str("trace:\n");
+        out.push_str(&format_trace(&c.trace, "  "));
+    }
+    out
 }
 
 impl Reporter for JunitReporter {
@@ -174,11 +255,8 @@ impl Reporter for JunitReporter {
         match event {
             RunEvent::CaseFinished(c) => self.add(c),
             RunEvent::Finished(s) => {
-                self.report.set_time(s.wall);
-                if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    fs::create_dir_all(dir)?;
-                }
-                fs::write(&self.path, self.to_xml()?)?;
+                self.wall_secs = s.wall.as_secs_f64();
+                fs::write(&self.path, self.to_xml())?;
             }
             RunEvent::Started { .. }
             | RunEvent::CaseStarted { .. }

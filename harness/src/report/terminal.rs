@@ -27,6 +27,8 @@ pub struct TerminalOptions {
     pub color: bool,
     /// An indicatif progress bar (only sensible when the output is a terminal).
     pub progress: bool,
+    /// Without a bar, a progress line at most this often (CI logs stay alive; `None`: never).
+    pub progress_lines: Option<std::time::Duration>,
 }
 
 impl TerminalOptions {
@@ -45,6 +47,8 @@ impl TerminalOptions {
             verbose,
             color: tty && !no_color,
             progress: tty,
+            // A CI log without a terminal still shows the run is alive.
+            progress_lines: Some(std::time::Duration::from_secs(10)),
         }
     }
 }
@@ -64,6 +68,13 @@ pub struct TerminalReporter<W: Write> {
     skipped: Vec<(String, String)>,
     /// Why the run stopped early, if it did.
     unusable: Option<String>,
+    /// Progress without a bar: instances in the run, finished, passed; when the run began and
+    /// the last progress line was printed.
+    total: usize,
+    done: usize,
+    done_passed: usize,
+    begun: std::time::Instant,
+    last_line: std::time::Instant,
 }
 
 impl TerminalReporter<Stdout> {
@@ -89,6 +100,11 @@ impl<W: Write> TerminalReporter<W> {
             not_applicable: Vec::new(),
             skipped: Vec::new(),
             unusable: None,
+            total: 0,
+            done: 0,
+            done_passed: 0,
+            begun: std::time::Instant::now(),
+            last_line: std::time::Instant::now(),
         }
     }
 
@@ -114,7 +130,33 @@ impl<W: Write> TerminalReporter<W> {
         }
     }
 
+    /// Without a progress bar, a line every [`TerminalOptions::progress_lines`] while
+    /// instances finish: how far the run is and how it goes so far.
+    fn progress_line(&mut self) -> io::Result<()> {
+        let Some(every) = self.opts.progress_lines.filter(|_| !self.opts.progress) else {
+            return Ok(());
+        };
+        let now = std::time::Instant::now();
+        if now.duration_since(self.last_line) < every {
+            return Ok(());
+        }
+        self.last_line = now;
+        let line = format!(
+            "... {}/{} done after {:.0}s: {} passed, {} failed, {} other\n",
+            self.done,
+            self.total,
+            now.duration_since(self.begun).as_secs_f64(),
+            self.done_passed,
+            self.failures.len(),
+            self.done - self.done_passed - self.failures.len()
+        );
+        self.print(&line)
+    }
+
     fn started(&mut self, total: usize, target: &str) -> io::Result<()> {
+        self.total = total;
+        self.begun = std::time::Instant::now();
+        self.last_line = self.begun;
         if self.opts.progress {
             let template = if self.opts.color {
                 "{spinner:.green} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} {msg}"
@@ -140,6 +182,8 @@ impl<W: Write> TerminalReporter<W> {
         if let Some(bar) = &self.bar {
             bar.inc(1);
         }
+        self.done += 1;
+        self.done_passed += usize::from(c.verdict == Verdict::Passed);
         let name = escape_controls(&c.display_name());
         match (c.verdict, &c.outcome) {
             (Verdict::Passed, Outcome::Passed { variants }) => {
@@ -353,7 +397,10 @@ impl<W: Write> Reporter for TerminalReporter<W> {
                 }
                 Ok(())
             }
-            RunEvent::CaseFinished(c) => self.finished_case(c),
+            RunEvent::CaseFinished(c) => {
+                self.finished_case(c)?;
+                self.progress_line()
+            }
             RunEvent::TargetUnusable { reason, after } => {
                 let where_ = match after {
                     Some(a) => format!(" after {a}"),

@@ -37,13 +37,27 @@ pub struct RunOptions<'a> {
     pub budget: Duration,
     /// SHOULD-level failures fail the run (`--strict`).
     pub strict: bool,
+    /// Start no instance after the first failure (`--fail-fast`).
+    pub fail_fast: bool,
 }
 
 /// Why a run stopped early: the target stopped answering.
 #[derive(Default)]
 struct Stop {
     flag: AtomicBool,
-    why: Mutex<Option<(String, Option<String>)>>,
+    why: Mutex<Option<Halt>>,
+}
+
+/// Why a run stops before its end.
+#[derive(Debug, Clone)]
+enum Halt {
+    /// The target stopped answering (`after` the named instance, or before the first).
+    Unusable {
+        reason: String,
+        after: Option<String>,
+    },
+    /// `--fail-fast`: this instance failed.
+    FailFast { failed: String },
 }
 
 impl Stop {
@@ -51,17 +65,25 @@ impl Stop {
         self.flag.load(Ordering::SeqCst)
     }
 
+    /// The target is unusable: no verdict can be had any more.
+    fn unusable(&self) -> bool {
+        matches!(
+            self.why.lock().ok().as_deref(),
+            Some(Some(Halt::Unusable { .. }))
+        )
+    }
+
     /// Records the first reason only.
-    fn stop(&self, reason: String, after: Option<String>) {
+    fn stop(&self, halt: Halt) {
         if let Ok(mut why) = self.why.lock() {
             if why.is_none() {
-                *why = Some((reason, after));
+                *why = Some(halt);
             }
         }
         self.flag.store(true, Ordering::SeqCst);
     }
 
-    fn take(&self) -> Option<(String, Option<String>)> {
+    fn take(&self) -> Option<Halt> {
         self.why.lock().ok().and_then(|mut w| w.take())
     }
 }
@@ -107,9 +129,13 @@ pub fn execute(
                 if !instances.iter().any(|i| i.ip == ip) || stop.stopped() {
                     continue;
                 }
+                let halt = |reason| Halt::Unusable {
+                    reason,
+                    after: None,
+                };
                 match first.probe(ip) {
-                    Ok(Liveness::Unusable(why)) => stop.stop(why, None),
-                    Err(e) => stop.stop(e.0, None),
+                    Ok(Liveness::Unusable(why)) => stop.stop(halt(why)),
+                    Err(e) => stop.stop(halt(e.0)),
                     Ok(_) => {}
                 }
             }
@@ -153,28 +179,39 @@ pub fn execute(
         not_started.extend(left);
     }
     io_result?;
-    if let Some((reason, after)) = stop.take() {
-        emit(
-            reporters,
-            &RunEvent::TargetUnusable {
-                reason: reason.clone(),
-                after,
-            },
-        )?;
-        not_started.sort_unstable();
-        for i in not_started {
-            let inst = &instances[i];
-            let result = not_run_result(inst, opts.target_name, &reason);
-            summary.not_run += 1;
-            emit(reporters, &RunEvent::CaseFinished(Box::new(result)))?;
+    not_started.sort_unstable();
+    match stop.take() {
+        Some(Halt::Unusable { reason, after }) => {
+            emit(
+                reporters,
+                &RunEvent::TargetUnusable {
+                    reason: reason.clone(),
+                    after,
+                },
+            )?;
+            let why = format!("not run: the target stopped answering ({reason})");
+            for i in not_started {
+                let result = not_run_result(&instances[i], opts.target_name, &why);
+                summary.not_run += 1;
+                emit(reporters, &RunEvent::CaseFinished(Box::new(result)))?;
+            }
         }
+        Some(Halt::FailFast { failed }) => {
+            let why = format!("not run: --fail-fast, after {failed} failed");
+            for i in not_started {
+                let result = not_run_result(&instances[i], opts.target_name, &why);
+                summary.skipped += 1;
+                emit(reporters, &RunEvent::CaseFinished(Box::new(result)))?;
+            }
+        }
+        None => {}
     }
     summary.wall = started.elapsed();
     emit(reporters, &RunEvent::Finished(summary))?;
     Ok(summary)
 }
 
-/// An instance the run did not get to because the target stopped answering.
+/// An instance the run did not get to, and why.
 fn not_run_result(inst: &Instance<'_>, target: &str, reason: &str) -> CaseResult {
     let case = inst.case;
     CaseResult {
@@ -188,7 +225,7 @@ fn not_run_result(inst: &Instance<'_>, target: &str, reason: &str) -> CaseResult
         rules_observed: Vec::new(),
         duration: Duration::ZERO,
         outcome: Outcome::Skipped {
-            reason: format!("not run: the target stopped answering ({reason})"),
+            reason: reason.to_string(),
         },
         verdict: Verdict::Skipped,
         trace: Vec::new(),
@@ -211,6 +248,7 @@ fn phase(
     let (tx, rx) = mpsc::channel::<CaseResult>();
     let jobs = jobs.clamp(1, order.len().max(1));
     let (seed, baseline, budget, strict) = (opts.seed, opts.baseline, opts.budget, opts.strict);
+    let fail_fast = opts.fail_fast;
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             let tx = tx.clone();
@@ -242,6 +280,11 @@ fn phase(
                     if let Some(b) = baseline {
                         b.record(&result);
                     }
+                    if fail_fast && result.verdict == Verdict::Failed {
+                        stop.stop(Halt::FailFast {
+                            failed: result.display_name(),
+                        });
+                    }
                     if tx.send(result).is_err() {
                         break;
                     }
@@ -261,7 +304,7 @@ fn phase(
 /// stops, and this failure — perhaps the death itself, perhaps its first symptom — is no
 /// verdict on the case.
 fn check_alive(target: &mut dyn Target, result: &mut CaseResult, stop: &Stop) {
-    if stop.stopped() {
+    if stop.unusable() {
         result.outcome = Outcome::Inconclusive {
             reason: "the target stopped answering during this instance".into(),
         };
@@ -276,7 +319,10 @@ fn check_alive(target: &mut dyn Target, result: &mut CaseResult, stop: &Stop) {
     result.outcome = Outcome::Inconclusive {
         reason: format!("the target stopped answering after it ({why})"),
     };
-    stop.stop(why, Some(name));
+    stop.stop(Halt::Unusable {
+        reason: why,
+        after: Some(name),
+    });
 }
 
 /// Attempts of one instance when the harness keeps stalling while it fails.

@@ -90,6 +90,8 @@ struct Run<'t> {
     owed: bool,
     /// Keep-alives are on: no probe may restart their timer.
     keepalive: bool,
+    /// The IPv4 identification of the next packet, per instance (from the seed).
+    ident: u16,
 }
 
 type StepResult = Result<(), Failure>;
@@ -115,6 +117,15 @@ impl Run<'_> {
             tester: self.tester,
             target_addr: self.target_addr,
             trace: &mut self.trace,
+            ident: &mut self.ident,
+        }
+    }
+
+    /// The IPv4 identification for the instance's next packet that names none.
+    fn stamp(&mut self, spec: &mut PacketSpec) {
+        if spec.ip.ident.is_none() {
+            spec.ip.ident = Some(self.ident);
+            self.ident = self.ident.wrapping_add(1);
         }
     }
 
@@ -319,6 +330,7 @@ impl Run<'_> {
                 icmp.icmp_type, icmp.code, self.target_addr, self.tester
             ));
         }
+        self.stamp(&mut spec);
         let bytes = build(&spec);
         let text = text.unwrap_or_else(|| match observe(&bytes) {
             Ok(o) => render(&o, self.rel_sent()),
@@ -660,7 +672,9 @@ impl Run<'_> {
         spec: &PacketSpec,
         judge: impl FnOnce(&Self, Option<&Observed>) -> Finding,
     ) -> Result<Finding, Failure> {
-        let bytes = build(spec);
+        let mut stamped = spec.clone();
+        self.stamp(&mut stamped);
+        let bytes = build(&stamped);
         let text = match observe(&bytes) {
             Ok(o) => format!("probe: {}", render(&o, self.rel_sent())),
             Err(_) => "probe".into(),
@@ -1243,6 +1257,7 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
             kept_rules: Vec::new(),
             owed: false,
             keepalive: false,
+            ident: rng.next() as u16,
             target,
         };
         run.note(

@@ -322,6 +322,9 @@ pub struct Io<'a> {
     /// The target's listening address and port.
     pub target_addr: SocketAddr,
     pub trace: &'a mut Vec<TraceEntry>,
+    /// The IPv4 identification of the instance's next packet, counted per instance so that a
+    /// seed replays a run's packets exactly.
+    pub ident: &'a mut u16,
 }
 
 /// How long to wait for the SYN-ACK of one sample (doubled for each SYN sent again).
@@ -345,7 +348,12 @@ impl Io<'_> {
     }
 
     fn inject(&mut self, spec: &PacketSpec, record: bool) -> Result<(), String> {
-        let bytes = build(spec);
+        let mut spec = spec.clone();
+        if spec.ip.ident.is_none() {
+            spec.ip.ident = Some(*self.ident);
+            *self.ident = self.ident.wrapping_add(1);
+        }
+        let bytes = build(&spec);
         if record {
             let text = observe(&bytes)
                 .map(|o| render(&o, None))
