@@ -227,7 +227,7 @@ pub fn run(args: &RunArgs) -> u8 {
             eprintln!("error: --strict-baseline: the baseline does not match this run (above)");
             exit::FAILED
         }
-        Ok(summary) if summary.failed == 0 => exit::PASSED,
+        Ok(summary) if summary.failed == 0 && summary.inconsistent == 0 => exit::PASSED,
         Ok(_) => exit::FAILED,
         Err(e) => {
             eprintln!("error: writing reports: {e}");

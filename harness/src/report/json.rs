@@ -34,6 +34,8 @@ pub struct JsonRun {
     pub summary: JsonSummary,
     /// Why the run stopped early, when the target stopped answering.
     pub target_unusable: Option<String>,
+    /// Choices the target made more than one way in this run.
+    pub inconsistent_choices: Vec<JsonInconsistency>,
     pub cases: Vec<JsonCase>,
 }
 
@@ -48,7 +50,18 @@ pub struct JsonSummary {
     pub skipped: usize,
     pub baseline: usize,
     pub not_run: usize,
+    pub inconsistent: usize,
     pub wall_secs: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JsonInconsistency {
+    /// The alternatives the cases allowed.
+    pub among: Vec<String>,
+    /// Each variant taken, with the instances that took it.
+    pub taken: std::collections::BTreeMap<String, Vec<String>>,
+    /// An implementation's choice (RFC 9293 MAY-12): made both ways, it fails the run.
+    pub fails: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -151,6 +164,7 @@ impl From<&Summary> for JsonSummary {
             skipped: s.skipped,
             baseline: s.baseline,
             not_run: s.not_run,
+            inconsistent: s.inconsistent,
             wall_secs: s.wall.as_secs_f64(),
         }
     }
@@ -171,6 +185,7 @@ impl JsonReporter {
                 seed: None,
                 summary: JsonSummary::from(&Summary::default()),
                 target_unusable: None,
+                inconsistent_choices: Vec::new(),
                 cases: Vec::new(),
             },
         }
@@ -199,6 +214,16 @@ impl Reporter for JsonReporter {
             RunEvent::Started { target, .. } => self.run.target = target.clone(),
             RunEvent::CaseStarted { .. } => {}
             RunEvent::CaseFinished(c) => self.run.cases.push(JsonCase::from_result(c)),
+            RunEvent::Inconsistent(list) => {
+                self.run.inconsistent_choices = list
+                    .iter()
+                    .map(|i| JsonInconsistency {
+                        among: i.among.clone(),
+                        taken: i.taken.iter().cloned().collect(),
+                        fails: i.fails,
+                    })
+                    .collect();
+            }
             RunEvent::TargetUnusable { reason, after } => {
                 self.run.target_unusable = Some(match after {
                     Some(a) => format!("{reason} (after {a})"),

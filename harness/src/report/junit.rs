@@ -22,7 +22,7 @@ use std::io;
 use std::path::PathBuf;
 
 use super::{escape_controls, failure_location, format_trace};
-use crate::run::event::{CaseResult, Outcome, Reporter, RunEvent, Verdict};
+use crate::run::event::{CaseResult, Inconsistency, Outcome, Reporter, RunEvent, Verdict};
 
 /// One suite being collected.
 #[derive(Debug, Default)]
@@ -158,6 +158,39 @@ impl JunitReporter {
     }
 }
 
+impl JunitReporter {
+    /// An implementation choice taken both ways, as a failed test case of its own in the
+    /// first suite, so that CI shows it.
+    fn inconsistent(&mut self, i: &Inconsistency) {
+        let Some(suite) = self.suites.first_mut() else {
+            return;
+        };
+        suite.tests += 1;
+        suite.failures += 1;
+        let mut text = String::new();
+        for (variant, names) in &i.taken {
+            let _ = writeln!(text, "{variant}: {}", names.join(", "));
+        }
+        let message = format!(
+            "the target chose {} in different instances: RFC 9293 MAY-12 is a choice of the \
+             implementation, not of each segment",
+            i.taken
+                .iter()
+                .map(|(v, _)| v.as_str())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        );
+        let _ = writeln!(
+            suite.cases,
+            "    <testcase name=\"{}\" classname=\"consistency\" time=\"0.000\">\n      \
+             <failure type=\"MUST\" message=\"{}\">{}</failure>\n    </testcase>",
+            escape(&format!("consistency of {}", i.among.join(" | "))),
+            escape(&message),
+            escape(&text)
+        );
+    }
+}
+
 fn test_case(c: &CaseResult) -> String {
     let classname = c.id.rsplit_once('/').map_or(c.target.as_str(), |(f, _)| f);
     let mut x = format!(
@@ -257,6 +290,11 @@ impl Reporter for JunitReporter {
             RunEvent::Finished(s) => {
                 self.wall_secs = s.wall.as_secs_f64();
                 fs::write(&self.path, self.to_xml())?;
+            }
+            RunEvent::Inconsistent(list) => {
+                for i in list.iter().filter(|i| i.fails) {
+                    self.inconsistent(i);
+                }
             }
             RunEvent::Started { .. }
             | RunEvent::CaseStarted { .. }

@@ -103,6 +103,7 @@ impl Reporter for PcapReporter {
             RunEvent::Started { .. }
             | RunEvent::CaseStarted { .. }
             | RunEvent::TargetUnusable { .. }
+            | RunEvent::Inconsistent(_)
             | RunEvent::Finished(_) => Ok(()),
         }
     }

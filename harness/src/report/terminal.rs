@@ -68,6 +68,8 @@ pub struct TerminalReporter<W: Write> {
     skipped: Vec<(String, String)>,
     /// Why the run stopped early, if it did.
     unusable: Option<String>,
+    /// Choices the target made more than one way.
+    inconsistent: Vec<String>,
     /// Progress without a bar: instances in the run, finished, passed; when the run began and
     /// the last progress line was printed.
     total: usize,
@@ -100,6 +102,7 @@ impl<W: Write> TerminalReporter<W> {
             not_applicable: Vec::new(),
             skipped: Vec::new(),
             unusable: None,
+            inconsistent: Vec::new(),
             total: 0,
             done: 0,
             done_passed: 0,
@@ -298,6 +301,15 @@ impl<W: Write> TerminalReporter<W> {
                 }
             }
         }
+        if !self.inconsistent.is_empty() {
+            text.push_str(&format!(
+                "choices the target made more than one way ({}):\n",
+                self.inconsistent.len()
+            ));
+            for line in &self.inconsistent {
+                text.push_str(&format!("  {line}\n"));
+            }
+        }
         if let Some(why) = &self.unusable {
             text.push_str(&format!("{}: {why}\n", self.paint("31", "STOPPED")));
         }
@@ -400,6 +412,34 @@ impl<W: Write> Reporter for TerminalReporter<W> {
             RunEvent::CaseFinished(c) => {
                 self.finished_case(c)?;
                 self.progress_line()
+            }
+            RunEvent::Inconsistent(list) => {
+                self.inconsistent = list
+                    .iter()
+                    .map(|i| {
+                        let taken: Vec<String> = i
+                            .taken
+                            .iter()
+                            .map(|(v, names)| {
+                                let more = names.len().saturating_sub(2);
+                                let shown = names.iter().take(2).cloned().collect::<Vec<_>>();
+                                let more = if more > 0 {
+                                    format!(" and {more} more")
+                                } else {
+                                    String::new()
+                                };
+                                format!("{v} ({}{more})", shown.join(", "))
+                            })
+                            .collect();
+                        let label = if i.fails { "FAIL" } else { "note" };
+                        escape_controls(&format!(
+                            "{label}: chosen among {}: {}",
+                            i.among.join(" | "),
+                            taken.join("; ")
+                        ))
+                    })
+                    .collect();
+                Ok(())
             }
             RunEvent::TargetUnusable { reason, after } => {
                 let where_ = match after {

@@ -411,6 +411,7 @@ mod tests {
             rules_observed: Vec::new(),
             duration: Default::default(),
             verdict: Verdict::of(&outcome, false),
+            choices: Vec::new(),
             outcome,
             trace: Vec::new(),
         }

@@ -142,6 +142,8 @@ pub struct CaseResult {
     /// What the outcome means for the run ([`Verdict::of`], then the baseline and `--strict`
     /// applied by the executor).
     pub verdict: Verdict,
+    /// The allowed variants the target chose, with the alternatives each was chosen among.
+    pub choices: Vec<Choice>,
     pub trace: Vec<TraceEntry>,
 }
 
@@ -179,6 +181,32 @@ impl CaseResult {
     }
 }
 
+/// One choice a target made at a `one_of` step: the variant it took among the alternatives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    pub chosen: String,
+    /// Every variant the step allowed, sorted: what identifies the choice across cases.
+    pub among: Vec<String>,
+}
+
+impl Choice {
+    /// RFC 9293 MAY-12: the RST and SYN handling of RFC 5961 or of RFC 793 is a choice an
+    /// implementation makes once, not per segment. Variants named after the two RFCs are it.
+    pub fn per_implementation(&self) -> bool {
+        self.among.iter().any(|v| v == "rfc5961") && self.among.iter().any(|v| v == "rfc793")
+    }
+}
+
+/// A choice the target made differently in one run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inconsistency {
+    pub among: Vec<String>,
+    /// Each variant taken, with the instances that took it (a few).
+    pub taken: Vec<(String, Vec<String>)>,
+    /// The choice is the implementation's (MAY-12): taking it both ways fails the run.
+    pub fails: bool,
+}
+
 /// Totals at the end of a run, one per [`Verdict`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Summary {
@@ -193,6 +221,8 @@ pub struct Summary {
     pub baseline: usize,
     /// Instances not run because the target stopped answering ([`RunEvent::TargetUnusable`]).
     pub not_run: usize,
+    /// Implementation choices (MAY-12) the target made both ways: each fails the run.
+    pub inconsistent: usize,
     pub wall: Duration,
 }
 
@@ -208,6 +238,8 @@ pub enum RunEvent {
         ip: IpVersion,
     },
     CaseFinished(Box<CaseResult>),
+    /// Choices the target made differently across the run's instances, before `Finished`.
+    Inconsistent(Vec<Inconsistency>),
     /// The target stopped answering (or never answered): the run stops, the instances not run
     /// yet are reported as such. `after` names the last instance that ran, if any.
     TargetUnusable {

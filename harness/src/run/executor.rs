@@ -4,7 +4,8 @@
 
 use super::baseline::Baseline;
 use super::event::{
-    CaseResult, Direction, IpVersion, Outcome, Reporter, RunEvent, Summary, TraceEntry, Verdict,
+    CaseResult, Choice, Direction, Inconsistency, IpVersion, Outcome, Reporter, RunEvent, Summary,
+    TraceEntry, Verdict,
 };
 use super::runner::{minimum_duration, run_instance_within};
 use super::stall;
@@ -163,6 +164,7 @@ pub fn execute(
         normal.sort_by_key(|&i| std::cmp::Reverse(minimum_duration(&instances[i].case.steps)));
     }
     let mut summary = Summary::default();
+    let mut choices = Choices::default();
     let mut io_result = Ok(());
     let mut not_started: Vec<usize> = Vec::new();
     for (order, jobs) in [(&mut normal, opts.jobs), (&mut alone, 1)] {
@@ -172,6 +174,7 @@ pub fn execute(
         }
         let left = phase(order, jobs, instances, opts, make_target, &stop, |result| {
             summary.count(&result);
+            choices.record(&result);
             if io_result.is_ok() {
                 io_result = emit(reporters, &RunEvent::CaseFinished(Box::new(result)));
             }
@@ -179,6 +182,11 @@ pub fn execute(
         not_started.extend(left);
     }
     io_result?;
+    let inconsistent = choices.inconsistencies();
+    if !inconsistent.is_empty() {
+        summary.inconsistent = inconsistent.iter().filter(|i| i.fails).count();
+        emit(reporters, &RunEvent::Inconsistent(inconsistent))?;
+    }
     not_started.sort_unstable();
     match stop.take() {
         Some(Halt::Unusable { reason, after }) => {
@@ -211,6 +219,49 @@ pub fn execute(
     Ok(summary)
 }
 
+/// The variants a run's instances chose, by the alternatives they chose among.
+#[derive(Default)]
+struct Choices {
+    by_among:
+        std::collections::BTreeMap<Vec<String>, std::collections::BTreeMap<String, Vec<String>>>,
+}
+
+impl Choices {
+    fn record(&mut self, result: &CaseResult) {
+        for c in &result.choices {
+            self.by_among
+                .entry(c.among.clone())
+                .or_default()
+                .entry(c.chosen.clone())
+                .or_default()
+                .push(result.display_name());
+        }
+    }
+
+    /// The choices made more than one way. RFC 9293 MAY-12's (RST/SYN handling) fails the
+    /// run: an implementation takes RFC 5961's or RFC 793's, not one per segment or state.
+    /// Other choices may differ between situations the cases do not tell apart; they are
+    /// reported, and do not fail the run.
+    fn inconsistencies(&self) -> Vec<Inconsistency> {
+        self.by_among
+            .iter()
+            .filter(|(_, taken)| taken.len() > 1)
+            .map(|(among, taken)| Inconsistency {
+                fails: Choice {
+                    chosen: String::new(),
+                    among: among.clone(),
+                }
+                .per_implementation(),
+                among: among.clone(),
+                taken: taken
+                    .iter()
+                    .map(|(v, names)| (v.clone(), names.clone()))
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
 /// An instance the run did not get to, and why.
 fn not_run_result(inst: &Instance<'_>, target: &str, reason: &str) -> CaseResult {
     let case = inst.case;
@@ -228,6 +279,7 @@ fn not_run_result(inst: &Instance<'_>, target: &str, reason: &str) -> CaseResult
             reason: reason.to_string(),
         },
         verdict: Verdict::Skipped,
+        choices: Vec::new(),
         trace: Vec::new(),
     }
 }

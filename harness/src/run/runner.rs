@@ -3,7 +3,9 @@
 //! port, and the [`ConnView`] of the target's variables learned from the wire.
 
 use super::conn::ConnView;
-use super::event::{CaseResult, Direction, Failure, IpVersion, Outcome, TraceEntry, Verdict};
+use super::event::{
+    CaseResult, Choice, Direction, Failure, IpVersion, Outcome, TraceEntry, Verdict,
+};
 use super::fit;
 use super::matching::{self, resolve, Comparison};
 use super::probe::{self, Expectation, Finding};
@@ -59,6 +61,7 @@ struct Run<'t> {
     target_addr: SocketAddr,
     trace: Vec<TraceEntry>,
     variants: Vec<String>,
+    choices: Vec<Choice>,
     /// A packet received while choosing a `one_of` branch that belongs to a later step.
     /// Packets received out of turn (while choosing a `one_of` branch, or while waiting for a
     /// probe's answer), for the next steps, oldest first.
@@ -1036,6 +1039,12 @@ impl Run<'_> {
                 continue;
             }
             self.variants.push(b.name.clone());
+            let mut among: Vec<String> = branches.iter().map(|x| x.name.clone()).collect();
+            among.sort();
+            self.choices.push(Choice {
+                chosen: b.name.clone(),
+                among,
+            });
             self.note(
                 Direction::Note,
                 format!("one_of: target chose `{}`", b.name),
@@ -1173,6 +1182,7 @@ fn not_run(target: &dyn Target, case: &Case, ip: IpVersion, reason: String) -> C
         duration: Duration::ZERO,
         outcome: Outcome::Skipped { reason },
         verdict: Verdict::Skipped,
+        choices: Vec::new(),
         trace: Vec::new(),
     }
 }
@@ -1238,6 +1248,7 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
             target_addr: SocketAddr::new(ep.target, target_port),
             trace: Vec::new(),
             variants: Vec::new(),
+            choices: Vec::new(),
             pushback: VecDeque::new(),
             learn_target_port: matches!(setup, Setup::Connect { .. }),
             no_verdict: None,
@@ -1307,11 +1318,12 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
         let Run {
             trace,
             variants,
+            choices,
             no_verdict,
             kept_rules,
             ..
         } = run;
-        Ok((result, trace, variants, no_verdict, kept_rules))
+        Ok((result, trace, (variants, choices), no_verdict, kept_rules))
     })();
     let mut rules = match &outcome_and_trace {
         Ok((.., kept)) => kept.clone(),
@@ -1325,6 +1337,7 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
     // interruption's doing rather than the target's, so it is no verdict. A pass stands (a
     // cut-short wait fails, so it never passes for silence).
     let interrupted = crate::interrupt::requested();
+    let mut chosen = Vec::new();
     let (outcome, trace) = match outcome_and_trace {
         Ok((Err(_), trace, _, _, _)) | Err((_, trace)) if interrupted => (
             Outcome::Skipped {
@@ -1332,7 +1345,10 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
             },
             trace,
         ),
-        Ok((Ok(()), trace, variants, _, _)) => (Outcome::Passed { variants }, trace),
+        Ok((Ok(()), trace, (variants, choices), _, _)) => {
+            chosen = choices;
+            (Outcome::Passed { variants }, trace)
+        }
         Ok((Err(_), trace, _, Some(outcome), _)) => (outcome, trace),
         Ok((Err(f), trace, _, None, _)) => (Outcome::Failed(f), trace),
         Err((message, trace)) => (
@@ -1358,6 +1374,7 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
         rules_observed: rules,
         duration: started.elapsed(),
         verdict: Verdict::of(&outcome, false),
+        choices: chosen,
         outcome,
         trace: with_notes(trace, teardown_notes),
     }

@@ -468,11 +468,14 @@ pub fn isn_sample(io: &mut Io<'_>, s: &IsnSample) -> Result<(), String> {
                     Some((_, o))
                         if o.dst == src
                             && o.src == io.target_addr
-                            && (o.flags & RST != 0 || o.ack == seq.wrapping_add(1)) =>
+                            && (o.flags & RST != 0
+                                || (o.flags & SYN != 0 && o.ack == seq.wrapping_add(1))) =>
                     {
                         break Some(o)
                     }
-                    // Answers to earlier samples (SYN-ACK retransmissions) are skipped.
+                    // Answers to earlier samples (SYN-ACK retransmissions) are skipped, and so
+                    // is an ACK of this sample's SYN sent again (RFC 5961 4.2's challenge ACK
+                    // from SYN-RECEIVED: the SYN-ACK was lost; its retransmission follows).
                     Some(_) => continue,
                 }
             };

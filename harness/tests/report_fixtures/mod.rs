@@ -73,6 +73,7 @@ fn base(id: &str, ip: IpVersion, outcome: Outcome, trace: Vec<TraceEntry>) -> Ca
         rules_observed: vec!["LI-1".to_string(), "RS-2".to_string()],
         duration: Duration::from_millis(12),
         verdict: Verdict::of(&outcome, false),
+        choices: Vec::new(),
         outcome,
         trace,
     }

@@ -1,0 +1,87 @@
+//! A target must make RFC 9293 MAY-12's choice (RST and SYN handling of RFC 5961 or of RFC 793)
+//! once: a run whose instances take one in some states and the other elsewhere fails, though
+//! each instance alone passes on an allowed variant.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tcpconform::case::load::load_paths;
+use tcpconform::cli::RstProfile;
+use tcpconform::commands::reference_config;
+use tcpconform::run::event::{Inconsistency, Reporter, RunEvent, Summary};
+use tcpconform::run::executor::{execute, Instance, RunOptions};
+use tcpconform::target::reference::ReferenceTarget;
+use tcpconform::target::Target;
+
+#[derive(Default)]
+struct Events {
+    inconsistent: Vec<Inconsistency>,
+    summary: Option<Summary>,
+}
+
+impl Reporter for Events {
+    fn event(&mut self, event: &RunEvent) -> std::io::Result<()> {
+        match event {
+            RunEvent::Inconsistent(list) => self.inconsistent = list.clone(),
+            RunEvent::Finished(s) => self.summary = Some(*s),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// The corpus's RST cases on two workers, each with a reference stack of the given profile.
+fn run(profiles: [RstProfile; 2]) -> Events {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
+    let cases = load_paths(&[root]).expect("the corpus loads");
+    let instances: Vec<Instance<'_>> = cases
+        .iter()
+        .filter(|c| c.id.starts_with("rules/rst/"))
+        .flat_map(|c| c.ip.iter().map(move |&ip| Instance { case: c, ip }))
+        .collect();
+    let worker = AtomicUsize::new(0);
+    let make = move || {
+        let n = worker.fetch_add(1, Ordering::SeqCst);
+        Box::new(ReferenceTarget::new(reference_config(profiles[n % 2]))) as Box<dyn Target>
+    };
+    let mut events = Events::default();
+    execute(
+        &instances,
+        &RunOptions {
+            jobs: 2,
+            seed: 1,
+            target_name: "reference",
+            baseline: None,
+            budget: Duration::from_secs(60),
+            strict: false,
+            fail_fast: false,
+        },
+        &make,
+        &mut [&mut events],
+    )
+    .expect("run");
+    events
+}
+
+#[test]
+fn one_profile_is_consistent() {
+    let e = run([RstProfile::Rfc5961, RstProfile::Rfc5961]);
+    let s = e.summary.expect("finished");
+    assert_eq!((s.failed, s.inconsistent), (0, 0), "{s:?}");
+    assert!(
+        e.inconsistent.iter().all(|i| !i.fails),
+        "{:?}",
+        e.inconsistent
+    );
+}
+
+#[test]
+fn a_target_that_takes_both_profiles_fails() {
+    let e = run([RstProfile::Rfc5961, RstProfile::Rfc793]);
+    let s = e.summary.expect("finished");
+    assert_eq!(s.failed, 0, "every instance alone passes: {s:?}");
+    assert_eq!(s.inconsistent, 1, "{:?}", e.inconsistent);
+    let i = e.inconsistent.iter().find(|i| i.fails).expect("MAY-12");
+    let taken: Vec<&str> = i.taken.iter().map(|(v, _)| v.as_str()).collect();
+    assert_eq!(taken, ["rfc5961", "rfc793"]);
+}
