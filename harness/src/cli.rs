@@ -105,7 +105,8 @@ pub struct RunArgs {
     /// The stack under test.
     #[arg(long, value_enum, default_value = "reference")]
     pub target: TargetKind,
-    /// Parallel workers (default: number of cores).
+    /// Case instances in flight at once (default: the cores on the reference; 64 on linux,
+    /// whose instances mostly wait; 8 on link; with an agent, 1; with --slow, all).
     #[arg(short = 'j', long)]
     pub jobs: Option<usize>,
     /// Write a JUnit XML report here.
@@ -139,6 +140,11 @@ pub struct RunArgs {
     /// the same seed repeats a run, exactly on the reference stack.
     #[arg(long, value_parser = parse_seed)]
     pub seed: Option<u64>,
+    /// The slow tier: only the cases that need more real time than --max-case-time (2MSL, R2,
+    /// keep-alive idle periods, persist backoff), with no time budget, all started at once so
+    /// the tier lasts about as long as its longest case (some hours on a real clock).
+    #[arg(long)]
+    pub slow: bool,
     /// Start no instance after the first failure (those running finish; the rest are
     /// reported as skipped, not run).
     #[arg(long)]

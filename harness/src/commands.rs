@@ -12,6 +12,7 @@ use crate::report::terminal::TerminalReporter;
 use crate::run::baseline::{Baseline, Entry};
 use crate::run::event::{IpVersion, Reporter};
 use crate::run::executor::{execute, Instance, RunOptions};
+use crate::run::runner::minimum_duration;
 use crate::run::select::{filter_matches, Partition};
 use crate::target::reference::ReferenceTarget;
 use crate::target::Target;
@@ -103,6 +104,16 @@ pub fn run(args: &RunArgs) -> u8 {
         Ok(i) => i,
         Err(code) => return code,
     };
+    // The slow tier: what the time budget leaves out, with no budget, every instance at once.
+    let (instances, budget) = if args.slow && args.target != TargetKind::Reference {
+        let slow: Vec<Instance<'_>> = instances
+            .into_iter()
+            .filter(|i| minimum_duration(&i.case.steps) > args.max_case_time)
+            .collect();
+        (slow, std::time::Duration::MAX)
+    } else {
+        (instances, args.max_case_time)
+    };
     if instances.is_empty() {
         // A typo in --filter must not pass CI as a clean run.
         eprintln!(
@@ -112,9 +123,17 @@ pub fn run(args: &RunArgs) -> u8 {
         );
         return exit::USAGE;
     }
-    let mut jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // Instances in flight. The reference computes: one per core. A real clock mostly
+    // waits, so many instances share the cores: on Linux, 64 namespaces at once; a foreign
+    // stack over `link` gets fewer (a small stack may not keep up with more); the slow tier
+    // starts all of its instances at once.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut jobs = args.jobs.unwrap_or(match args.target {
+        TargetKind::Reference => cores,
+        _ if args.slow => instances.len(),
+        TargetKind::Linux => 64,
+        TargetKind::Link => 8,
+    });
     // Printed in every run and written to the reports: `--seed` repeats the run's ISNs and
     // ports, so a run on the reference replays exactly.
     let seed: u64 = args.seed.unwrap_or_else(rand::random);
@@ -199,7 +218,7 @@ pub fn run(args: &RunArgs) -> u8 {
         seed,
         target_name,
         baseline: baseline.as_ref(),
-        budget: args.max_case_time,
+        budget,
         strict: args.strict,
         fail_fast: args.fail_fast,
     };
