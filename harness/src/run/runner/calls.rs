@@ -1,0 +1,158 @@
+//! The `call` step: an application call on the target's side, its result against what the
+//! case expects.
+
+use super::*;
+
+impl Run<'_> {
+    pub(super) fn call(&mut self, step: &Step, index: usize, c: &Call) -> StepResult {
+        let app = match &c.kind {
+            CallKind::Listen => AppCall::Listen {
+                local: self.target_addr,
+            },
+            CallKind::Accept => AppCall::Accept,
+            CallKind::Connect => AppCall::Connect {
+                local: self.target_addr,
+                remote: self.tester,
+            },
+            CallKind::ConnectTo(ip) => {
+                if ip.is_ipv4() != self.tester.is_ipv4() {
+                    return Err(fail(
+                        step,
+                        index,
+                        format!("connect to {ip}: not of this instance's IP version"),
+                    ));
+                }
+                AppCall::Connect {
+                    local: self.target_addr,
+                    remote: SocketAddr::new(*ip, self.tester.port()),
+                }
+            }
+            CallKind::Write(data) => AppCall::Write(data.clone()),
+            CallKind::Read { max, .. } => AppCall::Read { max: *max },
+            CallKind::Shutdown(Shutdown::Write | Shutdown::Both) => AppCall::ShutdownWrite,
+            CallKind::Shutdown(Shutdown::Read) => {
+                self.note(
+                    Direction::App,
+                    "shutdown(SHUT_RD): no effect on the wire".into(),
+                    None,
+                );
+                return Ok(());
+            }
+            CallKind::Close => AppCall::Close,
+            CallKind::Abort => AppCall::Abort,
+            CallKind::NoDelay => AppCall::NoDelay(true),
+            CallKind::Keepalive {
+                idle,
+                interval,
+                count,
+            } => AppCall::Keepalive(crate::app::Keepalive {
+                idle: *idle,
+                interval: *interval,
+                count: *count,
+            }),
+        };
+        if let (Some(fixed), AppCall::Accept, None) = (self.fixed, &app, c.error) {
+            self.note(
+                Direction::App,
+                format!(
+                    "accept(): the application on port {} accepts by itself (--app {})",
+                    self.target_addr.port(),
+                    fixed.behaviour.name()
+                ),
+                None,
+            );
+            return Ok(());
+        }
+        if let Some(reason) = self.target.cannot(&app) {
+            self.no_verdict = Some(Outcome::Skipped {
+                reason: format!("{app}: {reason}"),
+            });
+            return Err(fail(step, index, reason));
+        }
+        let result = self
+            .target
+            .app(&app)
+            .map_err(|e| fail(step, index, format!("target error: {e}")))?;
+        self.note(Direction::App, format!("{app} = {result}"), None);
+        self.keepalive |= matches!(app, AppCall::Keepalive(_)) && result == AppResult::Ok;
+        // A call that did something may have moved the state (a CLOSE sends a FIN); reading,
+        // writing and a failed call leave the asserted state as it was.
+        if result == AppResult::Ok
+            && !matches!(
+                app,
+                AppCall::NoDelay(_) | AppCall::Keepalive(_) | AppCall::Accept
+            )
+        {
+            self.asserted = None;
+        }
+        match (&c.error, &result) {
+            (Some(want), AppResult::Failed(got)) => {
+                if error_matches(*want, got.kind) {
+                    Ok(())
+                } else {
+                    Err(fail(
+                        step,
+                        index,
+                        format!("{app}: expected {}, got error {got}", want.name()),
+                    ))
+                }
+            }
+            (Some(CallError::WouldBlock), AppResult::WouldBlock) => Ok(()),
+            (Some(want), other) => Err(fail(
+                step,
+                index,
+                format!("{app}: expected error {}, got {other}", want.name()),
+            )),
+            (None, AppResult::Failed(e)) => Err(fail(step, index, format!("{app} failed: {e}"))),
+            (None, AppResult::WouldBlock) if !matches!(c.kind, CallKind::Read { .. }) => {
+                Err(fail(step, index, format!("{app} would block")))
+            }
+            (None, _) => match &c.kind {
+                CallKind::Read {
+                    expect: Some(want), ..
+                } => {
+                    let got: &[u8] = match &result {
+                        AppResult::Read(d) => d,
+                        _ => &[],
+                    };
+                    let ok = match want {
+                        ReadExpect::Eof => matches!(result, AppResult::Read(ref d) if d.is_empty()),
+                        ReadExpect::Data(d) => got == d.as_slice(),
+                    };
+                    if ok {
+                        Ok(())
+                    } else {
+                        let want_text = match want {
+                            ReadExpect::Eof => "end of stream".to_string(),
+                            ReadExpect::Data(d) => format!("{:?}", String::from_utf8_lossy(d)),
+                        };
+                        Err(fail(
+                            step,
+                            index,
+                            format!(
+                                "{app}: expected {want_text}, got {result} {:?}",
+                                String::from_utf8_lossy(got)
+                            ),
+                        ))
+                    }
+                }
+                _ => Ok(()),
+            },
+        }
+    }
+}
+
+/// Whether a failed call's kind is the error a case expects (errno names in the case language,
+/// RFC 9293 3.10 error responses on the target).
+fn error_matches(want: CallError, got: ErrorKind) -> bool {
+    match want {
+        CallError::Any => true,
+        CallError::ConnReset => got == ErrorKind::Reset,
+        CallError::ConnRefused => got == ErrorKind::Refused,
+        CallError::TimedOut => got == ErrorKind::TimedOut,
+        CallError::NotConn => got == ErrorKind::NotConnected,
+        CallError::Pipe => got == ErrorKind::Closing,
+        // A pending call is `AppResult::WouldBlock`, never a failure.
+        CallError::WouldBlock => false,
+    }
+}
