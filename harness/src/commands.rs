@@ -371,6 +371,13 @@ fn review_baseline(b: &Baseline) -> bool {
             if r.imprecise.len() == 1 { "y" } else { "ies" }
         );
     }
+    for c in &r.stale_choices {
+        eprintln!(
+            "baseline: choice {} was taken one way only in this run (the inconsistency is \
+             gone); remove the entry",
+            c.mitigation.key()
+        );
+    }
     r.is_clean()
 }
 

@@ -8,7 +8,8 @@ use std::time::Duration;
 use tcpconform::case::load::load_paths;
 use tcpconform::cli::RstProfile;
 use tcpconform::commands::reference_config;
-use tcpconform::run::event::{Inconsistency, Reporter, RunEvent, Summary};
+use tcpconform::run::baseline::Baseline;
+use tcpconform::run::event::{Inconsistency, Mitigation, Reporter, RunEvent, Summary};
 use tcpconform::run::executor::{execute, Instance, RunOptions};
 use tcpconform::target::reference::ReferenceTarget;
 use tcpconform::target::Target;
@@ -32,6 +33,10 @@ impl Reporter for Events {
 
 /// The corpus's RST cases on two workers, each with a reference stack of the given profile.
 fn run(profiles: [RstProfile; 2]) -> Events {
+    run_with(profiles, None)
+}
+
+fn run_with(profiles: [RstProfile; 2], baseline: Option<&Baseline>) -> Events {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
     let cases = load_paths(&[root]).expect("the corpus loads");
     let instances: Vec<Instance<'_>> = cases
@@ -51,7 +56,7 @@ fn run(profiles: [RstProfile; 2]) -> Events {
             jobs: 2,
             seed: 1,
             target_name: "reference",
-            baseline: None,
+            baseline,
             budget: Duration::from_secs(60),
             strict: false,
             fail_fast: false,
@@ -84,4 +89,45 @@ fn a_target_that_takes_both_profiles_fails() {
     let i = e.inconsistent.iter().find(|i| i.fails).expect("MAY-12");
     let taken: Vec<&str> = i.taken.iter().map(|(v, _)| v.as_str()).collect();
     assert_eq!(taken, ["rfc5961", "rfc793"]);
+}
+
+#[test]
+fn the_inconsistency_names_the_mitigation() {
+    let e = run([RstProfile::Rfc5961, RstProfile::Rfc793]);
+    let i = e.inconsistent.iter().find(|i| i.fails).expect("MAY-12");
+    assert_eq!(i.mitigation, Some(Mitigation::Rst), "{i:?}");
+    assert!(i.known.is_none());
+}
+
+#[test]
+fn a_baseline_choice_entry_makes_it_known() {
+    let baseline = Baseline::parse(
+        "- choice: rfc5961-rst\n  rfc: \"RFC9293 3.10.7.4\"\n  reason: resets in some states\n",
+    )
+    .expect("parses");
+    let e = run_with([RstProfile::Rfc5961, RstProfile::Rfc793], Some(&baseline));
+    let s = e.summary.expect("finished");
+    assert_eq!((s.failed, s.inconsistent), (0, 0), "{s:?}");
+    let i = e
+        .inconsistent
+        .iter()
+        .find(|i| i.mitigation == Some(Mitigation::Rst))
+        .expect("still reported");
+    assert!(!i.fails);
+    assert!(i
+        .known
+        .as_deref()
+        .is_some_and(|k| k.contains("resets in some states")));
+    assert!(baseline.review().stale_choices.is_empty());
+}
+
+#[test]
+fn a_choice_entry_for_a_consistent_target_is_stale() {
+    let baseline = Baseline::parse(
+        "- choice: rfc5961-rst\n  rfc: \"RFC9293 3.10.7.4\"\n  reason: resets in some states\n",
+    )
+    .expect("parses");
+    let e = run_with([RstProfile::Rfc5961, RstProfile::Rfc5961], Some(&baseline));
+    assert_eq!(e.summary.expect("finished").inconsistent, 0);
+    assert_eq!(baseline.review().stale_choices.len(), 1);
 }

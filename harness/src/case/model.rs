@@ -472,6 +472,11 @@ impl FromStr for Flags {
 /// A segment to inject. `None` fields take the runner's defaults.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Send {
+    /// Another source or destination address than the instance's (`dst: 224.0.0.1`: a SYN
+    /// to a group, which a stack must discard, MUST-57). The segment still goes to the
+    /// target, and the instance's ports stay.
+    pub src: Option<std::net::IpAddr>,
+    pub dst: Option<std::net::IpAddr>,
     pub flags: Flags,
     /// Default: the tester's next sequence number (`rcv.nxt` as the target last acknowledged,
     /// or the tester's own SND.NXT).

@@ -86,6 +86,8 @@ fn schema() -> Value {
             "ip_id": { "type": "integer", "minimum": 0, "maximum": 65535 },
             "flow_label": { "type": "integer", "minimum": 0, "maximum": 1048575 },
             "ipv4_options": { "type": "string" },
+            "src": { "type": "string", "description": "Another source address than the tester's (same IP version)" },
+            "dst": { "type": "string", "description": "Another destination address than the target's (same IP version), e.g. a multicast group; the segment still goes to the target" },
             "raw": { "type": "string", "description": "The whole IP packet, hex" },
             "icmp": {
                 "type": "object",

@@ -97,6 +97,8 @@ pub(crate) const SEND_FIELDS: &[&str] = &[
     "ip_id",
     "flow_label",
     "ipv4_options",
+    "src",
+    "dst",
     "raw",
     "icmp",
 ];
@@ -1278,6 +1280,21 @@ fn send(cx: &mut Cx<'_>, node: &Node) -> Option<Send> {
             }
         }
     }
+    let mut address = |key: &str| -> Option<std::net::IpAddr> {
+        let n = f.get(key)?;
+        let text = cx.string(n, key)?;
+        match text.trim().parse() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                cx.err(
+                    n,
+                    format!("send.{key}: `{text}` is not an IP address (e.g. 224.0.0.1, ff02::1)"),
+                );
+                None
+            }
+        }
+    };
+    let (src, dst) = (address("src"), address("dst"));
     let raw = f.get("raw").and_then(|n| cx.hex(n, "send.raw"));
     let icmp = f.get("icmp").and_then(|n| icmp_send(cx, n));
     if let (Some(_), Some(r)) = (f.get("icmp"), f.get("raw")) {
@@ -1287,6 +1304,8 @@ fn send(cx: &mut Cx<'_>, node: &Node) -> Option<Send> {
         return None;
     }
     Some(Send {
+        src,
+        dst,
         flags: flags?,
         seq,
         ack,

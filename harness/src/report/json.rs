@@ -56,6 +56,12 @@ pub struct JsonSummary {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct JsonInconsistency {
+    /// The RFC 5961 mitigation (RFC 9293 MAY-12) the choice is about, if it is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mitigation: Option<&'static str>,
+    /// The target's baseline knows it: the explanation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known: Option<String>,
     /// The alternatives the cases allowed.
     pub among: Vec<String>,
     /// Each variant taken, with the instances that took it.
@@ -218,6 +224,8 @@ impl Reporter for JsonReporter {
                 self.run.inconsistent_choices = list
                     .iter()
                     .map(|i| JsonInconsistency {
+                        mitigation: i.mitigation.map(|m| m.describe()),
+                        known: i.known.clone(),
                         among: i.among.clone(),
                         taken: i.taken.iter().cloned().collect(),
                         fails: i.fails,

@@ -171,9 +171,10 @@ impl JunitReporter {
         for (variant, names) in &i.taken {
             let _ = writeln!(text, "{variant}: {}", names.join(", "));
         }
+        let about = i.mitigation.map_or("", |m| m.describe());
         let message = format!(
-            "the target chose {} in different instances: RFC 9293 MAY-12 is a choice of the \
-             implementation, not of each segment",
+            "{about}: the target chose {} in different instances; RFC 9293 MAY-12 is a choice \
+             of the implementation, not of each segment",
             i.taken
                 .iter()
                 .map(|(v, _)| v.as_str())
@@ -184,7 +185,7 @@ impl JunitReporter {
             suite.cases,
             "    <testcase name=\"{}\" classname=\"consistency\" time=\"0.000\">\n      \
              <failure type=\"MUST\" message=\"{}\">{}</failure>\n    </testcase>",
-            escape(&format!("consistency of {}", i.among.join(" | "))),
+            escape(&format!("consistency of {about}")),
             escape(&message),
             escape(&text)
         );

@@ -431,12 +431,20 @@ impl<W: Write> Reporter for TerminalReporter<W> {
                                 format!("{v} ({}{more})", shown.join(", "))
                             })
                             .collect();
-                        let label = if i.fails { "FAIL" } else { "note" };
-                        escape_controls(&format!(
-                            "{label}: chosen among {}: {}",
-                            i.among.join(" | "),
-                            taken.join("; ")
-                        ))
+                        let what = match (i.mitigation, &i.known) {
+                            (Some(m), Some(known)) => {
+                                format!("known: {} taken both ways: {known}", m.describe())
+                            }
+                            (Some(m), None) => format!(
+                                "FAIL: {} taken both ways (RFC 9293 MAY-12 is the \
+                                 implementation's choice, made once)",
+                                m.describe()
+                            ),
+                            (None, _) => {
+                                format!("note: chosen among {}", i.among.join(" | "))
+                            }
+                        };
+                        escape_controls(&format!("{what}: {}", taken.join("; ")))
                     })
                     .collect();
                 Ok(())

@@ -18,10 +18,18 @@
 //!   failure: "expected R *, got nothing"   # glob over the message, location left out
 //!   rfc: "RFC9293 3.10.7.4"         # the rule the target breaks
 //!   reason: "Linux answers ... instead of ..."
+//!
+//! - choice: rfc5961-ack             # an RFC 5961 mitigation (rfc5961-rst, -syn, -ack) the
+//!   rfc: "RFC9293 3.10.7.4"         # target takes in some states and not in others
+//!   reason: "checked in synchronized states only; SYN-RECEIVED answers the RFC 793 way"
 //! ```
+//!
+//! A `choice` entry is about the run, not a case: RFC 9293 MAY-12 is a choice made once per
+//! implementation, and a target that makes it both ways fails the run (see
+//! [`crate::run::event::Mitigation`]) unless its baseline names the mitigation.
 
 use crate::ip::IpVersion;
-use crate::run::event::{CaseResult, Failure, Verdict};
+use crate::run::event::{CaseResult, Failure, Mitigation, Verdict};
 use serde::Deserialize;
 use std::path::Path;
 use std::sync::Mutex;
@@ -127,10 +135,25 @@ enum RawIp {
     Text(String),
 }
 
+/// A known inconsistency in an RFC 9293 MAY-12 choice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChoiceEntry {
+    pub mitigation: Mitigation,
+    pub rfc: String,
+    pub reason: String,
+}
+
+impl ChoiceEntry {
+    pub fn explanation(&self) -> String {
+        format!("{} ({})", self.reason, self.rfc)
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEntry {
-    case: String,
+    case: Option<String>,
+    choice: Option<String>,
     ip: Option<RawIp>,
     step: Option<usize>,
     failure: Option<String>,
@@ -158,11 +181,16 @@ pub struct Review<'a> {
     pub too_broad: Vec<(&'a Entry, Vec<String>)>,
     /// Entries without `step` and `failure`.
     pub imprecise: Vec<&'a Entry>,
+    /// `choice` entries whose mitigation the run saw taken one way only.
+    pub stale_choices: Vec<&'a ChoiceEntry>,
 }
 
 impl Review<'_> {
     pub fn is_clean(&self) -> bool {
-        self.stale.is_empty() && self.too_broad.is_empty() && self.imprecise.is_empty()
+        self.stale.is_empty()
+            && self.too_broad.is_empty()
+            && self.imprecise.is_empty()
+            && self.stale_choices.is_empty()
     }
 }
 
@@ -171,6 +199,9 @@ impl Review<'_> {
 pub struct Baseline {
     entries: Vec<Entry>,
     uses: Mutex<Vec<Use>>,
+    choices: Vec<ChoiceEntry>,
+    /// Per choice entry: whether the run saw the mitigation chosen, and taken both ways.
+    choice_uses: Mutex<Vec<(bool, bool)>>,
 }
 
 impl Baseline {
@@ -201,8 +232,45 @@ impl Baseline {
                 .to_string()
         })?;
         let mut entries = Vec::with_capacity(raw.len());
+        let mut choices = Vec::new();
         for (i, r) in raw.into_iter().enumerate() {
-            let at = |msg: &str| format!("entry {} ({}): {msg}", i + 1, r.case);
+            let name = r.case.as_deref().or(r.choice.as_deref()).unwrap_or("");
+            let at = |msg: &str| format!("entry {} ({name}): {msg}", i + 1);
+            if !r.rfc.trim_start().starts_with("RFC") {
+                return Err(at(&format!(
+                    "rfc must name a section, like \"RFC9293 3.10.7.4\", not {:?}",
+                    r.rfc
+                )));
+            }
+            if r.reason.trim().is_empty() {
+                return Err(at("reason is empty: say what the target does instead"));
+            }
+            let case = match (&r.case, &r.choice) {
+                (Some(c), None) => c,
+                (None, Some(c)) => {
+                    if r.ip.is_some() || r.step.is_some() || r.failure.is_some() {
+                        return Err(at(
+                            "a choice entry is about the run: no ip, step or failure",
+                        ));
+                    }
+                    let Some(mitigation) = Mitigation::from_key(c.trim()) else {
+                        return Err(at(&format!(
+                            "choice must be rfc5961-rst, rfc5961-syn or rfc5961-ack, not {c:?}"
+                        )));
+                    };
+                    choices.push(ChoiceEntry {
+                        mitigation,
+                        rfc: r.rfc.clone(),
+                        reason: r.reason.trim().to_string(),
+                    });
+                    continue;
+                }
+                _ => {
+                    return Err(at(
+                        "give either case (a known failure) or choice (a known inconsistency)",
+                    ))
+                }
+            };
             let ip = match &r.ip {
                 None => IpSelector::Both,
                 Some(RawIp::Number(4)) => IpSelector::V4,
@@ -217,7 +285,7 @@ impl Baseline {
                     return Err(at(&format!("ip must be 4, 6 or both, not {n}")))
                 }
             };
-            if r.case.trim().is_empty() {
+            if case.trim().is_empty() {
                 return Err(at("case is empty"));
             }
             if r.step == Some(0) {
@@ -226,17 +294,8 @@ impl Baseline {
             if r.failure.as_deref().is_some_and(|f| f.trim().is_empty()) {
                 return Err(at("failure is empty: give a glob over the failure message"));
             }
-            if !r.rfc.trim_start().starts_with("RFC") {
-                return Err(at(&format!(
-                    "rfc must name a section, like \"RFC9293 3.10.7.4\", not {:?}",
-                    r.rfc
-                )));
-            }
-            if r.reason.trim().is_empty() {
-                return Err(at("reason is empty: say what the target does instead"));
-            }
             entries.push(Entry {
-                case: r.case.trim().to_string(),
+                case: case.trim().to_string(),
                 ip,
                 step: r.step,
                 failure: r.failure.map(|f| f.trim().to_string()),
@@ -245,7 +304,13 @@ impl Baseline {
             });
         }
         let uses = Mutex::new(vec![Use::default(); entries.len()]);
-        Ok(Baseline { entries, uses })
+        let choice_uses = Mutex::new(vec![(false, false); choices.len()]);
+        Ok(Baseline {
+            entries,
+            uses,
+            choices,
+            choice_uses,
+        })
     }
 
     pub fn entries(&self) -> &[Entry] {
@@ -261,8 +326,26 @@ impl Baseline {
             .map(Entry::explanation)
     }
 
+    /// The explanation of the `choice` entry for `m`, a mitigation the run saw taken both
+    /// ways.
+    pub fn explain_choice(&self, m: Mitigation) -> Option<String> {
+        let i = self.choices.iter().position(|c| c.mitigation == m)?;
+        if let Ok(mut uses) = self.choice_uses.lock() {
+            uses[i].1 = true;
+        }
+        Some(self.choices[i].explanation())
+    }
+
     /// Records a finished instance (its verdict final) against every entry covering it.
     pub fn record(&self, result: &CaseResult) {
+        if let Ok(mut uses) = self.choice_uses.lock() {
+            for (c, u) in self.choices.iter().zip(uses.iter_mut()) {
+                u.0 |= result
+                    .choices
+                    .iter()
+                    .any(|x| x.mitigation == Some(c.mitigation));
+            }
+        }
         let Ok(mut uses) = self.uses.lock() else {
             return;
         };
@@ -298,6 +381,16 @@ impl Baseline {
             }
             if !e.precise() {
                 review.imprecise.push(e);
+            }
+        }
+        let choice_uses = self
+            .choice_uses
+            .lock()
+            .map(|u| u.clone())
+            .unwrap_or_default();
+        for (c, (seen, matched)) in self.choices.iter().zip(choice_uses) {
+            if seen && !matched {
+                review.stale_choices.push(c);
             }
         }
         review
@@ -537,6 +630,20 @@ mod tests {
             .contains("reason"));
         let unknown = "- { case: a, rfc: RFC9293 3.1, reason: x, why: y }";
         assert!(Baseline::parse(unknown).is_err());
+        let neither = "- { rfc: RFC9293 3.1, reason: x }";
+        assert!(Baseline::parse(neither)
+            .expect_err("neither")
+            .contains("either case"));
+        let both = "- { case: a, choice: rfc5961-ack, rfc: RFC9293 3.1, reason: x }";
+        assert!(Baseline::parse(both).is_err());
+        let bad_choice = "- { choice: rfc5961-fin, rfc: RFC9293 3.1, reason: x }";
+        assert!(Baseline::parse(bad_choice)
+            .expect_err("choice")
+            .contains("choice must be"));
+        let choice_step = "- { choice: rfc5961-ack, step: 3, rfc: RFC9293 3.1, reason: x }";
+        assert!(Baseline::parse(choice_step)
+            .expect_err("step")
+            .contains("about the run"));
         assert_eq!(
             Baseline::parse("# nothing yet\n")
                 .expect("empty")

@@ -187,19 +187,89 @@ pub struct Choice {
     pub chosen: String,
     /// Every variant the step allowed, sorted: what identifies the choice across cases.
     pub among: Vec<String>,
+    /// The RFC 5961 mitigation the choice is about, where it is one (RFC 9293 MAY-12).
+    pub mitigation: Option<Mitigation>,
 }
 
-impl Choice {
-    /// RFC 9293 MAY-12: the RST and SYN handling of RFC 5961 or of RFC 793 is a choice an
-    /// implementation makes once, not per segment. Variants named after the two RFCs are it.
-    pub fn per_implementation(&self) -> bool {
-        self.among.iter().any(|v| v == "rfc5961") && self.among.iter().any(|v| v == "rfc793")
+/// RFC 9293 MAY-12 lets an implementation take RFC 5961's protections against blind
+/// in-window attacks. Each of the three is one decision of the implementation, made once:
+/// a stack that answers one in-window RST with a challenge ACK and resets on another, in
+/// the same kind of state, follows neither RFC. The three are independent of each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Mitigation {
+    /// RFC 5961 3: an RST in the window but not at RCV.NXT draws a challenge ACK.
+    Rst,
+    /// RFC 5961 4: a SYN in a synchronized state draws a challenge ACK.
+    Syn,
+    /// RFC 5961 5: an ACK outside [SND.UNA - MAX.SND.WND, SND.NXT] is dropped with an ACK.
+    Ack,
+}
+
+impl Mitigation {
+    /// The mitigation a `one_of` between `rfc5961` and `rfc793` variants is about: the
+    /// tester's last segment says which (RST, SYN, else its ACK field). `None` where the
+    /// variants are not that choice. The ACK check holds in every state that reaches RFC
+    /// 9293 3.10.7.4's fifth check, SYN-RECEIVED and TIME-WAIT included: the check comes
+    /// before the per-state processing ("When the ACK value is acceptable, the per-state
+    /// processing below applies").
+    pub fn of(among: &[String], sent_flags: u16) -> Option<Mitigation> {
+        let offered = |f: &str| among.iter().any(|v| family(v) == Some(f));
+        if !(offered("rfc5961") && offered("rfc793")) {
+            return None;
+        }
+        if sent_flags & crate::tcp::flags::RST != 0 {
+            Some(Mitigation::Rst)
+        } else if sent_flags & crate::tcp::flags::SYN != 0 {
+            Some(Mitigation::Syn)
+        } else {
+            Some(Mitigation::Ack)
+        }
+    }
+
+    /// The name a baseline's `choice` entry gives it.
+    pub fn key(self) -> &'static str {
+        match self {
+            Mitigation::Rst => "rfc5961-rst",
+            Mitigation::Syn => "rfc5961-syn",
+            Mitigation::Ack => "rfc5961-ack",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Mitigation> {
+        [Mitigation::Rst, Mitigation::Syn, Mitigation::Ack]
+            .into_iter()
+            .find(|m| m.key() == key)
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Mitigation::Rst => "RFC 5961 3 (in-window RST)",
+            Mitigation::Syn => "RFC 5961 4 (SYN in a synchronized state)",
+            Mitigation::Ack => "RFC 5961 5 (ACK outside the acceptable range)",
+        }
+    }
+}
+
+/// Which of RFC 9293 MAY-12's two ways a variant takes: `rfc5961` and its refinements
+/// (`rfc5961-throttled`), or `rfc793`. Other variants (a TIME-WAIT SYN that reopens the
+/// connection, RFC 6191) are another choice.
+pub fn family(variant: &str) -> Option<&'static str> {
+    if variant == "rfc5961" || variant.starts_with("rfc5961-") {
+        Some("rfc5961")
+    } else if variant == "rfc793" || variant.starts_with("rfc793-") {
+        Some("rfc793")
+    } else {
+        None
     }
 }
 
 /// A choice the target made differently in one run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inconsistency {
+    /// The RFC 5961 mitigation, for a MAY-12 choice (which then fails the run).
+    pub mitigation: Option<Mitigation>,
+    /// The target's baseline knows it (a `choice` entry): its explanation.
+    pub known: Option<String>,
     pub among: Vec<String>,
     /// Each variant taken, with the instances that took it (a few).
     pub taken: Vec<(String, Vec<String>)>,
@@ -268,5 +338,38 @@ impl Summary {
             Verdict::Skipped => &mut self.skipped,
         };
         *n += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tcp::flags::{ACK, PSH, RST, SYN};
+
+    fn among(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_segment_sent_says_which_mitigation() {
+        let both = among(&["rfc5961", "rfc793"]);
+        assert_eq!(Mitigation::of(&both, RST), Some(Mitigation::Rst));
+        assert_eq!(Mitigation::of(&both, RST | ACK), Some(Mitigation::Rst));
+        assert_eq!(Mitigation::of(&both, SYN), Some(Mitigation::Syn));
+        assert_eq!(Mitigation::of(&both, ACK | PSH), Some(Mitigation::Ack));
+        let throttled = among(&["rfc5961", "rfc5961-throttled", "rfc793"]);
+        assert_eq!(Mitigation::of(&throttled, SYN), Some(Mitigation::Syn));
+        // Not that choice: one side missing, or other names.
+        assert_eq!(Mitigation::of(&among(&["rfc5961", "reopen"]), SYN), None);
+        assert_eq!(Mitigation::of(&among(&["ack", "silent"]), ACK), None);
+    }
+
+    #[test]
+    fn variants_belong_to_a_family() {
+        assert_eq!(family("rfc5961"), Some("rfc5961"));
+        assert_eq!(family("rfc5961-throttled"), Some("rfc5961"));
+        assert_eq!(family("rfc793"), Some("rfc793"));
+        assert_eq!(family("reopen"), None);
+        assert_eq!(family("rfc59610"), None);
     }
 }

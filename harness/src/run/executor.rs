@@ -4,13 +4,14 @@
 
 use super::baseline::Baseline;
 use super::event::{
-    CaseResult, Choice, Direction, Inconsistency, IpVersion, Outcome, Reporter, RunEvent, Summary,
-    TraceEntry, Verdict,
+    family, CaseResult, Direction, Inconsistency, IpVersion, Mitigation, Outcome, Reporter,
+    RunEvent, Summary, TraceEntry, Verdict,
 };
 use super::runner::{minimum_duration, run_instance_within};
 use super::stall;
 use crate::case::model::{Case, StepKind};
 use crate::target::{Liveness, Target};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::Duration;
@@ -182,7 +183,13 @@ pub fn execute(
         not_started.extend(left);
     }
     io_result?;
-    let inconsistent = choices.inconsistencies();
+    let mut inconsistent = choices.inconsistencies();
+    for i in &mut inconsistent {
+        if let Some(m) = i.mitigation {
+            i.known = opts.baseline.and_then(|b| b.explain_choice(m));
+            i.fails = i.known.is_none();
+        }
+    }
     if !inconsistent.is_empty() {
         summary.inconsistent = inconsistent.iter().filter(|i| i.fails).count();
         emit(reporters, &RunEvent::Inconsistent(inconsistent))?;
@@ -219,46 +226,67 @@ pub fn execute(
     Ok(summary)
 }
 
-/// The variants a run's instances chose, by the alternatives they chose among.
+/// The variants a run's instances chose: RFC 9293 MAY-12's by RFC 5961 mitigation, the
+/// others by the alternatives they chose among.
 #[derive(Default)]
 struct Choices {
-    by_among:
-        std::collections::BTreeMap<Vec<String>, std::collections::BTreeMap<String, Vec<String>>>,
+    by_mitigation: BTreeMap<Mitigation, BTreeMap<String, Vec<String>>>,
+    by_among: BTreeMap<Vec<String>, BTreeMap<String, Vec<String>>>,
 }
 
 impl Choices {
     fn record(&mut self, result: &CaseResult) {
         for c in &result.choices {
-            self.by_among
-                .entry(c.among.clone())
-                .or_default()
-                .entry(c.chosen.clone())
-                .or_default()
-                .push(result.display_name());
+            let taken = match (c.mitigation, family(&c.chosen)) {
+                (Some(m), Some(f)) => self
+                    .by_mitigation
+                    .entry(m)
+                    .or_default()
+                    .entry(f.to_string()),
+                _ => self
+                    .by_among
+                    .entry(c.among.clone())
+                    .or_default()
+                    .entry(c.chosen.clone()),
+            };
+            taken.or_default().push(result.display_name());
         }
     }
 
-    /// The choices made more than one way. RFC 9293 MAY-12's (RST/SYN handling) fails the
-    /// run: an implementation takes RFC 5961's or RFC 793's, not one per segment or state.
-    /// Other choices may differ between situations the cases do not tell apart; they are
-    /// reported, and do not fail the run.
+    /// The choices made more than one way. A MAY-12 one fails the run: an implementation
+    /// takes RFC 5961's or RFC 793's handling of a kind of segment, not one per segment or
+    /// state. Other choices may differ between situations the cases do not tell apart; they
+    /// are reported, and do not fail the run.
     fn inconsistencies(&self) -> Vec<Inconsistency> {
-        self.by_among
+        let listed = |taken: &BTreeMap<String, Vec<String>>| -> Vec<(String, Vec<String>)> {
+            taken
+                .iter()
+                .map(|(v, names)| (v.clone(), names.clone()))
+                .collect()
+        };
+        let may12 = self
+            .by_mitigation
+            .iter()
+            .filter(|(_, taken)| taken.len() > 1)
+            .map(|(m, taken)| Inconsistency {
+                mitigation: Some(*m),
+                known: None,
+                among: taken.keys().cloned().collect(),
+                taken: listed(taken),
+                fails: true,
+            });
+        let others = self
+            .by_among
             .iter()
             .filter(|(_, taken)| taken.len() > 1)
             .map(|(among, taken)| Inconsistency {
-                fails: Choice {
-                    chosen: String::new(),
-                    among: among.clone(),
-                }
-                .per_implementation(),
+                mitigation: None,
+                known: None,
                 among: among.clone(),
-                taken: taken
-                    .iter()
-                    .map(|(v, names)| (v.clone(), names.clone()))
-                    .collect(),
-            })
-            .collect()
+                taken: listed(taken),
+                fails: false,
+            });
+        may12.chain(others).collect()
     }
 }
 

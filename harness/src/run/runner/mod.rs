@@ -90,6 +90,9 @@ struct Run<'t> {
     /// The state the last `state:` step asserted, while nothing the tester did since can have
     /// moved it (no segment sent, no call that succeeded).
     asserted: Option<TcpState>,
+    /// The control bits of the tester's last segment: what a `one_of` between RFC 5961 and
+    /// RFC 793 is about.
+    last_sent: u16,
     /// Rule reports of the reference stack taken before a probe (the probe's own are dropped).
     kept_rules: Vec<String>,
     /// The tester's last segment carried data or a FIN and nothing came back since: the
@@ -338,6 +341,7 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
             unbound_timestamps: std::cell::Cell::new(false),
             silence: None,
             asserted: None,
+            last_sent: 0,
             kept_rules: Vec::new(),
             owed: false,
             keepalive: false,

@@ -4,6 +4,7 @@
 //! 4-tuple; the optional features the target offered in its SYN or SYN-ACK).
 
 use super::*;
+use crate::run::event::Mitigation;
 
 impl Run<'_> {
     pub(super) fn eval(&self, e: &Expr) -> Result<i64, String> {
@@ -132,9 +133,16 @@ impl Run<'_> {
                 SendOption::Raw(bytes) => OptionSpec::Raw(bytes.clone()),
             });
         }
+        let address = |over: Option<std::net::IpAddr>, own: SocketAddr, what: &str| match over {
+            Some(a) if a.is_ipv4() != own.is_ipv4() => Err(format!(
+                "send.{what} {a} is not of this instance's IP version"
+            )),
+            Some(a) => Ok(SocketAddr::new(a, own.port())),
+            None => Ok(own),
+        };
         Ok(PacketSpec {
-            src: self.tester,
-            dst: self.target_addr,
+            src: address(s.src, self.tester, "src")?,
+            dst: address(s.dst, self.target_addr, "dst")?,
             seq,
             ack,
             flags: s.flags.0,
@@ -199,6 +207,7 @@ impl Run<'_> {
             .inject(&bytes)
             .map_err(|e| fail(step, index, format!("target error: {e}")))?;
         self.conn.on_sent(&spec);
+        self.last_sent = spec.flags;
         self.asserted = None;
         self.owed =
             spec.raw.is_none() && (!spec.payload.is_empty() || spec.flags & flags::FIN != 0);
@@ -448,9 +457,11 @@ impl Run<'_> {
             self.variants.push(b.name.clone());
             let mut among: Vec<String> = branches.iter().map(|x| x.name.clone()).collect();
             among.sort();
+            let mitigation = Mitigation::of(&among, self.last_sent);
             self.choices.push(Choice {
                 chosen: b.name.clone(),
                 among,
+                mitigation,
             });
             self.note(
                 Direction::Note,
