@@ -77,7 +77,8 @@ pub enum RstProfile {
 
 #[derive(Debug, Clone, Args)]
 pub struct SelectArgs {
-    /// Case files or folders (default: ./cases).
+    /// Case files or folders (default: ./cases). Links are followed but each folder is read
+    /// once; only regular files of at most 1 MiB are read.
     pub paths: Vec<PathBuf>,
     /// Only cases whose id contains this substring (or matches this glob, with `*`).
     #[arg(long)]
@@ -136,7 +137,8 @@ pub struct RunArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct CoverageArgs {
-    /// Case files or folders (default: ./cases).
+    /// Case files or folders (default: ./cases). Links are followed but each folder is read
+    /// once; only regular files of at most 1 MiB are read.
     pub paths: Vec<PathBuf>,
     /// Where to write the HTML picture and the text table.
     #[arg(long, default_value = "reports")]
