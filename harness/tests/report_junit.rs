@@ -13,7 +13,7 @@ use tcpconform::report::junit::{xml_text, JunitReporter};
 use tcpconform::run::event::RunEvent;
 
 fn write_report(dir: &Path, events: &[RunEvent]) -> (PathBuf, String) {
-    let path = dir.join("out/junit.xml");
+    let path = dir.join("junit.xml");
     let mut reporter = JunitReporter::new(&path);
     feed(&mut reporter, events);
     let xml = std::fs::read_to_string(&path).expect("the report was written");

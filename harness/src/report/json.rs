@@ -145,7 +145,9 @@ impl From<&Summary> for JsonSummary {
     }
 }
 
-/// Collects the run and writes the document to `path` when it finishes.
+/// Collects the run and writes the document to `path` when it finishes (its folder must
+/// exist: see [`super::check_report_file`]). For results that survive a killed run, see
+/// [`super::jsonl`].
 pub struct JsonReporter {
     path: PathBuf,
     run: JsonRun,
@@ -182,9 +184,6 @@ impl Reporter for JsonReporter {
             RunEvent::CaseFinished(c) => self.run.cases.push(JsonCase::from_result(c)),
             RunEvent::Finished(s) => {
                 self.run.summary = JsonSummary::from(s);
-                if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    fs::create_dir_all(dir)?;
-                }
                 let mut text = self.to_json()?;
                 text.push('\n');
                 fs::write(&self.path, text)?;

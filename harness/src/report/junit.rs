@@ -29,7 +29,8 @@ pub struct JunitReporter {
 }
 
 impl JunitReporter {
-    /// A reporter that writes the XML to `path` when the run finishes.
+    /// A reporter that writes the XML to `path` when the run finishes (its folder must exist:
+    /// see [`super::check_report_file`]).
     pub fn new(path: impl Into<PathBuf>) -> Self {
         JunitReporter {
             path: path.into(),
@@ -163,9 +164,6 @@ impl Reporter for JunitReporter {
             RunEvent::CaseFinished(c) => self.add(c),
             RunEvent::Finished(s) => {
                 self.report.set_time(s.wall);
-                if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    fs::create_dir_all(dir)?;
-                }
                 fs::write(&self.path, self.to_xml()?)?;
             }
             RunEvent::Started { .. } | RunEvent::CaseStarted { .. } => {}

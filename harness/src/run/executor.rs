@@ -10,7 +10,7 @@ use super::runner::run_instance_within;
 use super::stall;
 use crate::case::model::Case;
 use crate::target::Target;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 use std::time::Instant;
@@ -58,52 +58,81 @@ pub fn execute(
     let started = Instant::now();
     let emit = |reporters: &mut [&mut dyn Reporter], ev: &RunEvent| -> std::io::Result<()> {
         for r in reporters.iter_mut() {
-            r.event(ev)?;
+            r.event(ev)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("writing reports: {e}")))?;
         }
         Ok(())
     };
-    emit(
-        reporters,
-        &RunEvent::Started {
-            total: instances.len(),
-            target: target_name.to_string(),
-        },
-    )?;
     let next = AtomicUsize::new(0);
+    // Set when the run must end early for a reason of the harness's own (a report cannot be
+    // written): no worker starts another instance.
+    let abandon = AtomicBool::new(false);
     let (tx, rx) = mpsc::channel::<CaseResult>();
     let mut summary = Summary::default();
     let jobs = jobs.clamp(1, instances.len().max(1));
-    let mut io_result = Ok(());
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
+    std::thread::scope(|scope| -> std::io::Result<()> {
+        // A thread that cannot be made (a process or thread limit) is an error, not a panic:
+        // the run goes on with the workers it has, or ends here if it has none.
+        let mut workers = 0;
+        for n in 0..jobs {
             let tx = tx.clone();
-            let next = &next;
-            scope.spawn(move || {
-                let mut target = make_target();
-                if !target.virtual_clock() {
-                    stall::start();
+            let (next, abandon) = (&next, &abandon);
+            let spawned = std::thread::Builder::new()
+                .name(format!("worker-{n}"))
+                .spawn_scoped(scope, move || {
+                    let mut target = make_target();
+                    if !target.virtual_clock() {
+                        stall::start();
+                    }
+                    loop {
+                        // Interrupted: start nothing more; the target is dropped on the way
+                        // out, which tears its instance down.
+                        if crate::interrupt::requested() || abandon.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(inst) = instances.get(i) else { break };
+                        let instance_seed = seed ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d);
+                        let mut result = run_awake(target.as_mut(), inst, instance_seed, budget);
+                        if let (Outcome::Failed(f), Some(b)) = (&mut result.outcome, baseline) {
+                            f.baseline = b.matches(&result.id, result.ip);
+                        }
+                        if tx.send(result).is_err() {
+                            break;
+                        }
+                    }
+                });
+            match spawned {
+                Ok(_) => workers += 1,
+                Err(e) if workers == 0 => {
+                    return Err(std::io::Error::new(
+                        e.kind(),
+                        format!("cannot start a worker thread: {e}"),
+                    ))
                 }
-                loop {
-                    // Interrupted: start nothing more; the target is dropped on the way out,
-                    // which tears its instance down.
-                    if crate::interrupt::requested() {
-                        break;
-                    }
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(inst) = instances.get(i) else { break };
-                    let instance_seed = seed ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d);
-                    let mut result = run_awake(target.as_mut(), inst, instance_seed, budget);
-                    if let (Outcome::Failed(f), Some(b)) = (&mut result.outcome, baseline) {
-                        f.baseline = b.matches(&result.id, result.ip);
-                    }
-                    if tx.send(result).is_err() {
-                        break;
-                    }
+                Err(e) => {
+                    eprintln!(
+                        "warning: started {workers} of {jobs} worker threads ({e}); the run \
+                         goes on with those"
+                    );
+                    break;
                 }
-            });
+            }
         }
         drop(tx);
-        for result in rx {
+        let begun = emit(
+            reporters,
+            &RunEvent::Started {
+                total: instances.len(),
+                target: target_name.to_string(),
+            },
+        );
+        if begun.is_err() {
+            abandon.store(true, Ordering::Relaxed);
+            return begun;
+        }
+        let mut io_result = Ok(());
+        for result in rx.iter() {
             if result.passed() {
                 summary.passed += 1;
             } else if result.failed() {
@@ -117,8 +146,8 @@ pub fn execute(
                 io_result = emit(reporters, &RunEvent::CaseFinished(Box::new(result)));
             }
         }
-    });
-    io_result?;
+        io_result
+    })?;
     summary.wall = started.elapsed();
     emit(reporters, &RunEvent::Finished(summary))?;
     Ok(summary)
