@@ -160,6 +160,10 @@ impl Response {
 /// nor drive the terminal that shows the log.
 pub fn printable(text: &str, max: usize) -> String {
     use std::fmt::Write as _;
+    // Most log lines are short plain ASCII: nothing to escape, nothing to cut.
+    if text.len() <= max && text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return text.to_string();
+    }
     let mut out = String::with_capacity(text.len().min(max) + 40);
     let mut escaped = String::new();
     for (i, ch) in text.char_indices() {

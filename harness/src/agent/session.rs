@@ -80,6 +80,17 @@ struct Conn {
     line_started: Option<Instant>,
 }
 
+/// Which deadline a connection meets next.
+#[derive(Debug, Clone, Copy)]
+enum Due {
+    /// Not authenticated in time.
+    Auth,
+    /// A request line begun and not ended in time.
+    Line,
+    /// A session without a request for too long.
+    Idle,
+}
+
 /// Every open control connection, and the one that holds the session.
 pub struct Sessions {
     config: ServerConfig,
@@ -196,7 +207,7 @@ impl Sessions {
 
     /// Ends the connections whose time is up.
     pub fn tick(&mut self, now: Instant, backend: &mut dyn Backend) {
-        let due: Vec<(ConnId, String)> = self
+        let due: Vec<(ConnId, Due)> = self
             .conns
             .iter()
             .filter_map(|(id, c)| {
@@ -204,8 +215,14 @@ impl Sessions {
                 (now >= at).then_some((*id, why))
             })
             .collect();
+        let t = self.config.timeouts;
         for (id, why) in due {
-            self.end(id, Response::refused(why), backend);
+            let message = match why {
+                Due::Auth => format!("authentication timeout: no valid auth within {:?}", t.auth),
+                Due::Line => format!("request line unfinished after {:?}: session closed", t.line),
+                Due::Idle => format!("idle for {:?}: session closed", t.idle),
+            };
+            self.end(id, Response::refused(message), backend);
         }
     }
 
@@ -217,22 +234,15 @@ impl Sessions {
         }
     }
 
-    /// When `id` is next due, and the refusal it gets then.
-    fn deadline(&self, id: ConnId, c: &Conn) -> (Instant, String) {
+    /// When `id` is next due, and for what.
+    fn deadline(&self, id: ConnId, c: &Conn) -> (Instant, Due) {
         let t = self.config.timeouts;
         if self.owner != Some(id) {
-            let why = format!("authentication timeout: no valid auth within {:?}", t.auth);
-            return (c.accepted + t.auth, why);
+            return (c.accepted + t.auth, Due::Auth);
         }
         match c.line_started {
-            Some(at) => (
-                at + t.line,
-                format!("request line unfinished after {:?}: session closed", t.line),
-            ),
-            None => (
-                c.last_request + t.idle,
-                format!("idle for {:?}: session closed", t.idle),
-            ),
+            Some(at) => (at + t.line, Due::Line),
+            None => (c.last_request + t.idle, Due::Idle),
         }
     }
 
