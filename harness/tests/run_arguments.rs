@@ -58,8 +58,30 @@ fn jobs_over_the_cap_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
-/// `tcpconform run -j 8 cases/rst` as the unprivileged user `nobody` allowed `nproc`
-/// processes and threads in all (RLIMIT_NPROC binds only without root).
+/// Threads (tasks) that run as `nobody` now: RLIMIT_NPROC counts every one of them.
+fn nobody_tasks() -> u64 {
+    let mut n = 0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+            continue;
+        };
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        if field("Uid:") == Some(65534) {
+            n += field("Threads:").unwrap_or(1);
+        }
+    }
+    n
+}
+
+/// `tcpconform run -j 8 cases/rst` as the unprivileged user `nobody`, allowed `nproc`
+/// processes and threads beyond those nobody already has (RLIMIT_NPROC binds only without
+/// root).
 fn run_with_thread_limit(nproc: u64) -> Option<Output> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
@@ -70,6 +92,7 @@ fn run_with_thread_limit(nproc: u64) -> Option<Output> {
     // SAFETY: chmod of a path we own; nobody must enter the working folder.
     let c = std::ffi::CString::new(dir.path().as_os_str().as_encoded_bytes()).expect("path");
     unsafe { libc::chmod(c.as_ptr(), 0o755) };
+    let nproc = nproc + nobody_tasks();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tcpconform"));
     cmd.current_dir(dir.path())
         .args(["run", "-j", "8"])
