@@ -32,24 +32,33 @@ for i in $(seq 1 "$runs"); do
     "$bin" run "$@" --json "$out/run-$i.json" >"$out/run-$i.log" 2>&1
     rc=$?
     set -e
-    echo "run $i: exit $rc, $(( $(date +%s) - start )) s, $(tail -n1 "$out/run-$i.log")"
+    # The totals line (`N passed, N failed`), or the log's last line if there is none.
+    totals=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out/run-$i.log" | tail -n1)
+    echo "run $i: exit $rc, $(( $(date +%s) - start )) s, ${totals:-$(tail -n1 "$out/run-$i.log")}"
 done
 python3 - "$out" "$runs" <<'PY'
 import json, sys, collections
 out, runs = sys.argv[1], int(sys.argv[2])
 verdicts = collections.defaultdict(list)
 failed_runs = 0
+broken = []
 for i in range(1, runs + 1):
-    d = json.load(open(f"{out}/run-{i}.json"))
-    if d["summary"]["failed"]:
+    try:
+        d = json.load(open(f"{out}/run-{i}.json"))
+    except (OSError, ValueError) as e:
+        broken.append(i)
+        print(f"run {i}: no report ({e}); see {out}/run-{i}.log")
+        continue
+    if d["summary"]["failed"] or d["summary"].get("inconsistent"):
         failed_runs += 1
     for c in d["cases"]:
         verdicts[c["name"]].append(c["status"])
-flaky = {n: v for n, v in verdicts.items() if len(set(v)) > 1 or len(v) != runs}
+runs_read = runs - len(broken)
+flaky = {n: v for n, v in verdicts.items() if len(set(v)) > 1 or len(v) != runs_read}
 statuses = collections.Counter(v[0] for v in verdicts.values())
-print(f"{len(verdicts)} instances x {runs} runs: {dict(statuses)} in run 1")
+print(f"{len(verdicts)} instances x {runs_read} runs: {dict(statuses)} in the first")
 for name, v in sorted(flaky.items()):
     print(f"FLAKY {name}: {collections.Counter(v)}")
-print(f"{len(flaky)} flaky instances, {failed_runs} runs with failures")
-sys.exit(1 if flaky or failed_runs else 0)
+print(f"{len(flaky)} flaky instances, {failed_runs} runs with failures, {len(broken)} runs without a report")
+sys.exit(1 if flaky or failed_runs or broken else 0)
 PY

@@ -1,7 +1,8 @@
 //! Replays fuzz inputs outside libFuzzer, printing the decoded input first: for the structured
 //! targets this is the readable form of a crash (what `cargo fuzz fmt` shows).
 //!
-//! Usage: `cargo run --example replay -- <state_machine|state_machine_pair|parse_segment> <file>...`
+//! Usage: `cargo run --example replay -- <state_machine|state_machine_pair|parse_segment|agent_protocol> <file>...`
+//! (`agent_protocol` is only decoded without the `harness` feature, and replayed with it).
 
 use arbitrary::{Arbitrary, Unstructured};
 
@@ -28,6 +29,11 @@ fn main() {
                 tcpconform_fuzz::pair::Pair::run(&input);
             }
             "parse_segment" => tcpconform_fuzz::parse_segment(&data),
+            "agent_protocol" => {
+                println!("{:#?}", tcpconform_fuzz::agent_input::decode(&data));
+                #[cfg(feature = "harness")]
+                tcpconform_fuzz::agent::agent_protocol(&data);
+            }
             other => panic!("unknown target {other}"),
         }
         println!("== {path}: no failure");

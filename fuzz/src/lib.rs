@@ -4,8 +4,13 @@
 //! - [`wire_check`]: parse/emit round trip and the differential against etherparse;
 //! - [`state_machine`]: one reference [`reference_stack::stack::Stack`] against a fuzzer-driven
 //!   peer model, with invariants checked after every event;
-//! - [`pair`]: two stacks through a lossy, reordering, duplicating channel.
+//! - [`pair`]: two stacks through a lossy, reordering, duplicating channel;
+//! - `agent` (feature `harness`): the agent's connection handling against a backend that makes
+//!   no socket call, its input format in [`agent_input`].
 
+#[cfg(feature = "harness")]
+pub mod agent;
+pub mod agent_input;
 pub mod pair;
 pub mod pattern;
 pub mod state_machine;

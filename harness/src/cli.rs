@@ -78,7 +78,8 @@ pub enum RstProfile {
 
 #[derive(Debug, Clone, Args)]
 pub struct SelectArgs {
-    /// Case files or folders (default: ./cases).
+    /// Case files or folders (default: ./cases). Links are followed but each folder is read
+    /// once; only regular files of at most 1 MiB are read.
     pub paths: Vec<PathBuf>,
     /// Only cases whose id contains this substring (or matches this glob, with `*`);
     /// repeatable: a case matching any of them.
@@ -105,19 +106,26 @@ pub struct RunArgs {
     /// The stack under test.
     #[arg(long, value_enum, default_value = "reference")]
     pub target: TargetKind,
-    /// Case instances in flight at once (default: the cores on the reference; 64 on linux,
-    /// whose instances mostly wait; 8 on link; with an agent, 1; with --slow, all).
-    #[arg(short = 'j', long)]
+    /// Case instances in flight at once, 1 to 256 (default: the cores on the reference; 64
+    /// on linux, whose instances mostly wait; 8 on link; with an agent, 1; with --slow, all,
+    /// at most 256). `-j 0` is an error. Never more workers than instances.
+    #[arg(short = 'j', long, value_parser = parse_jobs)]
     pub jobs: Option<usize>,
-    /// Write a JUnit XML report here.
+    /// Write a JUnit XML report here when the run ends. Its folder must exist.
     #[arg(long)]
     pub junit: Option<PathBuf>,
-    /// Write a JSON report here.
+    /// Write a JSON report here when the run ends. Its folder must exist.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Where pcaps of failing cases go.
-    #[arg(long, default_value = "reports/pcap")]
-    pub pcap_dir: PathBuf,
+    /// Write a JSON-lines report here as the run goes: a `started` line, one `case` line per
+    /// finished instance, written at once, and a `summary` line. A killed run leaves every
+    /// instance finished so far. Its folder must exist.
+    #[arg(long)]
+    pub jsonl: Option<PathBuf>,
+    /// Where pcaps of failing cases go [default: reports/pcap, made as needed]. A folder named
+    /// here is made if missing; its parent must exist.
+    #[arg(long)]
+    pub pcap_dir: Option<PathBuf>,
     /// Write a pcap for every case, not only failing ones.
     #[arg(long)]
     pub pcap_all: bool,
@@ -228,7 +236,8 @@ impl AppArg {
 
 #[derive(Debug, Clone, Args)]
 pub struct CoverageArgs {
-    /// Case files or folders (default: ./cases).
+    /// Case files or folders (default: ./cases). Links are followed but each folder is read
+    /// once; only regular files of at most 1 MiB are read.
     pub paths: Vec<PathBuf>,
     /// Where to write the HTML picture and the text table.
     #[arg(long, default_value = "reports")]
@@ -242,6 +251,22 @@ fn parse_seed(s: &str) -> Result<u64, String> {
         None => t.parse(),
     };
     parsed.map_err(|_| format!("`{s}` is not a seed (a number, decimal or 0x-hex)"))
+}
+
+/// Most workers `run` starts (`-j`): each is a thread, and on `--target linux` a network
+/// namespace of its own.
+pub const MAX_JOBS: usize = 256;
+
+/// Where pcaps go without `--pcap-dir`.
+pub const DEFAULT_PCAP_DIR: &str = "reports/pcap";
+
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("-j 0: at least one worker (without -j: one per core)".into()),
+        Ok(n) if n > MAX_JOBS => Err(format!("-j {n}: at most {MAX_JOBS} workers")),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("-j {s}: a number of workers, 1 to {MAX_JOBS}")),
+    }
 }
 
 fn parse_budget(s: &str) -> Result<std::time::Duration, String> {

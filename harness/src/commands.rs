@@ -3,9 +3,12 @@
 use crate::case::load::case_root;
 use crate::case::load::load_paths;
 use crate::case::model::Case;
-use crate::cli::{CoverageArgs, IpChoice, RstProfile, RunArgs, SelectArgs, TargetKind};
+use crate::cli::{
+    CoverageArgs, IpChoice, RstProfile, RunArgs, SelectArgs, TargetKind, DEFAULT_PCAP_DIR, MAX_JOBS,
+};
 use crate::exit;
 use crate::report::json::JsonReporter;
+use crate::report::jsonl::JsonlReporter;
 use crate::report::junit::JunitReporter;
 use crate::report::pcap::PcapReporter;
 use crate::report::terminal::TerminalReporter;
@@ -95,7 +98,43 @@ fn instances<'c>(cases: &'c [Case], select: &SelectArgs) -> Result<Vec<Instance<
     Ok(out)
 }
 
+/// Checks every report path before anything runs (see [`crate::report::check_report_file`]):
+/// a bad path is a usage error now, not after the whole run.
+fn check_report_paths(args: &RunArgs) -> Result<(), u8> {
+    let files = [
+        ("--junit", &args.junit),
+        ("--json", &args.json),
+        ("--jsonl", &args.jsonl),
+    ];
+    let mut problems = Vec::new();
+    for (flag, path) in files {
+        if let Some(p) = path {
+            if let Err(why) = crate::report::check_report_file(p) {
+                problems.push(format!("{flag} {}: {why}", p.display()));
+            }
+        }
+    }
+    let (dir, named) = match &args.pcap_dir {
+        Some(d) => (d.clone(), true),
+        None => (PathBuf::from(DEFAULT_PCAP_DIR), false),
+    };
+    if let Err(why) = crate::report::check_report_dir(&dir, !named) {
+        problems.push(format!("--pcap-dir {}: {why}", dir.display()));
+    }
+    for p in &problems {
+        eprintln!("error: {p}");
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(exit::USAGE)
+    }
+}
+
 pub fn run(args: &RunArgs) -> u8 {
+    if let Err(code) = check_report_paths(args) {
+        return code;
+    }
     let cases = match load(&args.select) {
         Ok(c) => c,
         Err(code) => return code,
@@ -130,7 +169,7 @@ pub fn run(args: &RunArgs) -> u8 {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut jobs = args.jobs.unwrap_or(match args.target {
         TargetKind::Reference => cores,
-        _ if args.slow => instances.len(),
+        _ if args.slow => instances.len().min(MAX_JOBS),
         TargetKind::Linux => 64,
         TargetKind::Link => 8,
     });
@@ -202,12 +241,27 @@ pub fn run(args: &RunArgs) -> u8 {
         .as_ref()
         .map(|p| JunitReporter::new(p).seed(seed));
     let mut json = args.json.as_ref().map(|p| JsonReporter::new(p).seed(seed));
-    let mut pcap = PcapReporter::new(args.pcap_dir.clone()).all(args.pcap_all);
+    let mut jsonl = match args.jsonl.as_deref().map(JsonlReporter::create).transpose() {
+        Ok(j) => j.map(|j| j.seed(seed)),
+        Err(e) => {
+            let path = args.jsonl.as_deref().unwrap_or(std::path::Path::new(""));
+            eprintln!("error: --jsonl {}: {e}", path.display());
+            return exit::USAGE;
+        }
+    };
+    let mut pcap = match &args.pcap_dir {
+        Some(dir) => PcapReporter::new(dir.clone()),
+        None => PcapReporter::new(DEFAULT_PCAP_DIR).create_parents(true),
+    }
+    .all(args.pcap_all);
     let mut reporters: Vec<&mut dyn Reporter> = Vec::new();
     if let Some(j) = junit.as_mut() {
         reporters.push(j);
     }
     if let Some(j) = json.as_mut() {
+        reporters.push(j);
+    }
+    if let Some(j) = jsonl.as_mut() {
         reporters.push(j);
     }
     reporters.push(&mut pcap);
@@ -235,7 +289,7 @@ pub fn run(args: &RunArgs) -> u8 {
             instances.len()
         );
         if let Err(e) = result {
-            eprintln!("error: writing reports: {e}");
+            eprintln!("error: {e}");
         }
         return exit::FAILED;
     }
@@ -249,7 +303,7 @@ pub fn run(args: &RunArgs) -> u8 {
         Ok(summary) if summary.failed == 0 && summary.inconsistent == 0 => exit::PASSED,
         Ok(_) => exit::FAILED,
         Err(e) => {
-            eprintln!("error: writing reports: {e}");
+            eprintln!("error: {e}");
             exit::USAGE
         }
     }

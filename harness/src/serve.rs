@@ -62,7 +62,7 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value = "echo")]
     pub app: AppKind,
     /// Also obey the agent protocol on this control address (no wildcard).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::agent::address::parse_socket_addr)]
     pub agent_listen: Option<SocketAddr>,
     /// The agent token, first line of this file (else a random one is printed).
     #[arg(long)]
@@ -408,7 +408,7 @@ fn agent_config(args: &ServeArgs) -> Result<Option<(SocketAddr, ServerConfig)>, 
     let Some(addr) = args.agent_listen else {
         return Ok(None);
     };
-    if addr.ip().is_unspecified() {
+    if crate::agent::address::is_wildcard(addr.ip()) {
         return Err(format!(
             "--agent-listen {addr}: refusing a wildcard control address"
         ));
@@ -430,6 +430,7 @@ fn agent_config(args: &ServeArgs) -> Result<Option<(SocketAddr, ServerConfig)>, 
                 ports: args.allow_ports.clone(),
                 peers: args.allow_peers.clone(),
             },
+            timeouts: Default::default(),
         },
     )))
 }

@@ -9,7 +9,7 @@ use tcpconform::report::json::JsonReporter;
 
 fn document() -> Value {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("nested/run.json");
+    let path = dir.path().join("run.json");
     let mut reporter = JsonReporter::new(&path);
     feed(&mut reporter, &run_events());
     let text = std::fs::read_to_string(&path).expect("the document was written");

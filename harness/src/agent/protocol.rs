@@ -246,6 +246,49 @@ impl Request {
     }
 }
 
+/// `text` fit for one log line, or for a message that quotes what a peer sent: every control
+/// character (C0 including tab and newline, DEL, C1) and every character that reorders or
+/// hides text on a terminal (bidirectional controls, line and paragraph separators, the byte
+/// order mark, non-characters) written as a visible `\u{..}` escape, and the whole cut after
+/// `max` octets with a note of how much more there was. The result never holds such a
+/// character and is at most `max` + 40 octets long, so a request can neither forge a log line
+/// nor drive the terminal that shows the log.
+pub fn printable(text: &str, max: usize) -> String {
+    use std::fmt::Write as _;
+    // Most log lines are short plain ASCII: nothing to escape, nothing to cut.
+    if text.len() <= max && text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len().min(max) + 40);
+    let mut escaped = String::new();
+    for (i, ch) in text.char_indices() {
+        escaped.clear();
+        if hides_text(ch) {
+            let _ = write!(escaped, "\\u{{{:x}}}", u32::from(ch));
+        } else {
+            escaped.push(ch);
+        }
+        if out.len() + escaped.len() > max {
+            let _ = write!(out, "... ({} more octets)", text.len() - i);
+            break;
+        }
+        out.push_str(&escaped);
+    }
+    out
+}
+
+/// Characters a log line must not carry as they are.
+fn hides_text(ch: char) -> bool {
+    ch.is_control()
+        || matches!(ch,
+            '\u{200b}'..='\u{200f}'       // zero-width space and joiners, LRM, RLM
+            | '\u{2028}'..='\u{202e}'     // line and paragraph separators, embeddings, overrides
+            | '\u{2060}'..='\u{2069}'     // word joiner, invisible operators, isolates
+            | '\u{feff}'                  // byte order mark
+            | '\u{fff9}'..='\u{fffb}'     // interlinear annotation controls
+            | '\u{fffe}' | '\u{ffff}')
+}
+
 /// Lower-case hex of `data`.
 pub fn hex(data: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -316,6 +359,34 @@ mod tests {
         assert!(!token_eq("0123456789abcde", "0123456789abcdef"));
         assert!(!token_eq("0123456789abcdef0", "0123456789abcdef"));
         assert!(!token_eq("", "0123456789abcdef"));
+    }
+
+    #[test]
+    fn printable_escapes_and_bounds() {
+        assert_eq!(printable("listen 8080", 100), "listen 8080");
+        assert_eq!(
+            printable("x\nagent: auth -> ok\u{1b}[2J", 100),
+            "x\\u{a}agent: auth -> ok\\u{1b}[2J"
+        );
+        assert_eq!(
+            printable("\r\t\u{7f}\u{9b}", 100),
+            "\\u{d}\\u{9}\\u{7f}\\u{9b}"
+        );
+        assert_eq!(
+            printable("a\u{202e}b\u{2066}c", 100),
+            "a\\u{202e}b\\u{2066}c"
+        );
+        assert_eq!(printable("één", 100), "één");
+        let long = "A".repeat(10_000);
+        let cut = printable(&long, 100);
+        assert_eq!(cut, format!("{}... (9900 more octets)", "A".repeat(100)));
+        // Never more than max + 40, never a control character, whatever comes in.
+        let nasty: String = (0u32..0x3000).filter_map(char::from_u32).collect();
+        let p = printable(&nasty, 300);
+        assert!(p.len() <= 340, "{}", p.len());
+        assert!(!p.chars().any(hides_text));
+        // An escape is never cut in half.
+        assert_eq!(printable("ab\n", 4), "ab... (1 more octets)");
     }
 
     #[test]

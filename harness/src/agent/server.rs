@@ -1,23 +1,22 @@
-//! The agent's server side: one authenticated harness at a time, every request checked against
-//! the [`Policy`] before a [`Backend`] performs it, every request logged on stderr.
+//! The agent's server side: the sockets and the clock around [`Sessions`] (who holds the
+//! session, deadlines, what each line means), every request checked against the [`Policy`]
+//! before a [`Backend`] performs it, every request logged on stderr.
 
-use super::protocol::{token_eq, unhex, Request, Response, MAX_IO, MAX_LINE};
+use super::protocol::{unhex, Request, Response, MAX_IO};
+use super::session::{Action, ConnId, Sessions, Timeouts};
 use crate::app::sockets::SocketApp;
 use crate::app::ErrorKind;
 use crate::sys::sockdiag;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// A session with no request for this long is closed (its sockets aborted). Longer than any
-/// wait a case may make between two application calls (R2 of 3 minutes, 2MSL, ...), so that a
-/// harness in the middle of a case is never cut off.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
-
-/// How often the accept loop looks at its stop flag.
+/// How often the serving loop looks at its stop flag.
 const ACCEPT_POLL: Duration = Duration::from_millis(50);
 
 /// What the agent may touch: the only addresses and ports its socket calls may name.
@@ -130,145 +129,12 @@ impl Backend for OsBackend {
     }
 }
 
-/// What one attempt at reading a request line gave.
-enum Line {
-    /// A whole line is in the buffer (newline removed).
-    Complete,
-    /// The read timed out; the buffer keeps what came so far.
-    Pending,
-    /// End of stream.
-    Closed,
-}
-
-/// Reads (the rest of) one line of at most [`MAX_LINE`] octets into `buf`. An error if the line
-/// is longer: the session cannot resynchronise and is closed.
-fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<Line> {
-    let limit = (MAX_LINE + 1).saturating_sub(buf.len()) as u64;
-    let before = buf.len();
-    match reader.by_ref().take(limit).read_until(b'\n', buf) {
-        Ok(_) => {}
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) =>
-        {
-            return Ok(Line::Pending)
-        }
-        Err(e) => return Err(e),
-    }
-    if buf.last() == Some(&b'\n') {
-        buf.pop();
-        return Ok(Line::Complete);
-    }
-    if buf.len() > MAX_LINE {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("request longer than {MAX_LINE} octets"),
-        ));
-    }
-    if buf.len() == before {
-        return Ok(Line::Closed);
-    }
-    // The stream ended inside a line: take it as the last request.
-    Ok(Line::Complete)
-}
-
-fn send(stream: &mut TcpStream, resp: &Response) -> io::Result<()> {
-    let mut line = serde_json::to_vec(resp).map_err(io::Error::other)?;
-    line.push(b'\n');
-    stream.write_all(&line)
-}
-
 /// The agent's settings.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub token: String,
     pub policy: Policy,
-}
-
-/// One session: authenticate, then check and perform requests until the harness hangs up.
-fn session(
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    config: &ServerConfig,
-    backend: &mut dyn Backend,
-    stop: &AtomicBool,
-) {
-    let log = |what: &str, resp: &Response| {
-        let outcome = match resp {
-            Response::Refused { message } => format!("REFUSED: {message}"),
-            Response::Error { message, .. } => format!("error: {message}"),
-            Response::Data { data } => format!("data ({} octets)", data.len() / 2),
-            other => serde_json::to_string(other).unwrap_or_default(),
-        };
-        eprintln!("agent: {peer}: {what} -> {outcome}");
-    };
-    let _ = stream.set_read_timeout(Some(ACCEPT_POLL));
-    let _ = stream.set_nodelay(true);
-    let Ok(read_half) = stream.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(read_half);
-    let mut buf = Vec::new();
-    let mut authenticated = false;
-    let mut idle_since = std::time::Instant::now();
-    loop {
-        if stop.load(Ordering::SeqCst) || crate::interrupt::requested() {
-            break;
-        }
-        match read_line(&mut reader, &mut buf) {
-            Ok(Line::Complete) => idle_since = std::time::Instant::now(),
-            Ok(Line::Pending) => {
-                if idle_since.elapsed() > IDLE_TIMEOUT {
-                    eprintln!("agent: {peer}: idle for {IDLE_TIMEOUT:?}");
-                    break;
-                }
-                continue;
-            }
-            Ok(Line::Closed) => break,
-            Err(e) => {
-                let resp = Response::refused(format!("bad request: {e}"));
-                log("(unreadable)", &resp);
-                let _ = send(&mut stream, &resp);
-                break;
-            }
-        }
-        let parsed = super::protocol::parse_request(&buf);
-        buf.clear();
-        let req = match parsed {
-            Ok(r) => r,
-            Err(e) => {
-                let resp = Response::refused(format!("bad request: {e}"));
-                log("(malformed)", &resp);
-                if send(&mut stream, &resp).is_err() || !authenticated {
-                    break;
-                }
-                continue;
-            }
-        };
-        let resp = if !authenticated {
-            match &req {
-                Request::Auth { token } if token_eq(token, &config.token) => {
-                    authenticated = true;
-                    Response::Ok
-                }
-                Request::Auth { .. } => Response::refused("authentication failed"),
-                _ => Response::refused("authenticate first: {\"op\":\"auth\",\"token\":...}"),
-            }
-        } else {
-            match config.policy.check(&req) {
-                Err(message) => Response::refused(message),
-                Ok(()) => backend.call(&req),
-            }
-        };
-        log(&req.summary(), &resp);
-        if send(&mut stream, &resp).is_err() || !authenticated {
-            break;
-        }
-    }
-    backend.reset();
-    eprintln!("agent: {peer}: session closed, sockets aborted");
+    pub timeouts: Timeouts,
 }
 
 /// A bound agent, not yet serving.
@@ -304,6 +170,13 @@ impl Drop for ServerHandle {
     }
 }
 
+/// Octets read from a control connection at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Connections taken from the listen queue per turn, so that a flood of them cannot starve
+/// the session.
+const ACCEPTS_PER_TURN: usize = 64;
+
 impl Server {
     /// Bind the control port. The caller has already refused wildcard addresses if it must.
     pub fn bind(addr: SocketAddr, config: ServerConfig) -> io::Result<Server> {
@@ -316,48 +189,95 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serve until `stop` is set or the process is interrupted (SIGINT, SIGTERM): one session
-    /// at a time, on this thread; a harness that connects while another is served is told so
-    /// and disconnected.
+    /// Serve until `stop` is set or the process is interrupted (SIGINT, SIGTERM), on this
+    /// thread: one poll(2) loop over the listener and every control connection, the rules in
+    /// [`Sessions`]. The backend's calls do not block (a connection is never waited for), so
+    /// a harness that connects while another holds the session is answered at once.
     pub fn run(self, backend: &mut dyn Backend, stop: &AtomicBool) {
-        let busy = Arc::new(AtomicBool::new(false));
-        std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::channel::<(TcpStream, SocketAddr)>();
-            let config = &self.config;
-            let worker_busy = busy.clone();
-            scope.spawn(move || {
-                for (stream, peer) in rx {
-                    session(stream, peer, config, backend, stop);
-                    worker_busy.store(false, Ordering::SeqCst);
+        let mut sessions = Sessions::new(self.config.clone());
+        let mut streams: BTreeMap<ConnId, TcpStream> = BTreeMap::new();
+        let mut next_id: ConnId = 0;
+        let mut buf = vec![0u8; READ_CHUNK];
+        let write_within = self.config.timeouts.line;
+        // SIGINT/SIGTERM stop the agent like `stop` does (see `crate::interrupt`).
+        while !stop.load(Ordering::SeqCst) && !crate::interrupt::requested() {
+            let now = Instant::now();
+            let wait = sessions
+                .next_deadline()
+                .map_or(ACCEPT_POLL, |d| d.saturating_duration_since(now))
+                .min(ACCEPT_POLL);
+            let ids: Vec<ConnId> = streams.keys().copied().collect();
+            let mut fds: Vec<libc::pollfd> = std::iter::once(self.listener.as_raw_fd())
+                .chain(streams.values().map(AsRawFd::as_raw_fd))
+                .map(|fd| libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                })
+                .collect();
+            // Round up: a deadline 0.4 ms away must not become a busy loop of 0 ms polls.
+            let ms = i32::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
+            // SAFETY: `fds` is a valid array of pollfd of the length given.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    eprintln!("agent: poll: {e}");
+                    std::thread::sleep(ACCEPT_POLL);
                 }
-            });
-            // SIGINT/SIGTERM stop the agent like `stop` does (see `crate::interrupt`).
-            while !stop.load(Ordering::SeqCst) && !crate::interrupt::requested() {
-                match self.listener.accept() {
-                    Ok((mut stream, peer)) => {
-                        let _ = stream.set_nonblocking(false);
-                        if busy.swap(true, Ordering::SeqCst) {
-                            let resp = Response::refused("busy: another harness is connected");
-                            eprintln!("agent: {peer}: connection refused: busy");
-                            let _ = send(&mut stream, &resp);
-                            continue;
-                        }
-                        eprintln!("agent: {peer}: connected");
-                        if tx.send((stream, peer)).is_err() {
-                            break;
-                        }
+                continue;
+            }
+            let now = Instant::now();
+            for (fd, id) in fds.iter().skip(1).zip(&ids) {
+                if fd.revents == 0 {
+                    continue;
+                }
+                let Some(stream) = streams.get_mut(id) else {
+                    continue;
+                };
+                match stream.read(&mut buf) {
+                    Ok(0) => {
+                        streams.remove(id);
+                        sessions.closed(*id, backend);
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(ACCEPT_POLL)
-                    }
-                    Err(e) => {
-                        eprintln!("agent: accept: {e}");
-                        std::thread::sleep(ACCEPT_POLL);
+                    Ok(n) => sessions.received(*id, buf.get(..n).unwrap_or(&[]), now, backend),
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                        ) => {}
+                    Err(_) => {
+                        streams.remove(id);
+                        sessions.closed(*id, backend);
                     }
                 }
             }
-            drop(tx);
-        });
+            // Connections are read before new ones are taken: a harness that hangs up and
+            // connects again is not told `busy` by its own old session.
+            if fds.first().is_some_and(|f| f.revents != 0) {
+                for _ in 0..ACCEPTS_PER_TURN {
+                    match self.listener.accept() {
+                        Ok((stream, peer)) => {
+                            let _ = stream.set_nonblocking(true);
+                            let _ = stream.set_nodelay(true);
+                            let id = next_id;
+                            next_id += 1;
+                            streams.insert(id, stream);
+                            sessions.accepted(id, peer, now, backend);
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => {
+                            eprintln!("agent: accept: {e}");
+                            break;
+                        }
+                    }
+                }
+            }
+            sessions.tick(Instant::now(), backend);
+            perform(&mut sessions, &mut streams, backend, write_within);
+        }
+        sessions.shutdown(backend);
+        perform(&mut sessions, &mut streams, backend, write_within);
     }
 
     /// [`Server::run`] on a thread of its own (in the caller's network namespace).
@@ -374,4 +294,65 @@ impl Server {
             addr,
         })
     }
+}
+
+/// Carries out what [`Sessions`] decided, in order.
+fn perform(
+    sessions: &mut Sessions,
+    streams: &mut BTreeMap<ConnId, TcpStream>,
+    backend: &mut dyn Backend,
+    write_within: Duration,
+) {
+    while let Some(action) = sessions.poll_action() {
+        match action {
+            Action::Send(id, resp) => {
+                let Some(stream) = streams.get_mut(&id) else {
+                    continue;
+                };
+                if let Err(e) = send(stream, &resp, write_within) {
+                    eprintln!("agent: connection {id}: cannot send: {e}");
+                    streams.remove(&id);
+                    sessions.closed(id, backend);
+                }
+            }
+            // Dropping the stream closes it.
+            Action::Close(id) => drop(streams.remove(&id)),
+            Action::Log(line) => eprintln!("agent: {line}"),
+        }
+    }
+}
+
+/// Writes one response line on a non-blocking stream, waiting at most `within` for room: a
+/// harness that does not read its answers cannot hold the agent.
+fn send(stream: &mut TcpStream, resp: &Response, within: Duration) -> io::Result<()> {
+    let mut line = serde_json::to_vec(resp).map_err(io::Error::other)?;
+    line.push(b'\n');
+    let until = Instant::now() + within;
+    let mut rest = line.as_slice();
+    while !rest.is_empty() {
+        match stream.write(rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => rest = rest.get(n..).unwrap_or(&[]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("the peer took no response for {within:?}"),
+                    ));
+                }
+                let mut pfd = libc::pollfd {
+                    fd: stream.as_raw_fd(),
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                let ms = i32::try_from(left.as_millis().max(1)).unwrap_or(i32::MAX);
+                // SAFETY: one valid pollfd.
+                unsafe { libc::poll(&mut pfd, 1, ms) };
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }

@@ -2,6 +2,9 @@
 //! inlined. Every file is checked before returning, so one run reports every error.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, Metadata, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -20,31 +23,41 @@ pub const BASELINES_DIR: &str = "baselines";
 /// produce a million cases).
 pub const MAX_GRID_INSTANCES: usize = 4096;
 
+/// Largest case file (or prelude library) the loader reads: 1 MiB. The corpus's largest file
+/// is a few KiB; anything near this is a mistake, or a link to something that never ends.
+pub const MAX_CASE_FILE: usize = 1 << 20;
+
 /// Loads every `*.yaml` / `*.yml` under `paths` (folders recursively, in name order; files and
 /// folders whose name starts with `_` or `.`, and `baselines` folders, are skipped), expands
 /// grids, inlines preludes and checks that ids are unique. Returns all cases, or every
 /// diagnostic of every file.
+///
+/// Symbolic links are followed, but each folder is read once (by device and inode): a link
+/// back up the tree is a diagnostic, not an endless walk. Only regular files of at most
+/// [`MAX_CASE_FILE`] octets are read (see [`read_case_file`]).
 pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Case>, Vec<Diagnostic>> {
     let mut files = Vec::new();
     let mut diags = Vec::new();
+    let mut walk = Walk::default();
     for p in paths {
-        if p.is_dir() {
-            collect(p, &mut files, &mut diags);
-        } else if p.is_file() {
-            files.push(p.clone());
-        } else {
-            diags.push(Diagnostic::file(p.clone(), "no such file or folder"));
+        match std::fs::metadata(p) {
+            Ok(meta) if meta.is_dir() => walk.folder(p, &meta, &mut files, &mut diags),
+            Ok(_) => files.push(p.clone()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                diags.push(Diagnostic::file(p.clone(), "no such file or folder"))
+            }
+            Err(e) => diags.push(Diagnostic::file(p.clone(), format!("cannot read: {e}"))),
         }
     }
     let mut loader = Loader::default();
     let mut cases = Vec::new();
     for file in files {
-        match std::fs::read_to_string(&file) {
+        match read_case_file(&file) {
             Ok(src) => match loader.load_file(&file, &src) {
                 Ok(mut c) => cases.append(&mut c),
                 Err(mut d) => diags.append(&mut d),
             },
-            Err(e) => diags.push(Diagnostic::file(file.clone(), format!("cannot read: {e}"))),
+            Err(why) => diags.push(Diagnostic::file(file.clone(), why)),
         }
     }
     diags.extend(check_unique_ids(&cases));
@@ -53,6 +66,63 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Case>, Vec<Diagnostic>> {
     } else {
         Err(diags)
     }
+}
+
+/// The text of a case file, or why it cannot be one: only a regular file is opened (a FIFO
+/// named `*.yaml` would block the read for ever, `/dev/zero` behind a link would never end),
+/// and only up to [`MAX_CASE_FILE`] octets are read.
+pub fn read_case_file(path: &Path) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    regular(&meta)?;
+    // Should the file have become a FIFO since the check, O_NONBLOCK keeps the open from
+    // waiting for a writer; the type is checked again on what was opened.
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let meta = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
+    regular(&meta)?;
+    let mut data = Vec::new();
+    File::take(file, MAX_CASE_FILE as u64 + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if data.len() > MAX_CASE_FILE {
+        // Grew while being read: its size now is the best figure there is.
+        let len = std::fs::metadata(path).map_or(data.len() as u64, |m| m.len());
+        return Err(too_large(len));
+    }
+    String::from_utf8(data).map_err(|_| "cannot read: stream did not contain valid UTF-8".into())
+}
+
+fn regular(meta: &Metadata) -> Result<(), String> {
+    let t = meta.file_type();
+    if t.is_file() {
+        if meta.len() > MAX_CASE_FILE as u64 {
+            return Err(too_large(meta.len()));
+        }
+        return Ok(());
+    }
+    let what = if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_dir() {
+        "a folder"
+    } else {
+        "of another type"
+    };
+    Err(format!(
+        "not a regular file ({what}); case files must be regular files"
+    ))
+}
+
+fn too_large(len: u64) -> String {
+    format!("larger than 1 MiB ({len} octets); case files are limited to {MAX_CASE_FILE} octets")
 }
 
 /// Loads one case file from memory (`path` names it in diagnostics and is where preludes are
@@ -67,31 +137,59 @@ pub fn load_str(path: &Path, src: &str) -> Result<Vec<Case>, Vec<Diagnostic>> {
     }
 }
 
-fn collect(dir: &Path, files: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
+/// The folders walked so far, by device and inode, with the path each was first read as.
+#[derive(Default)]
+struct Walk {
+    seen: HashMap<(u64, u64), PathBuf>,
+}
+
+impl Walk {
+    fn folder(
+        &mut self,
+        dir: &Path,
+        meta: &Metadata,
+        files: &mut Vec<PathBuf>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        if let Some(first) = self.seen.get(&(meta.dev(), meta.ino())) {
             diags.push(Diagnostic::file(
                 dir.to_path_buf(),
-                format!("cannot read folder: {e}"),
+                format!(
+                    "folder already visited as {} (a symlink loop, or a second link to one \
+                     folder): each folder is read once",
+                    first.display()
+                ),
             ));
             return;
         }
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for p in paths {
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with('_') || name.starts_with('.') {
-            continue;
-        }
-        if p.is_dir() {
-            if name == BASELINES_DIR {
+        self.seen
+            .insert((meta.dev(), meta.ino()), dir.to_path_buf());
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) => {
+                diags.push(Diagnostic::file(
+                    dir.to_path_buf(),
+                    format!("cannot read folder: {e}"),
+                ));
+                return;
+            }
+        };
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for p in paths {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.starts_with('_') || name.starts_with('.') {
                 continue;
             }
-            collect(&p, files, diags);
-        } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-            files.push(p);
+            // Through links: a link to a folder is walked (once), a link to a file is read.
+            match std::fs::metadata(&p) {
+                Ok(m) if m.is_dir() && name == BASELINES_DIR => {}
+                Ok(m) if m.is_dir() => self.folder(&p, &m, files, diags),
+                // Anything else named like a case file is one; reading it says what is wrong
+                // (a dangling link, a FIFO, a device).
+                _ if p.extension().is_some_and(|e| e == "yaml" || e == "yml") => files.push(p),
+                _ => {}
+            }
         }
     }
 }
@@ -101,7 +199,7 @@ fn check_unique_ids(cases: &[Case]) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     for c in cases {
         if let Some(first) = seen.get(c.id.as_str()) {
-            let src = std::fs::read_to_string(&*c.loc.file).unwrap_or_default();
+            let src = read_case_file(&c.loc.file).unwrap_or_default();
             diags.push(Diagnostic::at(
                 (*c.loc.file).clone(),
                 &src,
@@ -254,17 +352,14 @@ impl Loader {
         if let Some(lib) = self.libraries.get(path) {
             return lib.clone();
         }
-        let lib = match std::fs::read_to_string(path) {
+        let lib = match read_case_file(path) {
             Ok(src) => {
                 let (lib, diags) = parse_library(path, &src);
                 self.pending.extend(diags);
                 lib
             }
-            Err(e) => {
-                self.pending.push(Diagnostic::file(
-                    path.to_path_buf(),
-                    format!("cannot read: {e}"),
-                ));
+            Err(why) => {
+                self.pending.push(Diagnostic::file(path.to_path_buf(), why));
                 Err(())
             }
         };

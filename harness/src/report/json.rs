@@ -23,7 +23,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::direction_name;
-use crate::run::event::{CaseResult, Outcome, Reporter, RunEvent, Summary, TraceEntry};
+use crate::run::event::{
+    CaseResult, Inconsistency, Outcome, Reporter, RunEvent, Summary, TraceEntry,
+};
 
 /// The whole document.
 #[derive(Debug, Clone, Serialize)]
@@ -52,6 +54,18 @@ pub struct JsonSummary {
     pub not_run: usize,
     pub inconsistent: usize,
     pub wall_secs: f64,
+}
+
+impl From<&Inconsistency> for JsonInconsistency {
+    fn from(i: &Inconsistency) -> JsonInconsistency {
+        JsonInconsistency {
+            mitigation: i.mitigation.map(|m| m.describe()),
+            known: i.known.clone(),
+            among: i.among.clone(),
+            taken: i.taken.iter().cloned().collect(),
+            fails: i.fails,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -176,7 +190,9 @@ impl From<&Summary> for JsonSummary {
     }
 }
 
-/// Collects the run and writes the document to `path` when it finishes.
+/// Collects the run and writes the document to `path` when it finishes (its folder must
+/// exist: see [`super::check_report_file`]). For results that survive a killed run, see
+/// [`super::jsonl`].
 pub struct JsonReporter {
     path: PathBuf,
     run: JsonRun,
@@ -221,16 +237,7 @@ impl Reporter for JsonReporter {
             RunEvent::CaseStarted { .. } => {}
             RunEvent::CaseFinished(c) => self.run.cases.push(JsonCase::from_result(c)),
             RunEvent::Inconsistent(list) => {
-                self.run.inconsistent_choices = list
-                    .iter()
-                    .map(|i| JsonInconsistency {
-                        mitigation: i.mitigation.map(|m| m.describe()),
-                        known: i.known.clone(),
-                        among: i.among.clone(),
-                        taken: i.taken.iter().cloned().collect(),
-                        fails: i.fails,
-                    })
-                    .collect();
+                self.run.inconsistent_choices = list.iter().map(JsonInconsistency::from).collect();
             }
             RunEvent::TargetUnusable { reason, after } => {
                 self.run.target_unusable = Some(match after {
@@ -240,9 +247,6 @@ impl Reporter for JsonReporter {
             }
             RunEvent::Finished(s) => {
                 self.run.summary = JsonSummary::from(s);
-                if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    fs::create_dir_all(dir)?;
-                }
                 let mut text = self.to_json()?;
                 text.push('\n');
                 fs::write(&self.path, text)?;

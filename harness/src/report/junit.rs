@@ -67,7 +67,8 @@ fn seconds(s: f64) -> String {
 }
 
 impl JunitReporter {
-    /// A reporter that writes the XML to `path` when the run finishes.
+    /// A reporter that writes the XML to `path` when the run finishes (its folder must exist:
+    /// see [`super::check_report_file`]).
     pub fn new(path: impl Into<PathBuf>) -> Self {
         JunitReporter {
             path: path.into(),

@@ -5,11 +5,13 @@
 //! failure detail.
 
 pub mod json;
+pub mod jsonl;
 pub mod junit;
 pub mod pcap;
 pub mod terminal;
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use crate::run::event::{Direction, Failure, TraceEntry};
 
@@ -85,4 +87,64 @@ pub fn escape_controls(text: &str) -> String {
         }
     }
     out
+}
+
+/// Checks, before a run, that a report file can be written at `path`: its folder exists and
+/// is writable, and `path` is not a folder. Nothing is created: a report is never written
+/// into a folder the user did not make.
+pub fn check_report_file(path: &Path) -> Result<(), String> {
+    if path.is_dir() {
+        return Err("is a folder; name a file".into());
+    }
+    writable_folder(parent(path))?;
+    if path.exists() {
+        writable(path)?;
+    }
+    Ok(())
+}
+
+/// Checks, before a run, that captures can go into `dir`: it is a writable folder, or it is
+/// missing and so can be made there: its parent folder exists and is writable
+/// (`create_parents`: the nearest folder that exists on the way up is, for a default path).
+pub fn check_report_dir(dir: &Path, create_parents: bool) -> Result<(), String> {
+    if dir.exists() {
+        return writable_folder(dir);
+    }
+    let mut up = parent(dir);
+    while create_parents && !up.exists() {
+        up = parent(up);
+    }
+    writable_folder(up)
+}
+
+/// The folder `path` is in (`.` for a bare name).
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+fn writable_folder(dir: &Path) -> Result<(), String> {
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(format!("no such folder {}", dir.display()))
+        }
+        Err(e) => Err(format!("folder {}: {e}", dir.display())),
+        Ok(m) if !m.is_dir() => Err(format!("{} is not a folder", dir.display())),
+        Ok(_) => writable(dir),
+    }
+}
+
+fn writable(path: &Path) -> Result<(), String> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| format!("{}: a NUL in the path", path.display()))?;
+    // SAFETY: a valid NUL-terminated path; access(2) only reads it. W_OK also fails on a
+    // read-only file system (EROFS), which is the one case root meets.
+    if unsafe { libc::access(c.as_ptr(), libc::W_OK) } != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(format!("{} is not writable: {e}", path.display()));
+    }
+    Ok(())
 }

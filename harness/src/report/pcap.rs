@@ -18,17 +18,27 @@ use crate::run::event::{CaseResult, IpVersion, Outcome, Reporter, RunEvent};
 pub struct PcapReporter {
     dir: PathBuf,
     all: bool,
+    parents: bool,
     written: Vec<PathBuf>,
 }
 
 impl PcapReporter {
-    /// Write captures of failed case instances into `dir` (created if missing).
+    /// Write captures of failed case instances into `dir`, which is made when the first
+    /// capture is written if it is missing (its parent folder is not).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         PcapReporter {
             dir: dir.into(),
             all: false,
+            parents: false,
             written: Vec::new(),
         }
+    }
+
+    /// Also make the missing folders above `dir` (for the default `reports/pcap`, which no
+    /// user named).
+    pub fn create_parents(mut self, parents: bool) -> Self {
+        self.parents = parents;
+        self
     }
 
     /// Write a capture for every case instance, passed and skipped too.
@@ -46,7 +56,16 @@ impl PcapReporter {
         if !self.all && !matches!(c.outcome, Outcome::Failed(_)) {
             return Ok(());
         }
-        fs::create_dir_all(&self.dir)?;
+        if !self.dir.is_dir() {
+            if self.parents {
+                fs::create_dir_all(&self.dir)?;
+            } else {
+                match fs::create_dir(&self.dir) {
+                    Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+                    _ => {}
+                }
+            }
+        }
         let path = self.dir.join(pcap_file_name(&c.id, c.ip));
         write_pcap(&path, c)?;
         self.written.push(path);

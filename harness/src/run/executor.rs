@@ -7,7 +7,7 @@ use super::event::{
     family, CaseResult, Direction, Inconsistency, IpVersion, Mitigation, Outcome, Reporter,
     RunEvent, Summary, TraceEntry, Verdict,
 };
-use super::runner::{minimum_duration, run_instance_within};
+use super::runner::{minimum_duration, run_instance_within, SETUP_FAILED};
 use super::stall;
 use crate::case::model::{Case, StepKind};
 use crate::target::{Liveness, Target};
@@ -110,7 +110,8 @@ pub fn execute(
     let started = Instant::now();
     let emit = |reporters: &mut [&mut dyn Reporter], ev: &RunEvent| -> std::io::Result<()> {
         for r in reporters.iter_mut() {
-            r.event(ev)?;
+            r.event(ev)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("writing reports: {e}")))?;
         }
         Ok(())
     };
@@ -179,7 +180,8 @@ pub fn execute(
             if io_result.is_ok() {
                 io_result = emit(reporters, &RunEvent::CaseFinished(Box::new(result)));
             }
-        });
+            io_result.is_ok()
+        })?;
         not_started.extend(left);
     }
     io_result?;
@@ -313,8 +315,9 @@ fn not_run_result(inst: &Instance<'_>, target: &str, reason: &str) -> CaseResult
 }
 
 /// Runs the instances at `order` (indices into `instances`) on `jobs` workers, handing each
-/// result to `done` on the calling thread. Returns the indices not started (the run was
-/// stopped or interrupted).
+/// result to `done` on the calling thread; `done` returning false (a report cannot be
+/// written) starts nothing more. Returns the indices not started (the run was stopped or
+/// interrupted), or an error if not one worker thread could be made.
 fn phase(
     order: &[usize],
     jobs: usize,
@@ -322,62 +325,90 @@ fn phase(
     opts: &RunOptions<'_>,
     make_target: &(dyn Fn() -> Box<dyn Target> + Sync),
     stop: &Stop,
-    mut done: impl FnMut(CaseResult),
-) -> Vec<usize> {
+    mut done: impl FnMut(CaseResult) -> bool,
+) -> std::io::Result<Vec<usize>> {
     let next = AtomicUsize::new(0);
+    let abandon = AtomicBool::new(false);
     let (tx, rx) = mpsc::channel::<CaseResult>();
     let jobs = jobs.clamp(1, order.len().max(1));
     let (seed, baseline, budget, strict) = (opts.seed, opts.baseline, opts.budget, opts.strict);
     let fail_fast = opts.fail_fast;
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
+    std::thread::scope(|scope| -> std::io::Result<()> {
+        // A thread that cannot be made (a process or thread limit) is an error, not a panic:
+        // the run goes on with the workers it has, or ends here if it has none.
+        let mut workers = 0;
+        for n in 0..jobs {
             let tx = tx.clone();
-            let next = &next;
-            scope.spawn(move || {
-                let mut target = make_target();
-                let persistent = target.capabilities().persistent;
-                if !target.virtual_clock() {
-                    stall::start();
+            let (next, abandon) = (&next, &abandon);
+            let spawned = std::thread::Builder::new()
+                .name(format!("worker-{n}"))
+                .spawn_scoped(scope, move || {
+                    let mut target = make_target();
+                    let persistent = target.capabilities().persistent;
+                    if !target.virtual_clock() {
+                        stall::start();
+                    }
+                    loop {
+                        // Interrupted or stopped: start nothing more; the target is dropped
+                        // on the way out, which tears its instance down.
+                        if crate::interrupt::requested()
+                            || stop.stopped()
+                            || abandon.load(Ordering::SeqCst)
+                        {
+                            break;
+                        }
+                        let n = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(&i) = order.get(n) else { break };
+                        let inst = &instances[i];
+                        let instance_seed = seed ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d);
+                        let mut result = run_awake(target.as_mut(), inst, instance_seed, budget);
+                        if persistent && matches!(result.outcome, Outcome::Failed(_)) {
+                            check_alive(target.as_mut(), &mut result, stop);
+                        }
+                        if let (Outcome::Failed(f), Some(b)) = (&mut result.outcome, baseline) {
+                            f.baseline = b.explain(&result.id, result.ip, f);
+                        }
+                        result.verdict = Verdict::of(&result.outcome, strict);
+                        if let Some(b) = baseline {
+                            b.record(&result);
+                        }
+                        if fail_fast && result.verdict == Verdict::Failed {
+                            stop.stop(Halt::FailFast {
+                                failed: result.display_name(),
+                            });
+                        }
+                        if tx.send(result).is_err() {
+                            break;
+                        }
+                    }
+                });
+            match spawned {
+                Ok(_) => workers += 1,
+                Err(e) if workers == 0 => {
+                    return Err(std::io::Error::new(
+                        e.kind(),
+                        format!("cannot start a worker thread: {e}"),
+                    ))
                 }
-                loop {
-                    // Interrupted or stopped: start nothing more; the target is dropped on
-                    // the way out, which tears its instance down.
-                    if crate::interrupt::requested() || stop.stopped() {
-                        break;
-                    }
-                    let n = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(&i) = order.get(n) else { break };
-                    let inst = &instances[i];
-                    let instance_seed = seed ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d);
-                    let mut result = run_awake(target.as_mut(), inst, instance_seed, budget);
-                    if persistent && matches!(result.outcome, Outcome::Failed(_)) {
-                        check_alive(target.as_mut(), &mut result, stop);
-                    }
-                    if let (Outcome::Failed(f), Some(b)) = (&mut result.outcome, baseline) {
-                        f.baseline = b.explain(&result.id, result.ip, f);
-                    }
-                    result.verdict = Verdict::of(&result.outcome, strict);
-                    if let Some(b) = baseline {
-                        b.record(&result);
-                    }
-                    if fail_fast && result.verdict == Verdict::Failed {
-                        stop.stop(Halt::FailFast {
-                            failed: result.display_name(),
-                        });
-                    }
-                    if tx.send(result).is_err() {
-                        break;
-                    }
+                Err(e) => {
+                    eprintln!(
+                        "warning: started {workers} of {jobs} worker threads ({e}); the run \
+                         goes on with those"
+                    );
+                    break;
                 }
-            });
+            }
         }
         drop(tx);
         for result in rx {
-            done(result);
+            if !done(result) {
+                abandon.store(true, Ordering::SeqCst);
+            }
         }
-    });
+        Ok(())
+    })?;
     let started = next.load(Ordering::SeqCst).min(order.len());
-    order[started..].to_vec()
+    Ok(order[started..].to_vec())
 }
 
 /// After a failed instance on a shared stack: is the stack still there? If not, the run
@@ -413,7 +444,8 @@ pub const ATTEMPTS: u64 = 3;
 /// ISN, so a remote target's leftover connection cannot meet it). The trace of the attempt
 /// that counts starts with a note per discarded attempt. If every attempt stalls and fails, the
 /// instance is skipped as inconclusive, never failed: a FAIL is always one the harness was
-/// awake for.
+/// awake for. An attempt whose target could not be set up ([`SETUP_FAILED`]: a namespace or
+/// route that did not come up in time on a loaded machine) runs again too, after a pause.
 fn run_awake(
     target: &mut dyn Target,
     inst: &Instance<'_>,
@@ -433,6 +465,23 @@ fn run_awake(
             _ => None,
         };
         attempt += 1;
+        let setup_failed = match &result.outcome {
+            Outcome::Inconclusive { reason } if reason.starts_with(SETUP_FAILED) => {
+                Some(reason.clone())
+            }
+            _ => None,
+        };
+        if let Some(reason) = &setup_failed {
+            if attempt < ATTEMPTS {
+                discarded.push(format!(
+                    "attempt {attempt} of {ATTEMPTS} discarded: {reason}"
+                ));
+                if !target.virtual_clock() {
+                    std::thread::sleep(Duration::from_secs(attempt));
+                }
+                continue;
+            }
+        }
         if let Some((s, message)) = &stalled {
             discarded.push(format!(
                 "attempt {attempt} of {ATTEMPTS} discarded: the harness was off the CPU for \
@@ -591,5 +640,88 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(r.verdict, Verdict::Inconclusive);
+    }
+
+    /// The reference stack behind a setup that fails its first `failures` opens.
+    struct SlowSetup {
+        inner: ReferenceTarget,
+        failures: u32,
+        opened: u32,
+    }
+
+    impl Target for SlowSetup {
+        fn name(&self) -> &str {
+            "slow-setup"
+        }
+        fn open(
+            &mut self,
+            ip: IpVersion,
+            s: &BTreeMap<String, String>,
+        ) -> Result<Endpoints, TargetError> {
+            self.opened += 1;
+            if self.opened <= self.failures {
+                return Err(TargetError(
+                    "TUN device: 2001:db8::1: no local route".into(),
+                ));
+            }
+            self.inner.open(ip, s)
+        }
+        fn inject(&mut self, p: &[u8]) -> Result<(), TargetError> {
+            self.inner.inject(p)
+        }
+        fn receive(&mut self, within: Duration) -> Result<Option<Received>, TargetError> {
+            self.inner.receive(within)
+        }
+        fn app(&mut self, call: &AppCall) -> Result<AppResult, TargetError> {
+            self.inner.app(call)
+        }
+        fn state(
+            &mut self,
+            local: SocketAddr,
+            remote: SocketAddr,
+        ) -> Result<Option<crate::tcp::TcpState>, TargetError> {
+            self.inner.state(local, remote)
+        }
+        fn wait(&mut self, d: Duration) -> Result<(), TargetError> {
+            self.inner.wait(d)
+        }
+        fn now(&self) -> Duration {
+            self.inner.now()
+        }
+        fn close(&mut self) {
+            self.inner.close()
+        }
+    }
+
+    #[test]
+    fn a_target_that_cannot_be_set_up_is_no_verdict_on_the_stack() {
+        let cases = load_str(std::path::Path::new("t.yaml"), CASE).expect("case loads");
+        let inst = Instance {
+            case: &cases[0],
+            ip: IpVersion::V4,
+        };
+        let run = |failures| {
+            let mut t = SlowSetup {
+                inner: ReferenceTarget::new(Default::default()),
+                failures,
+                opened: 0,
+            };
+            let r = run_awake(&mut t, &inst, 7, Duration::from_secs(60));
+            (r, t.opened)
+        };
+        // Set up at the second try: the verdict is the second attempt's, noted.
+        let (r, opened) = run(1);
+        assert!(r.passed(), "{:?}", r.outcome);
+        assert_eq!(opened, 2);
+        assert!(
+            r.trace[0].text.contains("could not set up"),
+            "{:?}",
+            r.trace[0]
+        );
+        // Never: inconclusive, not failed.
+        let (r, opened) = run(u32::MAX);
+        assert_eq!(opened, ATTEMPTS as u32);
+        assert_eq!(r.verdict, Verdict::Inconclusive, "{:?}", r.outcome);
+        assert!(!r.failed());
     }
 }

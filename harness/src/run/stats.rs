@@ -446,6 +446,9 @@ pub fn isn_sample(io: &mut Io<'_>, s: &IsnSample) -> Result<(), String> {
         // A SYN lost on the way (a busy link, a full device queue) is resent, as TCP resends
         // an unanswered SYN (RFC 6298 5): up to SYN_TRIES, each wait twice the last.
         let mut answer = None;
+        // Segments on this sample's tuple that did not answer its SYN (an ACK from a
+        // connection the target still holds there, say): the failure shows the last one.
+        let mut unanswering = (0usize, None);
         let mut sent_at = io.target.now();
         let mut wait = ANSWER_WITHIN;
         for attempt in 0..SYN_TRIES {
@@ -476,7 +479,12 @@ pub fn isn_sample(io: &mut Io<'_>, s: &IsnSample) -> Result<(), String> {
                     // Answers to earlier samples (SYN-ACK retransmissions) are skipped, and so
                     // is an ACK of this sample's SYN sent again (RFC 5961 4.2's challenge ACK
                     // from SYN-RECEIVED: the SYN-ACK was lost; its retransmission follows).
-                    Some(_) => continue,
+                    Some((_, o)) => {
+                        if o.dst == src && o.src == io.target_addr {
+                            unanswering = (unanswering.0 + 1, Some(render(&o, None)));
+                        }
+                        continue;
+                    }
                 }
             };
             if answer.is_some() {
@@ -485,9 +493,18 @@ pub fn isn_sample(io: &mut Io<'_>, s: &IsnSample) -> Result<(), String> {
             wait *= 2;
         }
         let Some(o) = answer else {
+            let seen = match unanswering {
+                (0, _) => "nothing came back on its 4-tuple".to_string(),
+                (n, Some(last)) => {
+                    format!(
+                        "on its 4-tuple came {n} segment(s) that do not answer it, the last {last}"
+                    )
+                }
+                (n, None) => format!("on its 4-tuple came {n} segment(s) that do not answer it"),
+            };
             return Err(format!(
-                "isn_sample {}: no answer to the SYN from port {port}, sent {SYN_TRIES} times \
-                 (isn_sample needs a listening target, `setup: listen`)",
+                "isn_sample {}: no SYN-ACK acknowledging the SYN from port {port} and no reset, \
+                 SYN sent {SYN_TRIES} times; {seen}",
                 i + 1
             ));
         };

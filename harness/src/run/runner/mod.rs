@@ -277,6 +277,10 @@ pub fn run_instance_within(
     run_instance(target, case, ip, seed)
 }
 
+/// How an instance whose target could not be opened begins its reason (inconclusive: no
+/// segment was sent, so it says nothing about the stack; the executor tries it again).
+pub const SETUP_FAILED: &str = "the harness could not set up the target";
+
 /// Runs `case` on `ip` against `target`. A case that needs what the target cannot give
 /// ([`fit::unmet`]) is skipped with the reason.
 pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u64) -> CaseResult {
@@ -294,7 +298,7 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
     let outcome_and_trace = (|| {
         let ep = target
             .open(ip, &case.sysctls)
-            .map_err(|e| (format!("cannot open target: {e}"), Vec::new()))?;
+            .map_err(|e| (format!("{SETUP_FAILED}: {e}"), Vec::new()))?;
         let setup = case.setup;
         // The tester's port: a fresh one from a target whose stack outlives instances, else
         // random in the dynamic range. `setup: connect` names the port the target connects
@@ -428,6 +432,11 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
         }
         Ok((Err(_), trace, _, Some(outcome), _)) => (outcome, trace),
         Ok((Err(f), trace, _, None, _)) => (Outcome::Failed(f), trace),
+        // The harness could not make the target ready (a namespace, a device, a route):
+        // nothing was sent, so there is no verdict on the stack.
+        Err((message, trace)) if message.starts_with(SETUP_FAILED) => {
+            (Outcome::Inconclusive { reason: message }, trace)
+        }
         Err((message, trace)) => (
             Outcome::Failed(Failure {
                 step: 0,
