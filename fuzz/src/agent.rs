@@ -64,7 +64,7 @@ impl Backend for Fake {
                 data: hex(&b"data"[..(*max).min(4)]),
             },
             Request::State { .. } => Response::State {
-                state: Some("ESTABLISHED".into()),
+                state: Some(tcpconform::case::TcpState::Established),
             },
             _ => Response::Ok,
         }
