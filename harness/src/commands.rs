@@ -434,3 +434,81 @@ pub fn coverage(args: &CoverageArgs) -> u8 {
         }
     }
 }
+
+/// `tcpconform matrix`: saved runs side by side, written under `--out`.
+pub fn matrix(args: &crate::cli::MatrixArgs) -> u8 {
+    use crate::compare::{matrix::Matrix, page, SavedRun};
+    if !args.pcap_dirs.is_empty() && args.pcap_dirs.len() != args.runs.len() {
+        eprintln!(
+            "error: {} --pcap-dir for {} run(s): give one per run, in the same order (`-` for a \
+             run without captures)",
+            args.pcap_dirs.len(),
+            args.runs.len()
+        );
+        return exit::USAGE;
+    }
+    let mut runs = Vec::new();
+    for path in &args.runs {
+        match SavedRun::load(path) {
+            Ok(r) => runs.push(r),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::USAGE;
+            }
+        }
+    }
+    let pcap_dirs: Vec<Option<PathBuf>> = args
+        .pcap_dirs
+        .iter()
+        .map(|d| (d != "-").then(|| PathBuf::from(d)))
+        .collect();
+    let m = Matrix::build(runs, &pcap_dirs);
+    let written = page::write(&m, &args.out)
+        .and_then(|_| std::fs::write(args.out.join("matrix.json"), m.to_json(&args.out)))
+        .and_then(|()| std::fs::write(args.out.join("matrix.csv"), m.to_csv()));
+    match written {
+        Ok(()) => {
+            println!(
+                "{} run(s), {} instance(s), {} differ: wrote {} (and matrix.json, matrix.csv, \
+                 traces/)",
+                m.columns.len(),
+                m.rows.len(),
+                m.rows.iter().filter(|r| r.differs).count(),
+                args.out.join("index.html").display()
+            );
+            exit::PASSED
+        }
+        Err(e) => {
+            eprintln!(
+                "error: writing the matrix under {}: {e}",
+                args.out.display()
+            );
+            exit::USAGE
+        }
+    }
+}
+
+/// `tcpconform diff`: exit 1 when a verdict regressed (see `cli::DIFF_EXIT_STATUS`).
+pub fn diff(args: &crate::cli::DiffArgs) -> u8 {
+    use crate::compare::SavedRun;
+    let (old, new) = match (SavedRun::load(&args.old), SavedRun::load(&args.new)) {
+        (Ok(o), Ok(n)) => (o, n),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let d = crate::compare::diff::diff(&old, &new);
+    let _ = write!(std::io::stdout(), "{}", d.table());
+    if let Some(path) = &args.json {
+        if let Err(e) = std::fs::write(path, d.to_json()) {
+            eprintln!("error: writing {}: {e}", path.display());
+            return exit::USAGE;
+        }
+    }
+    if d.regressions() > 0 {
+        exit::FAILED
+    } else {
+        exit::PASSED
+    }
+}

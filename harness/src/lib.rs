@@ -17,6 +17,7 @@ pub mod tcp;
 
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod coverage;
 pub mod exit;
 pub mod interrupt;
