@@ -53,6 +53,21 @@ pub enum Command {
     /// (`run --json`); exit 1 when a verdict regressed.
     #[command(after_help = DIFF_EXIT_STATUS)]
     Diff(DiffArgs),
+    /// Convert packetdrill scripts to case files: each step names its script line; every line
+    /// no case can say is reported, and the case is marked partial or not written. Exit 0
+    /// when every script imported fully, 1 otherwise, 2 on usage errors.
+    ImportPkt(ImportPktArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportPktArgs {
+    /// packetdrill scripts (`.pkt`).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Write the case files under this folder (partial imports under its `_partial/`, which
+    /// `run` skips); without it, one script's case goes to stdout.
+    #[arg(short = 'o', long = "out")]
+    pub out: Option<PathBuf>,
 }
 
 /// `diff`'s exit statuses and what counts as a regression, for `--help`.

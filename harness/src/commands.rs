@@ -35,19 +35,41 @@ fn load(select: &SelectArgs) -> Result<Vec<Case>, u8> {
             return Err(exit::USAGE);
         }
     }
-    match load_paths(&paths) {
-        Ok(cases) => Ok(cases),
-        Err(diags) => {
-            for d in &diags {
-                eprintln!("{d}");
+    // packetdrill scripts go through the importer (`import-pkt`).
+    let (pkts, paths): (Vec<PathBuf>, Vec<PathBuf>) =
+        paths.into_iter().partition(|p| crate::import::is_pkt(p));
+    let mut cases = Vec::new();
+    if !paths.is_empty() {
+        match load_paths(&paths) {
+            Ok(c) => cases = c,
+            Err(diags) => {
+                for d in &diags {
+                    eprintln!("{d}");
+                }
+                eprintln!(
+                    "error: {} problem(s) in case files; nothing was run",
+                    diags.len()
+                );
+                return Err(exit::USAGE);
             }
-            eprintln!(
-                "error: {} problem(s) in case files; nothing was run",
-                diags.len()
-            );
-            Err(exit::USAGE)
         }
     }
+    if !pkts.is_empty() {
+        match crate::import::load_pkts(&pkts) {
+            Ok(mut c) => cases.append(&mut c),
+            Err(errors) => {
+                for e in &errors {
+                    eprint!("{e}");
+                    if !e.ends_with('\n') {
+                        eprintln!();
+                    }
+                }
+                eprintln!("error: packetdrill scripts that do not import fully; nothing was run");
+                return Err(exit::USAGE);
+            }
+        }
+    }
+    Ok(cases)
 }
 
 /// The instances a selection runs: cases x IP versions, filtered, sorted, partitioned.
@@ -510,5 +532,62 @@ pub fn diff(args: &crate::cli::DiffArgs) -> u8 {
         exit::FAILED
     } else {
         exit::PASSED
+    }
+}
+
+/// `tcpconform import-pkt`: packetdrill scripts to case files.
+pub fn import_pkt(args: &crate::cli::ImportPktArgs) -> u8 {
+    use crate::import::{self, Status};
+    if let Some(missing) = args.files.iter().find(|f| !f.is_file()) {
+        eprintln!("error: {}: no such file", missing.display());
+        return exit::USAGE;
+    }
+    if args.out.is_none() && args.files.len() > 1 {
+        eprintln!(
+            "error: {} scripts: give -o DIR to write their cases",
+            args.files.len()
+        );
+        return exit::USAGE;
+    }
+    let ids = import::ids(&args.files);
+    let all: Vec<import::Imported> = args
+        .files
+        .iter()
+        .zip(&ids)
+        .map(|(f, id)| import::import_file(f, id))
+        .collect();
+    for imp in &all {
+        let Some(yaml) = &imp.yaml else {
+            eprint!("{}", import::report(imp, None));
+            continue;
+        };
+        match &args.out {
+            Some(dir) => {
+                let path = import::output_path(dir, imp);
+                let written = path
+                    .parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|()| std::fs::write(&path, yaml));
+                if let Err(e) = written {
+                    eprintln!("error: writing {}: {e}", path.display());
+                    return exit::USAGE;
+                }
+                print!("{}", import::report(imp, Some(&path)));
+            }
+            None => {
+                eprint!("{}", import::report(imp, None));
+                print!("{yaml}");
+            }
+        }
+    }
+    if args.out.is_some() {
+        print!("{}", import::summary(&all));
+    } else {
+        eprint!("{}", import::summary(&all));
+    }
+    if all.iter().all(|i| i.status == Status::Full) {
+        exit::PASSED
+    } else {
+        exit::FAILED
     }
 }

@@ -20,6 +20,7 @@ pub mod commands;
 pub mod compare;
 pub mod coverage;
 pub mod exit;
+pub mod import;
 pub mod interrupt;
 
 pub mod agent;
