@@ -210,10 +210,10 @@ fn inherently_unsupported(e: &Event) -> Option<Why> {
         Action::Syscall(s) => match s.name.as_str() {
             "socket" | "bind" | "listen" | "accept" | "accept4" | "connect" | "write" | "read"
             | "close" | "shutdown" | "fcntl" => None,
-            "send" | "recv" if s.args.get(3).is_some_and(|f| f != "0") => {
+            "send" | "recv" | "sendto" | "recvfrom" if s.args.get(3).is_some_and(|f| f != "0") => {
                 Some(why(&format!("{} flags", s.name), s.args[3].clone()))
             }
-            "send" | "recv" => None,
+            "send" | "recv" | "sendto" | "recvfrom" => None,
             "setsockopt" => {
                 let name = s.args.get(2).cloned().unwrap_or_default();
                 (!matches!(
