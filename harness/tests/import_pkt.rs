@@ -421,3 +421,26 @@ fn syntax_errors_name_their_line() {
     let imp = import(&format!("{LISTEN}+0 < icmp unreachable port_unreachable\n"));
     assert_eq!(imp.unsupported[0].feature, "ICMP packets");
 }
+
+#[test]
+fn damaged_scripts_are_reported_never_a_panic() {
+    // Every prefix of a script, and the script without each of its characters: the importer
+    // reports what it makes of them and whatever it writes loads.
+    let read = |_: &Path| -> std::io::Result<String> { Err(std::io::ErrorKind::NotFound.into()) };
+    let chars: Vec<char> = EXCHANGE.chars().collect();
+    let mut imported = 0;
+    for i in 0..chars.len() {
+        let prefix: String = chars[..i].iter().collect();
+        let without: String = chars[..i].iter().chain(&chars[i + 1..]).collect();
+        for text in [prefix, without] {
+            let imp = import::import_str(Path::new("/x/t.pkt"), &text, "packetdrill/t", &read);
+            if let Some(yaml) = &imp.yaml {
+                imported += 1;
+                assert!(tcpconform::case::load::load_str(Path::new("t.yaml"), yaml).is_ok());
+            } else {
+                assert_ne!(imp.status, Status::Full);
+            }
+        }
+    }
+    assert!(imported > chars.len() / 2, "only {imported} imports");
+}

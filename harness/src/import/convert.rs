@@ -1017,6 +1017,9 @@ impl Conv<'_> {
         if self.out.setup.is_none() {
             return Err(why("outbound packet", "before any setup".to_string()));
         }
+        if u64::from(p.len) > MAX_CALL_BYTES {
+            return Err(why("payload", format!("{} octets", p.len)));
+        }
         self.wire = true;
         let syn = p.flags.contains('S');
         let mut opts_yaml = None;
