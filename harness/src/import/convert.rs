@@ -12,6 +12,10 @@
 //!   `SO_LINGER {onoff=1, linger=0}`): the case's calls. `close(2)` gives up receiving where
 //!   the case's `close` (RFC 9293 CLOSE, `shutdown(SHUT_WR)` on sockets) does not: the two
 //!   differ once data is left unread or arrives afterwards, and such a close is unsupported.
+//!   (They also differ after `net.ipv4.tcp_fin_timeout` in FIN-WAIT-2, which an orphaned
+//!   socket leaves and the case's does not.) `shutdown(SHUT_RD)` changes nothing on the wire
+//!   but ends later reads, which the case's `shutdown: read` does not: unsupported when a read
+//!   follows.
 //! - `< packet`: a `send`, after a `wait` for its time. Payload octets follow the case
 //!   language's pattern by stream offset, so that a `read` can check what it returns.
 //! - `> packet`: an `expect` of its flags, sequence and acknowledgment numbers, length, window
