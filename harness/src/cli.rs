@@ -46,6 +46,62 @@ pub enum Command {
     /// gone, and the devices in them; prints what it removed. `run --target linux|link` and
     /// `serve` do this at start.
     Sweep,
+    /// Put saved runs (`run --json`) side by side: DIR/index.html (one static page with
+    /// filters), DIR/matrix.json and DIR/matrix.csv, a column per run, a row per case instance.
+    Matrix(MatrixArgs),
+    /// The case instances whose verdict or chosen variants differ between two saved runs
+    /// (`run --json`); exit 1 when a verdict regressed.
+    #[command(after_help = DIFF_EXIT_STATUS)]
+    Diff(DiffArgs),
+    /// Convert packetdrill scripts to case files: each step names its script line; every line
+    /// no case can say is reported, and the case is marked partial or not written. Exit 0
+    /// when every script imported fully, 1 otherwise, 2 on usage errors.
+    ImportPkt(ImportPktArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportPktArgs {
+    /// packetdrill scripts (`.pkt`).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Write the case files under this folder (partial imports under its `_partial/`, which
+    /// `run` skips); without it, one script's case goes to stdout.
+    #[arg(short = 'o', long = "out")]
+    pub out: Option<PathBuf>,
+}
+
+/// `diff`'s exit statuses and what counts as a regression, for `--help`.
+pub const DIFF_EXIT_STATUS: &str = "Exit status: 0 no verdict regressed, 1 some verdict \
+regressed, 2 usage error or a file that is not a run document.\n\
+A verdict regressed when the old run passed and the new one does not (any other verdict, \
+skipped included), or when its severity rose: info (a MAY not taken) < warning (a SHOULD not \
+met) < failed (a MUST not met); a known deviation weighs as the failure it records. Changes to \
+or from inconclusive, not applicable and skipped are listed but are not regressions, nor are \
+other variants or instances only one run has.";
+
+#[derive(Debug, Clone, Args)]
+pub struct MatrixArgs {
+    /// Run documents written by `run --json`, one column each, in this order.
+    #[arg(required = true)]
+    pub runs: Vec<PathBuf>,
+    /// The folder to write index.html, matrix.json, matrix.csv and traces/ into.
+    #[arg(short = 'o', long = "out", default_value = "reports/matrix")]
+    pub out: PathBuf,
+    /// Where each run wrote its captures (`run --pcap-dir`), once per run in the same order;
+    /// `-` for a run without. Cells link the captures that exist.
+    #[arg(long = "pcap-dir")]
+    pub pcap_dirs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    /// The earlier run (`run --json`).
+    pub old: PathBuf,
+    /// The later run.
+    pub new: PathBuf,
+    /// Also write the differences as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

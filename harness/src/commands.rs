@@ -39,19 +39,41 @@ fn load(select: &SelectArgs) -> Result<Vec<Case>, u8> {
             return Err(exit::USAGE);
         }
     }
-    match load_paths(&paths) {
-        Ok(cases) => Ok(cases),
-        Err(diags) => {
-            for d in &diags {
-                eprintln!("{d}");
+    // packetdrill scripts go through the importer (`import-pkt`).
+    let (pkts, paths): (Vec<PathBuf>, Vec<PathBuf>) =
+        paths.into_iter().partition(|p| crate::import::is_pkt(p));
+    let mut cases = Vec::new();
+    if !paths.is_empty() {
+        match load_paths(&paths) {
+            Ok(c) => cases = c,
+            Err(diags) => {
+                for d in &diags {
+                    eprintln!("{d}");
+                }
+                eprintln!(
+                    "error: {} problem(s) in case files; nothing was run",
+                    diags.len()
+                );
+                return Err(exit::USAGE);
             }
-            eprintln!(
-                "error: {} problem(s) in case files; nothing was run",
-                diags.len()
-            );
-            Err(exit::USAGE)
         }
     }
+    if !pkts.is_empty() {
+        match crate::import::load_pkts(&pkts) {
+            Ok(mut c) => cases.append(&mut c),
+            Err(errors) => {
+                for e in &errors {
+                    eprint!("{e}");
+                    if !e.ends_with('\n') {
+                        eprintln!();
+                    }
+                }
+                eprintln!("error: packetdrill scripts that do not import fully; nothing was run");
+                return Err(exit::USAGE);
+            }
+        }
+    }
+    Ok(cases)
 }
 
 /// The instances a selection runs: cases x IP versions, filtered, sorted, partitioned.
@@ -526,5 +548,140 @@ pub fn coverage(args: &CoverageArgs) -> u8 {
             eprintln!("error: writing coverage under {}: {e}", args.out.display());
             exit::USAGE
         }
+    }
+}
+
+/// `tcpconform matrix`: saved runs side by side, written under `--out`.
+pub fn matrix(args: &crate::cli::MatrixArgs) -> u8 {
+    use crate::compare::{matrix::Matrix, page, SavedRun};
+    if !args.pcap_dirs.is_empty() && args.pcap_dirs.len() != args.runs.len() {
+        eprintln!(
+            "error: {} --pcap-dir for {} run(s): give one per run, in the same order (`-` for a \
+             run without captures)",
+            args.pcap_dirs.len(),
+            args.runs.len()
+        );
+        return exit::USAGE;
+    }
+    let mut runs = Vec::new();
+    for path in &args.runs {
+        match SavedRun::load(path) {
+            Ok(r) => runs.push(r),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::USAGE;
+            }
+        }
+    }
+    let pcap_dirs: Vec<Option<PathBuf>> = args
+        .pcap_dirs
+        .iter()
+        .map(|d| (d != "-").then(|| PathBuf::from(d)))
+        .collect();
+    let m = Matrix::build(runs, &pcap_dirs);
+    let written = page::write(&m, &args.out)
+        .and_then(|_| std::fs::write(args.out.join("matrix.json"), m.to_json(&args.out)))
+        .and_then(|()| std::fs::write(args.out.join("matrix.csv"), m.to_csv()));
+    match written {
+        Ok(()) => {
+            println!(
+                "{} run(s), {} instance(s), {} differ: wrote {} (and matrix.json, matrix.csv, \
+                 traces/)",
+                m.columns.len(),
+                m.rows.len(),
+                m.rows.iter().filter(|r| r.differs).count(),
+                args.out.join("index.html").display()
+            );
+            exit::PASSED
+        }
+        Err(e) => {
+            eprintln!(
+                "error: writing the matrix under {}: {e}",
+                args.out.display()
+            );
+            exit::USAGE
+        }
+    }
+}
+
+/// `tcpconform diff`: exit 1 when a verdict regressed (see `cli::DIFF_EXIT_STATUS`).
+pub fn diff(args: &crate::cli::DiffArgs) -> u8 {
+    use crate::compare::SavedRun;
+    let (old, new) = match (SavedRun::load(&args.old), SavedRun::load(&args.new)) {
+        (Ok(o), Ok(n)) => (o, n),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let d = crate::compare::diff::diff(&old, &new);
+    let _ = write!(std::io::stdout(), "{}", d.table());
+    if let Some(path) = &args.json {
+        if let Err(e) = std::fs::write(path, d.to_json()) {
+            eprintln!("error: writing {}: {e}", path.display());
+            return exit::USAGE;
+        }
+    }
+    if d.regressions() > 0 {
+        exit::FAILED
+    } else {
+        exit::PASSED
+    }
+}
+
+/// `tcpconform import-pkt`: packetdrill scripts to case files.
+pub fn import_pkt(args: &crate::cli::ImportPktArgs) -> u8 {
+    use crate::import::{self, Status};
+    if let Some(missing) = args.files.iter().find(|f| !f.is_file()) {
+        eprintln!("error: {}: no such file", missing.display());
+        return exit::USAGE;
+    }
+    if args.out.is_none() && args.files.len() > 1 {
+        eprintln!(
+            "error: {} scripts: give -o DIR to write their cases",
+            args.files.len()
+        );
+        return exit::USAGE;
+    }
+    let ids = import::ids(&args.files);
+    let all: Vec<import::Imported> = args
+        .files
+        .iter()
+        .zip(&ids)
+        .map(|(f, id)| import::import_file(f, id))
+        .collect();
+    for imp in &all {
+        let Some(yaml) = &imp.yaml else {
+            eprint!("{}", import::report(imp, None));
+            continue;
+        };
+        match &args.out {
+            Some(dir) => {
+                let path = import::output_path(dir, imp);
+                let written = path
+                    .parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|()| std::fs::write(&path, yaml));
+                if let Err(e) = written {
+                    eprintln!("error: writing {}: {e}", path.display());
+                    return exit::USAGE;
+                }
+                print!("{}", import::report(imp, Some(&path)));
+            }
+            None => {
+                eprint!("{}", import::report(imp, None));
+                print!("{yaml}");
+            }
+        }
+    }
+    if args.out.is_some() {
+        print!("{}", import::summary(&all));
+    } else {
+        eprint!("{}", import::summary(&all));
+    }
+    if all.iter().all(|i| i.status == Status::Full) {
+        exit::PASSED
+    } else {
+        exit::FAILED
     }
 }

@@ -17,8 +17,10 @@ pub mod tcp;
 
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod coverage;
 pub mod exit;
+pub mod import;
 pub mod interrupt;
 
 pub mod agent;

@@ -25,6 +25,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => tcpconform::serve::run(&args),
         Command::Agent(args) => tcpconform::agent::run(&args),
         Command::Sweep => tcpconform::commands::sweep(),
+        Command::Matrix(args) => tcpconform::commands::matrix(&args),
+        Command::Diff(args) => tcpconform::commands::diff(&args),
+        Command::ImportPkt(args) => tcpconform::commands::import_pkt(&args),
     };
     // Stopped by a signal: say so in the status, as a shell does for a death by it, whatever
     // the command made of its partial work.

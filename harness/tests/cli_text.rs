@@ -29,6 +29,9 @@ fn help_text_has_no_rustdoc_links() {
         Some("serve"),
         Some("agent"),
         Some("sweep"),
+        Some("matrix"),
+        Some("diff"),
+        Some("import-pkt"),
     ] {
         let mut args: Vec<&str> = sub.into_iter().collect();
         args.push("--help");

@@ -52,6 +52,7 @@ fn document_has_target_summary_and_cases() {
     assert_eq!(passed["variants"][0], "rfc5961");
     assert_eq!(passed["rfc"][1], "MUST-11");
     assert_eq!(passed["cells"][0], "RS-2");
+    assert_eq!(passed["level"], "must");
     assert_eq!(passed["rules_observed"][0], "LI-1");
     assert_eq!(passed["ip"], "ipv4");
     assert_eq!(passed["failure"], Value::Null);

@@ -12,9 +12,10 @@
 //!
 //! `status` is the instance's verdict: `passed`, `failed` (a MUST not met), `warning` (a SHOULD
 //! not met), `info` (a MAY not taken), `baseline` (a failure the target's baseline records),
-//! `inconclusive`, `not_applicable` or `skipped` (the last three with `skip_reason`); a
-//! `failure` carries the `level` of the failed step; `step` counts from 0 as in
-//! [`crate::run::event::Failure`]; `packet` is the raw IP packet in lowercase hex.
+//! `inconclusive`, `not_applicable` or `skipped` (the last three with `skip_reason`); `level`
+//! is the case's requirement level and a `failure` carries the `level` of the failed step;
+//! `step` counts from 0 as in [`crate::run::event::Failure`]; `packet` is the raw IP packet in
+//! lowercase hex.
 
 use std::fs;
 use std::io;
@@ -95,6 +96,9 @@ pub struct JsonCase {
     pub status: &'static str,
     pub rfc: Vec<String>,
     pub cells: Vec<String>,
+    /// `must`, `should`, `practice` or `may`: the case's requirement level (a failed step may
+    /// have its own, in `failure.level`).
+    pub level: &'static str,
     pub rules_observed: Vec<String>,
     pub duration_secs: f64,
     /// The variants chosen at `one_of` steps (passed cases).
@@ -148,6 +152,7 @@ impl JsonCase {
             status,
             rfc: c.rfc.clone(),
             cells: c.cells.clone(),
+            level: c.level.name(),
             rules_observed: c.rules_observed.clone(),
             duration_secs: c.duration.as_secs_f64(),
             variants,

@@ -501,6 +501,7 @@ mod tests {
             target: "t".into(),
             rfc: Vec::new(),
             cells: Vec::new(),
+            level: crate::case::model::Level::Must,
             rules_observed: Vec::new(),
             duration: Default::default(),
             verdict: Verdict::of(&outcome, false),

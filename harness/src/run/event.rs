@@ -135,6 +135,9 @@ pub struct CaseResult {
     pub rfc: Vec<String>,
     /// SEGMENT ARRIVES rule ids the case claims (`RS-2`).
     pub cells: Vec<String>,
+    /// How strongly the RFC asks for what the case checks (the case's `level`); a failed step
+    /// carries its own in [`Failure::level`].
+    pub level: Level,
     /// Rule ids the target itself reported (reference stack only), in order, deduplicated.
     pub rules_observed: Vec<String>,
     pub duration: Duration,

@@ -303,6 +303,7 @@ fn not_run_result(inst: &Instance<'_>, target: &str, reason: &str) -> CaseResult
         target: target.to_string(),
         rfc: case.rfc.clone(),
         cells: case.cells.clone(),
+        level: case.level,
         rules_observed: Vec::new(),
         duration: Duration::ZERO,
         outcome: Outcome::Skipped {

@@ -70,6 +70,7 @@ fn base(id: &str, ip: IpVersion, outcome: Outcome, trace: Vec<TraceEntry>) -> Ca
         target: "reference".to_string(),
         rfc: vec!["RFC9293 3.10.7.4".to_string(), "MUST-11".to_string()],
         cells: vec!["RS-2".to_string()],
+        level: Level::Must,
         rules_observed: vec!["LI-1".to_string(), "RS-2".to_string()],
         duration: Duration::from_millis(12),
         verdict: Verdict::of(&outcome, false),
