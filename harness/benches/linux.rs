@@ -1,16 +1,19 @@
 //! Prints what the `linux` target costs: the per-case overhead of a fresh namespace + TUN
 //! device, the latency of one injected segment to the kernel's answer, and the wall time of the
-//! whole corpus. A benchmark, not a test: it prints figures next to the goals of issue 5 and
-//! asserts nothing about time. Needs root (CAP_NET_ADMIN); otherwise it says so and exits 0.
+//! whole corpus at one or more concurrencies. A benchmark, not a test: it prints figures next
+//! to the project's goals (5 ms a case, 10 us a step, 20 s the corpus) and asserts nothing
+//! about time. Needs root (CAP_NET_ADMIN); otherwise it says so and exits 0.
 //!
 //! ```sh
 //! cargo bench -p tcpconform --bench linux                        # all three parts
 //! TCPCONFORM_BENCH=overhead,step cargo bench -p tcpconform --bench linux   # skip the corpus
-//! TCPCONFORM_BENCH=corpus TCPCONFORM_BENCH_JOBS=4 cargo bench -p tcpconform --bench linux
+//! TCPCONFORM_BENCH=corpus TCPCONFORM_BENCH_JOBS=64,16,1 cargo bench -p tcpconform --bench linux
 //! ```
 //!
 //! `TCPCONFORM_BENCH` picks the parts (`overhead`, `step`, `corpus`; default all of them);
-//! `TCPCONFORM_BENCH_JOBS` sets the corpus workers (default: the number of cores).
+//! `TCPCONFORM_BENCH_JOBS` lists the corpus concurrencies, each a whole run (default 64, what
+//! `run --target linux` takes without `-j`; `1` takes the sum of every instance's waits,
+//! about ten minutes).
 //!
 //! - overhead: `LinuxTarget::open` + `close` back to back (namespace, TUN device, addresses,
 //!   pinned sysctls, teardown), and the smallest real case (`closed/syn-to-closed-port`: SYN in,
@@ -20,7 +23,10 @@
 //!   pays per `send`/`expect` pair; and the same exchange on the bare TUN fd (`tun.rs`), with an
 //!   ICMP echo as the floor: the least the kernel can do for a packet.
 //! - corpus: every instance of `cases/` through the executor, with the linux baseline and the
-//!   default 60 s `--max-case-time`, as `tcpconform run cases/ --target linux -j N` does.
+//!   default 60 s `--max-case-time`, as `tcpconform run cases/ --target linux -j N` does: wall
+//!   time, the instance time it packs (the sum of every instance's duration), the process's CPU
+//!   time and so the share of instance time spent waiting, and whether every verdict is the
+//!   first run's.
 
 use etherparse::PacketBuilder;
 use std::collections::BTreeMap;
@@ -454,86 +460,134 @@ fn bare_tun() -> Result<(), String> {
     Ok(())
 }
 
-/// Adds up how long the instances took, each on its own worker.
+/// Adds up how long the instances took, each on its own worker, and keeps each verdict.
 #[derive(Default)]
 struct InstanceTime {
     total: Duration,
+    verdicts: BTreeMap<String, String>,
 }
 
 impl Reporter for InstanceTime {
     fn event(&mut self, ev: &RunEvent) -> std::io::Result<()> {
         if let RunEvent::CaseFinished(result) = ev {
             self.total += result.duration;
+            self.verdicts
+                .insert(result.display_name(), format!("{:?}", result.verdict));
         }
         Ok(())
     }
 }
 
-/// The whole corpus as `tcpconform run cases/ --target linux -j N` runs it.
+/// User plus system CPU time of this process so far.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// The whole corpus as `tcpconform run cases/ --target linux -j N` runs it, once per N.
 fn corpus() {
-    let jobs = std::env::var("TCPCONFORM_BENCH_JOBS")
-        .ok()
-        .and_then(|j| j.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let jobs_list: Vec<usize> = std::env::var("TCPCONFORM_BENCH_JOBS")
+        .unwrap_or_else(|_| "64".into())
+        .split(',')
+        .filter_map(|j| j.trim().parse().ok())
+        .filter(|&j| j > 0)
+        .collect();
     let cases: Vec<Case> = load_paths(&[cases_dir()]).expect("the corpus loads");
     let mut instances: Vec<Instance<'_>> = cases
         .iter()
         .flat_map(|case| case.ip.iter().map(move |&ip| Instance { case, ip }))
         .collect();
-    // The CLI's order: by id, then IP version.
+    // The CLI's order: by id, then IP version (the executor starts the longest first).
     instances.sort_by(|a, b| (&a.case.id, a.ip).cmp(&(&b.case.id, b.ip)));
-    let baseline = Baseline::load(&cases_dir().join("baselines/linux.yaml"))
-        .expect("the linux baseline loads");
     println!(
-        "\nwhole corpus on linux: {} cases, {} instances, {jobs} workers (TCPCONFORM_BENCH_JOBS)",
+        "\nwhole corpus on linux: {} cases, {} instances (IPv4 and IPv6), goal <= 20 s at the default",
         cases.len(),
         instances.len()
     );
-    let make = || match LinuxTarget::new() {
-        Ok(t) => Box::new(t) as Box<dyn Target>,
-        Err(e) => Box::new(Unavailable::new("linux", e.0)) as Box<dyn Target>,
-    };
-    // `--max-case-time`'s default.
-    let budget = Duration::from_secs(60);
-    let mut time = InstanceTime::default();
-    let started = Instant::now();
-    let summary = execute(
-        &instances,
-        &RunOptions {
-            jobs,
-            seed: 1,
-            target_name: "linux",
-            baseline: Some(&baseline),
-            budget,
-            strict: false,
-            fail_fast: false,
-        },
-        &make,
-        &mut [&mut time],
-    )
-    .expect("run");
-    let wall = started.elapsed();
-    let ran = instances.len().saturating_sub(summary.skipped).max(1);
-    println!(
-        "  wall {:.1} s: {} passed, {} failed, {} known deviations (baseline), {} skipped (over 60 s)",
-        wall.as_secs_f64(),
-        summary.passed,
-        summary.failed,
-        summary.baseline,
-        summary.skipped
-    );
-    let stale = baseline.review().stale.len();
-    if stale > 0 {
-        println!("  {stale} baseline entries matched no failure (stale)");
+    let mut first: Option<(usize, BTreeMap<String, String>)> = None;
+    for jobs in jobs_list {
+        let baseline = Baseline::load(&cases_dir().join("baselines/linux.yaml"))
+            .expect("the linux baseline loads");
+        let make = || match LinuxTarget::new() {
+            Ok(t) => Box::new(t) as Box<dyn Target>,
+            Err(e) => Box::new(Unavailable::new("linux", e.0)) as Box<dyn Target>,
+        };
+        // `--max-case-time`'s default.
+        let budget = Duration::from_secs(60);
+        let mut time = InstanceTime::default();
+        let cpu_before = cpu_time();
+        let started = Instant::now();
+        let summary = execute(
+            &instances,
+            &RunOptions {
+                jobs,
+                seed: 1,
+                target_name: "linux",
+                baseline: Some(&baseline),
+                budget,
+                strict: false,
+                fail_fast: false,
+            },
+            &make,
+            &mut [&mut time],
+        )
+        .expect("run");
+        let wall = started.elapsed();
+        let cpu = cpu_time().saturating_sub(cpu_before);
+        let ran = instances.len().saturating_sub(summary.skipped).max(1);
+        println!(
+            "-j{jobs}: wall {:.1} s; {} passed, {} failed, {} known deviations, {} inconclusive, {} not applicable, {} skipped",
+            wall.as_secs_f64(),
+            summary.passed,
+            summary.failed,
+            summary.baseline,
+            summary.inconclusive,
+            summary.not_applicable,
+            summary.skipped
+        );
+        let waiting = 1.0 - cpu.as_secs_f64() / time.total.as_secs_f64().max(1e-9);
+        println!(
+            "  {ran} instances ran: {:.1} s of instance time ({} each on average), packed {:.1}x into the wall time; \
+             the harness used {:.1} s of CPU, so {:.1} % of instance time was waiting",
+            time.total.as_secs_f64(),
+            show(time.total / ran as u32),
+            time.total.as_secs_f64() / wall.as_secs_f64().max(1e-9),
+            cpu.as_secs_f64(),
+            100.0 * waiting.max(0.0)
+        );
+        match &first {
+            None => first = Some((jobs, time.verdicts)),
+            Some((first_jobs, verdicts)) => {
+                let differ: Vec<&String> = verdicts
+                    .iter()
+                    .filter(|(name, v)| time.verdicts.get(*name) != Some(v))
+                    .map(|(name, _)| name)
+                    .collect();
+                if differ.is_empty() {
+                    println!("  every verdict as at -j{first_jobs}");
+                } else {
+                    println!(
+                        "  {} verdicts differ from -j{first_jobs}'s: {}",
+                        differ.len(),
+                        differ
+                            .iter()
+                            .take(10)
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+            }
+        }
+        if jobs == 1 {
+            println!(
+                "  packetdrill, for comparison: {ran} scripts x {} = {:.1} s on one worker",
+                show(PACKETDRILL_SCRIPT),
+                (PACKETDRILL_SCRIPT * ran as u32).as_secs_f64()
+            );
+        }
     }
-    println!(
-        "  {ran} instances ran: {:.1} s of instance time in all, {} on average: mostly the real time cases wait (quiet periods, timers)",
-        time.total.as_secs_f64(),
-        show(time.total / ran as u32)
-    );
-    println!(
-        "  packetdrill, for comparison: {ran} scripts x {} = {:.1} s on one worker",
-        show(PACKETDRILL_SCRIPT),
-        (PACKETDRILL_SCRIPT * ran as u32).as_secs_f64()
-    );
 }
