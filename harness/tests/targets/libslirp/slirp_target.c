@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,8 +42,15 @@
 #define MAX_WAIT_MS 100
 /* A TAP read takes one frame; larger than any MTU the device may be given. */
 #define FRAME_MAX 65536
-#define MAX_POLLFDS 1024
 #define MAX_TIMERS 16
+/*
+ * Descriptors: slirp holds one host socket per guest connection, and the
+ * applications one accepted socket per host connection, so a flood of N SYNs
+ * needs about 2N descriptors (the corpus sends 10,000).
+ */
+#define NOFILE_WANTED 65536
+/* Stack of an application thread (a flood makes thousands of them). */
+#define APP_STACK (256 * 1024)
 
 static volatile sig_atomic_t stop;
 
@@ -100,7 +108,7 @@ static bool write_all(int fd, const char *buf, size_t len)
 static void *conn_thread(void *arg)
 {
     struct conn *c = arg;
-    static __thread char buf[65536];
+    char buf[16384];
     for (;;) {
         ssize_t n = read(c->fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR)
@@ -147,7 +155,7 @@ static int listen_on(int family, uint16_t port)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     if (bind(fd, (struct sockaddr *)&ss, len) < 0)
         die(family == AF_INET ? "bind 127.0.0.1" : "bind ::1");
-    if (listen(fd, 128) < 0)
+    if (listen(fd, SOMAXCONN) < 0)
         die("listen");
     return fd;
 }
@@ -157,6 +165,10 @@ static struct listener listeners[4];
 static void *server_thread(void *arg)
 {
     (void)arg;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, APP_STACK);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     struct pollfd pfd[4];
     for (int i = 0; i < 4; i++)
         pfd[i] = (struct pollfd){.fd = listeners[i].fd, .events = POLLIN};
@@ -170,8 +182,12 @@ static void *server_thread(void *arg)
             if (!(pfd[i].revents & POLLIN))
                 continue;
             int fd = accept4(listeners[i].fd, NULL, NULL, SOCK_CLOEXEC);
-            if (fd < 0)
+            if (fd < 0) {
+                /* Out of descriptors: the pending connection stays queued; do not spin. */
+                if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
+                    nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
                 continue;
+            }
             struct conn *c = malloc(sizeof *c);
             if (!c) {
                 close(fd);
@@ -179,12 +195,11 @@ static void *server_thread(void *arg)
             }
             *c = (struct conn){.fd = fd, .echo = listeners[i].echo};
             pthread_t t;
-            if (pthread_create(&t, NULL, conn_thread, c) != 0) {
+            if (pthread_create(&t, &attr, conn_thread, c) != 0) {
                 close(fd);
                 free(c);
                 continue;
             }
-            pthread_detach(t);
         }
     }
     return NULL;
@@ -305,8 +320,9 @@ static void notify(void *opaque)
     (void)opaque;
 }
 
-static struct pollfd pollfds[MAX_POLLFDS];
-static int npollfds;
+/* Rebuilt on every turn of the loop; grows with the number of slirp sockets. */
+static struct pollfd *pollfds;
+static int npollfds, cap_pollfds;
 
 static int to_poll_events(int events)
 {
@@ -327,9 +343,13 @@ static int to_poll_events(int events)
 static int add_poll(int fd, int events, void *opaque)
 {
     (void)opaque;
-    if (npollfds == MAX_POLLFDS) {
-        logf_("more than %d descriptors to poll", MAX_POLLFDS);
-        exit(1);
+    if (npollfds == cap_pollfds) {
+        int cap = cap_pollfds ? 2 * cap_pollfds : 256;
+        struct pollfd *p = realloc(pollfds, (size_t)cap * sizeof *p);
+        if (!p)
+            die("realloc pollfds");
+        pollfds = p;
+        cap_pollfds = cap;
     }
     pollfds[npollfds] = (struct pollfd){.fd = fd, .events = (short)to_poll_events(events)};
     return npollfds++;
@@ -405,6 +425,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s IFACE\n", argv[0]);
         return 2;
     }
+
+    /* Raise the descriptor limit as far as NOFILE_WANTED allows (root may raise the hard one). */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < NOFILE_WANTED) {
+        struct rlimit want = {NOFILE_WANTED, rl.rlim_max > NOFILE_WANTED ? rl.rlim_max : NOFILE_WANTED};
+        if (setrlimit(RLIMIT_NOFILE, &want) != 0) {
+            rl.rlim_cur = rl.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        logf_("descriptor limit %llu", (unsigned long long)rl.rlim_cur);
 
     /* The application threads never take SIGTERM/SIGINT: the loop below does. */
     sigset_t block, old;
