@@ -128,8 +128,15 @@ pub fn execute(
         let persistent = first.capabilities().persistent;
         let real_time = !first.virtual_clock();
         if persistent {
+            let caps = first.capabilities();
             for ip in [IpVersion::V4, IpVersion::V6] {
-                if !instances.iter().any(|i| i.ip == ip) || stop.stopped() {
+                // Only the IP versions the target has: an instance on another is skipped
+                // (run/fit.rs), not a sign of a dead target.
+                let has = match ip {
+                    IpVersion::V4 => caps.ipv4,
+                    IpVersion::V6 => caps.ipv6,
+                };
+                if !has || !instances.iter().any(|i| i.ip == ip) || stop.stopped() {
                     continue;
                 }
                 let halt = |reason| Halt::Unusable {
@@ -145,14 +152,17 @@ pub fn execute(
         }
         (persistent, real_time)
     };
-    // Floods last and alone where the stack is shared by every instance.
+    // Where the stack is shared by every instance, the floods and the ISN samples (a thousand
+    // SYNs, each to be answered within a deadline) run last and alone: beside other instances
+    // a small stack (or a 2-core host) is busy past the deadline, and the flood would disturb
+    // the others.
     let (mut normal, mut alone): (Vec<usize>, Vec<usize>) = (Vec::new(), Vec::new());
     for (i, inst) in instances.iter().enumerate() {
         let flood = inst
             .case
             .steps
             .iter()
-            .any(|s| matches!(s.kind, StepKind::SynFlood(_)));
+            .any(|s| matches!(s.kind, StepKind::SynFlood(_) | StepKind::IsnSample(_)));
         if persistent && flood {
             alone.push(i);
         } else {

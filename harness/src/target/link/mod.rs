@@ -310,10 +310,15 @@ impl LinkTarget {
                     let Some((src, dst, proto)) = wire::ip_src_dst(payload) else {
                         continue;
                     };
-                    if !targets.contains(&src) {
+                    // Neighbour discovery may come from the target's link-local address (RFC
+                    // 4861 7.2.4 lets a node answer from any of its addresses): `ndp_input`
+                    // goes by the target address inside the message.
+                    let link_local =
+                        matches!(src, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80);
+                    if !targets.contains(&src) && !(proto == 58 && link_local) {
                         continue;
                     }
-                    if proto == 6 && locals.contains(&dst) {
+                    if proto == 6 && targets.contains(&src) && locals.contains(&dst) {
                         let mut packet = payload.to_vec();
                         if csum_not_ready {
                             complete_tcp_checksum(&mut packet);
@@ -694,11 +699,13 @@ impl Target for LinkTarget {
     }
 
     fn capabilities(&self) -> Capabilities {
-        let mtu = self
-            .wire
-            .as_ref()
-            .map_or(65_535, |w| w.sock.mtu)
-            .min(self.config.mtu.unwrap_or(usize::MAX));
+        // Before the first instance opens the wire, the interface's MTU as the kernel has it:
+        // the fit of the first instance must not depend on whether the wire is open yet.
+        let link_mtu = match &self.wire {
+            Some(w) => w.sock.mtu,
+            None => wire::interface_mtu(&self.config.iface).unwrap_or(65_535),
+        };
+        let mtu = link_mtu.min(self.config.mtu.unwrap_or(usize::MAX));
         Capabilities {
             application: match self.config.agent {
                 Some(_) => Application::Driven,

@@ -121,6 +121,46 @@ pub struct PacketSocket {
     pub mtu: usize,
 }
 
+/// An `ifreq` naming `iface`.
+fn ifreq(iface: &str) -> io::Result<libc::ifreq> {
+    // SAFETY: ifreq is plain old data; all-zero is valid.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    if iface.len() >= ifr.ifr_name.len() {
+        return Err(io::Error::other(format!("interface name {iface} too long")));
+    }
+    for (dst, src) in ifr.ifr_name.iter_mut().zip(iface.bytes()) {
+        *dst = src as libc::c_char;
+    }
+    Ok(ifr)
+}
+
+/// A plain datagram socket for interface ioctls.
+fn probe_socket() -> io::Result<OwnedFd> {
+    // SAFETY: a plain datagram socket for the ioctl.
+    let probe = cvt(
+        unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) },
+        "socket",
+    )?;
+    // SAFETY: `probe` is a fresh fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(probe) })
+}
+
+fn mtu_of(probe: &OwnedFd, iface: &str) -> io::Result<usize> {
+    let mut ifr = ifreq(iface)?;
+    // SAFETY: SIOCGIFMTU reads the name from and writes the MTU into `ifr`.
+    cvt(
+        unsafe { libc::ioctl(probe.as_raw_fd(), libc::SIOCGIFMTU, &mut ifr) },
+        "SIOCGIFMTU",
+    )?;
+    // SAFETY: the ioctl above filled the MTU member of the union.
+    Ok(usize::try_from(unsafe { ifr.ifr_ifru.ifru_mtu }).unwrap_or(0))
+}
+
+/// The MTU of `iface` in this namespace, without opening anything on it.
+pub fn interface_mtu(iface: &str) -> io::Result<usize> {
+    mtu_of(&probe_socket()?, iface)
+}
+
 impl PacketSocket {
     pub fn open(iface: &str) -> io::Result<PacketSocket> {
         let name = std::ffi::CString::new(iface)
@@ -132,21 +172,8 @@ impl PacketSocket {
                 "no interface {iface} in this namespace"
             )));
         }
-        // SAFETY: ifreq is plain old data; all-zero is valid.
-        let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
-        if iface.len() >= ifr.ifr_name.len() {
-            return Err(io::Error::other(format!("interface name {iface} too long")));
-        }
-        for (dst, src) in ifr.ifr_name.iter_mut().zip(iface.bytes()) {
-            *dst = src as libc::c_char;
-        }
-        // SAFETY: a plain datagram socket for the ioctl.
-        let probe = cvt(
-            unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) },
-            "socket",
-        )?;
-        // SAFETY: `probe` is a fresh fd we own.
-        let probe = unsafe { OwnedFd::from_raw_fd(probe) };
+        let mut ifr = ifreq(iface)?;
+        let probe = probe_socket()?;
         // SAFETY: SIOCGIFHWADDR reads the name from and writes the address into `ifr`.
         cvt(
             unsafe { libc::ioctl(probe.as_raw_fd(), libc::SIOCGIFHWADDR, &mut ifr) },
@@ -163,13 +190,7 @@ impl PacketSocket {
         } else {
             Framing::L3
         };
-        // SAFETY: SIOCGIFMTU reads the name from and writes the MTU into `ifr`.
-        cvt(
-            unsafe { libc::ioctl(probe.as_raw_fd(), libc::SIOCGIFMTU, &mut ifr) },
-            "SIOCGIFMTU",
-        )?;
-        // SAFETY: the ioctl above filled the MTU member of the union.
-        let mtu = usize::try_from(unsafe { ifr.ifr_ifru.ifru_mtu }).unwrap_or(0);
+        let mtu = mtu_of(&probe, iface)?;
         let kind = match framing {
             Framing::L3 => libc::SOCK_DGRAM,
             Framing::Ethernet(_) => libc::SOCK_RAW,
