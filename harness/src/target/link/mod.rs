@@ -315,7 +315,8 @@ impl LinkTarget {
                     // goes by the target address inside the message.
                     let link_local =
                         matches!(src, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80);
-                    if !targets.contains(&src) && !(proto == 58 && link_local) {
+                    let wanted = targets.contains(&src) || (proto == 58 && link_local);
+                    if !wanted {
                         continue;
                     }
                     if proto == 6 && targets.contains(&src) && locals.contains(&dst) {
