@@ -17,9 +17,8 @@ pub mod tcp;
 
 pub mod cli;
 pub mod commands;
-pub mod coverage;
 pub mod exit;
 pub mod interrupt;
 
 pub mod agent;
-pub mod serve;
+pub mod reference;

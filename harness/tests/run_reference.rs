@@ -154,7 +154,7 @@ fn check_recorded(name: &str, header: &str, lines: &str, what: &str) {
 #[test]
 fn the_reference_confirms_the_rules_the_cases_claim() {
     let cases = load_paths(&[repo().join("cases")]).expect("the corpus loads");
-    let cov = tcpconform::coverage::measure(&cases);
+    let cov = tcpconform::reference::coverage::measure(&cases);
     assert_eq!(cov.rules_covered(), 55, "SEGMENT ARRIVES rules exercised");
     assert_eq!(
         cov.cells_covered(),

@@ -7,8 +7,6 @@
 //! machine is meant to have everything and a test that passes without running would hide a
 //! missing install step. Elsewhere the test passes without running and says so on stderr, past
 //! the test harness's output capture, so the reason shows in a plain `cargo test`.
-//!
-//! One file for both crates: `reference-stack/tests/` includes it with `#[path]`.
 
 #![allow(dead_code)]
 
