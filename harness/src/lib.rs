@@ -13,6 +13,7 @@ pub mod target;
 
 pub mod app;
 pub mod ip;
+pub mod rng;
 pub mod tcp;
 
 pub mod cli;
