@@ -78,7 +78,7 @@ fn full_case_parses_into_the_model() {
     assert_eq!(c.loc.line, 2);
     assert_eq!(c.rfc, vec!["RFC9293 3.10.7.4", "MUST-11"]);
     assert_eq!(c.requirements, vec!["MUST-11"]);
-    assert_eq!(c.cells, vec!["RS-2"]);
+    assert_eq!(c.cells, vec![reference_stack::Rule::Rs2]);
     assert_eq!(c.ip, vec![IpVersion::V4]);
     assert_eq!(c.tags, vec!["rst"]);
     assert_eq!(

@@ -17,4 +17,4 @@ pub use diag::Diagnostic;
 pub use load::{load_paths, load_str};
 pub use model::*;
 pub use schema::json_schema;
-pub use validate::{is_requirement_id, CELLS};
+pub use validate::is_requirement_id;

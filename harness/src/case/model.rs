@@ -19,6 +19,7 @@
 //! [`Value::Abs`] (`abs(12345)` or `{ abs: 12345 }`) is put on the wire as is, and variables
 //! inside it evaluate to absolute wire values.
 
+use reference_stack::Rule;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -61,8 +62,8 @@ pub struct Case {
     /// The RFC 9293 requirement ids among `rfc` (`MUST-11`, `SHLD-31`, `MAY-2`, `REC-1`),
     /// checked against the requirements table.
     pub requirements: Vec<String>,
-    /// SEGMENT ARRIVES rule ids (`RS-2`), checked against the 55 ids CL-1..FN-6.
-    pub cells: Vec<String>,
+    /// The SEGMENT ARRIVES rules the case claims (`cells: [RS-2]`).
+    pub cells: Vec<Rule>,
     /// How strongly the RFC asks for what the case checks (`level:`; by default the strongest
     /// level among its requirement ids, MUST when it cites none). A step may say otherwise.
     pub level: Level,

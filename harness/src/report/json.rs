@@ -127,8 +127,12 @@ impl JsonCase {
             target: c.target.clone(),
             status,
             rfc: c.rfc.clone(),
-            cells: c.cells.clone(),
-            rules_observed: c.rules_observed.clone(),
+            cells: c.cells.iter().map(|r| r.id().to_string()).collect(),
+            rules_observed: c
+                .rules_observed
+                .iter()
+                .map(|r| r.id().to_string())
+                .collect(),
             duration_secs: c.duration.as_secs_f64(),
             variants,
             failure,

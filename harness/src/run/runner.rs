@@ -82,7 +82,7 @@ struct Run<'t> {
     /// moved it (no segment sent, no call that succeeded).
     asserted: Option<TcpState>,
     /// Rule reports of the reference stack taken before a probe (the probe's own are dropped).
-    kept_rules: Vec<String>,
+    kept_rules: Vec<reference_stack::Rule>,
     /// The tester's last segment carried data or a FIN and nothing came back since: the
     /// target may owe an ACK.
     owed: bool,
@@ -1387,8 +1387,8 @@ fn with_notes(mut trace: Vec<TraceEntry>, notes: Vec<String>) -> Vec<TraceEntry>
     trace
 }
 
-fn dedup(v: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(v.len());
+fn dedup<T: PartialEq>(v: Vec<T>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(v.len());
     for r in v {
         if !out.contains(&r) {
             out.push(r);

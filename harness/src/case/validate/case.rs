@@ -7,6 +7,7 @@ use super::send::send;
 use super::stats::isn_sample;
 use super::stats::syn_flood;
 use super::*;
+use reference_stack::Rule;
 
 /// The top-level fields of a case, before preludes are inlined.
 pub(crate) struct CaseDraft {
@@ -90,8 +91,8 @@ pub(crate) fn case(
             let Some(c) = cx.string(item, "cells") else {
                 continue;
             };
-            if CELLS.contains(&c.as_str()) {
-                cells.push(c);
+            if let Ok(rule) = c.parse::<Rule>() {
+                cells.push(rule);
             } else {
                 cx.err(item, format!("unknown SEGMENT ARRIVES rule id `{c}` (expected CL-1..3, LI-1..5, SS-1..8, SQ-1..5, RS-1..5, SC-1..2, SY-1..3, AK-0..12, UR-1..2, TX-1..2, FN-0..6)"));
             }

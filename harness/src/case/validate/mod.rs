@@ -25,15 +25,6 @@ use super::model::*;
 use super::needs::Need;
 use super::yaml::{Key, Kind, Node};
 
-/// The 55 SEGMENT ARRIVES rule ids of `shared/rfc/segment_arrives_cells.tsv` (RFC 9293 3.10.7).
-pub const CELLS: [&str; 55] = [
-    "CL-1", "CL-2", "CL-3", "LI-1", "LI-2", "LI-3", "LI-4", "LI-5", "SS-1", "SS-2", "SS-3", "SS-4",
-    "SS-5", "SS-6", "SS-7", "SS-8", "SQ-1", "SQ-2", "SQ-3", "SQ-4", "SQ-5", "RS-1", "RS-2", "RS-3",
-    "RS-4", "RS-5", "SC-1", "SC-2", "SY-1", "SY-2", "SY-3", "AK-0", "AK-1", "AK-2", "AK-3", "AK-4",
-    "AK-5", "AK-6", "AK-7", "AK-8", "AK-9", "AK-10", "AK-11", "AK-12", "UR-1", "UR-2", "TX-1",
-    "TX-2", "FN-0", "FN-1", "FN-2", "FN-3", "FN-4", "FN-5", "FN-6",
-];
-
 /// RFC 9293 Appendix B requirement ids (`shared/rfc/rfc9293_requirements.tsv`): MUST-1..69,
 /// SHLD-1..31, MAY-1..18, REC-1.
 pub fn is_requirement_id(id: &str) -> bool {
