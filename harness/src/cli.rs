@@ -268,16 +268,6 @@ pub enum AppArg {
     Unknown,
 }
 
-impl AppArg {
-    pub fn behaviour(self) -> crate::target::AppBehaviour {
-        match self {
-            AppArg::Echo => crate::target::AppBehaviour::Echo,
-            AppArg::Discard => crate::target::AppBehaviour::Discard,
-            AppArg::Unknown => crate::target::AppBehaviour::Unknown,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Args)]
 pub struct CoverageArgs {
     /// Case files or folders (default: ./cases).
