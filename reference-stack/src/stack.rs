@@ -457,7 +457,7 @@ impl Stack {
         if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) {
             c.tcb.on_icmp(icmp.class, icmp.seq);
             handled.handle = Some(h);
-            handled.state_after = tcb_state(&c.tcb);
+            handled.state_after = c.tcb.state();
             self.update(now, h);
         }
         handled
@@ -655,7 +655,7 @@ impl Stack {
         let reopen = c.tcb.take_time_wait_syn();
         handled.rules = outcome.rules;
         handled.handle = Some(h);
-        handled.state_after = tcb_state(&c.tcb);
+        handled.state_after = c.tcb.state();
         self.update(now, h);
         if reopen {
             // SQ-5 (MAY-2, RFC 6191): the TIME-WAIT TCB is deleted and its SYN opens a new
@@ -904,18 +904,6 @@ fn poll_conns<'a>(
         }
     }
     None
-}
-
-/// A connection's state as `Handled` reports it: LISTEN when it went back to its listener,
-/// CLOSED once the TCB is deleted.
-fn tcb_state(tcb: &Tcb) -> State {
-    if tcb.returned_to_listen() {
-        State::Listen
-    } else if tcb.is_closed() {
-        State::Closed
-    } else {
-        tcb.state()
-    }
 }
 
 /// SEG.LEN (RFC 9293 3.4): payload octets, plus one for SYN and one for FIN.

@@ -182,9 +182,6 @@ pub struct Tcb {
     tuple: FourTuple,
     state: State,
     passive: bool,
-    /// TCB deleted (CLOSED reached).
-    closed: bool,
-    returned_to_listen: bool,
     /// SQ-5: a SYN in TIME-WAIT opened a new incarnation; the stack takes it from here.
     time_wait_syn: bool,
 
@@ -300,8 +297,7 @@ pub struct Tcb {
 impl Tcb {
     /// Active OPEN (RFC 9293 3.10.1): SYN-SENT, the SYN queued for `poll_transmit`.
     pub fn connect(config: &Config, tuple: FourTuple, iss: SeqNumber, now: Instant) -> Tcb {
-        let mut tcb = Tcb::new(config, tuple, iss, now, false);
-        tcb.state = State::SynSent;
+        let mut tcb = Tcb::new(config, tuple, iss, now, State::SynSent);
         tcb.syn_tx = true;
         tcb
     }
@@ -315,8 +311,7 @@ impl Tcb {
         syn: &TcpRepr,
         now: Instant,
     ) -> Tcb {
-        let mut tcb = Tcb::new(config, tuple, iss, now, true);
-        tcb.state = State::SynReceived;
+        let mut tcb = Tcb::new(config, tuple, iss, now, State::SynReceived);
         tcb.take_peer_syn(syn);
         tcb.ecn_take_syn(syn, config.ecn);
         tcb.queue_syn_text(syn);
@@ -324,15 +319,14 @@ impl Tcb {
         tcb
     }
 
-    fn new(config: &Config, tuple: FourTuple, iss: SeqNumber, now: Instant, passive: bool) -> Tcb {
+    /// A TCB in `state`: SYN-SENT for an active OPEN, SYN-RECEIVED for a passive one.
+    fn new(config: &Config, tuple: FourTuple, iss: SeqNumber, now: Instant, state: State) -> Tcb {
         let opts = options::initial(config, &tuple);
         let recv_buf = RecvBuffer::new(config.recv_buffer);
         let mut tcb = Tcb {
             tuple,
-            state: State::Closed,
-            passive,
-            closed: false,
-            returned_to_listen: false,
+            state,
+            passive: state == State::SynReceived,
             time_wait_syn: false,
             rst_policy: config.rst_policy,
             time_wait_reuse: config.time_wait_reuse,
@@ -418,7 +412,7 @@ impl Tcb {
         ip_ecn: u8,
     ) -> SegmentOutcome {
         let mut rules = Vec::new();
-        if self.closed || self.returned_to_listen {
+        if self.gone() {
             return SegmentOutcome { rules };
         }
         self.last_rx = now;
@@ -445,7 +439,7 @@ impl Tcb {
     /// unreachable; a passive OPEN in SYN-RECEIVED goes back to LISTEN instead, as for a reset
     /// there (RS-2). Soft errors never abort (MUST-56) and Source Quench is discarded (MUST-55).
     pub fn on_icmp(&mut self, class: IcmpClass, seq: SeqNumber) -> bool {
-        if self.closed || self.returned_to_listen || !(self.snd_una <= seq && seq < self.snd_nxt) {
+        if self.gone() || !(self.snd_una <= seq && seq < self.snd_nxt) {
             return false;
         }
         match (class, self.state) {
@@ -499,13 +493,19 @@ impl Tcb {
     /// True once the TCB is deleted (CLOSED reached). The stack drains `poll_transmit` and then
     /// forgets the connection.
     pub fn is_closed(&self) -> bool {
-        self.closed
+        self.state == State::Closed
     }
 
     /// True when a passive-open TCB went back to LISTEN (RS-2, SY-1): the stack removes it and
     /// the listener carries on.
     pub fn returned_to_listen(&self) -> bool {
-        self.returned_to_listen
+        self.state == State::Listen
+    }
+
+    /// Deleted or back in LISTEN: the stack forgets this TCB, and nothing arrives at it or
+    /// fires in it any more.
+    fn gone(&self) -> bool {
+        matches!(self.state, State::Closed | State::Listen)
     }
 
     /// True for a TCB created by `accept_syn` (passive OPEN).
@@ -624,7 +624,6 @@ impl Tcb {
     /// Enter CLOSED and delete the TCB (the stack drains what is queued to send).
     fn delete_tcb(&mut self, event: Option<ConnEvent>) {
         self.state = State::Closed;
-        self.closed = true;
         self.clear_timers();
         self.ack_now = false;
         self.syn_tx = false;

@@ -12,7 +12,7 @@ impl Tcb {
         if let Some(seg) = self.queued.pop_front() {
             return Some(seg);
         }
-        if self.closed || self.returned_to_listen {
+        if self.gone() {
             return None;
         }
         if self.syn_tx && !self.syn_acked {

@@ -717,7 +717,6 @@ impl Tcb {
         self.ack_now = false;
         self.syn_tx = false;
         self.state = State::Listen;
-        self.returned_to_listen = true;
     }
 
     /// RS-4, SC-2, SY-3: "connection reset", queues flushed, CLOSED.

@@ -8,7 +8,7 @@ use crate::time::Instant;
 
 impl Tcb {
     pub(super) fn next_deadline(&self) -> Option<Instant> {
-        if self.closed || self.returned_to_listen {
+        if self.gone() {
             return None;
         }
         [
@@ -41,7 +41,7 @@ impl Tcb {
     }
 
     pub(super) fn fire_timers(&mut self, now: Instant) {
-        if self.closed || self.returned_to_listen {
+        if self.gone() {
             return;
         }
         if self.time_wait_deadline.is_some_and(|t| t <= now) {
@@ -55,7 +55,7 @@ impl Tcb {
         }
         if self.rtx_deadline.is_some_and(|t| t <= now) {
             self.on_retransmission_timeout(now);
-            if self.closed {
+            if self.is_closed() {
                 return;
             }
         }
