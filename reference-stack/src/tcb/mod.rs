@@ -63,6 +63,7 @@ use crate::wire::{IcmpClass, SackBlock, SeqNumber, TcpRepr};
 use recv_buffer::RecvBuffer;
 use rtt::RttEstimator;
 use send_buffer::SendBuffer;
+use timers::TimerTable;
 
 /// What the application is told, through `Stack::poll_event` (RFC 9293 3.9.1.8; quinn-style
 /// events instead of callbacks).
@@ -267,15 +268,15 @@ pub struct Tcb {
     /// The segment being timed: sequence number that acknowledges it, and when it was sent.
     /// Cleared on any retransmission (Karn, MUST-18).
     rtt_sample: Option<(SeqNumber, Instant)>,
-    rtx_deadline: Option<Instant>,
+    /// Retransmission, persist, delayed-ACK and TIME-WAIT deadlines (keep-alive's follows from
+    /// `last_rx`, see `timers.rs`).
+    timers: TimerTable,
     /// When the current run of unanswered transmissions started (R2).
     rtx_since: Option<Instant>,
     rtx_count: u32,
-    persist_deadline: Option<Instant>,
     persist_backoff: u32,
     /// The persist timer fired: send a probe / the SWS override segment.
     persist_fire: bool,
-    delack_deadline: Option<Instant>,
     /// Segments received since we last sent an ACK.
     unacked_segs: u32,
     /// Send an ACK at the next `poll_transmit`.
@@ -283,7 +284,6 @@ pub struct Tcb {
     /// ACKs sent in reply to unacceptable segments (SQ-1) in the current one-second window:
     /// (window start, count). See `Tcb::ack_unacceptable`.
     invalid_acks: (Instant, u32),
-    time_wait_deadline: Option<Instant>,
     last_rx: Instant,
     keepalive_sent: u32,
     keepalive_last: Option<Instant>,
@@ -379,17 +379,14 @@ impl Tcb {
             ecn: ecn::Ecn::default(),
             rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
             rtt_sample: None,
-            rtx_deadline: None,
+            timers: TimerTable::default(),
             rtx_since: None,
             rtx_count: 0,
-            persist_deadline: None,
             persist_backoff: 0,
             persist_fire: false,
-            delack_deadline: None,
             unacked_segs: 0,
             ack_now: false,
             invalid_acks: (now, 0),
-            time_wait_deadline: None,
             last_rx: now,
             keepalive_sent: 0,
             keepalive_last: None,
@@ -642,12 +639,9 @@ impl Tcb {
 
     /// Stop every timer (TCB deleted, returned to LISTEN).
     fn clear_timers(&mut self) {
-        self.rtx_deadline = None;
+        self.timers.stop_all();
         self.rtx_since = None;
-        self.persist_deadline = None;
         self.persist_fire = false;
-        self.delack_deadline = None;
-        self.time_wait_deadline = None;
         self.keepalive_fire = false;
         self.rtx_nxt = None;
     }

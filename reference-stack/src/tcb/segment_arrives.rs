@@ -3,6 +3,7 @@
 //! rule a segment goes through is pushed onto `rules` (ids of `segment_arrives_cells.tsv`).
 
 use super::options::timestamps;
+use super::timers::Timer;
 use super::{seg_len, ConnError, ConnEvent, Tcb};
 use crate::config::RstPolicy;
 use crate::rules::Rule;
@@ -453,7 +454,7 @@ impl Tcb {
             if seg.flags.fin() {
                 rules.push(Rule::Ak12);
                 self.ack_now = true;
-                self.time_wait_deadline = Some(now + self.msl * 2);
+                self.timers.set(Timer::TimeWait, now + self.msl * 2);
             }
             // Anything else goes on to steps six and seven, which ignore it (UR-2, TX-2).
             return true;
@@ -573,7 +574,7 @@ impl Tcb {
                 if self.state == State::TimeWait {
                     // FN-6: ACK, restart 2 MSL.
                     rules.push(Rule::Fn6);
-                    self.time_wait_deadline = Some(now + self.msl * 2);
+                    self.timers.set(Timer::TimeWait, now + self.msl * 2);
                 } else {
                     // FN-5: ACK, stay.
                     rules.push(Rule::Fn5);
@@ -663,8 +664,8 @@ impl Tcb {
         self.unacked_segs += 1;
         match self.delayed_ack {
             Some(delay) if self.unacked_segs < 2 => {
-                if self.delack_deadline.is_none() {
-                    self.delack_deadline = Some(now + delay);
+                if !self.timers.is_armed(Timer::DelayedAck) {
+                    self.timers.set(Timer::DelayedAck, now + delay);
                 }
             }
             _ => self.ack_now = true,
@@ -701,13 +702,13 @@ impl Tcb {
 
     fn enter_time_wait(&mut self, now: Instant) {
         self.state = State::TimeWait;
-        self.rtx_deadline = None;
+        self.timers.stop(Timer::Retransmit);
         self.rtx_since = None;
         self.rtx_nxt = None;
-        self.persist_deadline = None;
+        self.timers.stop(Timer::Persist);
         self.persist_fire = false;
         self.keepalive_fire = false;
-        self.time_wait_deadline = Some(now + self.msl * 2);
+        self.timers.set(Timer::TimeWait, now + self.msl * 2);
     }
 
     /// RS-2, SY-1: the passive TCB goes back to LISTEN; the stack drops it.
