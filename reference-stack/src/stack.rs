@@ -30,7 +30,7 @@ use crate::config::{Config, Keepalive};
 use crate::isn::IsnGenerator;
 use crate::rules::Rule;
 use crate::state::State;
-use crate::tcb::{ConnError, ConnEvent, Tcb, TcbInfo};
+use crate::tcb::{Arrival, ConnError, ConnEvent, Tcb, TcbInfo};
 use crate::time::Instant;
 use crate::tuple::FourTuple;
 use crate::wire::{
@@ -444,7 +444,7 @@ impl Stack {
     }
 
     /// An ICMP/ICMPv6 error, directed to the connection whose segment it quotes (RFC 9293
-    /// 3.9.2.2, MUST-54; see [`Tcb::on_icmp`]). No SEGMENT ARRIVES rule runs.
+    /// 3.9.2.2, MUST-54; see [`Tcb::handle_icmp`]). No SEGMENT ARRIVES rule runs.
     pub fn handle_icmp(&mut self, now: Instant, icmp: &IcmpError) -> Handled {
         let tuple = FourTuple {
             local: icmp.local,
@@ -455,7 +455,7 @@ impl Stack {
             return handled;
         };
         if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) {
-            c.tcb.on_icmp(icmp.class, icmp.seq);
+            c.tcb.handle_icmp(icmp.class, icmp.seq);
             handled.handle = Some(h);
             handled.state_after = c.tcb.state();
             self.update(now, h);
@@ -523,7 +523,7 @@ impl Stack {
         for (h, s) in self.sockets.iter_mut() {
             if let Socket::Conn(c) = s {
                 if c.in_demux && c.tcb.poll_timeout().is_some_and(|t| t <= now) {
-                    c.tcb.on_timeout(now);
+                    c.tcb.handle_timeout(now);
                     due.push(*h);
                 }
             }
@@ -651,7 +651,12 @@ impl Stack {
             self.conns.retain(|_, v| *v != h);
             return;
         };
-        let outcome = c.tcb.on_segment(now, &seg.tcp, security_ok, seg.ip.ecn());
+        let arrival = Arrival {
+            tcp: &seg.tcp,
+            security_ok,
+            ecn: seg.ip.ecn(),
+        };
+        let outcome = c.tcb.handle_segment(now, &arrival);
         let reopen = c.tcb.take_time_wait_syn();
         handled.rules = outcome.rules;
         handled.handle = Some(h);

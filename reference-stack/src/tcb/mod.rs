@@ -4,8 +4,10 @@
 //! CLOSED (3.10.7.1) and LISTEN (3.10.7.2) have no TCB; [`crate::stack::Stack`] handles them and
 //! creates a `Tcb` through [`Tcb::connect`] (active OPEN) or [`Tcb::accept_syn`] (LI-4).
 //!
-//! Sans-IO: `on_segment` / `on_timeout` / the user calls change the TCB and queue what is to be
-//! said; `poll_transmit` builds the segments, `poll_event` hands out the events. Layout:
+//! Sans-IO, in the [`Stack`](crate::stack::Stack)'s vocabulary: `handle_segment` /
+//! `handle_icmp` / `handle_timeout` / the user calls change the TCB and queue what is to be said;
+//! `poll_transmit` builds the segments, `poll_timeout` says when to call `handle_timeout`,
+//! `poll_event` hands out the events. Layout:
 //!
 //! - `segment_arrives`: the 3.10.7.3 and 3.10.7.4 dispatch, step by step, reporting rule ids;
 //! - `ack`: what an acceptable ACK does to the sender (SND.UNA, RTT, cwnd, SACK, SND.WND);
@@ -151,6 +153,28 @@ pub struct TcbInfo {
     pub recv_queue: usize,
     /// Octets held out of order.
     pub ooo_queue: usize,
+}
+
+/// A segment as it arrives at a connection: the TCP segment and what the IP layer knew of it.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival<'a> {
+    pub tcp: &'a TcpRepr,
+    /// False when the stack found an IP security/compartment mismatch (SS-5, SC-1, SC-2).
+    pub security_ok: bool,
+    /// The ECN field of the IP header it came in (RFC 3168 5; [`crate::wire::ecn::CE`] marks
+    /// congestion).
+    pub ecn: u8,
+}
+
+impl<'a> Arrival<'a> {
+    /// `tcp` with no security mismatch and Not-ECT: what most tests feed a TCB.
+    pub fn new(tcp: &'a TcpRepr) -> Arrival<'a> {
+        Arrival {
+            tcp,
+            security_ok: true,
+            ecn: 0,
+        }
+    }
 }
 
 /// The result of one segment: which rules handled it.
@@ -398,16 +422,8 @@ impl Tcb {
         tcb
     }
 
-    /// SEGMENT ARRIVES in SYN-SENT or a synchronized state. `security_ok` is false when the
-    /// stack found an IP security/compartment mismatch (SS-5, SC-1, SC-2); `ip_ecn` is the ECN
-    /// field of the IP header it came in (RFC 3168 5; [`crate::wire::ecn::CE`] marks congestion).
-    pub fn on_segment(
-        &mut self,
-        now: Instant,
-        seg: &TcpRepr,
-        security_ok: bool,
-        ip_ecn: u8,
-    ) -> SegmentOutcome {
+    /// SEGMENT ARRIVES in SYN-SENT or a synchronized state.
+    pub fn handle_segment(&mut self, now: Instant, arrival: &Arrival<'_>) -> SegmentOutcome {
         let mut rules = Vec::new();
         if self.gone() {
             return SegmentOutcome { rules };
@@ -416,10 +432,8 @@ impl Tcb {
         self.keepalive_sent = 0;
         self.keepalive_last = None;
         match self.state {
-            State::SynSent => self.syn_sent_arrives(now, seg, security_ok, &mut rules),
-            s if s.is_synchronized() => {
-                self.synchronized_arrives(now, seg, security_ok, ip_ecn, &mut rules)
-            }
+            State::SynSent => self.syn_sent_arrives(now, arrival, &mut rules),
+            s if s.is_synchronized() => self.synchronized_arrives(now, arrival, &mut rules),
             // CLOSED and LISTEN have no TCB (the stack handles them).
             _ => {}
         }
@@ -435,7 +449,7 @@ impl Tcb {
     /// (SHLD-26) and the application hears "connection refused", the meaning of ICMP's port
     /// unreachable; a passive OPEN in SYN-RECEIVED goes back to LISTEN instead, as for a reset
     /// there (RS-2). Soft errors never abort (MUST-56) and Source Quench is discarded (MUST-55).
-    pub fn on_icmp(&mut self, class: IcmpClass, seq: SeqNumber) -> bool {
+    pub fn handle_icmp(&mut self, class: IcmpClass, seq: SeqNumber) -> bool {
         if self.gone() || !(self.snd_una <= seq && seq < self.snd_nxt) {
             return false;
         }
@@ -464,14 +478,14 @@ impl Tcb {
         self.ecn.ect_last
     }
 
-    /// When `on_timeout` must next be called.
+    /// When `handle_timeout` must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.next_deadline()
     }
 
     /// Fires whatever timers expired by `now` (retransmission, delayed ACK, persist, keep-alive,
     /// TIME-WAIT, user timeout).
-    pub fn on_timeout(&mut self, now: Instant) {
+    pub fn handle_timeout(&mut self, now: Instant) {
         self.fire_timers(now)
     }
 

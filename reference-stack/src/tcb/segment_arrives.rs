@@ -4,7 +4,7 @@
 
 use super::options::timestamps;
 use super::timers::Timer;
-use super::{seg_len, ConnError, ConnEvent, Tcb};
+use super::{seg_len, Arrival, ConnError, ConnEvent, Tcb};
 use crate::config::RstPolicy;
 use crate::rules::Rule;
 use crate::state::State;
@@ -38,10 +38,10 @@ impl Tcb {
     pub(super) fn syn_sent_arrives(
         &mut self,
         now: Instant,
-        seg: &TcpRepr,
-        security_ok: bool,
+        arrival: &Arrival<'_>,
         rules: &mut Vec<Rule>,
     ) {
+        let seg = arrival.tcp;
         let flags = seg.flags;
         // First, check the ACK bit: acceptable iff SND.UNA < SEG.ACK =< SND.NXT (ISS < SEG.ACK).
         if flags.ack() && (seg.ack <= self.iss || seg.ack > self.snd_nxt) {
@@ -71,7 +71,7 @@ impl Tcb {
             return;
         }
         // Third, security/compartment (SS-5): reset of the form the ACK bit decides, drop.
-        if !security_ok {
+        if !arrival.security_ok {
             rules.push(Rule::Ss5);
             self.queue_reset_reply(seg);
             return;
@@ -117,11 +117,10 @@ impl Tcb {
     pub(super) fn synchronized_arrives(
         &mut self,
         now: Instant,
-        seg: &TcpRepr,
-        security_ok: bool,
-        ip_ecn: u8,
+        arrival: &Arrival<'_>,
         rules: &mut Vec<Rule>,
     ) {
+        let seg = arrival.tcp;
         let flags = seg.flags;
 
         // SQ-5 (MAY-2, RFC 6191): a SYN in TIME-WAIT that is clearly a new incarnation is handed
@@ -189,7 +188,7 @@ impl Tcb {
         }
 
         // Third, check security and precedence.
-        if !security_ok {
+        if !arrival.security_ok {
             self.queue_reset_reply(seg);
             if self.state == State::SynReceived {
                 // SC-1: send a reset and return.
@@ -217,7 +216,7 @@ impl Tcb {
         if flags.contains(TcpFlags::ECE) {
             self.ecn_echo_arrives();
         }
-        self.ecn_arrives(seg, ip_ecn);
+        self.ecn_arrives(seg, arrival.ecn);
 
         self.urg_text_fin(now, seg, text, entered_fin_wait_1, rules);
     }

@@ -70,7 +70,7 @@ impl Tcb {
 
     /// Keep-alives run in ESTABLISHED and CLOSE-WAIT when nothing is in flight: first after
     /// `idle` without a segment from the peer (MUST-26), then every `interval`. Any segment
-    /// from the peer restarts the idle clock and forgets the probes sent (`on_segment`).
+    /// from the peer restarts the idle clock and forgets the probes sent (`handle_segment`).
     fn keepalive_deadline(&self) -> Option<Instant> {
         if !self.keepalive_on {
             return None;
