@@ -184,26 +184,23 @@ fn drain_events(stack: &mut Stack) -> Vec<(SocketHandle, Event)> {
     std::iter::from_fn(|| stack.poll_event()).collect()
 }
 
-pub fn ref_addr(v6: bool, port: u16) -> SocketAddr {
-    SocketAddr::new(
-        if v6 {
-            IpAddr::V6(REF6)
-        } else {
-            IpAddr::V4(REF4)
-        },
-        port,
-    )
+/// The IPv4 or the IPv6 address of a pair.
+fn pick(v6: bool, v4_addr: Ipv4Addr, v6_addr: Ipv6Addr) -> IpAddr {
+    if v6 {
+        IpAddr::V6(v6_addr)
+    } else {
+        IpAddr::V4(v4_addr)
+    }
 }
 
+/// The reference stack's address and `port`.
+pub fn ref_addr(v6: bool, port: u16) -> SocketAddr {
+    SocketAddr::new(pick(v6, REF4, REF6), port)
+}
+
+/// The kernel's address and `port`.
 pub fn linux_addr(v6: bool, port: u16) -> SocketAddr {
-    SocketAddr::new(
-        if v6 {
-            IpAddr::V6(LINUX6)
-        } else {
-            IpAddr::V4(LINUX4)
-        },
-        port,
-    )
+    SocketAddr::new(pick(v6, LINUX4, LINUX6), port)
 }
 
 /// Linux side of a transfer on a std socket: send `to_send` pattern octets (seed `seed`) and
