@@ -6,6 +6,7 @@
 
 pub mod diag;
 pub mod expr;
+mod grid;
 pub mod load;
 pub mod model;
 pub mod needs;
