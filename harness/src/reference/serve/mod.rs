@@ -15,7 +15,7 @@ mod app;
 use super::driver::Driver;
 use crate::agent::server::{Policy, Server, ServerConfig};
 use crate::cli::ServeArgs;
-use crate::sys::check;
+use crate::sys::netns;
 use crate::sys::tun::Tun;
 use agent::{AgentSockets, Job, StackBackend};
 use app::BuiltinApp;
@@ -23,7 +23,6 @@ use reference_stack::stack::Stack;
 use reference_stack::Config;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -44,12 +43,7 @@ fn enter_named_netns(name: &str) -> io::Result<()> {
     }
     let ns = std::fs::File::open(format!("/run/netns/{name}"))
         .map_err(|e| io::Error::new(e.kind(), format!("namespace {name}: {e}")))?;
-    // SAFETY: setns on a valid namespace fd; affects this (only) thread.
-    check(
-        unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) },
-        "setns",
-    )?;
-    Ok(())
+    netns::enter(&ns)
 }
 
 /// The device `--iface`: attached to as it is if it exists, else created with the MTU of the
