@@ -15,17 +15,9 @@ use std::time::Duration;
 /// The largest IP packet a TUN device hands over (an IPv4 or IPv6 length field's limit).
 pub const MAX_PACKET: usize = 65_535;
 
-/// Why the driver cannot run on this machine, if it cannot: it needs root (a network namespace
-/// and a TUN device) and `/dev/net/tun`.
+/// Why the driver cannot run on this machine, if it cannot ([`crate::sys::tun::unavailable`]).
 pub fn unavailable() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("needs root (network namespace and TUN device)".into());
-    }
-    if !std::path::Path::new("/dev/net/tun").exists() {
-        return Some("/dev/net/tun is missing".into());
-    }
-    None
+    crate::sys::tun::unavailable().map(|why| format!("the TUN driver {why}"))
 }
 
 /// The reference stack on a TUN device with a real clock.

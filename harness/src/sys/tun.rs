@@ -15,6 +15,19 @@ use std::time::Duration;
 /// The device name inside each case namespace (never created anywhere else).
 pub const TUN_NAME: &str = "tcpconform0";
 
+/// Why no network namespace with a TUN device can be made here, if none can: it takes root
+/// (or CAP_NET_ADMIN) and `/dev/net/tun`. A phrase to follow the name of what needs it.
+pub fn unavailable() -> Option<&'static str> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("needs root (network namespaces and a TUN device)");
+    }
+    if !std::path::Path::new("/dev/net/tun").exists() {
+        return Some("needs /dev/net/tun, which is missing");
+    }
+    None
+}
+
 /// An address of the kernel's side of a device, with its prefix length: `192.0.2.1/24`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IfAddr {

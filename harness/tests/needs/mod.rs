@@ -11,7 +11,6 @@
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::path::Path;
 use std::process::Command;
 
 /// Whether this is a CI run, where a test that cannot run must fail.
@@ -84,12 +83,8 @@ pub fn python_module(module: &str, install: &str) -> Option<String> {
 /// Root, /dev/net/tun and iproute2's `ip`: what the tests that build network namespaces,
 /// veth wires and TUN devices need.
 pub fn namespaces() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("needs root (network namespaces, TUN devices)".into());
-    }
-    if !Path::new("/dev/net/tun").exists() {
-        return Some("/dev/net/tun is missing".into());
+    if let Some(why) = tcpconform::sys::tun::unavailable() {
+        return Some(format!("the test {why}"));
     }
     tool("ip", "-V", "apt-get install -y iproute2")
 }
