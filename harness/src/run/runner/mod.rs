@@ -5,6 +5,7 @@
 mod calls;
 mod segments;
 mod states;
+mod variants;
 
 use super::conn::ConnView;
 use super::event::{

@@ -4,7 +4,6 @@
 //! 4-tuple; the optional features the target offered in its SYN or SYN-ACK).
 
 use super::*;
-use crate::run::event::Mitigation;
 
 impl Run<'_> {
     pub(super) fn eval(&self, e: &Expr) -> Result<i64, String> {
@@ -382,117 +381,6 @@ impl Run<'_> {
                     format!("expected no segment for {d:?}, got {text}"),
                 ))
             }
-        }
-    }
-
-    pub(super) fn one_of(
-        &mut self,
-        step: &Step,
-        index: usize,
-        branches: &[Branch],
-        case: &Case,
-    ) -> StepResult {
-        // Listen for as long as the most patient branch head would.
-        let window = branches
-            .iter()
-            .map(|b| match b.steps.first().map(|s| &s.kind) {
-                Some(StepKind::Expect(e)) => e.within.unwrap_or(case.defaults.within),
-                Some(StepKind::ExpectNone(d)) => *d,
-                _ => Duration::ZERO,
-            })
-            .max()
-            .unwrap_or(Duration::ZERO);
-        let start = self.target.now();
-        let got = self
-            .receive_observed(window)
-            .map_err(|m| fail(step, index, m))?;
-        let mut reasons = Vec::new();
-        for b in branches {
-            let Some(head) = b.steps.first() else {
-                continue;
-            };
-            let chosen = match (&head.kind, &got) {
-                (StepKind::Expect(e), Some((at, o))) => {
-                    let within = e.within.unwrap_or(case.defaults.within);
-                    let (verdict, view) = self.judge(e, *at, start, o);
-                    if verdict.matched() && at.saturating_sub(start) <= within {
-                        true
-                    } else {
-                        reasons.push(format!(
-                            "{}: {}",
-                            b.name,
-                            self.diff_text(&verdict, o, &view)
-                        ));
-                        false
-                    }
-                }
-                (StepKind::Expect(e), None) => {
-                    reasons.push(format!(
-                        "{}: expected {}, got nothing",
-                        b.name,
-                        matching::summary(e, &self.conn)
-                    ));
-                    false
-                }
-                (StepKind::ExpectNone(d), None) => {
-                    let _ = d;
-                    true
-                }
-                (StepKind::ExpectNone(d), Some((at, _))) => {
-                    if at.saturating_sub(start) > *d {
-                        true
-                    } else {
-                        reasons.push(format!("{}: expected nothing for {d:?}", b.name));
-                        false
-                    }
-                }
-                _ => {
-                    reasons.push(format!("{}: first step is not expect/expect_none", b.name));
-                    false
-                }
-            };
-            if !chosen {
-                continue;
-            }
-            self.variants.push(b.name.clone());
-            let mut among: Vec<String> = branches.iter().map(|x| x.name.clone()).collect();
-            among.sort();
-            let mitigation = Mitigation::of(&among, self.last_sent);
-            self.choices.push(Choice {
-                chosen: b.name.clone(),
-                among,
-                mitigation,
-            });
-            self.note(
-                Direction::Note,
-                format!("one_of: target chose `{}`", b.name),
-                None,
-            );
-            match (&head.kind, &got) {
-                (StepKind::Expect(_), Some(_)) => self.silence = None,
-                (StepKind::ExpectNone(_), _) => self.silence = Some((head.clone(), index)),
-                _ => {}
-            }
-            match (&head.kind, got) {
-                (StepKind::Expect(_), Some((_, o))) => self.accept_received(&o),
-                (StepKind::ExpectNone(_), Some((at, o))) => {
-                    // It arrived after the quiet period: it belongs to a later step.
-                    self.pushback.push_back(Received { at, packet: o.raw });
-                }
-                _ => {}
-            }
-            return self.steps(&b.steps[1..], case, index);
-        }
-        if let Some((_, o)) = &got {
-            let text = render(o, self.rel_received());
-            self.accept_received(o);
-            let mut f = fail(step, index, format!("no allowed variant matched {text}"));
-            f.diff = Some(reasons.join("\n"));
-            Err(f)
-        } else {
-            let mut f = fail(step, index, "no allowed variant matched (nothing received)");
-            f.diff = Some(reasons.join("\n"));
-            Err(f)
         }
     }
 }
