@@ -235,10 +235,27 @@ pub enum StepKind {
     IsnSample(IsnSample),
     /// Inject a burst of SYNs and classify the target's answers (RFC 9293 3.10.7.2, RFC 4987).
     SynFlood(SynFlood),
+    /// Send in-order data, which the application leaves unread, until the target advertises a
+    /// zero window (`fill_window: {}`): closes the receive window whatever the buffer's size.
+    FillWindow(FillWindow),
     /// A condition the rest of the case rests on (`assume: "rcv.wnd > 0"`): where it does not
     /// hold for this target, the instance is not applicable (a position inside a window the
     /// target keeps closed does not exist).
     Assume(Assumption),
+}
+
+/// `fill_window: { max: 16777216 }`: the tester sends data at the target's RCV.NXT, in segments
+/// of at most the target's MSS and never beyond its advertised window, waiting for the ACKs of
+/// each flight, until an ACK advertises a zero window. `max` bounds the octets sent: a receive
+/// buffer larger than that makes the rest of the case not applicable, as does a target that
+/// stops taking data while its window is open (its buffers, not its window, ran out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FillWindow {
+    pub max: u32,
+}
+
+impl FillWindow {
+    pub const DEFAULT_MAX: u32 = 16 << 20;
 }
 
 /// `assume: "<expr> <op> <expr>"`.

@@ -145,6 +145,13 @@ impl Needs {
                     }
                 }
                 StepKind::SynFlood(_) => self.flood = true,
+                // Data the application must leave unread, or the window never closes.
+                StepKind::FillWindow(_) => {
+                    self.sends_data = true;
+                    if !self.declared.contains(&Need::Unread) {
+                        self.declared.push(Need::Unread);
+                    }
+                }
                 StepKind::IsnSample(_)
                 | StepKind::Expect(_)
                 | StepKind::ExpectNone(_)

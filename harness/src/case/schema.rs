@@ -184,6 +184,14 @@ fn schema() -> Value {
             "call": { "$ref": "#/$defs/call" },
             "wait": { "$ref": "#/$defs/duration" },
             "one_of": { "type": "object", "minProperties": 2, "additionalProperties": { "$ref": "#/$defs/steps" } },
+            "fill_window": {
+                "type": "object",
+                "description": "Send in-order data, left unread, until the target advertises a zero window",
+                "properties": {
+                    "max": { "type": "integer", "minimum": 65536, "maximum": 268435456, "description": "octets to send at most before giving up (default 16 MiB): a larger buffer makes the instance not applicable" }
+                },
+                "additionalProperties": false
+            },
             "isn_sample": {
                 "type": "object",
                 "description": "Sample the target's ISNs over many handshakes and judge them (RFC 9293 3.4.1)",

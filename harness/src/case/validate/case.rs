@@ -399,6 +399,7 @@ pub(super) fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
         "expect_none" => StepKind::ExpectNone(cx.duration(value, "expect_none")?),
         "wait" => StepKind::Wait(cx.duration(value, "wait")?),
         "assume" => StepKind::Assume(assumption(cx, value)?),
+        "fill_window" => StepKind::FillWindow(fill_window(cx, value)?),
         "state" => {
             let s = cx.string(value, "state")?;
             StepKind::State(s.parse::<TcpState>().map_err(|e| cx.err(value, e)).ok()?)
@@ -409,6 +410,16 @@ pub(super) fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
         _ => StepKind::OneOf(one_of(cx, value)?),
     };
     Some(Step { kind, loc, level })
+}
+
+/// `fill_window: { max }`: `max` in octets, 65536 to 256 MiB (default 16 MiB).
+pub(super) fn fill_window(cx: &mut Cx<'_>, node: &Node) -> Option<FillWindow> {
+    let f = cx.map(node, "fill_window", FILL_WINDOW_FIELDS)?;
+    let max = match f.get("max") {
+        Some(n) => cx.int(n, "fill_window max", 65_536, 256 << 20)? as u32,
+        None => FillWindow::DEFAULT_MAX,
+    };
+    Some(FillWindow { max })
 }
 
 /// `assume: "<expr> <op> <expr>"`, `op` one of `<`, `<=`, `>`, `>=`, `==`, `!=`.

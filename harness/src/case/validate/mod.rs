@@ -73,7 +73,9 @@ pub(crate) const STEP_KINDS: &[&str] = &[
     "isn_sample",
     "syn_flood",
     "assume",
+    "fill_window",
 ];
+pub(crate) const FILL_WINDOW_FIELDS: &[&str] = &["max"];
 pub(crate) const ISN_SAMPLE_FIELDS: &[&str] = &["count", "same_tuple", "gap"];
 pub(crate) const SYN_FLOOD_FIELDS: &[&str] = &[
     "count",

@@ -3,6 +3,7 @@
 //! port, and the [`ConnView`] of the target's variables learned from the wire.
 
 mod calls;
+mod fill;
 mod segments;
 mod states;
 mod variants;
@@ -189,6 +190,7 @@ impl Run<'_> {
                 StepKind::State(s) => self.state(step, index, *s)?,
                 StepKind::Call(c) => self.call(step, index, c)?,
                 StepKind::Assume(a) => self.assume(step, index, a)?,
+                StepKind::FillWindow(f) => self.fill_window(step, index, f, case.defaults.win)?,
                 StepKind::Wait(d) => {
                     self.note(Direction::Note, format!("wait {d:?}"), None);
                     self.target
