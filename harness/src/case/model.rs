@@ -218,6 +218,10 @@ pub enum StepKind {
     Send(Box<Send>),
     /// The next segment from the target must match.
     Expect(Box<Expect>),
+    /// A second look at the segment the previous `expect` took, with this step's own level: one
+    /// segment whose fields the RFC asks for at different levels (RFC 2018 4: the first SACK
+    /// block MUST, the others SHOULD) is judged at each. No timing of its own.
+    ExpectAlso(Box<Expect>),
     /// No segment from the target for this long.
     ExpectNone(Duration),
     /// The target's TCB for the case's 4-tuple is in this state (LISTEN: the listener exists and
@@ -632,6 +636,9 @@ pub struct OptionsMatch {
     pub ts: Option<TsMatch>,
     /// SACK blocks in order (edges in the tester's sequence space).
     pub sack: Option<Vec<(NumMatch, NumMatch)>>,
+    /// The first SACK block only, whatever follows (RFC 2018 4: the first block MUST hold the
+    /// segment that triggered the ACK; the others only SHOULD repeat earlier ones).
+    pub sack_first: Option<(NumMatch, NumMatch)>,
     /// `padding: zero`: every octet after End of Option List is zero (MUST-69).
     pub padding_zero: bool,
 }

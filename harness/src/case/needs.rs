@@ -154,6 +154,7 @@ impl Needs {
                 }
                 StepKind::IsnSample(_)
                 | StepKind::Expect(_)
+                | StepKind::ExpectAlso(_)
                 | StepKind::ExpectNone(_)
                 | StepKind::State(_)
                 | StepKind::Wait(_)

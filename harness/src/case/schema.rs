@@ -135,6 +135,7 @@ fn schema() -> Value {
                     "wscale": { "$ref": "#/$defs/match" },
                     "ts": { "type": "object", "properties": { "val": { "$ref": "#/$defs/match" }, "ecr": { "$ref": "#/$defs/match" } }, "additionalProperties": false },
                     "sack": { "type": "string" },
+                    "sack_first": { "type": "string", "description": "the first SACK block (LEFT:RIGHT); more may follow" },
                     "padding": { "enum": ["zero"], "description": "every octet after End of Option List is zero (MUST-69)" }
                   }, "additionalProperties": false }
             ] }
@@ -179,6 +180,7 @@ fn schema() -> Value {
         "properties": {
             "send": { "$ref": "#/$defs/send" },
             "expect": { "$ref": "#/$defs/expect" },
+            "expect_also": { "$ref": "#/$defs/expect" },
             "expect_none": { "$ref": "#/$defs/duration" },
             "state": { "anyOf": [ { "enum": states }, { "type": "string", "pattern": "\\$\\{" } ] },
             "call": { "$ref": "#/$defs/call" },

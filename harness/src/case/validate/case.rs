@@ -312,11 +312,25 @@ pub(crate) fn steps(cx: &mut Cx<'_>, node: &Node, what: &str) -> Option<Vec<Step
         );
         return None;
     };
-    let mut out = Vec::new();
+    let mut out: Vec<Step> = Vec::new();
     let mut ok = true;
     for item in items {
         match step(cx, item) {
-            Some(s) => out.push(s),
+            Some(s) => {
+                let follows_expect = matches!(
+                    out.last().map(|p| &p.kind),
+                    Some(StepKind::Expect(_) | StepKind::ExpectAlso(_))
+                );
+                if matches!(s.kind, StepKind::ExpectAlso(_)) && !follows_expect {
+                    cx.err(
+                        item,
+                        "expect_also must follow an `expect` (it looks again at the segment \
+                         that step took)",
+                    );
+                    ok = false;
+                }
+                out.push(s)
+            }
             None => ok = false,
         }
     }
@@ -396,6 +410,18 @@ pub(super) fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
     let kind = match key.name.as_str() {
         "send" => StepKind::Send(Box::new(send(cx, value)?)),
         "expect" => StepKind::Expect(Box::new(expect(cx, value)?)),
+        "expect_also" => {
+            let e = expect(cx, value)?;
+            if e.within.is_some() || e.after.is_some() {
+                cx.err(
+                    value,
+                    "expect_also looks again at the segment the previous `expect` took: it has \
+                     no `within` or `after` of its own",
+                );
+                return None;
+            }
+            StepKind::ExpectAlso(Box::new(e))
+        }
         "expect_none" => StepKind::ExpectNone(cx.duration(value, "expect_none")?),
         "wait" => StepKind::Wait(cx.duration(value, "wait")?),
         "assume" => StepKind::Assume(assumption(cx, value)?),

@@ -336,6 +336,7 @@ impl Run<'_> {
         };
         let (verdict, view) = self.judge(e, at, start, &got);
         if verdict.matched() {
+            self.taken = Some((got.clone(), self.conn.clone()));
             self.accept_received(&got);
             self.silence = None;
             return Ok(());
@@ -351,6 +352,42 @@ impl Run<'_> {
                 "expected {}, got {got_text} (differs in {})",
                 matching::summary(e, &view),
                 verdict.differing().join(", ")
+            ),
+        );
+        f.diff = Some(diff);
+        Err(f)
+    }
+
+    /// An `expect_also`: the segment the previous `expect` took, judged again by this step's
+    /// matchers (and at its level), against the connection as it was before that segment.
+    pub(super) fn expect_also(&mut self, step: &Step, index: usize, e: &Expect) -> StepResult {
+        let Some((got, before)) = self.taken.clone() else {
+            return Err(fail(
+                step,
+                index,
+                "expect_also has no segment to look at: the previous expect took none",
+            ));
+        };
+        let mut view = before;
+        view.learn_isn(&got);
+        let verdict = matching::check(e, &got, &view);
+        if verdict.matched() {
+            return Ok(());
+        }
+        let diff = self.diff_text(&verdict, &got, &view);
+        let got_text = render(&got, rel_for(&view));
+        let wanted: Vec<String> = verdict
+            .rows
+            .iter()
+            .filter(|r| !r.ok)
+            .map(|r| format!("{} {}", r.field, r.expected))
+            .collect();
+        let mut f = fail(
+            step,
+            index,
+            format!(
+                "expected the same segment to have {}, got {got_text}",
+                wanted.join(", ")
             ),
         );
         f.diff = Some(diff);

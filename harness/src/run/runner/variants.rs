@@ -201,7 +201,10 @@ impl Run<'_> {
             self.silence = Some((head.clone(), index));
         }
         match (expects, got) {
-            (true, Some((_, o))) => self.accept_received(&o),
+            (true, Some((_, o))) => {
+                self.taken = Some((o.clone(), self.conn.clone()));
+                self.accept_received(&o)
+            }
             // It arrived after the quiet period: it belongs to a later step.
             (false, Some((at, o))) => self.pushback.push_back(Received { at, packet: o.raw }),
             _ => {}
