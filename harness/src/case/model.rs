@@ -679,6 +679,10 @@ pub struct Expect {
     pub within: Option<Duration>,
     /// Earliest arrival: a segment before this fails the step (retransmission timing).
     pub after: Option<Duration>,
+    /// `interval: "1.5x..2.5x"`: the wait for this segment, as a multiple of the wait of the
+    /// previous `expect` that took one (a backoff from an initial RTO the case cannot know;
+    /// RFC 6298 5.5). Bounds inclusive.
+    pub interval: Option<(f64, f64)>,
 }
 
 /// An application call performed on the target, with what it must return.

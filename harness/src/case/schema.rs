@@ -125,6 +125,7 @@ fn schema() -> Value {
             "ecn": { "$ref": "#/$defs/match" },
             "within": { "$ref": "#/$defs/duration" },
             "after": { "$ref": "#/$defs/duration" },
+            "interval": { "type": "string", "pattern": "^\\s*[0-9.]+x\\s*\\.\\.\\s*[0-9.]+x\\s*$", "description": "the wait as multiples of the previous expect's wait, e.g. 1.5x..2.5x" },
             "options": { "anyOf": [
                 { "type": "array", "items": { "$ref": "#/$defs/option" } },
                 { "type": "object", "properties": {

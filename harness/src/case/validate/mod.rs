@@ -111,7 +111,7 @@ pub(crate) const SEND_FIELDS: &[&str] = &[
 ];
 pub(crate) const EXPECT_FIELDS: &[&str] = &[
     "flags", "seq", "ack", "win", "urg", "reserved", "len", "data", "hex", "options", "ttl", "tos",
-    "ecn", "within", "after",
+    "ecn", "within", "after", "interval",
 ];
 pub(crate) const EXPECT_OPTION_FIELDS: &[&str] = &[
     "contains",

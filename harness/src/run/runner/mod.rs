@@ -87,6 +87,8 @@ struct Run<'t> {
     /// The segment the last `expect` took, with the tester's view of the connection before
     /// it, for an `expect_also`.
     taken: Option<(Observed, ConnView)>,
+    /// How long the last `expect` that took a segment waited for it (for `interval`).
+    last_wait: Option<Duration>,
     /// The state the last `state:` step asserted, while nothing the tester did since can have
     /// moved it (no segment sent, no call that succeeded).
     asserted: Option<TcpState>,
@@ -348,6 +350,7 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
             unbound_timestamps: std::cell::Cell::new(false),
             silence: None,
             taken: None,
+            last_wait: None,
             asserted: None,
             last_sent: 0,
             kept_rules: Vec::new(),

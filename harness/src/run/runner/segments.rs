@@ -281,6 +281,30 @@ impl Run<'_> {
                 ok: elapsed >= after,
             });
         }
+        if let Some((lo, hi)) = e.interval {
+            let elapsed = at.saturating_sub(start);
+            let (ok, expected) = match self.last_wait {
+                Some(prev) if !prev.is_zero() => {
+                    let ratio = elapsed.as_secs_f64() / prev.as_secs_f64();
+                    (
+                        (lo..=hi).contains(&ratio),
+                        format!(
+                            "{lo}x..{hi}x the previous wait of {prev:?} (came after \
+                             {elapsed:?}: {ratio:.2}x)"
+                        ),
+                    )
+                }
+                _ => (
+                    false,
+                    "a multiple of the previous wait, and no earlier expect waited".to_string(),
+                ),
+            };
+            verdict.rows.push(matching::Row {
+                field: "time",
+                expected,
+                ok,
+            });
+        }
         (verdict, view)
     }
 
@@ -336,6 +360,7 @@ impl Run<'_> {
         };
         let (verdict, view) = self.judge(e, at, start, &got);
         if verdict.matched() {
+            self.last_wait = Some(at.saturating_sub(start));
             self.taken = Some((got.clone(), self.conn.clone()));
             self.accept_received(&got);
             self.silence = None;

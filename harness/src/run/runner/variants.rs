@@ -201,7 +201,8 @@ impl Run<'_> {
             self.silence = Some((head.clone(), index));
         }
         match (expects, got) {
-            (true, Some((_, o))) => {
+            (true, Some((at, o))) => {
+                self.last_wait = Some(at.saturating_sub(start));
                 self.taken = Some((o.clone(), self.conn.clone()));
                 self.accept_received(&o)
             }
