@@ -32,6 +32,8 @@
 //!   TS.Recent follows 4.3 (SEG.SEQ =< Last.ACK.sent). RTT samples do not use TSecr (Karn only).
 //! - SACK: blocks are sent on segments without data (so a full segment never exceeds the MSS);
 //!   received blocks keep retransmissions off SACKed octets. No RFC 6675 pipe accounting.
+//! - D-SACK (RFC 2883): the ACK a duplicate segment draws reports the duplicate octets in its
+//!   first SACK block, once; a duplicate carried on a data segment is not reported.
 //! - Congestion control: RFC 5681 slow start / congestion avoidance, fast retransmit on the
 //!   third duplicate ACK and RFC 6582 partial ACKs; after an RTO, go-back-N paced by cwnd.
 //! - Zero window: the persist timer sends one new octet past the window and then repeats that
@@ -285,6 +287,9 @@ pub struct Tcb {
     fast_recovery: bool,
     /// SACK scoreboard: blocks the peer holds above SND.UNA (RFC 2018).
     sacked: Vec<SackBlock>,
+    /// D-SACK (RFC 2883 4): the duplicate octets of the latest segment, to be reported in the
+    /// first SACK block of the ACK it draws.
+    dsack: Option<SackBlock>,
     /// Explicit Congestion Notification (RFC 3168, SHLD-8).
     ecn: ecn::Ecn,
 
@@ -400,6 +405,7 @@ impl Tcb {
             recover: None,
             fast_recovery: false,
             sacked: Vec::new(),
+            dsack: None,
             ecn: ecn::Ecn::default(),
             rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
             rtt_sample: None,

@@ -139,7 +139,9 @@ impl Tcb {
         payload: Vec<u8>,
     ) -> TcpRepr {
         let window = self.window_to_advertise();
-        let options = self.data_option_list(now, !payload.is_empty());
+        // RFC 2883 4 (2): each duplicate is reported in at most one D-SACK block.
+        let dsack = self.dsack.take();
+        let options = self.data_option_list(now, !payload.is_empty(), dsack);
         self.note_ack_sent();
         let flags = flags | TcpFlags::ACK | self.ecn_ack_flags();
         let mut seg = self.bare_segment(seq, self.rcv_nxt, flags, window, options);

@@ -863,6 +863,102 @@ fn out_of_order_then_fill() {
     assert_eq!(&buf[..20], b"abcdefghij0123456789");
 }
 
+/// ESTABLISHED through a passive open with SACK negotiated (RFC 2018), no timestamps.
+fn passive_sack() -> Bench {
+    let config = Config {
+        sack: true,
+        ..plain()
+    };
+    let syn = with_opts(pkt("S", PEER, 0), vec![TcpOption::SackPermitted]);
+    let mut b = Bench {
+        tcb: Tcb::accept_syn(&config, tuple_v4(), s(ISS), &syn, Instant::ZERO),
+        now: Instant::ZERO,
+    };
+    b.one();
+    b.input(pkt("A", PEER + 1, ISS + 1));
+    assert!(b.tcb.info().sack);
+    b
+}
+
+fn sack_of(seg: &TcpRepr) -> Vec<(u32, u32)> {
+    seg.options
+        .iter()
+        .find_map(|o| match o {
+            TcpOption::Sack(blocks) => Some(blocks.iter().map(|b| (b.left.0, b.right.0)).collect()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn dsack_reports_a_duplicate_below_rcv_nxt() {
+    // RFC 2883 4: the first SACK block of the ACK a duplicate draws names the duplicate octets
+    // (4.1.1: the ACK of the original was lost and the segment is resent).
+    let mut b = passive_sack();
+    b.input(with_data(pkt("A", PEER + 1, ISS + 1), &[7; 100]));
+    let ack = b.one();
+    check(&ack, "A", ISS + 1, Some(PEER + 101));
+    assert!(sack_of(&ack).is_empty());
+    let rules = b.input(with_data(pkt("A", PEER + 1, ISS + 1), &[7; 100]));
+    assert_eq!(rules, vec![Rule::Sq1]);
+    let ack = b.one();
+    check(&ack, "A", ISS + 1, Some(PEER + 101));
+    assert_eq!(sack_of(&ack), vec![(PEER + 1, PEER + 101)]);
+    // RFC 2883 4 (2): reported once; the next ACK has no D-SACK block.
+    b.input(pkt("A", PEER + 101, ISS + 1));
+    b.none();
+    b.input(with_data(pkt("A", PEER + 101, ISS + 1), &[7; 10]));
+    let ack = b.one();
+    check(&ack, "A", ISS + 1, Some(PEER + 111));
+    assert!(sack_of(&ack).is_empty());
+    // Only the old part of a segment that straddles RCV.NXT is a duplicate; it is ACKed at
+    // once (no delayed ACK in `plain()` anyway).
+    b.input(with_data(pkt("A", PEER + 61, ISS + 1), &[7; 100]));
+    let ack = b.one();
+    check(&ack, "A", ISS + 1, Some(PEER + 161));
+    assert_eq!(sack_of(&ack), vec![(PEER + 61, PEER + 111)]);
+}
+
+#[test]
+fn dsack_then_the_blocks_held_out_of_order() {
+    // RFC 2883 4 (4): a duplicate of octets held out of order: the D-SACK block first, then the
+    // block that holds them; a duplicate below RCV.NXT is followed by the RFC 2018 blocks.
+    let mut b = passive_sack();
+    b.input(with_data(pkt("A", PEER + 101, ISS + 1), &[7; 100]));
+    assert_eq!(sack_of(&b.one()), vec![(PEER + 101, PEER + 201)]);
+    b.input(with_data(pkt("A", PEER + 201, ISS + 1), &[7; 100]));
+    assert_eq!(sack_of(&b.one()), vec![(PEER + 101, PEER + 301)]);
+    b.input(with_data(pkt("A", PEER + 201, ISS + 1), &[7; 100]));
+    let ack = b.one();
+    check(&ack, "A", ISS + 1, Some(PEER + 1));
+    assert_eq!(
+        sack_of(&ack),
+        vec![(PEER + 201, PEER + 301), (PEER + 101, PEER + 301)]
+    );
+    // Fill 1..51 and then resend it: duplicate below RCV.NXT, the held block after it.
+    b.input(with_data(pkt("A", PEER + 1, ISS + 1), &[7; 50]));
+    let ack = b.one();
+    check(&ack, "A", ISS + 1, Some(PEER + 51));
+    assert_eq!(sack_of(&ack), vec![(PEER + 101, PEER + 301)]);
+    b.input(with_data(pkt("A", PEER + 1, ISS + 1), &[7; 50]));
+    assert_eq!(
+        sack_of(&b.one()),
+        vec![(PEER + 1, PEER + 51), (PEER + 101, PEER + 301)]
+    );
+}
+
+#[test]
+fn no_dsack_without_sack() {
+    // RFC 2883 2: D-SACK is a use of the SACK option; without SACK negotiated, none is sent.
+    let mut b = passive(&plain());
+    b.input(with_data(pkt("A", PEER + 1, ISS + 1), &[7; 100]));
+    b.one();
+    b.input(with_data(pkt("A", PEER + 1, ISS + 1), &[7; 100]));
+    let ack = b.one();
+    check(&ack, "A", ISS + 1, Some(PEER + 101));
+    assert!(ack.options.is_empty());
+}
+
 #[test]
 fn out_of_order_fin_waits_for_the_gap() {
     let mut b = active(&plain());
