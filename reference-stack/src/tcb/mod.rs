@@ -36,6 +36,7 @@
 //!   first SACK block, once; a duplicate carried on a data segment is not reported.
 //! - Congestion control: RFC 5681 slow start / congestion avoidance, fast retransmit on the
 //!   third duplicate ACK and RFC 6582 partial ACKs; after an RTO, go-back-N paced by cwnd.
+//!   Limited transmit (RFC 3042): the first two duplicate ACKs each let one new segment out.
 //! - Zero window: the persist timer sends one new octet past the window and then repeats that
 //!   octet with exponential backoff for ever (MUST-36/37). The same timer is the SWS override.
 //! - R2 is time since the last forward progress, checked when the retransmission timer fires.
@@ -278,6 +279,9 @@ pub struct Tcb {
     cwnd: u32,
     ssthresh: u32,
     dup_acks: u32,
+    /// Octets sent beyond cwnd by limited transmit since the last new ACK (RFC 3042 2); left
+    /// out of FlightSize when ssthresh is set (RFC 5681 3.2 step 2).
+    limited_sent: u32,
     /// Retransmission: the next sequence number to resend, and where resending stops.
     rtx_nxt: Option<SeqNumber>,
     rtx_end: SeqNumber,
@@ -400,6 +404,7 @@ impl Tcb {
             cwnd: 0,
             ssthresh: u32::MAX,
             dup_acks: 0,
+            limited_sent: 0,
             rtx_nxt: None,
             rtx_end: iss,
             recover: None,

@@ -1364,6 +1364,76 @@ fn fast_retransmit_on_three_dup_acks() {
 }
 
 #[test]
+fn limited_transmit_one_new_segment_per_dup_ack() {
+    // RFC 3042 2 (RFC 5681 3.2 step 1): the first and second duplicate ACKs each send one
+    // segment of unsent data beyond cwnd; cwnd "MUST NOT be changed"; the third starts fast
+    // retransmit with ssthresh from FlightSize without those segments (RFC 5681 3.2 step 2).
+    let config = Config {
+        nagle: false,
+        ..plain()
+    };
+    let mut b = active(&config);
+    b.tcb.send(b.now, &[9u8; 10 * 536]).unwrap();
+    // Initial window: 4 * 536 (RFC 5681 3.1, SMSS =< 1095).
+    assert_eq!(b.out().len(), 4);
+    let cwnd = b.tcb.cwnd();
+    assert_eq!(cwnd, 4 * 536);
+    b.input(pkt("A", PEER + 1, ISS + 1));
+    let seg = b.one();
+    check(&seg, "A", ISS + 1 + 4 * 536, None);
+    assert_eq!(seg.payload.len(), 536);
+    assert_eq!(b.tcb.cwnd(), cwnd);
+    b.input(pkt("A", PEER + 1, ISS + 1));
+    let seg = b.one();
+    check(&seg, "A", ISS + 1 + 5 * 536, None);
+    assert_eq!(b.tcb.cwnd(), cwnd);
+    // Third: the fast retransmit only (cwnd = 1072 + 3 * 536 < 6 * 536 in flight).
+    b.input(pkt("A", PEER + 1, ISS + 1));
+    let seg = b.one();
+    check(&seg, "A", ISS + 1, None);
+    assert_eq!(
+        b.tcb.cwnd(),
+        2 * 536 + 3 * 536,
+        "ssthresh from 4 segments, not 6"
+    );
+    b.none();
+}
+
+#[test]
+fn limited_transmit_only_if_the_peer_window_allows() {
+    // RFC 3042 2: "The receiver's advertised window allows the transmission of the segment."
+    let config = Config {
+        nagle: false,
+        ..plain()
+    };
+    let mut b = syn_sent(&config);
+    b.input(with_win(pkt("SA", PEER, ISS + 1), 4 * 536));
+    b.one();
+    b.tcb.send(b.now, &[9u8; 10 * 536]).unwrap();
+    assert_eq!(b.out().len(), 4);
+    b.input(with_win(pkt("A", PEER + 1, ISS + 1), 4 * 536));
+    b.none();
+    b.input(with_win(pkt("A", PEER + 1, ISS + 1), 4 * 536));
+    b.none();
+}
+
+#[test]
+fn limited_transmit_not_without_unsent_data() {
+    // RFC 3042 2: only "previously unsent data"; nothing is resent early.
+    let config = Config {
+        nagle: false,
+        ..plain()
+    };
+    let mut b = active(&config);
+    b.tcb.send(b.now, &[9u8; 3 * 536]).unwrap();
+    assert_eq!(b.out().len(), 3);
+    b.input(pkt("A", PEER + 1, ISS + 1));
+    b.none();
+    b.input(pkt("A", PEER + 1, ISS + 1));
+    b.none();
+}
+
+#[test]
 fn sack_scoreboard_skips_sacked_data() {
     let config = Config {
         sack: true,
