@@ -39,6 +39,8 @@
 //!   Limited transmit (RFC 3042): the first two duplicate ACKs each let one new segment out.
 //! - Zero window: the persist timer sends one new octet past the window and then repeats that
 //!   octet with exponential backoff for ever (MUST-36/37). The same timer is the SWS override.
+//! - Path MTU (RFC 1191, RFC 8201): a "packet too big" quoting a segment in flight lowers the
+//!   send MSS and resends the flight at the new size; the estimate is never raised again.
 //! - R2 is time since the last forward progress, checked when the retransmission timer fires.
 //! - Keep-alives run in ESTABLISHED and CLOSE-WAIT with nothing in flight.
 //! - RECEIVE after a reset returns the error even if data was buffered (queues are flushed).
@@ -48,6 +50,7 @@ mod app;
 mod ecn;
 mod options;
 mod output;
+mod pmtu;
 pub mod recv_buffer;
 pub mod rtt;
 mod segment_arrives;
@@ -229,6 +232,10 @@ pub struct Tcb {
     keepalive_on: bool,
     keepalive: Keepalive,
     rto_max: Duration,
+    /// The configured MTU (MUST-67: our MSS option is derived from it).
+    mtu: usize,
+    /// Path MTU learnt from "packet too big" messages (RFC 1191, RFC 8201), if lower.
+    path_mtu: Option<usize>,
 
     // RFC 9293 3.3.1 send sequence variables.
     iss: SeqNumber,
@@ -376,6 +383,8 @@ impl Tcb {
             keepalive_on: config.keepalive.is_some(),
             keepalive: config.keepalive_timing(),
             rto_max: config.rto_max,
+            mtu: config.mtu,
+            path_mtu: None,
             iss,
             snd_una: iss,
             snd_nxt: iss,

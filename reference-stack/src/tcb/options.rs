@@ -208,8 +208,10 @@ impl Tcb {
     }
 
     /// Eff.snd.MSS (MUST-16, RFC 9293 3.7.1): min(SendMSS + 20, MMS_S) - TCP header - options.
+    /// MMS_S is the path MTU less the IP header (RFC 1191, RFC 8201; RFC 9293 3.7.2).
     pub(super) fn snd_mss(&self) -> u16 {
-        let mms_s = usize::from(self.opts.our_mss) + 20;
+        let mms_s = (usize::from(self.opts.our_mss) + 20)
+            .min(self.path_mtu().saturating_sub(ip_header_len(&self.tuple)));
         let ts = if self.opts.timestamps { 12 } else { 0 };
         let mss = (usize::from(self.opts.peer_mss) + 20)
             .min(mms_s)

@@ -1433,6 +1433,117 @@ fn limited_transmit_not_without_unsent_data() {
     b.none();
 }
 
+/// ESTABLISHED through an active open to a peer that announced MSS 1460, Nagle off.
+fn active_mss_1460(tuple: FourTuple) -> Bench {
+    let config = Config {
+        nagle: false,
+        ..plain()
+    };
+    let mut b = Bench {
+        tcb: Tcb::connect(&config, tuple, s(ISS), Instant::ZERO),
+        now: Instant::ZERO,
+    };
+    b.one();
+    b.input(with_opts(
+        pkt("SA", PEER, ISS + 1),
+        vec![TcpOption::Mss(1460)],
+    ));
+    b.one();
+    b
+}
+
+#[test]
+fn packet_too_big_shrinks_segments_and_resends_the_flight() {
+    // RFC 1191 / RFC 9293 3.7.2: a "fragmentation needed" with next-hop MTU 1280 quoting a
+    // segment in flight: MSS 1280 - 40, the flight resent at once at that size (RFC 1191 6.5),
+    // cwnd untouched (no congestion).
+    let mut b = active_mss_1460(tuple_v4());
+    assert_eq!(b.tcb.info().snd_mss, 1460);
+    b.tcb.send(b.now, &[5u8; 2 * 1460]).unwrap();
+    let out = b.out();
+    assert_eq!(out.len(), 2);
+    assert!(out.iter().all(|seg| seg.payload.len() == 1460));
+    let cwnd = b.tcb.cwnd();
+    assert!(b.tcb.handle_packet_too_big(1280, s(ISS + 1 + 1460)));
+    assert_eq!(b.tcb.info().snd_mss, 1240);
+    let out = b.out();
+    let sizes: Vec<(SeqNumber, usize)> =
+        out.iter().map(|seg| (seg.seq, seg.payload.len())).collect();
+    assert_eq!(
+        sizes,
+        vec![
+            (s(ISS + 1), 1240),
+            (s(ISS + 1241), 1240),
+            (s(ISS + 2481), 440)
+        ]
+    );
+    assert_eq!(b.tcb.cwnd(), cwnd);
+    // New data goes out at the new size too.
+    b.input(pkt("A", PEER + 1, ISS + 1 + 2 * 1460));
+    b.tcb.send(b.now, &[5u8; 1460]).unwrap();
+    let lens: Vec<usize> = b.out().iter().map(|seg| seg.payload.len()).collect();
+    assert_eq!(lens, vec![1240, 220]);
+}
+
+#[test]
+fn packet_too_big_checked_against_the_flight() {
+    // RFC 5927 4.1: only a quote of a segment in flight (SND.UNA =< seq < SND.NXT) is believed.
+    let mut b = active_mss_1460(tuple_v4());
+    b.tcb.send(b.now, &[5u8; 1460]).unwrap();
+    b.one();
+    for seq in [ISS, ISS + 1461, ISS + 100_000] {
+        assert!(!b.tcb.handle_packet_too_big(1280, s(seq)), "seq {seq}");
+        assert_eq!(b.tcb.info().snd_mss, 1460);
+        b.none();
+    }
+    // RFC 1191 3: never below 68 octets; never raised by a message.
+    assert!(!b.tcb.handle_packet_too_big(67, s(ISS + 1)));
+    assert!(!b.tcb.handle_packet_too_big(1500, s(ISS + 1)));
+    assert!(!b.tcb.handle_packet_too_big(9000, s(ISS + 1)));
+    assert_eq!(b.tcb.info().snd_mss, 1460);
+    b.none();
+    assert!(b.tcb.handle_packet_too_big(576, s(ISS + 1)));
+    assert_eq!(b.tcb.info().snd_mss, 536);
+    assert_eq!(b.out().len(), 3);
+    assert!(!b.tcb.handle_packet_too_big(1000, s(ISS + 1)));
+    assert_eq!(b.tcb.info().snd_mss, 536);
+}
+
+#[test]
+fn packet_too_big_ipv6_floor_is_1280() {
+    // RFC 8201 4: the estimate never goes below the IPv6 minimum link MTU, 1280.
+    let mut b = active_mss_1460(tuple_v6());
+    assert_eq!(b.tcb.info().snd_mss, 1440);
+    b.tcb.send(b.now, &[5u8; 1440]).unwrap();
+    b.one();
+    assert!(!b.tcb.handle_packet_too_big(1279, s(ISS + 1)));
+    assert!(b.tcb.handle_packet_too_big(1280, s(ISS + 1)));
+    assert_eq!(b.tcb.info().snd_mss, 1220);
+    let lens: Vec<usize> = b.out().iter().map(|seg| seg.payload.len()).collect();
+    assert_eq!(lens, vec![1220, 220]);
+}
+
+#[test]
+fn packet_too_big_above_the_segment_size_resends_nothing() {
+    // The peer's MSS (1000) already keeps segments under an MTU of 1400: nothing was dropped
+    // for size, nothing is resent.
+    let config = Config {
+        nagle: false,
+        ..plain()
+    };
+    let mut b = syn_sent(&config);
+    b.input(with_opts(
+        pkt("SA", PEER, ISS + 1),
+        vec![TcpOption::Mss(1000)],
+    ));
+    b.one();
+    b.tcb.send(b.now, &[5u8; 1000]).unwrap();
+    b.one();
+    assert!(b.tcb.handle_packet_too_big(1400, s(ISS + 1)));
+    assert_eq!(b.tcb.info().snd_mss, 1000);
+    b.none();
+}
+
 #[test]
 fn sack_scoreboard_skips_sacked_data() {
     let config = Config {
