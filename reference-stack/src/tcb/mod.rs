@@ -620,6 +620,14 @@ impl Tcb {
         self.nagle = on;
     }
 
+    /// MUST-21 (RFC 9293 3.8.3): "An application MUST be able to set the value for R2 for a
+    /// particular connection", the user timeout of 3.9.1 (OPEN and SEND take one). Data
+    /// unacknowledged this long (since the last forward progress) closes the connection with
+    /// `TimedOut`, checked when the retransmission timer fires. The SYN's R2 (MUST-23) stays.
+    pub fn set_user_timeout(&mut self, r2: Duration) {
+        self.r2 = r2;
+    }
+
     /// MUST-24: the application can request keep-alives after `idle` (`None` turns them off);
     /// the interval and probe count stay as they are.
     pub fn set_keepalive(&mut self, idle: Option<Duration>) {

@@ -1265,6 +1265,32 @@ fn syn_and_fin_retransmission() {
 }
 
 #[test]
+fn user_timeout_set_per_connection() {
+    // MUST-21: the application sets R2 for one connection. The default R2 (100 s, SHLD-11)
+    // would keep retransmitting; 10 s gives up at the first timeout after 10 s: 15 s.
+    let mut b = active(&plain());
+    b.tcb.set_user_timeout(Duration::from_secs(10));
+    b.tcb.send(b.now, b"x").unwrap();
+    b.one();
+    while !b.tcb.is_closed() {
+        b.fire();
+        b.out();
+    }
+    assert_eq!(b.now, Instant::from_millis(15_010));
+    assert_eq!(b.tcb.recv(&mut [0; 4]), Err(ConnError::TimedOut));
+    // A longer one: still retransmitting after 200 s, where the default would have given up.
+    let mut b = active(&plain());
+    b.tcb.set_user_timeout(Duration::from_secs(3600));
+    b.tcb.send(b.now, b"x").unwrap();
+    b.one();
+    while b.now < Instant::from_millis(200_000) {
+        b.fire();
+        assert!(!b.out().is_empty());
+    }
+    assert_eq!(b.state(), State::Established);
+}
+
+#[test]
 fn r1_and_r2_give_up() {
     let config = Config {
         r2: Duration::from_secs(10),
