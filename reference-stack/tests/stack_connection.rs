@@ -492,6 +492,7 @@ fn an_icmp_hard_error_aborts_only_with_a_sequence_number_in_flight() {
         local: tuple.local,
         remote: tuple.remote,
         seq,
+        mtu: None,
     };
     // RFC 5927 4.1: a quoted sequence number outside SND.UNA..SND.NXT is not believed, and a
     // soft error never aborts (MUST-56).

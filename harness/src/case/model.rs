@@ -523,6 +523,10 @@ pub struct IcmpSend {
     pub icmp_type: u8,
     pub code: u8,
     pub seq: Value,
+    /// The next-hop MTU a "fragmentation needed" (ICMP 3/4: the low 16 bits after the checksum,
+    /// RFC 1191 4) or "packet too big" (ICMPv6 2: the 32 bits after it, RFC 4443 3.2) reports;
+    /// written into that field whatever the type (0 when not given).
+    pub mtu: Option<u32>,
 }
 
 /// A TCP option to send. Mirrors [`crate::packet::spec::OptionSpec`] with expressions where a

@@ -95,7 +95,8 @@ fn schema() -> Value {
                 "properties": {
                     "type": { "type": "integer", "minimum": 0, "maximum": 255 },
                     "code": { "type": "integer", "minimum": 0, "maximum": 255 },
-                    "seq": { "$ref": "#/$defs/value" }
+                    "seq": { "$ref": "#/$defs/value" },
+                    "mtu": { "type": "integer", "minimum": 0, "maximum": 65535, "description": "next-hop MTU (fragmentation needed, packet too big)" }
                 },
                 "required": ["type", "code", "seq"],
                 "additionalProperties": false

@@ -461,7 +461,11 @@ impl Stack {
             return handled;
         };
         if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) {
-            c.tcb.handle_icmp(icmp.class, icmp.seq);
+            match icmp.mtu {
+                // Path MTU Discovery (RFC 1191, RFC 8201): the segment size goes down.
+                Some(mtu) => c.tcb.handle_packet_too_big(mtu, icmp.seq),
+                None => c.tcb.handle_icmp(icmp.class, icmp.seq),
+            };
             handled.handle = Some(h);
             handled.state_after = c.tcb.state();
             self.update(now, h);

@@ -146,9 +146,9 @@ pub(super) fn send(cx: &mut Cx<'_>, node: &Node) -> Option<Send> {
     })
 }
 
-/// `icmp: { type: T, code: C, seq: EXPR }`.
+/// `icmp: { type: T, code: C, seq: EXPR, mtu: N }`.
 pub(super) fn icmp_send(cx: &mut Cx<'_>, node: &Node) -> Option<IcmpSend> {
-    let f = cx.map(node, "send.icmp", &["type", "code", "seq"])?;
+    let f = cx.map(node, "send.icmp", &["type", "code", "seq", "mtu"])?;
     let field = |cx: &mut Cx<'_>, name: &str| match f.get(name) {
         Some(n) => cx
             .int(n, &format!("send.icmp.{name}"), 0, 255)
@@ -170,10 +170,15 @@ pub(super) fn icmp_send(cx: &mut Cx<'_>, node: &Node) -> Option<IcmpSend> {
             None
         }
     };
+    let mtu = match f.get("mtu") {
+        Some(n) => Some(cx.int(n, "send.icmp.mtu", 0, 65_535)? as u32),
+        None => None,
+    };
     Some(IcmpSend {
         icmp_type: icmp_type?,
         code: code?,
         seq: seq?,
+        mtu,
     })
 }
 

@@ -23,7 +23,7 @@ use crate::case::model::{
     SendOption, Setup, Shutdown, Step, StepKind, Value,
 };
 use crate::case::needs::{Feature, Need};
-use crate::packet::build::{build, icmp_error};
+use crate::packet::build::{build, icmp_error, Quoted};
 use crate::packet::diff::field_table_marked;
 use crate::packet::observe::observe;
 use crate::packet::render::{render, Relative};

@@ -175,14 +175,17 @@ impl Run<'_> {
             let seq = self
                 .value(&icmp.seq, Space::Target)
                 .map_err(|m| fail(step, index, m))?;
+            let quoted = Quoted {
+                src: self.target_addr,
+                dst: self.tester,
+                seq,
+            };
             spec.raw = Some(icmp_error(
                 self.tester.ip(),
                 self.target_addr.ip(),
-                icmp.icmp_type,
-                icmp.code,
-                self.target_addr,
-                self.tester,
-                seq,
+                (icmp.icmp_type, icmp.code),
+                quoted,
+                icmp.mtu,
             ));
             let family = if self.tester.is_ipv4() {
                 "ICMP"
@@ -190,8 +193,9 @@ impl Run<'_> {
                 "ICMPv6"
             };
             let rel = seq.wrapping_sub(self.conn.base(Space::Target));
+            let mtu = icmp.mtu.map(|m| format!(" mtu {m}")).unwrap_or_default();
             text = Some(format!(
-                "{family} type {} code {} quoting {} > {} seq {rel}",
+                "{family} type {} code {}{mtu} quoting {} > {} seq {rel}",
                 icmp.icmp_type, icmp.code, self.target_addr, self.tester
             ));
         }
