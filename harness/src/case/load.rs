@@ -439,11 +439,11 @@ fn parse_library(path: &Path, src: &str) -> (Library, Vec<Diagnostic>) {
     };
     let mut cx = Cx::new(Arc::new(path.to_path_buf()), src);
     let mut raw: Vec<PreludeEntry> = Vec::new();
-    if let Some(f) = cx.map(&root, "the prelude library", &["preludes"]) {
+    if let Some(f) = cx.map(&root, "the prelude library", validate::LIBRARY_FIELDS) {
         match f.get("preludes").map(|n| &n.kind) {
             Some(Kind::Map(entries)) => {
                 for (k, v) in entries {
-                    let Some(e) = cx.map(v, &format!("prelude `{}`", k.name), &["setup", "after", "steps"]) else {
+                    let Some(e) = cx.map(v, &format!("prelude `{}`", k.name), validate::PRELUDE_FIELDS) else {
                         continue;
                     };
                     let setup = e.get("setup").and_then(|n| validate::setup(&mut cx, n));

@@ -225,7 +225,7 @@ pub(crate) fn case(
 
     let mut defaults = Defaults::default();
     if let Some(n) = f.get("defaults") {
-        if let Some(d) = cx.map(n, "defaults", &["win", "within"]) {
+        if let Some(d) = cx.map(n, "defaults", DEFAULTS_FIELDS) {
             if let Some(w) = d
                 .get("win")
                 .and_then(|w| cx.int(w, "defaults.win", 0, 65535))
@@ -283,7 +283,7 @@ pub(crate) fn case(
 }
 
 pub(crate) fn setup(cx: &mut Cx<'_>, node: &Node) -> Option<Setup> {
-    let f = cx.map(node, "setup", &["listen", "connect", "closed"])?;
+    let f = cx.map(node, "setup", SETUP_FIELDS)?;
     if f.entries.len() != 1 {
         cx.err(
             node,

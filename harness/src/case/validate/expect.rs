@@ -97,7 +97,7 @@ pub(super) fn flag_match(cx: &mut Cx<'_>, node: &Node) -> Option<FlagMatch> {
             Some(FlagMatch::OneOf(sets?))
         }
         Kind::Map(_) => {
-            let f = cx.map(node, "expect.flags", &["has", "not"])?;
+            let f = cx.map(node, "expect.flags", FLAG_MASK_FIELDS)?;
             let has = match f.get("has") {
                 Some(n) => cx.flags(n, "expect.flags.has")?,
                 None => Flags(0),
@@ -176,7 +176,7 @@ pub(super) fn expect_options(cx: &mut Cx<'_>, node: &Node) -> Option<OptionsMatc
     };
     let ts = match f.get("ts") {
         Some(n) => {
-            let t = cx.map(n, "expect.options.ts", &["val", "ecr"])?;
+            let t = cx.map(n, "expect.options.ts", TS_FIELDS)?;
             let val = match t.get("val") {
                 Some(v) => cx.num_match(v, "ts.val", Space::None)?,
                 None => NumMatch::Any,
@@ -261,7 +261,7 @@ pub(super) fn option_patterns(cx: &mut Cx<'_>, node: &Node) -> Option<Vec<Option
     let mut out = Vec::new();
     for item in items {
         if let Kind::Map(_) = item.kind {
-            let f = cx.map(item, "an option", &["kind", "data"])?;
+            let f = cx.map(item, "an option", OPTION_FIELDS)?;
             let kind_node = f.req(cx, "kind")?;
             let kind = cx.int(kind_node, "option kind", 0, 255)? as u8;
             let data = match f.get("data") {

@@ -148,7 +148,7 @@ pub(super) fn send(cx: &mut Cx<'_>, node: &Node) -> Option<Send> {
 
 /// `icmp: { type: T, code: C, seq: EXPR }`.
 pub(super) fn icmp_send(cx: &mut Cx<'_>, node: &Node) -> Option<IcmpSend> {
-    let f = cx.map(node, "send.icmp", &["type", "code", "seq"])?;
+    let f = cx.map(node, "send.icmp", ICMP_FIELDS)?;
     let field = |cx: &mut Cx<'_>, name: &str| match f.get(name) {
         Some(n) => cx
             .int(n, &format!("send.icmp.{name}"), 0, 255)
@@ -223,7 +223,7 @@ pub(super) fn send_options(cx: &mut Cx<'_>, node: &Node) -> Option<Vec<SendOptio
                 out.push(SendOption::Raw(cx.hex(f.get("raw")?, "option raw")?));
             }
             Kind::Map(_) => {
-                let f = cx.map(item, "an option", &["kind", "data"])?;
+                let f = cx.map(item, "an option", OPTION_FIELDS)?;
                 let kind_node = f.req(cx, "kind")?;
                 let kind = cx.int(kind_node, "option kind", 0, 255)? as u8;
                 let data = match f.get("data") {
