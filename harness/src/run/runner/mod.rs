@@ -8,7 +8,8 @@ mod states;
 
 use super::conn::ConnView;
 use super::event::{
-    CaseResult, Choice, Direction, Failure, IpVersion, Outcome, TraceEntry, Verdict,
+    CaseResult, Choice, Direction, Failure, FieldDiff, IpVersion, Outcome, SegmentDiff, TraceEntry,
+    Verdict,
 };
 use super::fit;
 use super::matching::{self, resolve, Comparison};
@@ -22,7 +23,7 @@ use crate::case::model::{
 };
 use crate::case::needs::{Feature, Need};
 use crate::packet::build::{build, icmp_error};
-use crate::packet::diff::field_table_marked;
+use crate::packet::diff::rows as diff_rows;
 use crate::packet::observe::observe;
 use crate::packet::render::{render, Relative};
 use crate::packet::spec::{Observed, ObservedOption, OptionSpec, PacketSpec};
@@ -107,7 +108,7 @@ fn fail(step: &Step, index: usize, message: impl Into<String>) -> Failure {
         step: index,
         line: Some(step.loc.line),
         message: format!("{}: {}", step.loc, message.into()),
-        diff: None,
+        diff: Vec::new(),
         baseline: None,
         level: step.level.unwrap_or(Level::Must),
     }
@@ -438,7 +439,7 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
                 step: 0,
                 line: Some(case.loc.line),
                 message,
-                diff: None,
+                diff: Vec::new(),
                 baseline: None,
                 level: Level::Must,
             }),

@@ -285,21 +285,53 @@ impl Run<'_> {
         (verdict, view)
     }
 
-    pub(super) fn diff_text(
+    /// Expected vs received, field by field; an options mismatch adds a row per option
+    /// sub-field, a data mismatch shows the received payload.
+    pub(super) fn segment_diff(
         &self,
+        e: &Expect,
         verdict: &Comparison,
         got: &Observed,
         view: &ConnView,
-    ) -> String {
-        let rel = rel_for(view);
-        let mut rows: Vec<(String, String)> = verdict.expected_pairs();
-        rows.retain(|(f, _)| f != "time");
+    ) -> SegmentDiff {
+        let mut expected: Vec<(String, String)> = verdict.expected_pairs();
+        expected.retain(|(f, _)| f != "time");
         let differing = verdict.differing();
-        let mut text = field_table_marked(&rows, got, rel, &differing);
-        if let Some(t) = verdict.rows.iter().find(|r| r.field == "time" && !r.ok) {
-            text.push_str(&format!("\n  time: expected {}", t.expected));
+        let rows = diff_rows(&expected, got, rel_for(view), |name, _, _| {
+            differing.contains(&name)
+        });
+        let mut fields = Vec::with_capacity(rows.len());
+        for (field, expected, received, differs) in rows {
+            let options = field == "options" && differs;
+            fields.push(FieldDiff {
+                field,
+                expected,
+                received,
+                differs,
+            });
+            if options {
+                fields.extend(
+                    matching::option_details(&e.options, got, view)
+                        .into_iter()
+                        .map(|d| FieldDiff {
+                            field: d.field,
+                            expected: d.expected,
+                            received: d.received,
+                            differs: !d.ok,
+                        }),
+                );
+            }
         }
-        text
+        let note = verdict
+            .rows
+            .iter()
+            .find(|r| r.field == "time" && !r.ok)
+            .map(|t| format!("time: expected {}", t.expected));
+        SegmentDiff {
+            variant: None,
+            fields,
+            note,
+        }
     }
 
     pub(super) fn accept_received(&mut self, got: &Observed) {
@@ -341,7 +373,7 @@ impl Run<'_> {
             self.silence = None;
             return Ok(());
         }
-        let diff = self.diff_text(&verdict, &got, &view);
+        let diff = self.segment_diff(e, &verdict, &got, &view);
         let got_text = render(&got, rel_for(&view));
         self.conn.on_received(&got);
         self.note(Direction::Received, got_text.clone(), Some(got.raw.clone()));
@@ -354,7 +386,7 @@ impl Run<'_> {
                 verdict.differing().join(", ")
             ),
         );
-        f.diff = Some(diff);
+        f.diff = vec![diff];
         Err(f)
     }
 
@@ -418,19 +450,17 @@ impl Run<'_> {
                     if verdict.matched() && at.saturating_sub(start) <= within {
                         true
                     } else {
-                        reasons.push(format!(
-                            "{}: {}",
-                            b.name,
-                            self.diff_text(&verdict, o, &view)
-                        ));
+                        reasons.push(SegmentDiff {
+                            variant: Some(b.name.clone()),
+                            ..self.segment_diff(e, &verdict, o, &view)
+                        });
                         false
                     }
                 }
                 (StepKind::Expect(e), None) => {
-                    reasons.push(format!(
-                        "{}: expected {}, got nothing",
-                        b.name,
-                        matching::summary(e, &self.conn)
+                    reasons.push(variant_note(
+                        b,
+                        format!("expected {}, got nothing", matching::summary(e, &self.conn)),
                     ));
                     false
                 }
@@ -442,12 +472,15 @@ impl Run<'_> {
                     if at.saturating_sub(start) > *d {
                         true
                     } else {
-                        reasons.push(format!("{}: expected nothing for {d:?}", b.name));
+                        reasons.push(variant_note(b, format!("expected nothing for {d:?}")));
                         false
                     }
                 }
                 _ => {
-                    reasons.push(format!("{}: first step is not expect/expect_none", b.name));
+                    reasons.push(variant_note(
+                        b,
+                        "first step is not expect/expect_none".into(),
+                    ));
                     false
                 }
             };
@@ -487,12 +520,21 @@ impl Run<'_> {
             let text = render(o, self.rel_received());
             self.accept_received(o);
             let mut f = fail(step, index, format!("no allowed variant matched {text}"));
-            f.diff = Some(reasons.join("\n"));
+            f.diff = reasons;
             Err(f)
         } else {
             let mut f = fail(step, index, "no allowed variant matched (nothing received)");
-            f.diff = Some(reasons.join("\n"));
+            f.diff = reasons;
             Err(f)
         }
+    }
+}
+
+/// A variant of a `one_of` that did not match, with why, when there is no table to show.
+fn variant_note(b: &Branch, why: String) -> SegmentDiff {
+    SegmentDiff {
+        variant: Some(b.name.clone()),
+        fields: Vec::new(),
+        note: Some(why),
     }
 }
