@@ -36,8 +36,8 @@ pub(crate) fn case(
         );
         return None;
     }
-    let f = cx.map(root, "a case", CASE_FIELDS)?;
     let before = cx.diags.len();
+    let f = cx.map_all(root, "a case", CASE_FIELDS)?;
 
     let id_node = f.req(cx, "id");
     let id = id_node.and_then(|n| cx.string(n, "id"));
@@ -225,7 +225,7 @@ pub(crate) fn case(
 
     let mut defaults = Defaults::default();
     if let Some(n) = f.get("defaults") {
-        if let Some(d) = cx.map(n, "defaults", DEFAULTS_FIELDS) {
+        if let Some(d) = cx.map_all(n, "defaults", DEFAULTS_FIELDS) {
             if let Some(w) = d
                 .get("win")
                 .and_then(|w| cx.int(w, "defaults.win", 0, 65535))

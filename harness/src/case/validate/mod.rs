@@ -132,8 +132,22 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// The entries of a mapping, after checking every key is among `allowed`.
+    /// The entries of a mapping, after checking every key is among `allowed`; `None` when one
+    /// is not (for small mappings, where the rest would only repeat the mistake).
     pub fn map<'n>(&mut self, node: &'n Node, what: &str, allowed: &[&str]) -> Option<Fields<'n>> {
+        let before = self.diags.len();
+        let f = self.map_all(node, what, allowed)?;
+        (self.diags.len() == before).then_some(f)
+    }
+
+    /// Like [`Cx::map`], but the known fields are returned even when unknown ones were
+    /// reported, so that their errors are reported too. The caller fails when `diags` grew.
+    pub fn map_all<'n>(
+        &mut self,
+        node: &'n Node,
+        what: &str,
+        allowed: &[&str],
+    ) -> Option<Fields<'n>> {
         let Kind::Map(entries) = &node.kind else {
             self.err(
                 node,
@@ -141,7 +155,6 @@ impl<'a> Cx<'a> {
             );
             return None;
         };
-        let mut ok = true;
         for (k, _) in entries {
             if !allowed.contains(&k.name.as_str()) {
                 self.err_at(
@@ -154,10 +167,9 @@ impl<'a> Cx<'a> {
                         allowed.join(", ")
                     ),
                 );
-                ok = false;
             }
         }
-        ok.then_some(Fields { node, entries })
+        Some(Fields { node, entries })
     }
 
     /// A string scalar (numbers are accepted as their text).
@@ -175,10 +187,10 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// A list of strings; a single string is a list of one.
+    /// A list of strings; a single string is a list of one. Every bad item is reported.
     fn strings(&mut self, node: &Node, what: &str) -> Option<Vec<String>> {
         match &node.kind {
-            Kind::Seq(items) => items.iter().map(|i| self.string(i, what)).collect(),
+            Kind::Seq(items) => all(items.iter().map(|i| self.string(i, what))),
             _ => self.string(node, what).map(|s| vec![s]),
         }
     }
@@ -460,6 +472,13 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     d[a.len()][b.len()]
+}
+
+/// Every item, or `None` if any is `None`: unlike `collect`, every item is evaluated, so each
+/// bad one reports its error.
+pub(crate) fn all<T>(items: impl Iterator<Item = Option<T>>) -> Option<Vec<T>> {
+    let items: Vec<Option<T>> = items.collect();
+    items.into_iter().collect()
 }
 
 fn space_name(s: Space) -> &'static str {
