@@ -30,8 +30,10 @@ pub enum Ty {
     Text,
     /// Octets as hex text (`"de ad be ef"`).
     Hex,
-    /// A string matching a regular expression.
+    /// A string matching a regular expression (ECMA-262, as editors run it).
     Pattern(&'static str),
+    /// One of these words in any letter case, alone (`true`) or followed by arguments.
+    Keyword(&'static [&'static str], bool),
     /// One of these words.
     Enum(&'static [&'static str]),
     /// One of the names a model type knows (states, needs, rule ids...).
@@ -124,7 +126,7 @@ pub const DEFS: &[Field] = &[
     f(
         "option",
         Ty::AnyOf(&[
-            Ty::Pattern(r"^\s*(?i:mss|wscale|sackOK|sack_permitted|sack|ts|nop|eol)(\s|$)"),
+            Ty::Keyword(OPTION_WORDS, false),
             Ty::Object(&OPTION_TLV),
             Ty::Object(&OPTION_RAW),
         ]),
@@ -133,7 +135,7 @@ pub const DEFS: &[Field] = &[
     f(
         "optionKind",
         Ty::AnyOf(&[
-            Ty::Pattern(r"^(?i:mss|wscale|sackOK|sack_permitted|sack|ts|nop|eol)$"),
+            Ty::Keyword(OPTION_WORDS, true),
             BYTE,
         ]),
         "An option by name or kind number",
@@ -143,6 +145,18 @@ pub const DEFS: &[Field] = &[
         Ty::List(&Ty::Object(&STEP_OBJECT)),
         "Steps, in order",
     ),
+];
+
+/// Option names, as the validator reads them (any letter case).
+const OPTION_WORDS: &[&str] = &[
+    "mss",
+    "wscale",
+    "sackOK",
+    "sack_permitted",
+    "sack",
+    "ts",
+    "nop",
+    "eol",
 ];
 
 const ABS: Object = object(

@@ -78,6 +78,9 @@ fn ty(t: &Ty) -> Value {
         Ty::IntEnum(values) => json!({ "enum": values }),
         Ty::Bool => json!({ "type": "boolean" }),
         Ty::Pattern(p) => json!({ "type": "string", "pattern": p }),
+        Ty::Keyword(words, alone) => {
+            json!({ "type": "string", "pattern": keyword_pattern(words, *alone) })
+        }
         Ty::Enum(words) => json!({ "enum": words }),
         Ty::Names(f) => json!({ "enum": f() }),
         Ty::Nothing => json!({ "enum": [null, true] }),
@@ -96,6 +99,25 @@ fn ty(t: &Ty) -> Value {
         Ty::AnyOf(tys) => json!({ "anyOf": tys.iter().map(ty).collect::<Vec<_>>() }),
     };
     json!({ "anyOf": [shape, { "$ref": format!("#/$defs/{PLACEHOLDER}") }] })
+}
+
+/// `^\s*([mM][sS][sS]|...)(\s|$)`: ECMA-262 regular expressions have no inline
+/// case-insensitive flag, so each letter is a class.
+fn keyword_pattern(words: &[&str], alone: bool) -> String {
+    let any_case = |w: &str| -> String {
+        w.chars()
+            .map(|c| {
+                if c.is_ascii_alphabetic() {
+                    format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    };
+    let alts: Vec<String> = words.iter().map(|w| any_case(w)).collect();
+    let end = if alone { r"\s*$" } else { r"(\s|$)" };
+    format!(r"^\s*({}){end}", alts.join("|"))
 }
 
 fn object(o: &Object) -> Value {
@@ -191,6 +213,9 @@ mod tests {
                 _ => {}
             }
         }
+        // Editors run patterns as ECMA-262 regular expressions: no inline flags such as (?i).
+        let text = json_schema();
+        assert!(!text.contains("(?"), "a pattern with an inline flag");
         let mut cells = Vec::new();
         enums(&v["$defs"]["case"]["properties"]["cells"], &mut cells);
         assert_eq!(cells, [55, 55], "one id, or a list of them");
