@@ -831,6 +831,15 @@ fn every_error_of_a_file_is_reported() {
         "{d:#?}"
     );
 
+    // A stray field beside a step's kind does not hide the kind's own mistakes.
+    let d = errors(
+        "id: bad/x\ntitle: t\nsetup: { listen: 8080 }\nsteps:\n  \
+         - send: { flags: SX }\n    levle: may\n",
+    );
+    assert_eq!(d.len(), 2, "{d:#?}");
+    assert!(d[0].2.contains("unknown field `levle`"), "{d:#?}");
+    assert!(d[1].2.contains("bad flag letter"), "{d:#?}");
+
     // Expected options: every bad part and every bad option of an exact list.
     let d = errors(
         "id: bad/x\ntitle: t\nsetup: { listen: 8080 }\nsteps:\n  \

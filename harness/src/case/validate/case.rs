@@ -370,8 +370,10 @@ pub(super) fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
         );
         return None;
     }
+    // A bad `level` or a stray field is reported, and the step itself still checked.
+    let before = cx.diags.len();
     let level = match entries.iter().find(|(k, _)| k.name == "level") {
-        Some((_, n)) => Some(level(cx, n)?),
+        Some((_, n)) => level(cx, n),
         None => None,
     };
     if let Some((k, _)) = entries
@@ -390,7 +392,6 @@ pub(super) fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
             )
         };
         cx.err_at(k.line, k.col, msg);
-        return None;
     }
     let loc = cx.loc_key(key);
     let kind = match key.name.as_str() {
@@ -408,6 +409,9 @@ pub(super) fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
         "syn_flood" => StepKind::SynFlood(syn_flood(cx, value)?),
         _ => StepKind::OneOf(one_of(cx, value)?),
     };
+    if cx.diags.len() > before {
+        return None;
+    }
     Some(Step { kind, loc, level })
 }
 
