@@ -49,7 +49,7 @@ fn a_backoff_is_judged_from_the_initial_rto_the_stack_chose() {
             unreachable!()
         };
         assert!(
-            f.diff.as_deref().unwrap_or("").contains("1.00x"),
+            format!("{:?}", f.diff).contains("1.00x"),
             "{file}: {} / {:?}",
             f.message,
             f.diff

@@ -2,17 +2,69 @@
 //! once: a run whose instances take one in some states and the other elsewhere fails, though
 //! each instance alone passes on an allowed variant.
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tcpconform::case::load::load_paths;
 use tcpconform::cli::RstProfile;
 use tcpconform::reference::config as reference_config;
 use tcpconform::run::baseline::Baseline;
+use tcpconform::run::event::IpVersion;
 use tcpconform::run::event::{Inconsistency, Mitigation, Reporter, RunEvent, Summary};
 use tcpconform::run::executor::{execute, Instance, RunOptions};
 use tcpconform::target::reference::ReferenceTarget;
-use tcpconform::target::Target;
+use tcpconform::target::{AppCall, AppResult, Endpoints, Received, Target, TargetError};
+use tcpconform::tcp::TcpState;
+
+/// A reference stack whose RST profile alternates from one instance to the next, over all
+/// the run's workers.
+struct Alternating {
+    inner: ReferenceTarget,
+    profiles: [RstProfile; 2],
+    opened: Arc<AtomicUsize>,
+}
+
+impl Target for Alternating {
+    fn name(&self) -> &str {
+        "reference"
+    }
+    fn open(
+        &mut self,
+        ip: IpVersion,
+        s: &BTreeMap<String, String>,
+    ) -> Result<Endpoints, TargetError> {
+        let n = self.opened.fetch_add(1, Ordering::SeqCst);
+        self.inner = ReferenceTarget::new(reference_config(self.profiles[n % 2]));
+        self.inner.open(ip, s)
+    }
+    fn inject(&mut self, p: &[u8]) -> Result<(), TargetError> {
+        self.inner.inject(p)
+    }
+    fn receive(&mut self, within: Duration) -> Result<Option<Received>, TargetError> {
+        self.inner.receive(within)
+    }
+    fn app(&mut self, c: &AppCall) -> Result<AppResult, TargetError> {
+        self.inner.app(c)
+    }
+    fn state(&mut self, l: SocketAddr, r: SocketAddr) -> Result<Option<TcpState>, TargetError> {
+        self.inner.state(l, r)
+    }
+    fn wait(&mut self, d: Duration) -> Result<(), TargetError> {
+        self.inner.wait(d)
+    }
+    fn now(&self) -> Duration {
+        self.inner.now()
+    }
+    fn virtual_clock(&self) -> bool {
+        true
+    }
+    fn close(&mut self) {
+        self.inner.close()
+    }
+}
 
 #[derive(Default)]
 struct Events {
@@ -44,10 +96,15 @@ fn run_with(profiles: [RstProfile; 2], baseline: Option<&Baseline>) -> Events {
         .filter(|c| c.id.starts_with("rules/rst/"))
         .flat_map(|c| c.ip.iter().map(move |&ip| Instance { case: c, ip }))
         .collect();
-    let worker = AtomicUsize::new(0);
+    // The profile alternates per instance, not per worker: however the two workers share the
+    // instances out, both profiles meet the RST cases.
+    let opened = Arc::new(AtomicUsize::new(0));
     let make = move || {
-        let n = worker.fetch_add(1, Ordering::SeqCst);
-        Box::new(ReferenceTarget::new(reference_config(profiles[n % 2]))) as Box<dyn Target>
+        Box::new(Alternating {
+            inner: ReferenceTarget::new(reference_config(profiles[0])),
+            profiles,
+            opened: opened.clone(),
+        }) as Box<dyn Target>
     };
     let mut events = Events::default();
     execute(

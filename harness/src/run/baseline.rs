@@ -480,7 +480,7 @@ mod tests {
             step: 2,
             line: Some(line),
             message: format!("cases/x/y.yaml:{line}:5: {message}"),
-            diff: None,
+            diff: Vec::new(),
             baseline: None,
             level: crate::case::model::Level::Must,
         }

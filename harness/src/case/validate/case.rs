@@ -36,8 +36,8 @@ pub(crate) fn case(
         );
         return None;
     }
-    let f = cx.map(root, "a case", CASE_FIELDS)?;
     let before = cx.diags.len();
+    let f = cx.map_all(root, "a case", CASE_FIELDS)?;
 
     let id_node = f.req(cx, "id");
     let id = id_node.and_then(|n| cx.string(n, "id"));
@@ -225,7 +225,7 @@ pub(crate) fn case(
 
     let mut defaults = Defaults::default();
     if let Some(n) = f.get("defaults") {
-        if let Some(d) = cx.map(n, "defaults", &["win", "within"]) {
+        if let Some(d) = cx.map_all(n, "defaults", DEFAULTS_FIELDS) {
             if let Some(w) = d
                 .get("win")
                 .and_then(|w| cx.int(w, "defaults.win", 0, 65535))
@@ -283,7 +283,7 @@ pub(crate) fn case(
 }
 
 pub(crate) fn setup(cx: &mut Cx<'_>, node: &Node) -> Option<Setup> {
-    let f = cx.map(node, "setup", &["listen", "connect", "closed"])?;
+    let f = cx.map(node, "setup", SETUP_FIELDS)?;
     if f.entries.len() != 1 {
         cx.err(
             node,
@@ -384,8 +384,10 @@ pub(super) fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
         );
         return None;
     }
+    // A bad `level` or a stray field is reported, and the step itself still checked.
+    let before = cx.diags.len();
     let level = match entries.iter().find(|(k, _)| k.name == "level") {
-        Some((_, n)) => Some(level(cx, n)?),
+        Some((_, n)) => level(cx, n),
         None => None,
     };
     if let Some((k, _)) = entries
@@ -404,7 +406,6 @@ pub(super) fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
             )
         };
         cx.err_at(k.line, k.col, msg);
-        return None;
     }
     let loc = cx.loc_key(key);
     let kind = match key.name.as_str() {
@@ -435,6 +436,9 @@ pub(super) fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
         "syn_flood" => StepKind::SynFlood(syn_flood(cx, value)?),
         _ => StepKind::OneOf(one_of(cx, value)?),
     };
+    if cx.diags.len() > before {
+        return None;
+    }
     Some(Step { kind, loc, level })
 }
 

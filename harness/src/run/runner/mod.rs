@@ -10,7 +10,8 @@ mod variants;
 
 use super::conn::ConnView;
 use super::event::{
-    CaseResult, Choice, Direction, Failure, IpVersion, Outcome, TraceEntry, Verdict,
+    CaseResult, Choice, Direction, Failure, FieldDiff, IpVersion, Outcome, SegmentDiff, TraceEntry,
+    Verdict,
 };
 use super::fit;
 use super::matching::{self, resolve, Comparison};
@@ -24,7 +25,7 @@ use crate::case::model::{
 };
 use crate::case::needs::{Feature, Need};
 use crate::packet::build::{build, icmp_error, Quoted};
-use crate::packet::diff::field_table_marked;
+use crate::packet::diff::rows as diff_rows;
 use crate::packet::observe::observe;
 use crate::packet::render::{render, Relative};
 use crate::packet::spec::{Observed, ObservedOption, OptionSpec, PacketSpec};
@@ -114,7 +115,7 @@ fn fail(step: &Step, index: usize, message: impl Into<String>) -> Failure {
         step: index,
         line: Some(step.loc.line),
         message: format!("{}: {}", step.loc, message.into()),
-        diff: None,
+        diff: Vec::new(),
         baseline: None,
         level: step.level.unwrap_or(Level::Must),
     }
@@ -449,7 +450,7 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
                 step: 0,
                 line: Some(case.loc.line),
                 message,
-                diff: None,
+                diff: Vec::new(),
                 baseline: None,
                 level: Level::Must,
             }),

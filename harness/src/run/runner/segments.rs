@@ -312,21 +312,53 @@ impl Run<'_> {
         (verdict, view)
     }
 
-    pub(super) fn diff_text(
+    /// Expected vs received, field by field; an options mismatch adds a row per option
+    /// sub-field, a data mismatch shows the received payload.
+    pub(super) fn segment_diff(
         &self,
+        e: &Expect,
         verdict: &Comparison,
         got: &Observed,
         view: &ConnView,
-    ) -> String {
-        let rel = rel_for(view);
-        let mut rows: Vec<(String, String)> = verdict.expected_pairs();
-        rows.retain(|(f, _)| f != "time");
+    ) -> SegmentDiff {
+        let mut expected: Vec<(String, String)> = verdict.expected_pairs();
+        expected.retain(|(f, _)| f != "time");
         let differing = verdict.differing();
-        let mut text = field_table_marked(&rows, got, rel, &differing);
-        if let Some(t) = verdict.rows.iter().find(|r| r.field == "time" && !r.ok) {
-            text.push_str(&format!("\n  time: expected {}", t.expected));
+        let rows = diff_rows(&expected, got, rel_for(view), |name, _, _| {
+            differing.contains(&name)
+        });
+        let mut fields = Vec::with_capacity(rows.len());
+        for (field, expected, received, differs) in rows {
+            let options = field == "options" && differs;
+            fields.push(FieldDiff {
+                field,
+                expected,
+                received,
+                differs,
+            });
+            if options {
+                fields.extend(
+                    matching::option_details(&e.options, got, view)
+                        .into_iter()
+                        .map(|d| FieldDiff {
+                            field: d.field,
+                            expected: d.expected,
+                            received: d.received,
+                            differs: !d.ok,
+                        }),
+                );
+            }
         }
-        text
+        let note = verdict
+            .rows
+            .iter()
+            .find(|r| r.field == "time" && !r.ok)
+            .map(|t| format!("time: expected {}", t.expected));
+        SegmentDiff {
+            variant: None,
+            fields,
+            note,
+        }
     }
 
     pub(super) fn accept_received(&mut self, got: &Observed) {
@@ -370,7 +402,7 @@ impl Run<'_> {
             self.silence = None;
             return Ok(());
         }
-        let diff = self.diff_text(&verdict, &got, &view);
+        let diff = self.segment_diff(e, &verdict, &got, &view);
         let got_text = render(&got, rel_for(&view));
         self.conn.on_received(&got);
         self.note(Direction::Received, got_text.clone(), Some(got.raw.clone()));
@@ -383,7 +415,7 @@ impl Run<'_> {
                 verdict.differing().join(", ")
             ),
         );
-        f.diff = Some(diff);
+        f.diff = vec![diff];
         Err(f)
     }
 
@@ -403,7 +435,7 @@ impl Run<'_> {
         if verdict.matched() {
             return Ok(());
         }
-        let diff = self.diff_text(&verdict, &got, &view);
+        let diff = self.segment_diff(e, &verdict, &got, &view);
         let got_text = render(&got, rel_for(&view));
         let wanted: Vec<String> = verdict
             .rows
@@ -419,7 +451,7 @@ impl Run<'_> {
                 wanted.join(", ")
             ),
         );
-        f.diff = Some(diff);
+        f.diff = vec![diff];
         Err(f)
     }
 

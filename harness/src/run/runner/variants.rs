@@ -15,7 +15,7 @@
 //! between them and the first written is taken; the trace says so.
 
 use super::*;
-use crate::run::event::Mitigation;
+use crate::run::event::{Mitigation, SegmentDiff};
 
 /// A variant still in the running: its index in the `one_of`, and its steps not yet run.
 type Open<'b> = (usize, &'b [Step]);
@@ -141,14 +141,17 @@ impl Run<'_> {
                     if verdict.matched() && at.saturating_sub(start) <= within {
                         true
                     } else {
-                        reasons.push(format!("{name}: {}", self.diff_text(&verdict, o, &view)));
+                        reasons.push(SegmentDiff {
+                            variant: Some(name.clone()),
+                            ..self.segment_diff(e, &verdict, o, &view)
+                        });
                         false
                     }
                 }
                 (StepKind::Expect(e), None) => {
-                    reasons.push(format!(
-                        "{name}: expected {}, got nothing",
-                        matching::summary(e, &self.conn)
+                    reasons.push(variant_note(
+                        name,
+                        format!("expected {}, got nothing", matching::summary(e, &self.conn)),
                     ));
                     false
                 }
@@ -157,12 +160,15 @@ impl Run<'_> {
                     if at.saturating_sub(start) > *d {
                         true
                     } else {
-                        reasons.push(format!("{name}: expected nothing for {d:?}"));
+                        reasons.push(variant_note(name, format!("expected nothing for {d:?}")));
                         false
                     }
                 }
                 _ => {
-                    reasons.push(format!("{name}: first step is not expect/expect_none"));
+                    reasons.push(variant_note(
+                        name,
+                        "first step is not expect/expect_none".into(),
+                    ));
                     false
                 }
             };
@@ -185,12 +191,12 @@ impl Run<'_> {
                     let text = render(o, self.rel_received());
                     self.accept_received(o);
                     let mut f = fail(step, index, format!("no allowed variant matched {text}"));
-                    f.diff = Some(reasons.join("\n"));
+                    f.diff = reasons;
                     f
                 }
                 None => {
                     let mut f = fail(step, index, "no allowed variant matched (nothing received)");
-                    f.diff = Some(reasons.join("\n"));
+                    f.diff = reasons;
                     f
                 }
             });
@@ -232,7 +238,7 @@ impl Run<'_> {
                 Err(f) if self.no_verdict.is_some() || crate::interrupt::requested() => {
                     return Err(f)
                 }
-                Err(f) => reasons.push(format!("{}: {}", branches[i].name, f.message)),
+                Err(f) => reasons.push(variant_note(&branches[i].name, f.message)),
             }
         }
         let mut f = fail(
@@ -240,7 +246,7 @@ impl Run<'_> {
             index,
             "no allowed variant matched: the target is in none of their states",
         );
-        f.diff = Some(reasons.join("\n"));
+        f.diff = reasons;
         Err(f)
     }
 }
@@ -248,4 +254,13 @@ impl Run<'_> {
 /// Whether two variants' steps are the same step (where they are written aside).
 fn same_step(a: &Step, b: &Step) -> bool {
     a.kind == b.kind && a.level == b.level
+}
+
+/// A variant of a `one_of` that did not match, with why, when there is no table to show.
+fn variant_note(name: &str, why: String) -> SegmentDiff {
+    SegmentDiff {
+        variant: Some(name.to_string()),
+        fields: Vec::new(),
+        note: Some(why),
+    }
 }
