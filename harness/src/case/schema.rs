@@ -142,7 +142,7 @@ fn schema() -> Value {
         "additionalProperties": false
     });
     let calls = [
-        "listen", "accept", "connect", "close", "abort", "nodelay", "shutdown",
+        "listen", "accept", "connect", "close", "abort", "release", "nodelay", "shutdown",
     ];
     let call = json!({
         "anyOf": [
@@ -150,7 +150,8 @@ fn schema() -> Value {
             { "type": "object", "properties": {
                 "listen": { "type": "null" }, "accept": { "type": "null" },
                 "connect": { "type": ["null", "string"], "description": "~ (the tester), or an IP address" },
-                "close": { "type": "null" }, "abort": { "type": "null" }, "nodelay": { "type": "null" },
+                "close": { "type": "null" }, "abort": { "type": "null" }, "release": { "type": "null" },
+                "nodelay": { "type": "null" },
                 "write": { "type": ["integer", "string"] },
                 "write_hex": { "type": "string" },
                 "read": { "type": "integer", "minimum": 1 },

@@ -123,6 +123,7 @@ pub(crate) const CALLS: &[&str] = &[
     "shutdown",
     "close",
     "abort",
+    "release",
     "nodelay",
     "keepalive",
 ];
