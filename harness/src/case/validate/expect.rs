@@ -38,6 +38,7 @@ pub(super) fn expect(cx: &mut Cx<'_>, node: &Node) -> Option<Expect> {
         .get("within")
         .and_then(|n| cx.duration(n, "expect.within"));
     let after = f.get("after").and_then(|n| cx.duration(n, "expect.after"));
+    let interval = f.get("interval").and_then(|n| interval(cx, n));
     if cx.diags.len() > before {
         return None;
     }
@@ -56,6 +57,7 @@ pub(super) fn expect(cx: &mut Cx<'_>, node: &Node) -> Option<Expect> {
         ecn,
         within,
         after,
+        interval,
     };
     let has_matcher = e.flags.is_some()
         || e.seq.is_some()
@@ -196,6 +198,21 @@ pub(super) fn expect_options(cx: &mut Cx<'_>, node: &Node) -> Option<OptionsMatc
         }
         None => None,
     };
+    let sack_first = match f.get("sack_first") {
+        Some(n) => {
+            let text = cx.string(n, "expect.options.sack_first")?;
+            let blocks = sack_patterns(cx, n, &text)?;
+            if blocks.len() != 1 {
+                cx.err(
+                    n,
+                    "expect.options.sack_first is one SACK block `LEFT:RIGHT`",
+                );
+                return None;
+            }
+            blocks.into_iter().next()
+        }
+        None => None,
+    };
     let padding_zero = match f.get("padding") {
         None => false,
         Some(n) => match &n.kind {
@@ -214,6 +231,7 @@ pub(super) fn expect_options(cx: &mut Cx<'_>, node: &Node) -> Option<OptionsMatc
         wscale,
         ts,
         sack,
+        sack_first,
         padding_zero,
     })
 }
@@ -319,4 +337,28 @@ pub(super) fn option_patterns(cx: &mut Cx<'_>, node: &Node) -> Option<Vec<Option
         out.push(p);
     }
     Some(out)
+}
+
+/// `interval: "1.5x..2.5x"`: a range of multiples of the previous expect's wait.
+fn interval(cx: &mut Cx<'_>, node: &Node) -> Option<(f64, f64)> {
+    let text = cx.string(node, "expect.interval")?;
+    let factor = |s: &str| {
+        s.trim()
+            .strip_suffix('x')
+            .and_then(|n| n.trim().parse::<f64>().ok())
+            .filter(|f| f.is_finite() && *f > 0.0)
+    };
+    match text.split_once("..").map(|(a, b)| (factor(a), factor(b))) {
+        Some((Some(lo), Some(hi))) if lo <= hi => Some((lo, hi)),
+        _ => {
+            cx.err(
+                node,
+                format!(
+                    "expect.interval must be a range of multiples of the previous wait, \
+                     `LOx..HIx` with 0 < LO <= HI (e.g. \"1.5x..2.5x\"), found `{text}`"
+                ),
+            );
+            None
+        }
+    }
 }

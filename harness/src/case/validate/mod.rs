@@ -65,6 +65,7 @@ pub(crate) const CASE_FIELDS: &[&str] = &[
 pub(crate) const STEP_KINDS: &[&str] = &[
     "send",
     "expect",
+    "expect_also",
     "expect_none",
     "state",
     "call",
@@ -73,7 +74,9 @@ pub(crate) const STEP_KINDS: &[&str] = &[
     "isn_sample",
     "syn_flood",
     "assume",
+    "fill_window",
 ];
+pub(crate) const FILL_WINDOW_FIELDS: &[&str] = &["max"];
 pub(crate) const ISN_SAMPLE_FIELDS: &[&str] = &["count", "same_tuple", "gap"];
 pub(crate) const SYN_FLOOD_FIELDS: &[&str] = &[
     "count",
@@ -108,10 +111,18 @@ pub(crate) const SEND_FIELDS: &[&str] = &[
 ];
 pub(crate) const EXPECT_FIELDS: &[&str] = &[
     "flags", "seq", "ack", "win", "urg", "reserved", "len", "data", "hex", "options", "ttl", "tos",
-    "ecn", "within", "after",
+    "ecn", "within", "after", "interval",
 ];
 pub(crate) const EXPECT_OPTION_FIELDS: &[&str] = &[
-    "contains", "absent", "exact", "mss", "wscale", "ts", "sack", "padding",
+    "contains",
+    "absent",
+    "exact",
+    "mss",
+    "wscale",
+    "ts",
+    "sack",
+    "sack_first",
+    "padding",
 ];
 pub(crate) const CALLS: &[&str] = &[
     "listen",
