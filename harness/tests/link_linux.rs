@@ -254,6 +254,9 @@ impl Target for LinuxOverLink {
     fn cannot(&self, call: &AppCall) -> Option<String> {
         self.link.cannot(call)
     }
+    fn on_sockets(&self) -> bool {
+        self.link.on_sockets()
+    }
     fn state(
         &mut self,
         local: SocketAddr,

@@ -52,8 +52,12 @@ pub enum Request {
         max: usize,
     },
     ShutdownWrite,
+    /// shutdown(SHUT_WR): the RFC's CLOSE.
     Close,
+    /// close(2) with SO_LINGER 0: RST.
     Abort,
+    /// close(2): the connection given up, reading too (RST if data is left unread).
+    Release,
     NoDelay {
         on: bool,
     },
@@ -108,6 +112,7 @@ impl Request {
             Request::ShutdownWrite => "shutdown(SHUT_WR)".into(),
             Request::Close => "close".into(),
             Request::Abort => "abort".into(),
+            Request::Release => "release (close(2))".into(),
             Request::NoDelay { on } => format!("nodelay {on}"),
             Request::Keepalive {
                 idle_secs,
@@ -205,6 +210,7 @@ impl Request {
             AppCall::ShutdownWrite => Request::ShutdownWrite,
             AppCall::Close => Request::Close,
             AppCall::Abort => Request::Abort,
+            AppCall::Release => Request::Release,
             AppCall::NoDelay(on) => Request::NoDelay { on: *on },
             AppCall::Keepalive(k) => Request::Keepalive {
                 idle_secs: k.idle_secs(),
@@ -232,6 +238,7 @@ impl Request {
             Request::ShutdownWrite => AppCall::ShutdownWrite,
             Request::Close => AppCall::Close,
             Request::Abort => AppCall::Abort,
+            Request::Release => AppCall::Release,
             Request::NoDelay { on } => AppCall::NoDelay(*on),
             Request::Keepalive {
                 idle_secs,
@@ -404,6 +411,11 @@ mod tests {
         assert!(parse_request(br#"{"op":"accept","x":1}"#).is_err());
         assert!(parse_request(br#"{"op":"read","max":1,"x":1}"#).is_err());
         assert_eq!(parse_request(br#"{"op":"accept"}"#), Ok(Request::Accept));
+        assert_eq!(parse_request(br#"{"op":"release"}"#), Ok(Request::Release));
+        assert_eq!(
+            Request::from_call(&AppCall::Release).to_call(),
+            Ok(Some(AppCall::Release))
+        );
         let text = serde_json::to_string(&Response::Wrote { n: 3 }).expect("serializes");
         assert_eq!(text, r#"{"result":"wrote","n":3}"#);
     }

@@ -34,9 +34,13 @@ pub enum AppCall {
     Read {
         max: usize,
     },
+    /// CLOSE (RFC 9293 3.10.4): no more to send; receiving goes on (shutdown(SHUT_WR)).
     ShutdownWrite,
     Close,
     Abort,
+    /// The application gives the connection up entirely, reading too (RFC 9293 3.6.1, MAY-1):
+    /// close(2) on sockets. Data left unread, or arriving later, should draw an RST (SHLD-3).
+    Release,
     /// Disable (true) or enable Nagle (MUST-17).
     NoDelay(bool),
     /// Keep-alives on the connection with this timing (MUST-24, MUST-27; RFC 9293 3.8.4).
@@ -67,6 +71,19 @@ impl Keepalive {
     }
 }
 
+impl AppCall {
+    /// What the call is on the sockets API (the `linux` target, `tcpconform agent`), where the
+    /// case language's name alone would mislead: `close` is shutdown(2), not close(2).
+    pub fn socket_api(&self) -> Option<&'static str> {
+        match self {
+            AppCall::Close => Some("shutdown(SHUT_WR)"),
+            AppCall::Release => Some("close(2)"),
+            AppCall::Abort => Some("SO_LINGER 0, close(2)"),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for AppCall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -78,6 +95,7 @@ impl fmt::Display for AppCall {
             AppCall::ShutdownWrite => f.write_str("shutdown(SHUT_WR)"),
             AppCall::Close => f.write_str("close()"),
             AppCall::Abort => f.write_str("abort()"),
+            AppCall::Release => f.write_str("release()"),
             AppCall::NoDelay(on) => write!(f, "set TCP_NODELAY={on}"),
             AppCall::Keepalive(k) => write!(
                 f,

@@ -154,6 +154,19 @@ impl SocketApp {
                     None => r,
                 },
             },
+            // close(2): the application gives the connection up, reading too; the kernel sends
+            // FIN, or RST when data was left unread (RFC 9293 3.6.1, SHLD-3), and answers
+            // data that arrives later. A listener alone is closed the same way.
+            AppCall::Release => match self.conn() {
+                Ok(_) => match self.conn.take() {
+                    Some(s) => done(s.close()),
+                    None => AppResult::Failed(AppError::new(ErrorKind::NotConnected, "ENOTCONN")),
+                },
+                Err(r) => match self.listener.take() {
+                    Some(l) => done(l.close()),
+                    None => r,
+                },
+            },
             // ABORT (RFC 9293 3.10.5): RST on the connection, or just delete a listener.
             AppCall::Abort => match self.conn() {
                 Ok(_) => match self.conn.take() {

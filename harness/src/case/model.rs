@@ -717,10 +717,13 @@ pub enum CallKind {
     },
     /// shutdown(2); `Write` is the RFC's CLOSE (send FIN, keep receiving).
     Shutdown(Shutdown),
-    /// close(2): CLOSE (RFC 9293 3.10.4).
+    /// CLOSE (RFC 9293 3.10.4): shutdown(SHUT_WR) on sockets, receiving goes on.
     Close,
     /// ABORT (RFC 9293 3.10.5): close with SO_LINGER 0 on sockets, i.e. send RST.
     Abort,
+    /// The application gives the connection up, reading too (RFC 9293 3.6.1, MAY-1): close(2)
+    /// on sockets. RST if data is left unread or arrives later (SHLD-3), else as CLOSE.
+    Release,
     /// TCP_NODELAY on (disable Nagle, RFC 9293 3.7.4).
     NoDelay,
     /// Keep-alives on (RFC 9293 3.8.4, MUST-24): the first probe after `idle` without a segment

@@ -177,6 +177,7 @@ pub fn call_name(kind: &CallKind) -> &'static str {
         CallKind::Shutdown(_) => "shutdown",
         CallKind::Close => "close",
         CallKind::Abort => "abort",
+        CallKind::Release => "release",
         CallKind::NoDelay => "nodelay",
         CallKind::Keepalive { .. } => "keepalive",
     }

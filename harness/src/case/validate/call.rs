@@ -11,6 +11,7 @@ pub(super) fn call(cx: &mut Cx<'_>, node: &Node) -> Option<Call> {
             "connect" => CallKind::Connect,
             "close" => CallKind::Close,
             "abort" => CallKind::Abort,
+            "release" => CallKind::Release,
             "nodelay" => CallKind::NoDelay,
             "shutdown" => CallKind::Shutdown(Shutdown::Write),
             _ => return None,

@@ -40,6 +40,7 @@ impl Run<'_> {
             }
             CallKind::Close => AppCall::Close,
             CallKind::Abort => AppCall::Abort,
+            CallKind::Release => AppCall::Release,
             CallKind::NoDelay => AppCall::NoDelay(true),
             CallKind::Keepalive {
                 idle,
@@ -73,7 +74,12 @@ impl Run<'_> {
             .target
             .app(&app)
             .map_err(|e| fail(step, index, format!("target error: {e}")))?;
-        self.note(Direction::App, format!("{app} = {result}"), None);
+        // `close() = ok` alone would hide that sockets did shutdown(2): say which call it was.
+        let api = match app.socket_api() {
+            Some(api) if self.target.on_sockets() => format!(" ({api})"),
+            _ => String::new(),
+        };
+        self.note(Direction::App, format!("{app} = {result}{api}"), None);
         self.keepalive |= matches!(app, AppCall::Keepalive(_)) && result == AppResult::Ok;
         // A call that did something may have moved the state (a CLOSE sends a FIN); reading,
         // writing and a failed call leave the asserted state as it was.
