@@ -67,6 +67,10 @@ pub enum Request {
         interval_secs: u32,
         count: u32,
     },
+    /// TCP_USER_TIMEOUT: the connection's R2 (MUST-21).
+    UserTimeout {
+        ms: u64,
+    },
     /// The RFC 9293 state of `local` <-> `remote`.
     State {
         local: SocketAddr,
@@ -119,6 +123,7 @@ impl Request {
                 interval_secs,
                 count,
             } => format!("keepalive idle {idle_secs}s interval {interval_secs}s count {count}"),
+            Request::UserTimeout { ms } => format!("user timeout {ms}ms"),
             Request::State { local, remote } => format!("state {local} <-> {remote}"),
         }
     }
@@ -217,6 +222,9 @@ impl Request {
                 interval_secs: k.interval_secs(),
                 count: k.count,
             },
+            AppCall::UserTimeout(d) => Request::UserTimeout {
+                ms: u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+            },
         }
     }
 
@@ -240,6 +248,7 @@ impl Request {
             Request::Abort => AppCall::Abort,
             Request::Release => AppCall::Release,
             Request::NoDelay { on } => AppCall::NoDelay(*on),
+            Request::UserTimeout { ms } => AppCall::UserTimeout(Duration::from_millis(*ms)),
             Request::Keepalive {
                 idle_secs,
                 interval_secs,
@@ -412,6 +421,12 @@ mod tests {
         assert!(parse_request(br#"{"op":"read","max":1,"x":1}"#).is_err());
         assert_eq!(parse_request(br#"{"op":"accept"}"#), Ok(Request::Accept));
         assert_eq!(parse_request(br#"{"op":"release"}"#), Ok(Request::Release));
+        assert_eq!(
+            parse_request(br#"{"op":"user_timeout","ms":2000}"#),
+            Ok(Request::UserTimeout { ms: 2000 })
+        );
+        let two = AppCall::UserTimeout(Duration::from_millis(2000));
+        assert_eq!(Request::from_call(&two).to_call(), Ok(Some(two)));
         assert_eq!(
             Request::from_call(&AppCall::Release).to_call(),
             Ok(Some(AppCall::Release))

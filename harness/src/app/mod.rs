@@ -45,6 +45,9 @@ pub enum AppCall {
     NoDelay(bool),
     /// Keep-alives on the connection with this timing (MUST-24, MUST-27; RFC 9293 3.8.4).
     Keepalive(Keepalive),
+    /// The connection's user timeout, R2 for its data (MUST-21, RFC 9293 3.8.3):
+    /// TCP_USER_TIMEOUT on sockets, in whole milliseconds.
+    UserTimeout(Duration),
 }
 
 /// Keep-alive timing: SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT on sockets.
@@ -79,6 +82,7 @@ impl AppCall {
             AppCall::Close => Some("shutdown(SHUT_WR)"),
             AppCall::Release => Some("close(2)"),
             AppCall::Abort => Some("SO_LINGER 0, close(2)"),
+            AppCall::UserTimeout(_) => Some("TCP_USER_TIMEOUT"),
             _ => None,
         }
     }
@@ -102,6 +106,7 @@ impl fmt::Display for AppCall {
                 "keep-alive(idle {:?}, interval {:?}, count {})",
                 k.idle, k.interval, k.count
             ),
+            AppCall::UserTimeout(d) => write!(f, "user timeout({d:?})"),
         }
     }
 }

@@ -141,6 +141,10 @@ impl SocketApp {
                 Err(r) => r,
                 Ok(s) => done(s.set_keepalive(k.idle_secs(), k.interval_secs(), k.count)),
             },
+            AppCall::UserTimeout(d) => match self.conn() {
+                Err(r) => r,
+                Ok(s) => done(s.set_user_timeout(*d)),
+            },
             // CLOSE on the connection is shutdown(SHUT_WR): RFC 9293 3.10.4 CLOSE means "I have
             // no more to send" and RECEIVE goes on in FIN-WAIT-1/2, while close(2) would also
             // give up receiving (new data would then draw an RST, RFC 1122 4.2.2.13) — a socket

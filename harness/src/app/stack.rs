@@ -175,6 +175,10 @@ impl StackApp {
                 Err(r) => r,
                 Ok(h) => done(stack.set_nagle(h, !on)),
             },
+            AppCall::UserTimeout(d) => match self.conn(stack) {
+                Err(r) => r,
+                Ok(h) => done(stack.set_user_timeout(h, *d)),
+            },
             AppCall::Keepalive(k) => match self.conn(stack) {
                 Err(r) => r,
                 Ok(h) => done(stack.set_keepalive(

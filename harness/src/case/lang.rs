@@ -432,6 +432,7 @@ pub const CALL: &[Field] = &[
     f("shutdown", Ty::AnyOf(&[Ty::Nothing, Ty::Enum(&["read", "write", "both"])]), "Shut down one or both directions (default write)"),
     f("close", Ty::Nothing, "Close"),
     f("abort", Ty::Nothing, "Abort (RST)"),
+    f("user_timeout", Ty::Def("duration"), "The connection's user timeout, R2 for its data (MUST-21): whole milliseconds, at most 24 h"),
     f("release", Ty::Nothing, "Give the connection up (close(2)): RST if data is unread, else CLOSE"),
     f("nodelay", Ty::Nothing, "Turn off Nagle's algorithm"),
     f("keepalive", Ty::Object(&KEEPALIVE_OBJECT), "Keep-alives on (RFC 9293 3.8.4): first probe after idle, then every interval, dropped after count unanswered probes; whole seconds"),

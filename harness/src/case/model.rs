@@ -734,6 +734,9 @@ pub enum CallKind {
         interval: Duration,
         count: u32,
     },
+    /// The connection's user timeout, R2 for its data (MUST-21, RFC 9293 3.8.3): whole
+    /// milliseconds (TCP_USER_TIMEOUT counts them).
+    UserTimeout(Duration),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -180,6 +180,7 @@ pub fn call_name(kind: &CallKind) -> &'static str {
         CallKind::Release => "release",
         CallKind::NoDelay => "nodelay",
         CallKind::Keepalive { .. } => "keepalive",
+        CallKind::UserTimeout(_) => "user_timeout",
     }
 }
 

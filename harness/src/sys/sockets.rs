@@ -282,6 +282,13 @@ impl Socket {
         self.set_int(libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1)
     }
 
+    /// The user timeout (RFC 9293 3.8.3, MUST-21): TCP_USER_TIMEOUT, whole milliseconds.
+    pub fn set_user_timeout(&self, d: Duration) -> io::Result<()> {
+        let ms = libc::c_int::try_from(d.as_millis())
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        self.set_int(libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT, ms)
+    }
+
     /// close(2), its result reported (dropping the socket would ignore it). The fd is gone
     /// either way, as close(2) promises even when it fails.
     pub fn close(self) -> io::Result<()> {

@@ -430,6 +430,16 @@ impl Stack {
         Ok(())
     }
 
+    /// The connection's user timeout, R2 for its data (MUST-21; [`Tcb::set_user_timeout`]).
+    pub fn set_user_timeout(
+        &mut self,
+        h: SocketHandle,
+        r2: crate::time::Duration,
+    ) -> Result<(), StackError> {
+        self.conn_mut(h)?.tcb.set_user_timeout(r2);
+        Ok(())
+    }
+
     /// LISTEN for a listener, the connection's state, CLOSED for a deleted TCB or unknown handle.
     pub fn state(&self, h: SocketHandle) -> State {
         match self.sockets.get(&h) {

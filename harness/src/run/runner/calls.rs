@@ -51,6 +51,7 @@ impl Run<'_> {
                 interval: *interval,
                 count: *count,
             }),
+            CallKind::UserTimeout(d) => AppCall::UserTimeout(*d),
         };
         if let (Some(fixed), AppCall::Accept, None) = (self.fixed, &app, c.error) {
             self.note(
