@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Proves the state_machine invariants fire: builds the target against the reference stack with
-# its `planted-bug` feature (stack.rs acknowledges one octet that never arrived, for one ACK
+# its `planted-bug` feature (stack/frame.rs acknowledges one octet that never arrived, for one ACK
 # number in 4096) and expects the fuzzer to report exactly that within MAX_SECONDS (default
 # 120), from an empty corpus. Exits 0 when the bug is found, 1 when it is not.
 # BUILD_ARGS and FUZZ_ARGS add cargo-fuzz build flags and libFuzzer flags, e.g. the fast

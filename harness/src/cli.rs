@@ -1,7 +1,9 @@
 //! Command-line interface (clap). Exit codes: 0 all passed, 1 some case failed, 2 usage or
 //! case-file errors, 130 / 143 stopped by SIGINT / SIGTERM.
 
+use crate::sys::tun::IfAddr;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 /// The exit statuses and what a signal does, for `--help` (see [`crate::interrupt`]).
@@ -39,7 +41,7 @@ pub enum Command {
     /// the SEGMENT ARRIVES rules, state x segment cells and RFC 9293 requirements covered.
     Coverage(CoverageArgs),
     /// Run the reference stack as a real stack on a TUN device (test it over `--target link`).
-    Serve(crate::serve::ServeArgs),
+    Serve(ServeArgs),
     /// Perform a case's application calls beside a target stack, for `--target link --agent`.
     Agent(crate::agent::AgentArgs),
     /// Remove named network namespaces `tcpc-<tag>-<pid>` (/run/netns) whose process `pid` is
@@ -130,6 +132,56 @@ pub enum IpChoice {
 pub enum RstProfile {
     Rfc5961,
     Rfc793,
+}
+
+/// What `serve`'s built-in application does with a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServeApp {
+    /// Send back what is read; close after the peer's FIN.
+    Echo,
+    /// Read and drop everything; close after the peer's FIN.
+    Sink,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// TUN device name; attached to as it is if it already exists.
+    #[arg(long, default_value = "tcpc0")]
+    pub iface: String,
+    /// Run inside this existing named network namespace (/run/netns/NAME).
+    #[arg(long)]
+    pub netns: Option<String>,
+    /// Address (with prefix) for the kernel's side of a created device (repeatable).
+    #[arg(long = "kernel-addr", default_values = ["192.0.2.1/24", "2001:db8::1/64"])]
+    pub kernel_addrs: Vec<IfAddr>,
+    /// The reference stack's own addresses (repeatable).
+    #[arg(long = "addr", default_values = ["192.0.2.2", "2001:db8::2"])]
+    pub addrs: Vec<IpAddr>,
+    /// Ports the built-in application listens on (repeatable).
+    #[arg(long = "listen")]
+    pub listen: Vec<u16>,
+    /// What the built-in application does with a connection.
+    #[arg(long, value_enum, default_value = "echo")]
+    pub app: ServeApp,
+    /// Also obey the agent protocol on this control address (no wildcard).
+    #[arg(long, value_parser = crate::agent::address::parse_socket_addr)]
+    pub agent_listen: Option<SocketAddr>,
+    /// The agent token, first line of this file (else a random one is printed).
+    #[arg(long)]
+    pub agent_token_file: Option<PathBuf>,
+    /// Ports agent requests may use (repeatable).
+    #[arg(long = "allow-port")]
+    pub allow_ports: Vec<u16>,
+    /// Remote addresses agent connects may name (repeatable).
+    #[arg(long = "allow-peer")]
+    pub allow_peers: Vec<IpAddr>,
+    /// The stack's MTU (its MSS follows). The device itself takes packets up to 65,535
+    /// octets, so that a case may send a segment larger than the stack's MTU.
+    #[arg(long, default_value_t = 1500)]
+    pub mtu: usize,
+    /// RST/SYN handling in synchronized states.
+    #[arg(long, value_enum, default_value = "rfc5961")]
+    pub reference_profile: RstProfile,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -278,16 +330,6 @@ pub enum AppArg {
     Echo,
     Discard,
     Unknown,
-}
-
-impl AppArg {
-    pub fn behaviour(self) -> crate::target::AppBehaviour {
-        match self {
-            AppArg::Echo => crate::target::AppBehaviour::Echo,
-            AppArg::Discard => crate::target::AppBehaviour::Discard,
-            AppArg::Unknown => crate::target::AppBehaviour::Unknown,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Args)]

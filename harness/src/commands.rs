@@ -4,7 +4,7 @@ use crate::case::load::case_root;
 use crate::case::load::load_paths;
 use crate::case::model::Case;
 use crate::cli::{
-    CoverageArgs, IpChoice, RstProfile, RunArgs, SelectArgs, TargetKind, DEFAULT_PCAP_DIR, MAX_JOBS,
+    CoverageArgs, IpChoice, RunArgs, SelectArgs, TargetKind, DEFAULT_PCAP_DIR, MAX_JOBS,
 };
 use crate::exit;
 use crate::report::json::JsonReporter;
@@ -207,7 +207,7 @@ pub fn run(args: &RunArgs) -> u8 {
             key[8..].copy_from_slice(&(!seed).rotate_left(17).to_le_bytes());
             let config = reference_stack::Config {
                 isn_secret: Some(key),
-                ..reference_config(args.reference_profile)
+                ..crate::reference::config(args.reference_profile)
             };
             Box::new(move || Box::new(ReferenceTarget::new(config.clone())) as Box<dyn Target>)
         }
@@ -457,17 +457,6 @@ fn review_baseline(b: &Baseline) -> bool {
     r.is_clean()
 }
 
-/// The reference stack as the conformance runs use it.
-pub fn reference_config(profile: RstProfile) -> reference_stack::Config {
-    reference_stack::Config {
-        rst_policy: match profile {
-            RstProfile::Rfc5961 => reference_stack::RstPolicy::Rfc5961,
-            RstProfile::Rfc793 => reference_stack::RstPolicy::Rfc793,
-        },
-        ..ReferenceTarget::default_config()
-    }
-}
-
 pub fn list(select: &SelectArgs) -> u8 {
     let cases = match load(select) {
         Ok(c) => c,
@@ -530,7 +519,7 @@ pub fn coverage(args: &CoverageArgs) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let cov = crate::coverage::measure(&cases);
+    let cov = crate::reference::coverage::measure(&cases);
     let table = cov.table();
     print!("{table}");
     let written = std::fs::create_dir_all(&args.out)

@@ -13,15 +13,15 @@ pub mod target;
 
 pub mod app;
 pub mod ip;
+pub mod rng;
 pub mod tcp;
 
 pub mod cli;
 pub mod commands;
 pub mod compare;
-pub mod coverage;
 pub mod exit;
 pub mod import;
 pub mod interrupt;
 
 pub mod agent;
-pub mod serve;
+pub mod reference;

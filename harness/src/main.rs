@@ -22,7 +22,7 @@ fn main() -> ExitCode {
         Command::Check(args) => tcpconform::commands::check(&args),
         Command::Schema => tcpconform::commands::schema(),
         Command::Coverage(args) => tcpconform::commands::coverage(&args),
-        Command::Serve(args) => tcpconform::serve::run(&args),
+        Command::Serve(args) => tcpconform::reference::serve::run(&args),
         Command::Agent(args) => tcpconform::agent::run(&args),
         Command::Sweep => tcpconform::commands::sweep(),
         Command::Matrix(args) => tcpconform::commands::matrix(&args),

@@ -2,6 +2,7 @@
 //! readable diff, `one_of` reports the variant the stack chose, and the CLI's exit codes and
 //! last line are as documented.
 
+use reference_stack::Rule;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use tcpconform::case::load::{load_paths, load_str};
@@ -154,7 +155,7 @@ fn check_recorded(name: &str, header: &str, lines: &str, what: &str) {
 #[test]
 fn the_reference_confirms_the_rules_the_cases_claim() {
     let cases = load_paths(&[repo().join("cases")]).expect("the corpus loads");
-    let cov = tcpconform::coverage::measure(&cases);
+    let cov = tcpconform::reference::coverage::measure(&cases);
     assert_eq!(cov.rules_covered(), 55, "SEGMENT ARRIVES rules exercised");
     assert_eq!(
         cov.cells_covered(),
@@ -176,9 +177,10 @@ fn the_reference_confirms_the_rules_the_cases_claim() {
         .reported
         .iter()
         .map(|(case, rules)| {
-            let mut rules: Vec<&str> = rules.iter().map(String::as_str).collect();
-            rules.sort_by_key(|r| rule_order(r));
-            format!("{case}\t{}\n", rules.join(" "))
+            let mut rules: Vec<Rule> = rules.iter().copied().collect();
+            rules.sort_by_key(|r| Rule::ALL.iter().position(|a| a == r));
+            let ids: Vec<&str> = rules.iter().map(|r| r.id()).collect();
+            format!("{case}\t{}\n", ids.join(" "))
         })
         .collect();
     check_recorded(
@@ -187,15 +189,6 @@ fn the_reference_confirms_the_rules_the_cases_claim() {
         &lines,
         "the rules the reference reports for the corpus changed",
     );
-}
-
-/// Rules in RFC 9293 3.10.7 order (their order in `Rule::ALL`), anything else after them.
-fn rule_order(id: &str) -> (usize, String) {
-    let pos = reference_stack::Rule::ALL
-        .iter()
-        .position(|r| r.id() == id)
-        .unwrap_or(usize::MAX);
-    (pos, id.to_string())
 }
 
 #[test]
@@ -233,7 +226,7 @@ steps:
     // The trace holds both packets, with the raw bytes for the pcap.
     assert_eq!(r.trace.iter().filter(|t| t.packet.is_some()).count(), 2);
     assert!(
-        r.rules_observed.contains(&"CL-2".to_string()),
+        r.rules_observed.contains(&Rule::Cl2),
         "{:?}",
         r.rules_observed
     );

@@ -205,7 +205,7 @@ fn serve_matches_reference_over_link() {
     for s in &mut servers {
         s.proc.assert_running();
     }
-    let config = tcpconform::commands::reference_config(RstProfile::Rfc5961);
+    let config = tcpconform::reference::config(RstProfile::Rfc5961);
     let in_process = move || -> Box<dyn Target> { Box::new(ReferenceTarget::new(config.clone())) };
     let reference = run_all(&instances, 2, "reference", &in_process);
     assert_eq!(

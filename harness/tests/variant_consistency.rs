@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tcpconform::case::load::load_paths;
 use tcpconform::cli::RstProfile;
-use tcpconform::commands::reference_config;
+use tcpconform::reference::config as reference_config;
 use tcpconform::run::baseline::Baseline;
 use tcpconform::run::event::{Inconsistency, Mitigation, Reporter, RunEvent, Summary};
 use tcpconform::run::executor::{execute, Instance, RunOptions};

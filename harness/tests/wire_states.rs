@@ -10,7 +10,7 @@ use std::time::Duration;
 use tcpconform::case::load::load_paths;
 use tcpconform::case::model::Case;
 use tcpconform::cli::RstProfile;
-use tcpconform::commands::reference_config;
+use tcpconform::reference::config as reference_config;
 use tcpconform::run::event::{IpVersion, Outcome, Verdict};
 use tcpconform::run::runner::run_instance;
 use tcpconform::target::reference::ReferenceTarget;

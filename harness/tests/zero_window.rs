@@ -9,7 +9,7 @@
 use std::path::Path;
 use tcpconform::case::load::load_paths;
 use tcpconform::cli::RstProfile;
-use tcpconform::commands::reference_config;
+use tcpconform::reference::config as reference_config;
 use tcpconform::run::event::Verdict;
 use tcpconform::run::runner::run_instance;
 use tcpconform::target::reference::ReferenceTarget;

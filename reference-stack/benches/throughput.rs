@@ -1,18 +1,13 @@
 //! Throughput figures (not a test): `cargo bench -p tcpconform-reference --bench throughput`.
 //!
-//! 1. engine only: two `Stack`s back to back in memory on a virtual clock, one bulk transfer;
-//!    segments per second and Gbit/s of wall-clock time spent in the stacks.
-//! 2. over TUN with the Linux kernel as the peer (root only; skipped otherwise), each direction.
-
-#[path = "../examples/common/tun_driver.rs"]
-mod tun_driver;
+//! The engine only: two `Stack`s back to back in memory on a virtual clock, one bulk transfer;
+//! segments per second and Gbit/s of wall-clock time spent in the stacks. The same over a TUN
+//! device with the Linux kernel as the peer is `cargo bench -p tcpconform --bench tun`.
 
 use reference_stack::stack::{SocketHandle, Stack, StackError};
 use reference_stack::tcb::ConnError;
 use reference_stack::{Config, Instant};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::time::Duration;
-use tun_driver::Opener;
 
 const MIB: u64 = 1 << 20;
 
@@ -99,42 +94,6 @@ fn engine_only(bytes: u64) {
     );
 }
 
-fn over_tun(opener: Opener, ref_sends: u64, linux_sends: u64, what: &str) {
-    match tun_driver::run_transfer(
-        opener,
-        false,
-        ref_sends,
-        linux_sends,
-        Config::default(),
-        Duration::from_secs(300),
-    ) {
-        Ok(r) => match r.check() {
-            Ok(()) => println!(
-                "TUN, {what}: {} octets in {:.3} s: {:.3} Gbit/s ({} packets in, {} out)",
-                ref_sends + linux_sends,
-                r.elapsed.as_secs_f64(),
-                r.gbit_per_s(),
-                r.packets_in,
-                r.packets_out
-            ),
-            Err(e) => println!("TUN, {what}: transfer corrupted: {e}"),
-        },
-        Err(e) => println!("TUN, {what}: failed: {e}"),
-    }
-}
-
 fn main() {
     engine_only(256 * MIB);
-    if let Some(why) = tun_driver::unavailable() {
-        println!("TUN benchmarks skipped: {why}");
-        return;
-    }
-    over_tun(Opener::Linux, 0, 256 * MIB, "Linux -> reference");
-    over_tun(Opener::Linux, 256 * MIB, 0, "reference -> Linux");
-    over_tun(
-        Opener::Reference,
-        128 * MIB,
-        128 * MIB,
-        "both ways, reference opens",
-    );
 }

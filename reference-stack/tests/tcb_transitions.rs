@@ -9,14 +9,15 @@
 //! arbitrary segment sequences (`arbitrary::*`). RST and SYN handling is checked under both
 //! `RstPolicy::Rfc5961` and `RstPolicy::Rfc793`.
 //!
-//! The driver is a virtual peer: it feeds `TcpRepr`s to `Tcb::on_segment` at a virtual `Instant`,
-//! collects everything `poll_transmit` emits, and fires `on_timeout` at `poll_timeout()`. It keeps
+//! The driver is a virtual peer: it feeds `TcpRepr`s to `Tcb::handle_segment` at a virtual
+//! `Instant`, collects everything `poll_transmit` emits, and fires `handle_timeout` at
+//! `poll_timeout()`. It keeps
 //! its own idea of SND.NXT and RCV.NXT (from the segments exchanged), so the expected segments do
 //! not come from the TCB under test.
 //!
 //! LISTEN and CLOSED (CL-*, LI-*) have no TCB; `Stack` handles them and is tested elsewhere.
 
-use reference_stack::tcb::{ConnError, ConnEvent, SegmentOutcome, Tcb};
+use reference_stack::tcb::{Arrival, ConnError, ConnEvent, SegmentOutcome, Tcb};
 use reference_stack::wire::{SeqNumber, TcpFlags, TcpOption, TcpRepr};
 use reference_stack::{Config, Duration, FourTuple, Instant, RstPolicy, Rule, State};
 use std::net::SocketAddr;
@@ -249,13 +250,19 @@ impl Conn {
     /// SEGMENT ARRIVES with a matching security/compartment.
     fn feed(&mut self, seg: TcpRepr) -> SegmentOutcome {
         let seg = self.stamp(seg);
-        self.tcb.on_segment(self.now, &seg, true, 0)
+        self.tcb.handle_segment(self.now, &Arrival::new(&seg))
     }
 
     /// SEGMENT ARRIVES with a security/compartment mismatch (SS-5, SC-1, SC-2).
     fn feed_mismatch(&mut self, seg: TcpRepr) -> SegmentOutcome {
         let seg = self.stamp(seg);
-        self.tcb.on_segment(self.now, &seg, false, 0)
+        self.tcb.handle_segment(
+            self.now,
+            &Arrival {
+                security_ok: false,
+                ..Arrival::new(&seg)
+            },
+        )
     }
 
     /// Adds the peer's Timestamps option to every non-RST segment once timestamps are in use
@@ -384,7 +391,7 @@ impl Conn {
                 break;
             }
             self.now = self.now.max(t);
-            self.tcb.on_timeout(self.now);
+            self.tcb.handle_timeout(self.now);
             fired += 1;
             assert!(fired < 10_000, "timers keep firing without time passing");
         }
@@ -398,7 +405,7 @@ impl Conn {
             .poll_timeout()
             .unwrap_or_else(|| panic!("{ctx}: no timer armed"));
         self.now = self.now.max(t);
-        self.tcb.on_timeout(self.now);
+        self.tcb.handle_timeout(self.now);
         t
     }
 }

@@ -38,6 +38,9 @@ pub enum Var {
     Irs,
     /// `mss`: the MSS the target announced in its SYN (536 if it announced none, RFC 9293 3.7.1).
     Mss,
+    /// `tester.nxt`: the end of the furthest segment the tester has sent (its own SND.NXT when
+    /// it sends in order). Unlike `rcv.nxt` it does not wait for the target to acknowledge.
+    TesterNxt,
     /// `ts.val`: the TSval of the target's latest segment carrying timestamps (RFC 7323).
     TsVal,
     /// `ts.ecr`: the TSecr of the target's latest segment carrying timestamps.
@@ -58,7 +61,7 @@ pub enum Space {
 
 impl Var {
     /// Every variable, in the order the documentation lists them.
-    pub const ALL: [Var; 10] = [
+    pub const ALL: [Var; 11] = [
         Var::RcvNxt,
         Var::RcvWnd,
         Var::SndNxt,
@@ -66,6 +69,7 @@ impl Var {
         Var::SndWnd,
         Var::Iss,
         Var::Irs,
+        Var::TesterNxt,
         Var::Mss,
         Var::TsVal,
         Var::TsEcr,
@@ -80,6 +84,7 @@ impl Var {
             Var::SndWnd => "snd.wnd",
             Var::Iss => "iss",
             Var::Irs => "irs",
+            Var::TesterNxt => "tester.nxt",
             Var::Mss => "mss",
             Var::TsVal => "ts.val",
             Var::TsEcr => "ts.ecr",
@@ -97,7 +102,7 @@ impl Var {
     /// The sequence space the variable's relative value lives in.
     pub fn space(self) -> Space {
         match self {
-            Var::RcvNxt | Var::Irs => Space::Tester,
+            Var::RcvNxt | Var::Irs | Var::TesterNxt => Space::Tester,
             Var::SndNxt | Var::SndUna | Var::Iss => Space::Target,
             Var::RcvWnd | Var::SndWnd | Var::Mss | Var::TsVal | Var::TsEcr => Space::None,
         }

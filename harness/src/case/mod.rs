@@ -6,6 +6,7 @@
 
 pub mod diag;
 pub mod expr;
+mod grid;
 pub mod load;
 pub mod model;
 pub mod needs;
@@ -17,4 +18,4 @@ pub use diag::Diagnostic;
 pub use load::{load_paths, load_str};
 pub use model::*;
 pub use schema::json_schema;
-pub use validate::{is_requirement_id, CELLS};
+pub use validate::is_requirement_id;

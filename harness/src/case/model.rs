@@ -19,6 +19,8 @@
 //! [`Value::Abs`] (`abs(12345)` or `{ abs: 12345 }`) is put on the wire as is, and variables
 //! inside it evaluate to absolute wire values.
 
+use crate::tcp::flags;
+use reference_stack::Rule;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -61,8 +63,8 @@ pub struct Case {
     /// The RFC 9293 requirement ids among `rfc` (`MUST-11`, `SHLD-31`, `MAY-2`, `REC-1`),
     /// checked against the requirements table.
     pub requirements: Vec<String>,
-    /// SEGMENT ARRIVES rule ids (`RS-2`), checked against the 55 ids CL-1..FN-6.
-    pub cells: Vec<String>,
+    /// The SEGMENT ARRIVES rules the case claims (`cells: [RS-2]`).
+    pub cells: Vec<Rule>,
     /// How strongly the RFC asks for what the case checks (`level:`; by default the strongest
     /// level among its requirement ids, MUST when it cites none). A step may say otherwise.
     pub level: Level,
@@ -381,28 +383,17 @@ impl Value {
 pub struct Flags(pub u16);
 
 impl Flags {
-    pub const FIN: u16 = 0x01;
-    pub const SYN: u16 = 0x02;
-    pub const RST: u16 = 0x04;
-    pub const PSH: u16 = 0x08;
-    pub const ACK: u16 = 0x10;
-    pub const URG: u16 = 0x20;
-    pub const ECE: u16 = 0x40;
-    pub const CWR: u16 = 0x80;
-    /// AE, formerly NS (RFC 9768 / RFC 3540).
-    pub const AE: u16 = 0x100;
-
     /// Letter per bit, in the order `Display` prints them.
     pub const LETTERS: [(char, u16); 9] = [
-        ('S', Flags::SYN),
-        ('F', Flags::FIN),
-        ('R', Flags::RST),
-        ('P', Flags::PSH),
-        ('A', Flags::ACK),
-        ('U', Flags::URG),
-        ('E', Flags::ECE),
-        ('C', Flags::CWR),
-        ('N', Flags::AE),
+        ('S', flags::SYN),
+        ('F', flags::FIN),
+        ('R', flags::RST),
+        ('P', flags::PSH),
+        ('A', flags::ACK),
+        ('U', flags::URG),
+        ('E', flags::ECE),
+        ('C', flags::CWR),
+        ('N', flags::AE),
     ];
 
     pub fn has(self, bits: u16) -> bool {
@@ -838,10 +829,10 @@ mod tests {
 
     #[test]
     fn flags_parse_and_print() {
-        assert_eq!("SA".parse::<Flags>(), Ok(Flags(Flags::SYN | Flags::ACK)));
-        assert_eq!("AS".parse::<Flags>(), Ok(Flags(Flags::SYN | Flags::ACK)));
+        assert_eq!("SA".parse::<Flags>(), Ok(Flags(flags::SYN | flags::ACK)));
+        assert_eq!("AS".parse::<Flags>(), Ok(Flags(flags::SYN | flags::ACK)));
         assert_eq!(".".parse::<Flags>(), Ok(Flags(0)));
-        assert_eq!(Flags(Flags::FIN | Flags::ACK).to_string(), "FA");
+        assert_eq!(Flags(flags::FIN | flags::ACK).to_string(), "FA");
         assert!("SX"
             .parse::<Flags>()
             .unwrap_err()

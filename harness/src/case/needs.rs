@@ -3,8 +3,9 @@
 //! calls, a closed port, data or a FIN sent to the application, the largest packet), the rest
 //! declared in the case file (`needs: [unread]`).
 
-use super::model::{CallKind, Case, Flags, Send, SendOption, Setup, Step, StepKind};
+use super::model::{CallKind, Case, Send, SendOption, Setup, Step, StepKind};
 use crate::ip::IpVersion;
+use crate::tcp::flags;
 use core::fmt;
 
 /// A need a case declares (`needs:`), for what its steps cannot show.
@@ -129,7 +130,7 @@ impl Needs {
                 StepKind::Send(s) => {
                     if s.icmp.is_none() && s.raw.is_none() {
                         self.sends_data |= !s.payload.is_empty();
-                        self.sends_fin |= s.flags.has(Flags::FIN);
+                        self.sends_fin |= s.flags.has(flags::FIN);
                     }
                     self.largest_packet = self.largest_packet.max(packet_size(s, ip));
                 }

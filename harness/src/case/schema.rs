@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::expr::Var;
 use super::model::{CallError, Level, TcpState};
 use super::needs::Need;
-use super::validate::{CASE_FIELDS, CELLS, EXPECT_FIELDS, SEND_FIELDS};
+use super::validate::{CASE_FIELDS, EXPECT_FIELDS, SEND_FIELDS};
 
 /// The schema as pretty-printed JSON (draft 2020-12).
 pub fn json_schema() -> String {
@@ -236,7 +236,7 @@ fn schema() -> Value {
         ),
         (
             "cells",
-            json!({ "type": "array", "items": { "enum": CELLS.to_vec() } }),
+            json!({ "type": "array", "items": { "enum": reference_stack::Rule::ALL.map(reference_stack::Rule::id).to_vec() } }),
         ),
         (
             "ip",

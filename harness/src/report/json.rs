@@ -151,9 +151,13 @@ impl JsonCase {
             target: c.target.clone(),
             status,
             rfc: c.rfc.clone(),
-            cells: c.cells.clone(),
+            cells: c.cells.iter().map(|r| r.id().to_string()).collect(),
             level: c.level.name(),
-            rules_observed: c.rules_observed.clone(),
+            rules_observed: c
+                .rules_observed
+                .iter()
+                .map(|r| r.id().to_string())
+                .collect(),
             duration_secs: c.duration.as_secs_f64(),
             variants,
             failure,

@@ -263,10 +263,11 @@ fn system_out(c: &CaseResult) -> String {
         }
     }
     let _ = writeln!(out, "file: {}", c.file.display());
-    let lists: [(&str, &[String]); 3] = [
-        ("rfc", &c.rfc),
-        ("cells", &c.cells),
-        ("rules observed", &c.rules_observed),
+    let ids = |rules: &[reference_stack::Rule]| rules.iter().map(|r| r.id().to_string()).collect();
+    let lists: [(&str, Vec<String>); 3] = [
+        ("rfc", c.rfc.clone()),
+        ("cells", ids(&c.cells)),
+        ("rules observed", ids(&c.rules_observed)),
     ];
     for (name, values) in lists {
         if !values.is_empty() {

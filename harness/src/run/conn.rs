@@ -230,6 +230,7 @@ impl ConnView {
             Var::SndWnd => Some(i64::from(self.tester_window) << self.tester_shift()),
             Var::Iss => self.target_isn.map(|_| 0),
             Var::Irs => Some(0),
+            Var::TesterNxt => Some(rel_tester(self.tester_snd_nxt)),
             // RFC 9293 3.7.1 (MUST-15): no MSS option means 536 on IPv4, 1220 on IPv6.
             Var::Mss => {
                 let default = if self.ipv6 { 1220 } else { 536 };
@@ -290,5 +291,46 @@ impl ConnView {
             Space::Target => self.target_isn.unwrap_or(0),
             Space::None => 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::spec::{ChecksumSpec, IpFields};
+
+    fn sent(seq: u32, flags: u16, len: usize) -> PacketSpec {
+        PacketSpec {
+            src: "192.0.2.3:5000".parse().expect("addr"),
+            dst: "192.0.2.1:80".parse().expect("addr"),
+            seq,
+            ack: 0,
+            flags,
+            window: 65535,
+            urgent: 0,
+            reserved: 0,
+            options: Vec::new(),
+            payload: vec![0; len],
+            data_offset: None,
+            checksum: ChecksumSpec::Correct,
+            ip: IpFields::default(),
+            raw: None,
+        }
+    }
+
+    #[test]
+    fn tester_nxt_follows_what_the_tester_sent_not_what_the_target_acknowledged() {
+        let isn = 1000;
+        let mut c = ConnView::new(isn, false);
+        c.on_sent(&sent(isn, SYN, 0));
+        assert_eq!(c.var(Var::TesterNxt), Some(1));
+        c.on_sent(&sent(isn + 1, ACK, 10));
+        c.on_sent(&sent(isn + 11, FIN | ACK, 0));
+        // Nothing acknowledged yet: rcv.nxt falls back to what was sent, as tester.nxt does.
+        assert_eq!(c.var(Var::TesterNxt), Some(12));
+        // The target acknowledges the data but not the FIN: rcv.nxt stops at the FIN.
+        c.target_ack = Some(isn + 11);
+        assert_eq!(c.var(Var::RcvNxt), Some(11));
+        assert_eq!(c.var(Var::TesterNxt), Some(12));
     }
 }

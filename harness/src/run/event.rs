@@ -1,6 +1,7 @@
 //! What the runner tells the reporters. Data flows one way: the runner emits these, reporters
 //! (terminal, JUnit, JSON, pcap) consume them and never reach back (nextest's split).
 
+use reference_stack::Rule;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -133,13 +134,13 @@ pub struct CaseResult {
     pub target: String,
     /// RFC references as written in the case (`RFC9293 3.10.7.4`, `MUST-11`).
     pub rfc: Vec<String>,
-    /// SEGMENT ARRIVES rule ids the case claims (`RS-2`).
-    pub cells: Vec<String>,
+    /// SEGMENT ARRIVES rules the case claims (`RS-2`).
+    pub cells: Vec<Rule>,
     /// How strongly the RFC asks for what the case checks (the case's `level`); a failed step
     /// carries its own in [`Failure::level`].
     pub level: Level,
-    /// Rule ids the target itself reported (reference stack only), in order, deduplicated.
-    pub rules_observed: Vec<String>,
+    /// Rules the target itself reported (reference stack only), in order, deduplicated.
+    pub rules_observed: Vec<Rule>,
     pub duration: Duration,
     pub outcome: Outcome,
     /// What the outcome means for the run ([`Verdict::of`], then the baseline and `--strict`

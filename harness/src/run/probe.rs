@@ -4,7 +4,11 @@
 //!
 //! - A synchronized connection (SYN-RECEIVED .. TIME-WAIT) answers an unacceptable segment
 //!   with `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>` (RFC 9293 3.10.7.4, first check). The probe is
-//!   a pure ACK far below the receive window; the reply proves the connection exists, and its
+//!   a pure ACK far beyond the right edge of the receive window (not below its left edge: the
+//!   4.4BSD line, libslirp among it, trims a segment that starts before RCV.NXT and "keeps on
+//!   processing for RST or ACK", so an ACK there would move SYN-RECEIVED to ESTABLISHED; one
+//!   past the right edge it drops after acknowledging, as the RFC says); the reply proves the
+//!   connection exists, and its
 //!   numbers say whether the target has sent its FIN (SND.NXT past it) and taken the tester's
 //!   (RCV.NXT past it): ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT, CLOSING/LAST-ACK/TIME-WAIT.
 //!   Whether the tester acknowledged the target's FIN (FIN-WAIT-1 or -2) is the tester's own
@@ -27,9 +31,9 @@ use crate::tcp::flags::{ACK, FIN, RST, SYN};
 use crate::tcp::TcpState;
 use std::net::SocketAddr;
 
-/// How far below RCV.NXT the probe of a synchronized connection sits: outside any window
-/// under 1 GiB, so never acceptable.
-const BELOW_WINDOW: u32 = 1 << 30;
+/// How far past RCV.NXT the probe of a synchronized connection sits: beyond the largest
+/// window there is (65,535 << 14, RFC 7323 2.3), so never acceptable.
+const BEYOND_WINDOW: u32 = 1 << 30;
 
 /// What the reply to a probe must show for the state a case asserts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +97,7 @@ pub fn segment(
     let rcv_nxt = conn.target_ack.unwrap_or(conn.tester_snd_nxt);
     let (seq, ack) = match exp {
         Expectation::Synchronized { .. } => (
-            rcv_nxt.wrapping_sub(BELOW_WINDOW),
+            rcv_nxt.wrapping_add(BEYOND_WINDOW),
             conn.target_snd_nxt.unwrap_or(0),
         ),
         // An ACK no connection of the target can have asked for: its reply RST carries it.
@@ -101,7 +105,7 @@ pub fn segment(
             rcv_nxt,
             conn.target_snd_nxt
                 .unwrap_or(conn.tester_isn)
-                .wrapping_add(BELOW_WINDOW),
+                .wrapping_add(BEYOND_WINDOW),
         ),
         // Acknowledges the target's SYN exactly: SYN-SENT drops it, a closed port resets it.
         Expectation::SynSent => (

@@ -6,3 +6,16 @@ pub mod netns;
 pub mod sockdiag;
 pub mod sockets;
 pub mod tun;
+
+use std::io;
+
+/// A syscall's return value as a `Result`: negative is the thread's errno, prefixed with `what`
+/// (the one errno check of the crate).
+pub(crate) fn check(ret: libc::c_int, what: &str) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        let e = io::Error::last_os_error();
+        Err(io::Error::new(e.kind(), format!("{what}: {e}")))
+    } else {
+        Ok(ret)
+    }
+}

@@ -6,19 +6,11 @@
 //! it. `/proc/sys/net/...` resolves against the opening thread's namespace, so a sysctl written
 //! from the thread while it is inside lands in that namespace only.
 
+use super::check;
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
-
-pub(crate) fn check(ret: libc::c_int, what: &str) -> io::Result<libc::c_int> {
-    if ret < 0 {
-        let e = io::Error::last_os_error();
-        Err(io::Error::new(e.kind(), format!("{what}: {e}")))
-    } else {
-        Ok(ret)
-    }
-}
 
 /// A handle on the calling thread's current network namespace.
 pub fn current() -> io::Result<File> {

@@ -5,7 +5,7 @@
 //! family (all states, request sockets included) and an exact 4-tuple match here is both cheap
 //! and independent of which sockets the kernel's exact lookup can or cannot find.
 
-use super::netns::check;
+use super::check;
 use crate::tcp::TcpState;
 use std::io;
 use std::net::{IpAddr, SocketAddr};

@@ -1,11 +1,13 @@
-//! A TUN device (IFF_TUN | IFF_NO_PI: one IP packet per read or write) and the interface setup
-//! of a case namespace: ioctls for the links and the IPv4 address, one rtnetlink request for
-//! the IPv6 address (the ioctl cannot say `nodad`). A handful of syscalls, no `ip` process.
+//! A TUN device (IFF_TUN | IFF_NO_PI: one IP packet per read or write) and the set-up of its
+//! interface: ioctls for the links and the MTU, rtnetlink for the addresses (the ioctl cannot
+//! add a second address or say `nodad`). A handful of syscalls, no `ip` process.
 
-use super::netns::check;
+use super::check;
+use std::fmt;
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::str::FromStr;
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -13,9 +15,56 @@ use std::time::Duration;
 /// The device name inside each case namespace (never created anywhere else).
 pub const TUN_NAME: &str = "tcpconform0";
 
-/// A non-blocking TUN device in the calling thread's namespace; removed when dropped.
+/// Why no network namespace with a TUN device can be made here, if none can: it takes root
+/// (or CAP_NET_ADMIN) and `/dev/net/tun`. A phrase to follow the name of what needs it.
+pub fn unavailable() -> Option<&'static str> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("needs root (network namespaces and a TUN device)");
+    }
+    if !std::path::Path::new("/dev/net/tun").exists() {
+        return Some("needs /dev/net/tun, which is missing");
+    }
+    None
+}
+
+/// An address of the kernel's side of a device, with its prefix length: `192.0.2.1/24`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IfAddr {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl FromStr for IfAddr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<IfAddr, String> {
+        let (addr, prefix) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?}: not ADDRESS/PREFIX"))?;
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{s:?}: {addr:?} is not an IP address"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix
+            .parse::<u8>()
+            .ok()
+            .filter(|p| *p <= max)
+            .ok_or_else(|| format!("{s:?}: the prefix length is 0 to {max}"))?;
+        Ok(IfAddr { addr, prefix })
+    }
+}
+
+impl fmt::Display for IfAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// A non-blocking TUN device; removed when dropped, unless it existed before it was opened.
 pub struct Tun {
     fd: OwnedFd,
+    name: String,
 }
 
 fn ifreq(name: &str) -> libc::ifreq {
@@ -57,24 +106,18 @@ fn link_up(sock: &OwnedFd, name: &str) -> io::Result<()> {
     Ok(())
 }
 
-fn sockaddr_v4(addr: Ipv4Addr) -> libc::sockaddr {
-    let sin = libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: 0,
-        sin_addr: libc::in_addr {
-            s_addr: u32::from_ne_bytes(addr.octets()),
-        },
-        sin_zero: [0; 8],
-    };
-    // SAFETY: sockaddr_in and sockaddr have the same size; this is how the ioctl ABI passes it.
-    unsafe { std::mem::transmute::<libc::sockaddr_in, libc::sockaddr>(sin) }
-}
-
 impl Tun {
-    /// Create the device in the calling thread's namespace, bring `lo` and the device up and
-    /// give the kernel `v4/prefix4` and `v6/prefix6` on it. The IPv6 address is added with
-    /// IFA_F_NODAD, so it is never tentative: usable at once.
-    pub fn create(v4: Ipv4Addr, prefix4: u8, v6: Ipv6Addr, prefix6: u8) -> io::Result<Tun> {
+    /// Whether an interface `name` exists in the calling thread's namespace.
+    pub fn exists(name: &str) -> bool {
+        std::path::Path::new("/sys/class/net").join(name).exists()
+    }
+
+    /// Create the device `name` in the calling thread's namespace, or attach to it if it
+    /// exists (a device made persistent by another program, left as it is).
+    pub fn open(name: &str) -> io::Result<Tun> {
+        if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains('/') {
+            return Err(io::Error::other(format!("bad interface name {name:?}")));
+        }
         // SAFETY: a plain open of a device node with a NUL-terminated path.
         let raw = check(
             unsafe {
@@ -87,35 +130,36 @@ impl Tun {
         )?;
         // SAFETY: `raw` is a fresh fd we own.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let mut ifr = ifreq(TUN_NAME);
+        let mut ifr = ifreq(name);
         ifr.ifr_ifru.ifru_flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
         // SAFETY: TUNSETIFF reads and writes one ifreq, which outlives the call.
         check(
             unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF, &mut ifr) },
             "TUNSETIFF",
         )?;
+        Ok(Tun {
+            fd,
+            name: name.to_string(),
+        })
+    }
 
+    /// Bring `lo` and the device up, set the device's MTU (if given) and give the kernel
+    /// `addrs` on it. IPv6 addresses are added with IFA_F_NODAD, so they are never tentative:
+    /// usable at once, and this returns only once each has its local route.
+    pub fn configure(&self, mtu: Option<usize>, addrs: &[IfAddr]) -> io::Result<()> {
         let inet = socket(libc::AF_INET)?;
         link_up(&inet, "lo")?;
-        let mut ifr = ifreq(TUN_NAME);
-        ifr.ifr_ifru.ifru_addr = sockaddr_v4(v4);
-        // SAFETY: SIOCSIFADDR reads one ifreq.
-        check(
-            unsafe { libc::ioctl(inet.as_raw_fd(), libc::SIOCSIFADDR, &ifr) },
-            "SIOCSIFADDR",
-        )?;
-        let mask = u32::MAX
-            .checked_shl(32 - u32::from(prefix4.min(32)))
-            .unwrap_or(0);
-        ifr.ifr_ifru.ifru_netmask = sockaddr_v4(Ipv4Addr::from(mask));
-        // SAFETY: SIOCSIFNETMASK reads one ifreq.
-        check(
-            unsafe { libc::ioctl(inet.as_raw_fd(), libc::SIOCSIFNETMASK, &ifr) },
-            "SIOCSIFNETMASK",
-        )?;
-        link_up(&inet, TUN_NAME)?;
-
-        let mut ifr = ifreq(TUN_NAME);
+        if let Some(mtu) = mtu {
+            let mut ifr = ifreq(&self.name);
+            ifr.ifr_ifru.ifru_mtu = libc::c_int::try_from(mtu)
+                .map_err(|_| io::Error::other(format!("MTU {mtu} is too large")))?;
+            // SAFETY: SIOCSIFMTU reads one ifreq.
+            check(
+                unsafe { libc::ioctl(inet.as_raw_fd(), libc::SIOCSIFMTU, &ifr) },
+                "SIOCSIFMTU",
+            )?;
+        }
+        let mut ifr = ifreq(&self.name);
         // SAFETY: SIOCGIFINDEX reads and writes one ifreq.
         check(
             unsafe { libc::ioctl(inet.as_raw_fd(), libc::SIOCGIFINDEX, &mut ifr) },
@@ -123,9 +167,44 @@ impl Tun {
         )?;
         // SAFETY: SIOCGIFINDEX filled the index member of the union.
         let index = unsafe { ifr.ifr_ifru.ifru_ifindex };
-        add_ipv6_nodad(index, v6, prefix6)?;
-        wait_ipv6_local_route(v6)?;
-        Ok(Tun { fd })
+        // IPv4 before the link comes up, IPv6 after: an IPv6 address on a down link would
+        // wait for it to come up before its local route exists.
+        for a in addrs.iter().filter(|a| a.addr.is_ipv4()) {
+            add_address(index, *a)?;
+        }
+        link_up(&inet, &self.name)?;
+        for a in addrs {
+            if let IpAddr::V6(v6) = a.addr {
+                add_address(index, *a)?;
+                wait_ipv6_local_route(v6)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Create the case device [`TUN_NAME`] in the calling thread's namespace, bring `lo` and
+    /// the device up and give the kernel `v4/prefix4` and `v6/prefix6` on it.
+    pub fn create(v4: Ipv4Addr, prefix4: u8, v6: Ipv6Addr, prefix6: u8) -> io::Result<Tun> {
+        let tun = Tun::open(TUN_NAME)?;
+        tun.configure(
+            None,
+            &[
+                IfAddr {
+                    addr: v4.into(),
+                    prefix: prefix4,
+                },
+                IfAddr {
+                    addr: v6.into(),
+                    prefix: prefix6,
+                },
+            ],
+        )?;
+        Ok(tun)
+    }
+
+    /// The device's name.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// One packet into `buf`; `None` if none is waiting.
@@ -134,10 +213,9 @@ impl Tun {
         let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
         if n < 0 {
             let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::WouldBlock {
-                Ok(None)
-            } else {
-                Err(e)
+            return match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
+                _ => Err(e),
             };
         }
         Ok(Some(n.unsigned_abs()))
@@ -210,19 +288,32 @@ impl Tun {
     }
 }
 
-/// RTM_NEWADDR for `addr/prefix` on interface `index`, flagged IFA_F_NODAD: without it the
-/// address stays tentative until the kernel's DAD work runs, asynchronously, even when DAD is
-/// disabled, and a bind in the meantime fails with EADDRNOTAVAIL.
-fn add_ipv6_nodad(index: libc::c_int, addr: Ipv6Addr, prefix: u8) -> io::Result<()> {
+/// RTM_NEWADDR for `a` on interface `index`; an IPv6 address flagged IFA_F_NODAD: without it
+/// the address stays tentative until the kernel's DAD work runs, asynchronously, even when DAD
+/// is disabled, and a bind in the meantime fails with EADDRNOTAVAIL.
+fn add_address(index: libc::c_int, a: IfAddr) -> io::Result<()> {
     const RTM_NEWADDR: u16 = 20;
     const NLM_F_REQUEST: u16 = 0x1;
     const NLM_F_ACK: u16 = 0x4;
     const NLM_F_EXCL: u16 = 0x200;
     const NLM_F_CREATE: u16 = 0x400;
     const IFA_ADDRESS: u16 = 1;
+    const IFA_LOCAL: u16 = 2;
     const IFA_F_NODAD: u8 = 0x02;
     const NLMSG_ERROR: u16 = 2;
-    let len: usize = 16 + 8 + 4 + 16;
+    let (family, octets, flags) = match a.addr {
+        IpAddr::V4(v4) => (libc::AF_INET, v4.octets().to_vec(), 0),
+        IpAddr::V6(v6) => (libc::AF_INET6, v6.octets().to_vec(), IFA_F_NODAD),
+    };
+    // IPv4 names the local address twice, as `ip addr add` does: IFA_LOCAL is the address,
+    // IFA_ADDRESS the peer's on a point-to-point link (the same here).
+    let attrs: &[u16] = if a.addr.is_ipv4() {
+        &[IFA_LOCAL, IFA_ADDRESS]
+    } else {
+        &[IFA_ADDRESS]
+    };
+    let rta_len = 4 + octets.len();
+    let len = 16 + 8 + attrs.len() * rta_len;
     let mut m = Vec::with_capacity(len);
     m.extend_from_slice(&(len as u32).to_ne_bytes());
     m.extend_from_slice(&RTM_NEWADDR.to_ne_bytes());
@@ -230,12 +321,14 @@ fn add_ipv6_nodad(index: libc::c_int, addr: Ipv6Addr, prefix: u8) -> io::Result<
     m.extend_from_slice(&1u32.to_ne_bytes()); // sequence
     m.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel's
                                               // struct ifaddrmsg: family, prefix length, flags, scope (universe), interface index.
-    m.extend_from_slice(&[libc::AF_INET6 as u8, prefix.min(128), IFA_F_NODAD, 0]);
+    m.extend_from_slice(&[family as u8, a.prefix, flags, 0]);
     m.extend_from_slice(&index.to_ne_bytes());
-    // struct rtattr IFA_ADDRESS + the address.
-    m.extend_from_slice(&20u16.to_ne_bytes());
-    m.extend_from_slice(&IFA_ADDRESS.to_ne_bytes());
-    m.extend_from_slice(&addr.octets());
+    // One struct rtattr and the address per attribute (both 4 or 20 octets: aligned).
+    for &attr in attrs {
+        m.extend_from_slice(&(rta_len as u16).to_ne_bytes());
+        m.extend_from_slice(&attr.to_ne_bytes());
+        m.extend_from_slice(&octets);
+    }
 
     let answer = rtnetlink(&m)?;
     // The answer is one NLMSG_ERROR: header, then the (negative) errno, 0 for success.
@@ -243,10 +336,7 @@ fn add_ipv6_nodad(index: libc::c_int, addr: Ipv6Addr, prefix: u8) -> io::Result<
         (Some(NLMSG_ERROR), Some(0)) => Ok(()),
         (Some(NLMSG_ERROR), Some(e)) => {
             let e = io::Error::from_raw_os_error(e.saturating_neg());
-            Err(io::Error::new(
-                e.kind(),
-                format!("RTM_NEWADDR {addr}/{prefix}: {e}"),
-            ))
+            Err(io::Error::new(e.kind(), format!("RTM_NEWADDR {a}: {e}")))
         }
         _ => Err(io::Error::other("RTM_NEWADDR: unexpected answer")),
     }
@@ -358,4 +448,35 @@ pub fn poll_fd(fd: libc::c_int, events: libc::c_short, timeout: Duration) -> io:
         };
     }
     Ok(n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interface_addresses() {
+        let a: IfAddr = "192.0.2.1/24".parse().expect("valid");
+        assert_eq!(a.addr, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
+        assert_eq!(a.prefix, 24);
+        assert_eq!(a.to_string(), "192.0.2.1/24");
+        let b: IfAddr = "2001:db8::1/64".parse().expect("valid");
+        assert_eq!(b.prefix, 64);
+        for bad in [
+            "192.0.2.1",
+            "192.0.2.1/33",
+            "2001:db8::1/129",
+            "x/8",
+            "192.0.2.1/",
+        ] {
+            assert!(bad.parse::<IfAddr>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn device_names_are_checked_before_any_syscall() {
+        for bad in ["", "a/b", "sixteen-octets-x"] {
+            assert!(Tun::open(bad).is_err(), "{bad:?}");
+        }
+    }
 }

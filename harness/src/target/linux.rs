@@ -96,14 +96,7 @@ fn target_error(what: &str, e: impl std::fmt::Display) -> TargetError {
 
 /// Why the Linux target cannot run here, if it cannot.
 pub fn unavailable() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("the linux target needs root (network namespaces and a TUN device)".into());
-    }
-    if !std::path::Path::new("/dev/net/tun").exists() {
-        return Some("/dev/net/tun is missing".into());
-    }
-    None
+    crate::sys::tun::unavailable().map(|why| format!("the linux target {why}"))
 }
 
 impl LinuxTarget {

@@ -101,8 +101,8 @@ pub trait Target {
         false
     }
 
-    /// SEGMENT ARRIVES rule ids the stack reported since the last call (reference only).
-    fn take_rules(&mut self) -> Vec<String> {
+    /// SEGMENT ARRIVES rules the stack reported since the last call (reference only).
+    fn take_rules(&mut self) -> Vec<reference_stack::Rule> {
         Vec::new()
     }
 
@@ -326,7 +326,7 @@ impl Target for WireStates {
     fn virtual_clock(&self) -> bool {
         self.0.virtual_clock()
     }
-    fn take_rules(&mut self) -> Vec<String> {
+    fn take_rules(&mut self) -> Vec<reference_stack::Rule> {
         self.0.take_rules()
     }
     fn discard_reports(&mut self) {

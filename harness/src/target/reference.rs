@@ -7,7 +7,7 @@ use crate::ip::IpVersion;
 use crate::tcp::TcpState;
 use reference_stack::stack::Stack;
 use reference_stack::wire::{ChecksumCheck, Segment, TcpFlags};
-use reference_stack::{Config, Instant};
+use reference_stack::{Config, Instant, Rule, State};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -35,9 +35,9 @@ pub const SECURITY_LEVEL: u8 = 0xab;
 /// listener), its kind, and the rules it went through — the raw material of `coverage`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Handling {
-    pub state: &'static str,
+    pub state: State,
     pub kind: SegmentKind,
-    pub rules: Vec<String>,
+    pub rules: Vec<Rule>,
 }
 
 /// The eight probe kinds of the state x segment grid, by control bits (RST first, then SYN).
@@ -104,7 +104,7 @@ pub struct ReferenceTarget {
     endpoints: Option<Endpoints>,
     pending: VecDeque<Received>,
     app: StackApp,
-    rules: Vec<String>,
+    rules: Vec<Rule>,
     handled: Vec<Handling>,
     /// How much of `handled` the last `take_rules` had seen.
     handled_mark: usize,
@@ -219,13 +219,12 @@ impl Target for ReferenceTarget {
     fn inject(&mut self, packet: &[u8]) -> Result<(), TargetError> {
         // A malformed packet is dropped by the stack (Err): that is a behaviour, not a failure.
         if let Ok(handled) = self.stack.handle_packet(self.now, packet) {
-            let rules: Vec<String> = handled.rules.iter().map(|r| r.id().to_string()).collect();
-            self.rules.extend(rules.iter().cloned());
+            self.rules.extend(handled.rules.iter().copied());
             if let Ok(seg) = Segment::parse_with(packet, ChecksumCheck::Ignore) {
                 self.handled.push(Handling {
-                    state: handled.state_before.name(),
+                    state: handled.state_before,
                     kind: SegmentKind::of(seg.tcp.flags),
-                    rules,
+                    rules: handled.rules.to_vec(),
                 });
             }
         }
@@ -264,7 +263,7 @@ impl Target for ReferenceTarget {
         true
     }
 
-    fn take_rules(&mut self) -> Vec<String> {
+    fn take_rules(&mut self) -> Vec<Rule> {
         self.handled_mark = self.handled.len();
         std::mem::take(&mut self.rules)
     }

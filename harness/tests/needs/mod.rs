@@ -7,13 +7,10 @@
 //! machine is meant to have everything and a test that passes without running would hide a
 //! missing install step. Elsewhere the test passes without running and says so on stderr, past
 //! the test harness's output capture, so the reason shows in a plain `cargo test`.
-//!
-//! One file for both crates: `reference-stack/tests/` includes it with `#[path]`.
 
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::path::Path;
 use std::process::Command;
 
 /// Whether this is a CI run, where a test that cannot run must fail.
@@ -86,12 +83,8 @@ pub fn python_module(module: &str, install: &str) -> Option<String> {
 /// Root, /dev/net/tun and iproute2's `ip`: what the tests that build network namespaces,
 /// veth wires and TUN devices need.
 pub fn namespaces() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("needs root (network namespaces, TUN devices)".into());
-    }
-    if !Path::new("/dev/net/tun").exists() {
-        return Some("/dev/net/tun is missing".into());
+    if let Some(why) = tcpconform::sys::tun::unavailable() {
+        return Some(format!("the test {why}"));
     }
     tool("ip", "-V", "apt-get install -y iproute2")
 }

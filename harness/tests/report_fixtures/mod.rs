@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use reference_stack::Rule;
 use tcpconform::packet::build;
 use tcpconform::packet::spec::{ChecksumSpec, IpFields, OptionSpec, PacketSpec};
 use tcpconform::run::event::{
@@ -69,9 +70,9 @@ fn base(id: &str, ip: IpVersion, outcome: Outcome, trace: Vec<TraceEntry>) -> Ca
         file: PathBuf::from(format!("cases/{id}.yaml")),
         target: "reference".to_string(),
         rfc: vec!["RFC9293 3.10.7.4".to_string(), "MUST-11".to_string()],
-        cells: vec!["RS-2".to_string()],
+        cells: vec![Rule::Rs2],
         level: Level::Must,
-        rules_observed: vec!["LI-1".to_string(), "RS-2".to_string()],
+        rules_observed: vec![Rule::Li1, Rule::Rs2],
         duration: Duration::from_millis(12),
         verdict: Verdict::of(&outcome, false),
         choices: Vec::new(),

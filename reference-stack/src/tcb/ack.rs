@@ -3,6 +3,7 @@
 //! the SACK scoreboard (RFC 2018) and the send window (AK-7).
 
 use super::options::sack_blocks;
+use super::timers::Timer;
 use super::Tcb;
 use crate::time::Instant;
 use crate::wire::{SackBlock, SeqNumber, TcpRepr};
@@ -44,10 +45,10 @@ impl Tcb {
 
         // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
         if self.snd_una == self.snd_nxt {
-            self.rtx_deadline = None;
+            self.timers.stop(Timer::Retransmit);
             self.rtx_since = None;
         } else if self.persist_backoff == 0 {
-            self.rtx_deadline = Some(now + self.rtt.rto());
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
             self.rtx_since = Some(now);
         }
     }
@@ -146,14 +147,14 @@ impl Tcb {
         self.max_snd_wnd = self.max_snd_wnd.max(snd_wnd);
         self.snd_wl1 = seg.seq;
         self.snd_wl2 = seg.ack;
-        if snd_wnd > 0 && (self.persist_deadline.is_some() || self.persist_backoff > 0) {
-            self.persist_deadline = None;
+        if snd_wnd > 0 && (self.timers.is_armed(Timer::Persist) || self.persist_backoff > 0) {
+            self.timers.stop(Timer::Persist);
             self.persist_backoff = 0;
             self.persist_fire = false;
             if self.snd_nxt > self.snd_una {
                 self.rtx_nxt = Some(self.snd_una);
                 self.rtx_end = self.snd_nxt;
-                self.rtx_deadline = Some(now + self.rtt.rto());
+                self.timers.set(Timer::Retransmit, now + self.rtt.rto());
                 self.rtx_since = Some(now);
             }
         }

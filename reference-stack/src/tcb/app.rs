@@ -132,7 +132,7 @@ impl Tcb {
     /// ABORT (3.10.5): <SEQ=SND.NXT><CTL=RST> in SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1/2 and
     /// CLOSE-WAIT; no segment otherwise. CLOSED either way.
     pub(super) fn app_abort(&mut self, _now: Instant) {
-        if self.closed {
+        if self.is_closed() {
             return;
         }
         if matches!(

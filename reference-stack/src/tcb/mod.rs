@@ -4,8 +4,10 @@
 //! CLOSED (3.10.7.1) and LISTEN (3.10.7.2) have no TCB; [`crate::stack::Stack`] handles them and
 //! creates a `Tcb` through [`Tcb::connect`] (active OPEN) or [`Tcb::accept_syn`] (LI-4).
 //!
-//! Sans-IO: `on_segment` / `on_timeout` / the user calls change the TCB and queue what is to be
-//! said; `poll_transmit` builds the segments, `poll_event` hands out the events. Layout:
+//! Sans-IO, in the [`Stack`](crate::stack::Stack)'s vocabulary: `handle_segment` /
+//! `handle_icmp` / `handle_timeout` / the user calls change the TCB and queue what is to be said;
+//! `poll_transmit` builds the segments, `poll_timeout` says when to call `handle_timeout`,
+//! `poll_event` hands out the events. Layout:
 //!
 //! - `segment_arrives`: the 3.10.7.3 and 3.10.7.4 dispatch, step by step, reporting rule ids;
 //! - `ack`: what an acceptable ACK does to the sender (SND.UNA, RTT, cwnd, SACK, SND.WND);
@@ -63,6 +65,7 @@ use crate::wire::{IcmpClass, SackBlock, SeqNumber, TcpRepr};
 use recv_buffer::RecvBuffer;
 use rtt::RttEstimator;
 use send_buffer::SendBuffer;
+use timers::TimerTable;
 
 /// What the application is told, through `Stack::poll_event` (RFC 9293 3.9.1.8; quinn-style
 /// events instead of callbacks).
@@ -152,6 +155,28 @@ pub struct TcbInfo {
     pub ooo_queue: usize,
 }
 
+/// A segment as it arrives at a connection: the TCP segment and what the IP layer knew of it.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival<'a> {
+    pub tcp: &'a TcpRepr,
+    /// False when the stack found an IP security/compartment mismatch (SS-5, SC-1, SC-2).
+    pub security_ok: bool,
+    /// The ECN field of the IP header it came in (RFC 3168 5; [`crate::wire::ecn::CE`] marks
+    /// congestion).
+    pub ecn: u8,
+}
+
+impl<'a> Arrival<'a> {
+    /// `tcp` with no security mismatch and Not-ECT: what most tests feed a TCB.
+    pub fn new(tcp: &'a TcpRepr) -> Arrival<'a> {
+        Arrival {
+            tcp,
+            security_ok: true,
+            ecn: 0,
+        }
+    }
+}
+
 /// The result of one segment: which rules handled it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SegmentOutcome {
@@ -182,9 +207,6 @@ pub struct Tcb {
     tuple: FourTuple,
     state: State,
     passive: bool,
-    /// TCB deleted (CLOSED reached).
-    closed: bool,
-    returned_to_listen: bool,
     /// SQ-5: a SYN in TIME-WAIT opened a new incarnation; the stack takes it from here.
     time_wait_syn: bool,
 
@@ -270,15 +292,15 @@ pub struct Tcb {
     /// The segment being timed: sequence number that acknowledges it, and when it was sent.
     /// Cleared on any retransmission (Karn, MUST-18).
     rtt_sample: Option<(SeqNumber, Instant)>,
-    rtx_deadline: Option<Instant>,
+    /// Retransmission, persist, delayed-ACK and TIME-WAIT deadlines (keep-alive's follows from
+    /// `last_rx`, see `timers.rs`).
+    timers: TimerTable,
     /// When the current run of unanswered transmissions started (R2).
     rtx_since: Option<Instant>,
     rtx_count: u32,
-    persist_deadline: Option<Instant>,
     persist_backoff: u32,
     /// The persist timer fired: send a probe / the SWS override segment.
     persist_fire: bool,
-    delack_deadline: Option<Instant>,
     /// Segments received since we last sent an ACK.
     unacked_segs: u32,
     /// Send an ACK at the next `poll_transmit`.
@@ -286,7 +308,6 @@ pub struct Tcb {
     /// ACKs sent in reply to unacceptable segments (SQ-1) in the current one-second window:
     /// (window start, count). See `Tcb::ack_unacceptable`.
     invalid_acks: (Instant, u32),
-    time_wait_deadline: Option<Instant>,
     last_rx: Instant,
     keepalive_sent: u32,
     keepalive_last: Option<Instant>,
@@ -300,8 +321,7 @@ pub struct Tcb {
 impl Tcb {
     /// Active OPEN (RFC 9293 3.10.1): SYN-SENT, the SYN queued for `poll_transmit`.
     pub fn connect(config: &Config, tuple: FourTuple, iss: SeqNumber, now: Instant) -> Tcb {
-        let mut tcb = Tcb::new(config, tuple, iss, now, false);
-        tcb.state = State::SynSent;
+        let mut tcb = Tcb::new(config, tuple, iss, now, State::SynSent);
         tcb.syn_tx = true;
         tcb
     }
@@ -315,8 +335,7 @@ impl Tcb {
         syn: &TcpRepr,
         now: Instant,
     ) -> Tcb {
-        let mut tcb = Tcb::new(config, tuple, iss, now, true);
-        tcb.state = State::SynReceived;
+        let mut tcb = Tcb::new(config, tuple, iss, now, State::SynReceived);
         tcb.take_peer_syn(syn);
         tcb.ecn_take_syn(syn, config.ecn);
         tcb.queue_syn_text(syn);
@@ -324,15 +343,14 @@ impl Tcb {
         tcb
     }
 
-    fn new(config: &Config, tuple: FourTuple, iss: SeqNumber, now: Instant, passive: bool) -> Tcb {
+    /// A TCB in `state`: SYN-SENT for an active OPEN, SYN-RECEIVED for a passive one.
+    fn new(config: &Config, tuple: FourTuple, iss: SeqNumber, now: Instant, state: State) -> Tcb {
         let opts = options::initial(config, &tuple);
         let recv_buf = RecvBuffer::new(config.recv_buffer);
         let mut tcb = Tcb {
             tuple,
-            state: State::Closed,
-            passive,
-            closed: false,
-            returned_to_listen: false,
+            state,
+            passive: state == State::SynReceived,
             time_wait_syn: false,
             rst_policy: config.rst_policy,
             time_wait_reuse: config.time_wait_reuse,
@@ -385,17 +403,14 @@ impl Tcb {
             ecn: ecn::Ecn::default(),
             rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
             rtt_sample: None,
-            rtx_deadline: None,
+            timers: TimerTable::default(),
             rtx_since: None,
             rtx_count: 0,
-            persist_deadline: None,
             persist_backoff: 0,
             persist_fire: false,
-            delack_deadline: None,
             unacked_segs: 0,
             ack_now: false,
             invalid_acks: (now, 0),
-            time_wait_deadline: None,
             last_rx: now,
             keepalive_sent: 0,
             keepalive_last: None,
@@ -407,28 +422,18 @@ impl Tcb {
         tcb
     }
 
-    /// SEGMENT ARRIVES in SYN-SENT or a synchronized state. `security_ok` is false when the
-    /// stack found an IP security/compartment mismatch (SS-5, SC-1, SC-2); `ip_ecn` is the ECN
-    /// field of the IP header it came in (RFC 3168 5; [`crate::wire::ecn::CE`] marks congestion).
-    pub fn on_segment(
-        &mut self,
-        now: Instant,
-        seg: &TcpRepr,
-        security_ok: bool,
-        ip_ecn: u8,
-    ) -> SegmentOutcome {
+    /// SEGMENT ARRIVES in SYN-SENT or a synchronized state.
+    pub fn handle_segment(&mut self, now: Instant, arrival: &Arrival<'_>) -> SegmentOutcome {
         let mut rules = Vec::new();
-        if self.closed || self.returned_to_listen {
+        if self.gone() {
             return SegmentOutcome { rules };
         }
         self.last_rx = now;
         self.keepalive_sent = 0;
         self.keepalive_last = None;
         match self.state {
-            State::SynSent => self.syn_sent_arrives(now, seg, security_ok, &mut rules),
-            s if s.is_synchronized() => {
-                self.synchronized_arrives(now, seg, security_ok, ip_ecn, &mut rules)
-            }
+            State::SynSent => self.syn_sent_arrives(now, arrival, &mut rules),
+            s if s.is_synchronized() => self.synchronized_arrives(now, arrival, &mut rules),
             // CLOSED and LISTEN have no TCB (the stack handles them).
             _ => {}
         }
@@ -444,8 +449,8 @@ impl Tcb {
     /// (SHLD-26) and the application hears "connection refused", the meaning of ICMP's port
     /// unreachable; a passive OPEN in SYN-RECEIVED goes back to LISTEN instead, as for a reset
     /// there (RS-2). Soft errors never abort (MUST-56) and Source Quench is discarded (MUST-55).
-    pub fn on_icmp(&mut self, class: IcmpClass, seq: SeqNumber) -> bool {
-        if self.closed || self.returned_to_listen || !(self.snd_una <= seq && seq < self.snd_nxt) {
+    pub fn handle_icmp(&mut self, class: IcmpClass, seq: SeqNumber) -> bool {
+        if self.gone() || !(self.snd_una <= seq && seq < self.snd_nxt) {
             return false;
         }
         match (class, self.state) {
@@ -473,14 +478,14 @@ impl Tcb {
         self.ecn.ect_last
     }
 
-    /// When `on_timeout` must next be called.
+    /// When `handle_timeout` must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.next_deadline()
     }
 
     /// Fires whatever timers expired by `now` (retransmission, delayed ACK, persist, keep-alive,
     /// TIME-WAIT, user timeout).
-    pub fn on_timeout(&mut self, now: Instant) {
+    pub fn handle_timeout(&mut self, now: Instant) {
         self.fire_timers(now)
     }
 
@@ -499,13 +504,19 @@ impl Tcb {
     /// True once the TCB is deleted (CLOSED reached). The stack drains `poll_transmit` and then
     /// forgets the connection.
     pub fn is_closed(&self) -> bool {
-        self.closed
+        self.state == State::Closed
     }
 
     /// True when a passive-open TCB went back to LISTEN (RS-2, SY-1): the stack removes it and
     /// the listener carries on.
     pub fn returned_to_listen(&self) -> bool {
-        self.returned_to_listen
+        self.state == State::Listen
+    }
+
+    /// Deleted or back in LISTEN: the stack forgets this TCB, and nothing arrives at it or
+    /// fires in it any more.
+    fn gone(&self) -> bool {
+        matches!(self.state, State::Closed | State::Listen)
     }
 
     /// True for a TCB created by `accept_syn` (passive OPEN).
@@ -624,7 +635,6 @@ impl Tcb {
     /// Enter CLOSED and delete the TCB (the stack drains what is queued to send).
     fn delete_tcb(&mut self, event: Option<ConnEvent>) {
         self.state = State::Closed;
-        self.closed = true;
         self.clear_timers();
         self.ack_now = false;
         self.syn_tx = false;
@@ -643,12 +653,9 @@ impl Tcb {
 
     /// Stop every timer (TCB deleted, returned to LISTEN).
     fn clear_timers(&mut self) {
-        self.rtx_deadline = None;
+        self.timers.stop_all();
         self.rtx_since = None;
-        self.persist_deadline = None;
         self.persist_fire = false;
-        self.delack_deadline = None;
-        self.time_wait_deadline = None;
         self.keepalive_fire = false;
         self.rtx_nxt = None;
     }

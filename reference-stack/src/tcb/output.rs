@@ -2,6 +2,7 @@
 //! cwnd, Nagle (RFC 9293 3.7.4, MUST-17) and sender SWS avoidance (MUST-38), zero-window probes
 //! (MUST-36), keep-alives, and ACKs with the receive window (receiver SWS avoidance, MUST-39).
 
+use super::timers::Timer;
 use super::Tcb;
 use crate::state::State;
 use crate::time::Instant;
@@ -12,7 +13,7 @@ impl Tcb {
         if let Some(seg) = self.queued.pop_front() {
             return Some(seg);
         }
-        if self.closed || self.returned_to_listen {
+        if self.gone() {
             return None;
         }
         if self.syn_tx && !self.syn_acked {
@@ -110,8 +111,8 @@ impl Tcb {
             self.snd_nxt = self.iss + 1u32;
             self.rtt_sample = Some((self.snd_nxt, now));
         }
-        if self.rtx_deadline.is_none() {
-            self.rtx_deadline = Some(now + self.rtt.rto());
+        if !self.timers.is_armed(Timer::Retransmit) {
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         }
         self.rtx_since.get_or_insert(now);
         let window = self.recv_buf.free().min(usize::from(u16::MAX)) as u16;
@@ -149,7 +150,7 @@ impl Tcb {
     /// Every segment we send carries an ACK: nothing is left to acknowledge.
     fn note_ack_sent(&mut self) {
         self.ack_now = false;
-        self.delack_deadline = None;
+        self.timers.stop(Timer::DelayedAck);
         self.unacked_segs = 0;
         self.last_ack_sent = self.rcv_nxt;
     }
@@ -239,8 +240,8 @@ impl Tcb {
         }
         self.rtx_nxt = Some(p + len + usize::from(fin));
         self.rtt_sample = None;
-        if self.rtx_deadline.is_none() {
-            self.rtx_deadline = Some(now + self.rtt.rto());
+        if !self.timers.is_armed(Timer::Retransmit) {
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         }
         Some(self.ack_segment(now, p, flags, payload))
     }
@@ -305,12 +306,12 @@ impl Tcb {
         if self.rtt_sample.is_none() && self.recover.is_none() {
             self.rtt_sample = Some((self.snd_nxt, now));
         }
-        if self.rtx_deadline.is_none() && self.persist_backoff == 0 {
-            self.rtx_deadline = Some(now + self.rtt.rto());
+        if !self.timers.is_armed(Timer::Retransmit) && self.persist_backoff == 0 {
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
             self.rtx_since = Some(now);
         }
         if self.snd_wnd > 0 {
-            self.persist_deadline = None;
+            self.timers.stop(Timer::Persist);
         }
         // Octets sent into a zero window can only be a window probe, which RFC 3168 6.1.6 keeps
         // out of ECN: "the TCP data sender MUST NOT set either an ECT codepoint or the CWR bit
@@ -324,8 +325,9 @@ impl Tcb {
     /// Nothing in flight and data we may not send: the persist timer (zero window, MUST-36)
     /// doubles as the SWS override timer (RFC 9293 3.8.6.2.1).
     fn arm_persist(&mut self, now: Instant, unsent: usize) {
-        if unsent > 0 && self.snd_nxt == self.snd_una && self.persist_deadline.is_none() {
-            self.persist_deadline = Some(now + self.persist_interval());
+        if unsent > 0 && self.snd_nxt == self.snd_una && !self.timers.is_armed(Timer::Persist) {
+            self.timers
+                .set(Timer::Persist, now + self.persist_interval());
         }
     }
 

@@ -3,7 +3,8 @@
 //! rule a segment goes through is pushed onto `rules` (ids of `segment_arrives_cells.tsv`).
 
 use super::options::timestamps;
-use super::{seg_len, ConnError, ConnEvent, Tcb};
+use super::timers::Timer;
+use super::{seg_len, Arrival, ConnError, ConnEvent, Tcb};
 use crate::config::RstPolicy;
 use crate::rules::Rule;
 use crate::state::State;
@@ -37,10 +38,10 @@ impl Tcb {
     pub(super) fn syn_sent_arrives(
         &mut self,
         now: Instant,
-        seg: &TcpRepr,
-        security_ok: bool,
+        arrival: &Arrival<'_>,
         rules: &mut Vec<Rule>,
     ) {
+        let seg = arrival.tcp;
         let flags = seg.flags;
         // First, check the ACK bit: acceptable iff SND.UNA < SEG.ACK =< SND.NXT (ISS < SEG.ACK).
         if flags.ack() && (seg.ack <= self.iss || seg.ack > self.snd_nxt) {
@@ -70,7 +71,7 @@ impl Tcb {
             return;
         }
         // Third, security/compartment (SS-5): reset of the form the ACK bit decides, drop.
-        if !security_ok {
+        if !arrival.security_ok {
             rules.push(Rule::Ss5);
             self.queue_reset_reply(seg);
             return;
@@ -116,11 +117,10 @@ impl Tcb {
     pub(super) fn synchronized_arrives(
         &mut self,
         now: Instant,
-        seg: &TcpRepr,
-        security_ok: bool,
-        ip_ecn: u8,
+        arrival: &Arrival<'_>,
         rules: &mut Vec<Rule>,
     ) {
+        let seg = arrival.tcp;
         let flags = seg.flags;
 
         // SQ-5 (MAY-2, RFC 6191): a SYN in TIME-WAIT that is clearly a new incarnation is handed
@@ -188,7 +188,7 @@ impl Tcb {
         }
 
         // Third, check security and precedence.
-        if !security_ok {
+        if !arrival.security_ok {
             self.queue_reset_reply(seg);
             if self.state == State::SynReceived {
                 // SC-1: send a reset and return.
@@ -216,7 +216,7 @@ impl Tcb {
         if flags.contains(TcpFlags::ECE) {
             self.ecn_echo_arrives();
         }
-        self.ecn_arrives(seg, ip_ecn);
+        self.ecn_arrives(seg, arrival.ecn);
 
         self.urg_text_fin(now, seg, text, entered_fin_wait_1, rules);
     }
@@ -453,7 +453,7 @@ impl Tcb {
             if seg.flags.fin() {
                 rules.push(Rule::Ak12);
                 self.ack_now = true;
-                self.time_wait_deadline = Some(now + self.msl * 2);
+                self.timers.set(Timer::TimeWait, now + self.msl * 2);
             }
             // Anything else goes on to steps six and seven, which ignore it (UR-2, TX-2).
             return true;
@@ -573,7 +573,7 @@ impl Tcb {
                 if self.state == State::TimeWait {
                     // FN-6: ACK, restart 2 MSL.
                     rules.push(Rule::Fn6);
-                    self.time_wait_deadline = Some(now + self.msl * 2);
+                    self.timers.set(Timer::TimeWait, now + self.msl * 2);
                 } else {
                     // FN-5: ACK, stay.
                     rules.push(Rule::Fn5);
@@ -663,8 +663,8 @@ impl Tcb {
         self.unacked_segs += 1;
         match self.delayed_ack {
             Some(delay) if self.unacked_segs < 2 => {
-                if self.delack_deadline.is_none() {
-                    self.delack_deadline = Some(now + delay);
+                if !self.timers.is_armed(Timer::DelayedAck) {
+                    self.timers.set(Timer::DelayedAck, now + delay);
                 }
             }
             _ => self.ack_now = true,
@@ -701,13 +701,13 @@ impl Tcb {
 
     fn enter_time_wait(&mut self, now: Instant) {
         self.state = State::TimeWait;
-        self.rtx_deadline = None;
+        self.timers.stop(Timer::Retransmit);
         self.rtx_since = None;
         self.rtx_nxt = None;
-        self.persist_deadline = None;
+        self.timers.stop(Timer::Persist);
         self.persist_fire = false;
         self.keepalive_fire = false;
-        self.time_wait_deadline = Some(now + self.msl * 2);
+        self.timers.set(Timer::TimeWait, now + self.msl * 2);
     }
 
     /// RS-2, SY-1: the passive TCB goes back to LISTEN; the stack drops it.
@@ -717,7 +717,6 @@ impl Tcb {
         self.ack_now = false;
         self.syn_tx = false;
         self.state = State::Listen;
-        self.returned_to_listen = true;
     }
 
     /// RS-4, SC-2, SY-3: "connection reset", queues flushed, CLOSED.

@@ -119,7 +119,14 @@ impl Bench {
     fn input_ip(&mut self, seg: TcpRepr, security_ok: bool, ip_ecn: u8) -> Vec<Rule> {
         let rules = self
             .tcb
-            .on_segment(self.now, &seg, security_ok, ip_ecn)
+            .handle_segment(
+                self.now,
+                &Arrival {
+                    tcp: &seg,
+                    security_ok,
+                    ecn: ip_ecn,
+                },
+            )
             .rules;
         SEEN.with(|seen| seen.borrow_mut().extend(rules.iter().copied()));
         rules
@@ -158,7 +165,7 @@ impl Bench {
         let t = self.tcb.poll_timeout().expect("a timer is armed");
         assert!(t >= self.now);
         self.now = t;
-        self.tcb.on_timeout(t);
+        self.tcb.handle_timeout(t);
         t
     }
 
@@ -1462,7 +1469,7 @@ fn keepalive_no_probe_before_idle() {
     let due = Instant::from_millis(10) + Duration::from_secs(5);
     assert_eq!(b.tcb.poll_timeout(), Some(due));
     b.at(5_009);
-    b.tcb.on_timeout(b.now);
+    b.tcb.handle_timeout(b.now);
     b.none();
     assert_eq!(b.fire(), due);
     b.one();
@@ -1705,7 +1712,7 @@ fn random_segments_never_panic() {
                 3 => {
                     if let Some(t) = b.tcb.poll_timeout() {
                         b.now = t;
-                        b.tcb.on_timeout(t);
+                        b.tcb.handle_timeout(t);
                     }
                 }
                 _ => {}

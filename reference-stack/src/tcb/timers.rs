@@ -1,31 +1,76 @@
 //! Timers: retransmission (RFC 6298, R1/R2 of RFC 9293 3.8.3), persist (3.8.6.1), delayed ACK
-//! (3.8.6.3), keep-alive (3.8.4) and TIME-WAIT (2 MSL, MUST-13). Deadlines are plain
-//! `Option<Instant>`s; the driver asks `poll_timeout` and calls `on_timeout`.
+//! (3.8.6.3), keep-alive (3.8.4) and TIME-WAIT (2 MSL, MUST-13). The deadlines are one
+//! [`TimerTable`] (as in quinn-proto), so that arming, stopping and the next deadline are each
+//! one line; the keep-alive deadline is computed from the last segment received. The driver
+//! asks `poll_timeout` and calls `handle_timeout`.
 
 use super::{ConnEvent, Tcb};
 use crate::state::State;
 use crate::time::Instant;
 
+/// A timer of the TCB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Timer {
+    /// Retransmission (RFC 6298; R1 and R2 of RFC 9293 3.8.3).
+    Retransmit,
+    /// Zero-window probes and the SWS-avoidance override (RFC 9293 3.8.6.1, 3.8.6.2.1).
+    Persist,
+    /// The delayed ACK (RFC 9293 3.8.6.3, MUST-40).
+    DelayedAck,
+    /// 2 MSL in TIME-WAIT (MUST-13).
+    TimeWait,
+}
+
+impl Timer {
+    const COUNT: usize = 4;
+}
+
+/// One deadline per [`Timer`], armed or not.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct TimerTable([Option<Instant>; Timer::COUNT]);
+
+impl TimerTable {
+    pub(super) fn set(&mut self, timer: Timer, at: Instant) {
+        self.0[timer as usize] = Some(at);
+    }
+
+    pub(super) fn stop(&mut self, timer: Timer) {
+        self.0[timer as usize] = None;
+    }
+
+    pub(super) fn stop_all(&mut self) {
+        self.0 = [None; Timer::COUNT];
+    }
+
+    pub(super) fn is_armed(&self, timer: Timer) -> bool {
+        self.0[timer as usize].is_some()
+    }
+
+    /// Armed and due at `now`.
+    pub(super) fn expired(&self, timer: Timer, now: Instant) -> bool {
+        self.0[timer as usize].is_some_and(|at| at <= now)
+    }
+
+    /// The earliest armed deadline.
+    pub(super) fn next(&self) -> Option<Instant> {
+        self.0.iter().flatten().min().copied()
+    }
+}
+
 impl Tcb {
     pub(super) fn next_deadline(&self) -> Option<Instant> {
-        if self.closed || self.returned_to_listen {
+        if self.gone() {
             return None;
         }
-        [
-            self.rtx_deadline,
-            self.persist_deadline,
-            self.delack_deadline,
-            self.time_wait_deadline,
-            self.keepalive_deadline(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        [self.timers.next(), self.keepalive_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Keep-alives run in ESTABLISHED and CLOSE-WAIT when nothing is in flight: first after
     /// `idle` without a segment from the peer (MUST-26), then every `interval`. Any segment
-    /// from the peer restarts the idle clock and forgets the probes sent (`on_segment`).
+    /// from the peer restarts the idle clock and forgets the probes sent (`handle_segment`).
     fn keepalive_deadline(&self) -> Option<Instant> {
         if !self.keepalive_on {
             return None;
@@ -41,33 +86,34 @@ impl Tcb {
     }
 
     pub(super) fn fire_timers(&mut self, now: Instant) {
-        if self.closed || self.returned_to_listen {
+        if self.gone() {
             return;
         }
-        if self.time_wait_deadline.is_some_and(|t| t <= now) {
+        if self.timers.expired(Timer::TimeWait, now) {
             // 2 MSL have passed: delete the TCB.
             self.delete_tcb(Some(ConnEvent::Closed));
             return;
         }
-        if self.delack_deadline.is_some_and(|t| t <= now) {
-            self.delack_deadline = None;
+        if self.timers.expired(Timer::DelayedAck, now) {
+            self.timers.stop(Timer::DelayedAck);
             self.ack_now = true;
         }
-        if self.rtx_deadline.is_some_and(|t| t <= now) {
+        if self.timers.expired(Timer::Retransmit, now) {
             self.on_retransmission_timeout(now);
-            if self.closed {
+            if self.is_closed() {
                 return;
             }
         }
-        if self.persist_deadline.is_some_and(|t| t <= now) {
+        if self.timers.expired(Timer::Persist, now) {
             self.persist_fire = true;
             if self.snd_wnd == 0 {
                 // MUST-37: probe for ever, backing off (SHLD-29/30).
                 self.persist_backoff = self.persist_backoff.saturating_add(1);
-                self.persist_deadline = Some(now + self.persist_interval());
+                self.timers
+                    .set(Timer::Persist, now + self.persist_interval());
             } else {
                 // SWS override: send what fits, once.
-                self.persist_deadline = None;
+                self.timers.stop(Timer::Persist);
             }
         }
         if self.keepalive_deadline().is_some_and(|t| t <= now) {
@@ -103,7 +149,7 @@ impl Tcb {
         }
         self.rtt.backoff();
         self.rtt_sample = None;
-        self.rtx_deadline = Some(now + self.rtt.rto());
+        self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         if !self.syn_acked {
             self.syn_tx = true;
             return;
@@ -119,5 +165,31 @@ impl Tcb {
         self.recover = Some(self.snd_nxt);
         self.rtx_nxt = Some(self.snd_una);
         self.rtx_end = self.snd_nxt;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_arms_stops_and_orders_its_deadlines() {
+        let at = |ms: u64| Instant::from_micros(ms * 1000);
+        let mut t = TimerTable::default();
+        assert_eq!(t.next(), None);
+        t.set(Timer::TimeWait, at(60_000));
+        t.set(Timer::DelayedAck, at(200));
+        t.set(Timer::Retransmit, at(1_000));
+        assert_eq!(t.next(), Some(at(200)));
+        assert!(t.expired(Timer::DelayedAck, at(200)) && !t.expired(Timer::Retransmit, at(999)));
+        assert!(!t.is_armed(Timer::Persist) && !t.expired(Timer::Persist, at(u64::MAX / 1000)));
+        t.stop(Timer::DelayedAck);
+        assert_eq!(t.next(), Some(at(1_000)));
+        // Setting again moves a deadline, it does not add one.
+        t.set(Timer::Retransmit, at(2_000));
+        assert_eq!(t.next(), Some(at(2_000)));
+        t.stop_all();
+        assert_eq!(t.next(), None);
+        assert!(!t.is_armed(Timer::TimeWait));
     }
 }

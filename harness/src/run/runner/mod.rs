@@ -49,12 +49,7 @@ pub struct InstanceSeed(pub u64);
 
 impl InstanceSeed {
     fn next(&mut self) -> u64 {
-        // splitmix64
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        crate::rng::splitmix64(&mut self.0)
     }
 }
 
@@ -94,7 +89,7 @@ struct Run<'t> {
     /// RFC 793 is about.
     last_sent: u16,
     /// Rule reports of the reference stack taken before a probe (the probe's own are dropped).
-    kept_rules: Vec<String>,
+    kept_rules: Vec<reference_stack::Rule>,
     /// The tester's last segment carried data or a FIN and nothing came back since: the
     /// target may owe an ACK.
     owed: bool,
@@ -480,8 +475,8 @@ fn with_notes(mut trace: Vec<TraceEntry>, notes: Vec<String>) -> Vec<TraceEntry>
     trace
 }
 
-fn dedup(v: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(v.len());
+fn dedup<T: PartialEq>(v: Vec<T>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(v.len());
     for r in v {
         if !out.contains(&r) {
             out.push(r);

@@ -87,7 +87,7 @@ impl Run<'_> {
     }
 
     pub(super) fn spec(&self, s: &Send) -> Result<PacketSpec, String> {
-        let ack_flag = s.flags.has(crate::case::model::Flags::ACK);
+        let ack_flag = s.flags.has(flags::ACK);
         let seq = match &s.seq {
             Some(v) => self.value(v, Space::Tester)?,
             // Default: the next sequence number the tester would send.

@@ -1,6 +1,6 @@
 //! Where and how to reach a stack over `--target link`, checked once before the run.
 
-use crate::cli::LinkArgs;
+use crate::cli::{AppArg, LinkArgs};
 use crate::target::AppBehaviour;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -144,9 +144,7 @@ impl LinkConfig {
             locals: args.local_addrs.clone(),
             agent,
             open_port: args.open_port,
-            app: args
-                .app
-                .map_or(AppBehaviour::Unknown, crate::cli::AppArg::behaviour),
+            app: args.app.map_or(AppBehaviour::Unknown, behaviour),
             closed_port: args.closed_port,
             mtu: args.mtu,
             ports: Arc::new(PortAllocator::random()),
@@ -185,6 +183,16 @@ impl PortAllocator {
     pub fn next(&self) -> u16 {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         (FIRST_PORT + (self.first + n) % PORTS) as u16
+    }
+}
+
+/// `--app`'s value as the target's capability (the clap type stays in `cli.rs`, which then
+/// needs nothing of the targets).
+fn behaviour(arg: AppArg) -> AppBehaviour {
+    match arg {
+        AppArg::Echo => AppBehaviour::Echo,
+        AppArg::Discard => AppBehaviour::Discard,
+        AppArg::Unknown => AppBehaviour::Unknown,
     }
 }
 

@@ -108,6 +108,11 @@ pub struct LinkTarget {
     /// The tester's ports in this instance: the target's segments to any other port are not
     /// this instance's (an earlier instance's connection, another worker's) and are dropped.
     tester_ports: BTreeSet<u16>,
+    /// Other addresses this instance's segments carried (`send: { src: ... }` or `dst:`, a
+    /// group or broadcast address): a stack that answers to or from one must be seen
+    /// answering.
+    other_sources: BTreeSet<IpAddr>,
+    other_destinations: BTreeSet<IpAddr>,
     /// This instance's connections, to tear down.
     conns: Conns,
     /// What the last teardown found, for the instance's trace.
@@ -154,6 +159,8 @@ impl LinkTarget {
             pending: VecDeque::new(),
             dropped: 0,
             tester_ports: BTreeSet::new(),
+            other_sources: BTreeSet::new(),
+            other_destinations: BTreeSet::new(),
             conns: Conns::default(),
             notes: Vec::new(),
         }
@@ -239,8 +246,8 @@ impl LinkTarget {
             return;
         };
         for (at, o) in segments {
-            let ours = o.src.ip() == ep.target
-                && o.dst.ip() == ep.tester
+            let ours = (o.src.ip() == ep.target || self.other_destinations.contains(&o.src.ip()))
+                && (o.dst.ip() == ep.tester || self.other_sources.contains(&o.dst.ip()))
                 && self.tester_ports.contains(&o.dst.port());
             if !ours {
                 continue;
@@ -260,7 +267,10 @@ impl LinkTarget {
     /// returned, everything else dropped.
     fn drain(&mut self) -> Result<Vec<(Duration, Observed)>, TargetError> {
         let at = self.opened.elapsed();
-        let (targets, locals) = (self.config.targets.clone(), self.config.locals.clone());
+        let mut targets = self.config.targets.clone();
+        targets.extend(self.other_destinations.iter().copied());
+        let mut locals = self.config.locals.clone();
+        locals.extend(self.other_sources.iter().copied());
         let wire = self.wire()?;
         let mut replies: Vec<(Vec<u8>, u16)> = Vec::new();
         let mut segments = Vec::new();
@@ -623,6 +633,12 @@ impl Target for LinkTarget {
         let ep = self.endpoints()?;
         if let Ok(o) = observe(packet) {
             self.tester_ports.insert(o.src.port());
+            if o.src.ip() != ep.tester {
+                self.other_sources.insert(o.src.ip());
+            }
+            if o.dst.ip() != ep.target {
+                self.other_destinations.insert(o.dst.ip());
+            }
             self.conns.on_sent(&o);
         }
         self.send_packet(packet, ep.tester)
@@ -696,6 +712,8 @@ impl Target for LinkTarget {
         self.conns.finish();
         self.pending.clear();
         self.tester_ports.clear();
+        self.other_sources.clear();
+        self.other_destinations.clear();
         self.endpoints = None;
     }
 

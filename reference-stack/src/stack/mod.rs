@@ -26,11 +26,17 @@
 //! until the application calls `close` or `abort` on it; a connection the application never saw
 //! (half-open, or never accepted after its listener closed) is forgotten at once.
 
+mod arrive;
+mod bookkeeping;
+mod frame;
+
+use frame::{is_broadcast_or_multicast, is_valid_source};
+
 use crate::config::{Config, Keepalive};
 use crate::isn::IsnGenerator;
 use crate::rules::Rule;
 use crate::state::State;
-use crate::tcb::{ConnError, ConnEvent, Tcb, TcbInfo};
+use crate::tcb::{Arrival, ConnError, ConnEvent, Tcb, TcbInfo};
 use crate::time::Instant;
 use crate::tuple::FourTuple;
 use crate::wire::{
@@ -444,7 +450,7 @@ impl Stack {
     }
 
     /// An ICMP/ICMPv6 error, directed to the connection whose segment it quotes (RFC 9293
-    /// 3.9.2.2, MUST-54; see [`Tcb::on_icmp`]). No SEGMENT ARRIVES rule runs.
+    /// 3.9.2.2, MUST-54; see [`Tcb::handle_icmp`]). No SEGMENT ARRIVES rule runs.
     pub fn handle_icmp(&mut self, now: Instant, icmp: &IcmpError) -> Handled {
         let tuple = FourTuple {
             local: icmp.local,
@@ -455,9 +461,9 @@ impl Stack {
             return handled;
         };
         if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) {
-            c.tcb.on_icmp(icmp.class, icmp.seq);
+            c.tcb.handle_icmp(icmp.class, icmp.seq);
             handled.handle = Some(h);
-            handled.state_after = tcb_state(&c.tcb);
+            handled.state_after = c.tcb.state();
             self.update(now, h);
         }
         handled
@@ -523,7 +529,7 @@ impl Stack {
         for (h, s) in self.sockets.iter_mut() {
             if let Socket::Conn(c) = s {
                 if c.in_demux && c.tcb.poll_timeout().is_some_and(|t| t <= now) {
-                    c.tcb.on_timeout(now);
+                    c.tcb.handle_timeout(now);
                     due.push(*h);
                 }
             }
@@ -536,356 +542,6 @@ impl Stack {
     /// The next application event.
     pub fn poll_event(&mut self) -> Option<(SocketHandle, Event)> {
         self.events.pop_front()
-    }
-
-    // ----- SEGMENT ARRIVES without a TCB -------------------------------------------------------
-
-    /// RFC 9293 3.10.7.1: CLOSED (no TCB, no listener).
-    fn segment_for_closed(&mut self, tuple: FourTuple, tcp: &TcpRepr, handled: &mut Handled) {
-        if tcp.flags.rst() {
-            // CL-1: an incoming RST is discarded; never answer an RST with an RST.
-            handled.rules.push(Rule::Cl1);
-        } else if !tcp.flags.ack() {
-            // CL-2: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
-            handled.rules.push(Rule::Cl2);
-            self.send_rst(tuple, SeqNumber(0), Some(tcp.seq + seg_len(tcp)));
-        } else {
-            // CL-3: <SEQ=SEG.ACK><CTL=RST>.
-            handled.rules.push(Rule::Cl3);
-            self.send_rst(tuple, tcp.ack, None);
-        }
-    }
-
-    /// RFC 9293 3.10.7.2: LISTEN.
-    fn segment_for_listener(
-        &mut self,
-        now: Instant,
-        listener: SocketHandle,
-        tuple: FourTuple,
-        seg: &Segment,
-        security_ok: bool,
-        handled: &mut Handled,
-    ) {
-        let tcp = &seg.tcp;
-        if tcp.flags.rst() {
-            // LI-1: first check, an RST is ignored.
-            handled.rules.push(Rule::Li1);
-            return;
-        }
-        if tcp.flags.ack() {
-            // LI-2: second check, any ACK is bad: <SEQ=SEG.ACK><CTL=RST>.
-            handled.rules.push(Rule::Li2);
-            self.send_rst(tuple, tcp.ack, None);
-            return;
-        }
-        if !tcp.flags.syn() {
-            // LI-5: fourth, other text or control: drop.
-            handled.rules.push(Rule::Li5);
-            return;
-        }
-        if !security_ok {
-            // LI-3: third check, security/compartment mismatch: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
-            handled.rules.push(Rule::Li3);
-            self.send_rst(tuple, SeqNumber(0), Some(tcp.seq + seg_len(tcp)));
-            return;
-        }
-        // Backlog full: drop the SYN silently, the peer will retransmit it (module docs).
-        let full = match self.sockets.get(&listener) {
-            Some(Socket::Listener(l)) => {
-                l.half_open.len() >= self.config.syn_backlog
-                    || l.accept_queue.len() >= self.config.accept_backlog
-            }
-            _ => true,
-        };
-        if full {
-            self.stats.syn_dropped += 1;
-            return;
-        }
-        // LI-4: a new connection in SYN-RECEIVED with an RFC 6528 ISS; the SYN-ACK is queued.
-        handled.rules.push(Rule::Li4);
-        let h = self.accept_syn(now, listener, tuple, tcp);
-        handled.state_after = self.state(h);
-        handled.handle = Some(h);
-    }
-
-    /// Create the passive connection of LI-4.
-    fn accept_syn(
-        &mut self,
-        now: Instant,
-        listener: SocketHandle,
-        tuple: FourTuple,
-        syn: &TcpRepr,
-    ) -> SocketHandle {
-        let iss = self.isn.isn(now, &tuple);
-        let tcb = Tcb::accept_syn(&self.config, tuple, iss, syn, now);
-        let h = self.alloc_handle();
-        let conn = Conn {
-            tcb,
-            listener: Some(listener),
-            queued: false,
-            owned: false,
-            released: false,
-            in_demux: true,
-        };
-        self.sockets.insert(h, Socket::Conn(Box::new(conn)));
-        self.conns.insert(tuple, h);
-        if let Some(Socket::Listener(l)) = self.sockets.get_mut(&listener) {
-            l.half_open.insert(h);
-        }
-        self.update(now, h);
-        h
-    }
-
-    // ----- SEGMENT ARRIVES with a TCB ----------------------------------------------------------
-
-    fn segment_for_conn(
-        &mut self,
-        now: Instant,
-        h: SocketHandle,
-        seg: &Segment,
-        security_ok: bool,
-        handled: &mut Handled,
-    ) {
-        let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) else {
-            // The table and the sockets always agree; treat a mismatch as CLOSED.
-            self.conns.retain(|_, v| *v != h);
-            return;
-        };
-        let outcome = c.tcb.on_segment(now, &seg.tcp, security_ok, seg.ip.ecn());
-        let reopen = c.tcb.take_time_wait_syn();
-        handled.rules = outcome.rules;
-        handled.handle = Some(h);
-        handled.state_after = tcb_state(&c.tcb);
-        self.update(now, h);
-        if reopen {
-            // SQ-5 (MAY-2, RFC 6191): the TIME-WAIT TCB is deleted and its SYN opens a new
-            // incarnation, processed as if it had arrived in LISTEN. Without a listener on the
-            // port it meets CLOSED instead (CL-2), as any SYN to a closed port does.
-            let tuple = FourTuple {
-                local: seg.dst(),
-                remote: seg.src(),
-            };
-            let mut next = Handled::found(tuple, State::Closed);
-            if let Some(l) = self.find_listener(tuple.local) {
-                next.state_after = State::Listen;
-                self.segment_for_listener(now, l, tuple, seg, security_ok, &mut next);
-            } else {
-                self.segment_for_closed(tuple, &seg.tcp, &mut next);
-            }
-            handled.rules.extend(next.rules);
-            handled.state_after = next.state_after;
-            handled.handle = next.handle;
-        }
-    }
-
-    // ----- bookkeeping --------------------------------------------------------------------------
-
-    /// After anything that may have changed connection `h`: move a passive connection from the
-    /// half-open set to the accept queue, forward its events, and forget it once its TCB is
-    /// deleted (taking its last segments first).
-    fn update(&mut self, now: Instant, h: SocketHandle) {
-        let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) else {
-            return;
-        };
-        let gone = c.tcb.is_closed() || c.tcb.returned_to_listen();
-        let mut incoming = None;
-        let mut left_half_open = None;
-        if let (Some(l), false) = (c.listener, c.queued) {
-            if gone {
-                left_half_open = Some(l);
-            } else if c.tcb.state() != State::SynReceived {
-                // The handshake completed (3.10.7.4 fifth check, SYN-RECEIVED -> ESTABLISHED).
-                c.queued = true;
-                left_half_open = Some(l);
-                incoming = Some(l);
-            }
-        }
-        let visible = c.owned || c.queued;
-        let mut out = Vec::new();
-        while let Some(ev) = c.tcb.poll_event() {
-            out.push(ev);
-        }
-        let mut last = Vec::new();
-        if gone && c.in_demux {
-            c.in_demux = false;
-            while let Some(tcp) = c.tcb.poll_transmit(now) {
-                last.push(tcp);
-            }
-        }
-        let forget = gone && (c.released || !visible || c.tcb.returned_to_listen());
-        let tuple = c.tcb.tuple();
-
-        if let Some(l) = left_half_open {
-            if let Some(Socket::Listener(listener)) = self.sockets.get_mut(&l) {
-                listener.half_open.remove(&h);
-                if let Some(l) = incoming {
-                    listener.accept_queue.push_back(h);
-                    self.events.push_back((h, Event::Incoming { listener: l }));
-                }
-            }
-        }
-        if visible {
-            self.events
-                .extend(out.into_iter().map(|ev| (h, Event::Conn(ev))));
-        }
-        for tcp in last {
-            let p = self.frame(tuple, tcp, ecn::NOT_ECT);
-            self.transmit.push_back(p);
-        }
-        if gone && self.conns.get(&tuple) == Some(&h) {
-            self.conns.remove(&tuple);
-        }
-        if forget {
-            self.sockets.remove(&h);
-        }
-    }
-
-    fn close_listener(&mut self, now: Instant, h: SocketHandle) {
-        let Some(Socket::Listener(l)) = self.sockets.remove(&h) else {
-            return;
-        };
-        self.listeners.remove(&l.local);
-        // Connections nobody accepted die with their listener (RST if synchronized).
-        for child in l.half_open.into_iter().chain(l.accept_queue) {
-            if let Some(Socket::Conn(c)) = self.sockets.get_mut(&child) {
-                c.listener = None;
-                c.queued = false;
-                if !c.tcb.is_closed() {
-                    c.tcb.abort(now);
-                }
-                self.update(now, child);
-                // Never visible to the application: gone even if the TCB lingers.
-                if let Some(Socket::Conn(c)) = self.sockets.get(&child) {
-                    if !c.owned {
-                        let tuple = c.tcb.tuple();
-                        if self.conns.get(&tuple) == Some(&child) {
-                            self.conns.remove(&tuple);
-                        }
-                        self.sockets.remove(&child);
-                    }
-                }
-            }
-        }
-    }
-
-    /// A listener for `local`: the exact address first, then the wildcard of its family.
-    fn find_listener(&self, local: SocketAddr) -> Option<SocketHandle> {
-        if let Some(h) = self.listeners.get(&local) {
-            return Some(*h);
-        }
-        let any: IpAddr = match local {
-            SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
-            SocketAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
-        };
-        self.listeners
-            .get(&SocketAddr::new(any, local.port()))
-            .copied()
-    }
-
-    fn conn(&self, h: SocketHandle) -> Option<&Conn> {
-        match self.sockets.get(&h) {
-            Some(Socket::Conn(c)) => Some(c),
-            _ => None,
-        }
-    }
-
-    fn conn_mut(&mut self, h: SocketHandle) -> Result<&mut Conn, StackError> {
-        match self.sockets.get_mut(&h) {
-            Some(Socket::Conn(c)) => Ok(c),
-            Some(Socket::Listener(_)) => Err(StackError::IsListener),
-            None => Err(StackError::NoSuchSocket),
-        }
-    }
-
-    fn alloc_handle(&mut self) -> SocketHandle {
-        let h = SocketHandle(self.next_handle);
-        self.next_handle = self.next_handle.wrapping_add(1);
-        h
-    }
-
-    fn ephemeral_tuple(&mut self, local: SocketAddr, remote: SocketAddr) -> Option<FourTuple> {
-        for _ in 0..EPHEMERAL_COUNT {
-            let port = self.next_ephemeral;
-            self.next_ephemeral = if port == u16::MAX {
-                EPHEMERAL_FIRST
-            } else {
-                port + 1
-            };
-            let tuple = FourTuple {
-                local: SocketAddr::new(local.ip(), port),
-                remote,
-            };
-            if !self.conns.contains_key(&tuple) {
-                return Some(tuple);
-            }
-        }
-        None
-    }
-
-    /// `Config::security_level`: an IPv4 packet whose RFC 1108 Basic Security Option names
-    /// another level is a mismatch. A packet without the option (and every IPv6 packet) is
-    /// taken to be at our level.
-    fn security_ok(&self, ip: &IpRepr) -> bool {
-        match (self.config.security_level, ip) {
-            (Some(ours), IpRepr::V4(v4)) => v4.security_level().is_none_or(|l| l == ours),
-            _ => true,
-        }
-    }
-
-    /// An RST of the stack itself (no TCB): `ack` given means RST+ACK.
-    fn send_rst(&mut self, tuple: FourTuple, seq: SeqNumber, ack: Option<SeqNumber>) {
-        let mut flags = TcpFlags::RST;
-        if ack.is_some() {
-            flags |= TcpFlags::ACK;
-        }
-        let tcp = TcpRepr {
-            src_port: tuple.local.port(),
-            dst_port: tuple.remote.port(),
-            seq,
-            ack: ack.unwrap_or_default(),
-            flags,
-            reserved: 0,
-            window: 0,
-            urgent: 0,
-            options: Vec::new(),
-            padding: Vec::new(),
-            payload: Vec::new(),
-        };
-        self.stats.resets_sent += 1;
-        let p = self.frame(tuple, tcp, ecn::NOT_ECT);
-        self.transmit.push_back(p);
-    }
-
-    /// The IP packet around `tcp`: IPv4 with TTL from the config, DF set and a counting ident;
-    /// IPv6 with that hop limit (MUST-49). `ecn`: the IP header's ECN field (RFC 3168 5).
-    fn frame(&mut self, tuple: FourTuple, tcp: TcpRepr, ecn: u8) -> Vec<u8> {
-        self.stats.segments_sent += 1;
-        #[cfg(feature = "planted-bug")]
-        let tcp = crate::planted::corrupt_ack(tcp);
-        let ip = match (tuple.local.ip(), tuple.remote.ip()) {
-            (IpAddr::V4(src), IpAddr::V4(dst)) => {
-                self.ip_ident = self.ip_ident.wrapping_add(1);
-                IpRepr::V4(Ipv4Repr {
-                    src,
-                    dst,
-                    dscp_ecn: ecn,
-                    ident: self.ip_ident,
-                    reserved_flag: false,
-                    dont_frag: true,
-                    ttl: self.config.ttl,
-                    options: Vec::new(),
-                })
-            }
-            (src, dst) => IpRepr::V6(Ipv6Repr {
-                src: to_v6(src),
-                dst: to_v6(dst),
-                traffic_class: ecn,
-                flow_label: 0,
-                hop_limit: self.config.ttl,
-                ext_headers: Vec::new(),
-            }),
-        };
-        Segment { ip, tcp }.emit()
     }
 }
 
@@ -906,74 +562,10 @@ fn poll_conns<'a>(
     None
 }
 
-/// A connection's state as `Handled` reports it: LISTEN when it went back to its listener,
-/// CLOSED once the TCB is deleted.
-fn tcb_state(tcb: &Tcb) -> State {
-    if tcb.returned_to_listen() {
-        State::Listen
-    } else if tcb.is_closed() {
-        State::Closed
-    } else {
-        tcb.state()
-    }
-}
-
-/// SEG.LEN (RFC 9293 3.4): payload octets, plus one for SYN and one for FIN.
-fn seg_len(tcp: &TcpRepr) -> u32 {
-    let len = tcp.payload.len() + usize::from(tcp.flags.syn()) + usize::from(tcp.flags.fin());
-    u32::try_from(len).unwrap_or(u32::MAX)
-}
-
-/// MUST-57: the limited broadcast and multicast addresses (a subnet broadcast needs a netmask
-/// this stack does not have).
-fn is_broadcast_or_multicast(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_broadcast() || v4.is_multicast(),
-        IpAddr::V6(v6) => v6.is_multicast(),
-    }
-}
-
-/// MUST-57, MUST-63: a source must name one host.
-fn is_valid_source(ip: IpAddr) -> bool {
-    !ip.is_unspecified() && !is_broadcast_or_multicast(ip)
-}
-
-fn to_v6(ip: IpAddr) -> std::net::Ipv6Addr {
-    match ip {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
-        IpAddr::V6(v6) => v6,
-    }
-}
-
 fn unspecified_tuple() -> FourTuple {
     let any = SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0);
     FourTuple {
         local: any,
         remote: any,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seg_len_counts_syn_and_fin() {
-        let mut t = TcpRepr {
-            src_port: 1,
-            dst_port: 2,
-            seq: SeqNumber(0),
-            ack: SeqNumber(0),
-            flags: TcpFlags::SYN | TcpFlags::FIN,
-            reserved: 0,
-            window: 0,
-            urgent: 0,
-            options: Vec::new(),
-            padding: Vec::new(),
-            payload: vec![0; 5],
-        };
-        assert_eq!(seg_len(&t), 7);
-        t.flags = TcpFlags::ACK;
-        assert_eq!(seg_len(&t), 5);
     }
 }

@@ -65,32 +65,28 @@ pub fn requirement_ids() -> Vec<&'static str> {
 /// What one coverage run found.
 #[derive(Debug, Default)]
 pub struct Coverage {
-    /// Rule id -> segments that went through it.
-    pub rules: BTreeMap<&'static str, usize>,
+    /// Rule -> segments that went through it.
+    pub rules: BTreeMap<Rule, usize>,
     /// (state on arrival, segment kind) -> segments.
     pub grid: BTreeMap<(State, SegmentKind), usize>,
     /// Requirement ids named by at least one case that passed.
     pub requirements: BTreeSet<String>,
-    /// (case id, rule id) pairs a case claims in `cells` that the stack never reported for it.
-    pub unmet_claims: Vec<(String, String)>,
+    /// (case id, rule) pairs a case claims in `cells` that the stack never reported for it.
+    pub unmet_claims: Vec<(String, Rule)>,
     /// Case id -> every rule the stack reported for it (both IP versions and RST profiles): the
     /// stack's whole account, claimed or not, so that a rule reported where it does not apply
     /// shows too.
-    pub reported: Vec<(String, BTreeSet<String>)>,
+    pub reported: Vec<(String, BTreeSet<Rule>)>,
     /// Case instances that did not pass (coverage counts them anyway; they are listed).
     pub failing: Vec<String>,
     pub instances: usize,
-}
-
-fn state_from_name(name: &str) -> Option<State> {
-    name.parse().ok()
 }
 
 /// Runs every case on every IP version it names, under both RST profiles.
 pub fn measure(cases: &[Case]) -> Coverage {
     let mut cov = Coverage::default();
     for case in cases {
-        let mut observed: BTreeSet<String> = BTreeSet::new();
+        let mut observed: BTreeSet<Rule> = BTreeSet::new();
         let mut passed_somewhere = false;
         for policy in [RstPolicy::Rfc5961, RstPolicy::Rfc793] {
             for &ip in &case.ip {
@@ -107,15 +103,11 @@ pub fn measure(cases: &[Case]) -> Coverage {
                     cov.failing.push(result.display_name());
                 }
                 for h in target.take_handled() {
-                    if let Some(state) = state_from_name(h.state) {
-                        if h.kind != SegmentKind::Other {
-                            *cov.grid.entry((state, h.kind)).or_default() += 1;
-                        }
+                    if h.kind != SegmentKind::Other {
+                        *cov.grid.entry((h.state, h.kind)).or_default() += 1;
                     }
                     for r in h.rules {
-                        if let Ok(rule) = r.parse::<Rule>() {
-                            *cov.rules.entry(rule.id()).or_default() += 1;
-                        }
+                        *cov.rules.entry(r).or_default() += 1;
                         observed.insert(r);
                     }
                 }
@@ -126,7 +118,7 @@ pub fn measure(cases: &[Case]) -> Coverage {
         }
         for cell in &case.cells {
             if !observed.contains(cell) {
-                cov.unmet_claims.push((case.id.clone(), cell.clone()));
+                cov.unmet_claims.push((case.id.clone(), *cell));
             }
         }
         cov.reported.push((case.id.clone(), observed));
@@ -138,7 +130,7 @@ impl Coverage {
     pub fn rules_covered(&self) -> usize {
         Rule::ALL
             .iter()
-            .filter(|r| self.rules.contains_key(r.id()))
+            .filter(|r| self.rules.contains_key(r))
             .count()
     }
 
@@ -167,8 +159,8 @@ impl Coverage {
         );
         let missing: Vec<&str> = Rule::ALL
             .iter()
+            .filter(|r| !self.rules.contains_key(r))
             .map(|r| r.id())
-            .filter(|id| !self.rules.contains_key(id))
             .collect();
         if !missing.is_empty() {
             let _ = writeln!(out, "  not exercised: {}", missing.join(", "));
@@ -276,7 +268,7 @@ impl Coverage {
             self.rules_covered()
         );
         for r in Rule::ALL {
-            let n = self.rules.get(r.id()).copied().unwrap_or(0);
+            let n = self.rules.get(&r).copied().unwrap_or(0);
             let class = if n > 0 { "hit" } else { "miss" };
             let _ = write!(
                 h,

@@ -1,4 +1,5 @@
-//! The reference stack as a real TCP on a TUN device, talking to the Linux kernel.
+//! The reference stack as a real TCP on a TUN device, talking to the Linux kernel, on the
+//! harness's one driver (`tcpconform::reference::driver`).
 //!
 //! Runs as root. Everything happens in a network namespace created for the run (unshare on the
 //! driver thread; it vanishes with the process): the kernel has 192.0.2.1/24 and 2001:db8::1/64
@@ -11,14 +12,12 @@
 //! tun_serve connect <bytes> [v6]          the reference connects to a Linux listener; same
 //! ```
 
-#[path = "common/tun_driver.rs"]
-mod tun_driver;
-
 use reference_stack::stack::Event;
 use reference_stack::Config;
 use std::collections::HashMap;
 use std::time::Duration;
-use tun_driver::{Opener, Transfer};
+use tcpconform::reference::driver;
+use tcpconform::reference::transfer::{self, Opener, Transfer};
 
 fn usage() -> ! {
     eprintln!(
@@ -29,7 +28,7 @@ fn usage() -> ! {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(why) = tun_driver::unavailable() {
+    if let Some(why) = driver::unavailable() {
         eprintln!("tun_serve: {why}");
         std::process::exit(1);
     }
@@ -68,7 +67,7 @@ fn main() {
 }
 
 fn transfer(opener: Opener, v6: bool, bytes: u64) -> std::io::Result<()> {
-    let report = tun_driver::run_transfer(
+    let report = transfer::run_transfer(
         opener,
         v6,
         bytes,
@@ -88,15 +87,13 @@ fn transfer(opener: Opener, v6: bool, bytes: u64) -> std::io::Result<()> {
 
 /// Listen on both address families until killed; echo (or discard) what each client sends.
 fn serve(port: u16, echo: bool) -> std::io::Result<()> {
-    let _ns = tun_driver::unshare_netns()?;
-    let tun = tun_driver::Tun::create(1500)?;
-    let mut d = tun_driver::Driver::new(Config::default(), tun);
+    let (mut d, _ns) = transfer::driver_in_new_namespace(Config::default())?;
     let listeners = [
         d.stack
-            .listen(tun_driver::ref_addr(false, port))
+            .listen(transfer::ref_addr(false, port))
             .map_err(std::io::Error::other)?,
         d.stack
-            .listen(tun_driver::ref_addr(true, port))
+            .listen(transfer::ref_addr(true, port))
             .map_err(std::io::Error::other)?,
     ];
     // SAFETY: gettid has no preconditions.

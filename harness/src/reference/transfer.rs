@@ -1,6 +1,7 @@
-//! A small driver that attaches the sans-IO reference stack to a TUN device inside a network
-//! namespace of its own, so that the Linux kernel talks to it. Shared by the `tun_serve`
-//! example, the `linux_interop` test and the `tun` benchmark (`#[path]` includes).
+//! Bulk transfers between the reference stack and the Linux kernel, over the one
+//! [`driver`](super::driver), in a network namespace of their own and checked end to end by a
+//! hash of each direction: what the Linux interoperation test, the `tun_serve` example and the
+//! TUN throughput benchmark run.
 //!
 //! Isolation: the namespace is created with `unshare(CLONE_NEWNET)` on the driver's own thread,
 //! so nothing is ever configured or sent outside it. It has no name; it disappears (with the
@@ -8,16 +9,14 @@
 //! naming it is closed: on success, failure and panic alike. Only 192.0.2.0/24 (TEST-NET-1)
 //! and 2001:db8::/32 (documentation) are used.
 
-#![allow(dead_code)]
-
+use super::driver::Driver;
+use crate::sys::netns;
+use crate::sys::tun::{IfAddr, Tun, TUN_NAME};
 use reference_stack::stack::{Event, SocketHandle, Stack, StackError};
 use reference_stack::tcb::{ConnError, ConnEvent};
 use reference_stack::{Config, Instant, State};
-use std::fs::File;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::process::Command;
 use std::time::Duration;
 
 /// The kernel's side of the TUN link.
@@ -26,233 +25,28 @@ pub const LINUX6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
 /// The reference stack's addresses.
 pub const REF4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 pub const REF6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
-pub const TUN_NAME: &str = "tcpconf0";
 
-/// Why the driver cannot run here, if it cannot (not root, no /dev/net/tun, no `ip`).
-pub fn unavailable() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("needs root (network namespace and TUN device)".into());
-    }
-    if !std::path::Path::new("/dev/net/tun").exists() {
-        return Some("/dev/net/tun is missing".into());
-    }
-    if Command::new("ip").arg("-V").output().is_err() {
-        return Some("the `ip` command (iproute2) is missing".into());
-    }
-    None
-}
-
-fn check(ret: libc::c_int, what: &str) -> io::Result<libc::c_int> {
-    if ret < 0 {
-        let e = io::Error::last_os_error();
-        Err(io::Error::new(e.kind(), format!("{what}: {e}")))
-    } else {
-        Ok(ret)
-    }
-}
-
-/// Move the calling thread into a new, empty network namespace and return a handle on it
-/// (other threads `enter` it through this file).
-pub fn unshare_netns() -> io::Result<File> {
-    // SAFETY: unshare only affects the calling thread's namespaces.
-    check(
-        unsafe { libc::unshare(libc::CLONE_NEWNET) },
-        "unshare(CLONE_NEWNET)",
-    )?;
-    File::open("/proc/thread-self/ns/net")
-}
-
-/// Move the calling thread into the namespace `ns` names.
-pub fn enter_netns(ns: &File) -> io::Result<()> {
-    // SAFETY: setns only affects the calling thread; the fd is valid for the call.
-    check(
-        unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) },
-        "setns",
-    )?;
-    Ok(())
-}
-
-fn ip(args: &[&str]) -> io::Result<()> {
-    let out = Command::new("ip").args(args).output()?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )))
-    }
-}
-
-/// A TUN device (IFF_TUN | IFF_NO_PI: one IP packet per read/write), non-blocking.
-pub struct Tun {
-    fd: OwnedFd,
-}
-
-impl Tun {
-    /// Create the device in the calling thread's namespace and give the kernel its addresses.
-    /// Call it after `unshare_netns` only.
-    pub fn create(mtu: usize) -> io::Result<Tun> {
-        // SAFETY: a plain open of a device node with a NUL-terminated path.
-        let raw = check(
-            unsafe {
-                libc::open(
-                    c"/dev/net/tun".as_ptr(),
-                    libc::O_RDWR | libc::O_NONBLOCK | libc::O_CLOEXEC,
-                )
+/// Move the calling thread into a new, empty network namespace and put the reference stack on
+/// a TUN device there (device MTU `config.mtu`), the kernel at [`LINUX4`] and [`LINUX6`].
+/// Returns the driver and a handle on the namespace (other threads `enter` it through this).
+pub fn driver_in_new_namespace(config: Config) -> io::Result<(Driver, std::fs::File)> {
+    netns::unshare()?;
+    let ns = netns::current()?;
+    let tun = Tun::open(TUN_NAME)?;
+    tun.configure(
+        Some(config.mtu),
+        &[
+            IfAddr {
+                addr: LINUX4.into(),
+                prefix: 24,
             },
-            "open /dev/net/tun",
-        )?;
-        // SAFETY: `raw` is a fresh fd we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: ifreq is plain old data; all-zero is a valid value.
-        let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
-        for (dst, src) in ifr.ifr_name.iter_mut().zip(TUN_NAME.bytes()) {
-            *dst = src as libc::c_char;
-        }
-        ifr.ifr_ifru.ifru_flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
-        // SAFETY: TUNSETIFF reads and writes one ifreq, which outlives the call.
-        check(
-            unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF, &mut ifr) },
-            "TUNSETIFF",
-        )?;
-        let mtu = mtu.to_string();
-        ip(&["link", "set", "lo", "up"])?;
-        ip(&["link", "set", TUN_NAME, "mtu", &mtu])?;
-        ip(&["addr", "add", "192.0.2.1/24", "dev", TUN_NAME])?;
-        ip(&[
-            "-6",
-            "addr",
-            "add",
-            "2001:db8::1/64",
-            "dev",
-            TUN_NAME,
-            "nodad",
-        ])?;
-        ip(&["link", "set", TUN_NAME, "up"])?;
-        Ok(Tun { fd })
-    }
-
-    /// One packet, `None` if none is waiting.
-    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        // SAFETY: reads at most buf.len() bytes into buf.
-        let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::WouldBlock {
-                Ok(None)
-            } else {
-                Err(e)
-            };
-        }
-        Ok(Some(n as usize))
-    }
-
-    pub fn send(&self, packet: &[u8]) -> io::Result<()> {
-        loop {
-            // SAFETY: writes packet.len() bytes from packet.
-            let n =
-                unsafe { libc::write(self.fd.as_raw_fd(), packet.as_ptr().cast(), packet.len()) };
-            if n >= 0 {
-                return Ok(());
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::WouldBlock {
-                self.wait(libc::POLLOUT, Duration::from_millis(10));
-                continue;
-            }
-            return Err(e);
-        }
-    }
-
-    /// Wait up to `timeout` for the device to be readable (or writable, per `events`).
-    pub fn wait(&self, events: libc::c_short, timeout: Duration) {
-        let mut pfd = libc::pollfd {
-            fd: self.fd.as_raw_fd(),
-            events,
-            revents: 0,
-        };
-        let ms = timeout.as_millis().min(1000) as libc::c_int;
-        // SAFETY: one valid pollfd.
-        unsafe { libc::poll(&mut pfd, 1, ms) };
-    }
-}
-
-/// The reference stack on a TUN device with a real clock.
-pub struct Driver {
-    pub stack: Stack,
-    pub tun: Tun,
-    start: std::time::Instant,
-    buf: Vec<u8>,
-    pub packets_in: u64,
-    pub packets_out: u64,
-}
-
-impl Driver {
-    pub fn new(config: Config, tun: Tun) -> Driver {
-        let buf = vec![0; config.mtu.max(1500) + 64];
-        Driver {
-            stack: Stack::new(config),
-            tun,
-            start: std::time::Instant::now(),
-            buf,
-            packets_in: 0,
-            packets_out: 0,
-        }
-    }
-
-    pub fn now(&self) -> Instant {
-        Instant::from_micros(self.start.elapsed().as_micros() as u64)
-    }
-
-    /// One round: send what is due, wait for a packet or the next timer (at most `max_wait`),
-    /// take every packet waiting, fire timers.
-    pub fn turn(&mut self, max_wait: Duration) -> io::Result<()> {
-        self.flush()?;
-        let now = self.now();
-        let wait = match self.stack.poll_timeout() {
-            Some(t) => Duration::from_micros(t.total_micros().saturating_sub(now.total_micros())),
-            None => max_wait,
-        };
-        if !self.receive()? {
-            self.tun.wait(libc::POLLIN, wait.min(max_wait));
-            self.receive()?;
-        }
-        let now = self.now();
-        if self.stack.poll_timeout().is_some_and(|t| t <= now) {
-            self.stack.handle_timeout(now);
-        }
-        self.flush()
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        let now = self.now();
-        while let Some(p) = self.stack.poll_transmit(now) {
-            self.tun.send(&p)?;
-            self.packets_out += 1;
-        }
-        Ok(())
-    }
-
-    /// Every packet waiting on the device; false if there was none. What the stack answers to
-    /// one packet goes out before the next is read, as in a kernel, so that ACKs are not
-    /// coalesced over a whole burst.
-    fn receive(&mut self) -> io::Result<bool> {
-        let mut got = false;
-        while let Some(n) = self.tun.recv(&mut self.buf)? {
-            got = true;
-            self.packets_in += 1;
-            let now = self.now();
-            // Not TCP, or malformed (the kernel's MLD and router solicitations): not ours.
-            let _ = self
-                .stack
-                .handle_packet(now, self.buf.get(..n).unwrap_or(&[]));
-            self.flush()?;
-        }
-        Ok(got)
-    }
+            IfAddr {
+                addr: LINUX6.into(),
+                prefix: 64,
+            },
+        ],
+    )?;
+    Ok((Driver::new(Stack::new(config), tun), ns))
 }
 
 /// FNV-1a 64: a stream checksum both ends compute.
@@ -385,31 +179,28 @@ impl Transfer {
     }
 }
 
-/// Drop the stack's events; a driver that needs them reads `stack.poll_event()` itself.
-pub fn drain_events(stack: &mut Stack) -> Vec<(SocketHandle, Event)> {
+/// Every event the stack has queued.
+fn drain_events(stack: &mut Stack) -> Vec<(SocketHandle, Event)> {
     std::iter::from_fn(|| stack.poll_event()).collect()
 }
 
-pub fn ref_addr(v6: bool, port: u16) -> SocketAddr {
-    SocketAddr::new(
-        if v6 {
-            IpAddr::V6(REF6)
-        } else {
-            IpAddr::V4(REF4)
-        },
-        port,
-    )
+/// The IPv4 or the IPv6 address of a pair.
+fn pick(v6: bool, v4_addr: Ipv4Addr, v6_addr: Ipv6Addr) -> IpAddr {
+    if v6 {
+        IpAddr::V6(v6_addr)
+    } else {
+        IpAddr::V4(v4_addr)
+    }
 }
 
+/// The reference stack's address and `port`.
+pub fn ref_addr(v6: bool, port: u16) -> SocketAddr {
+    SocketAddr::new(pick(v6, REF4, REF6), port)
+}
+
+/// The kernel's address and `port`.
 pub fn linux_addr(v6: bool, port: u16) -> SocketAddr {
-    SocketAddr::new(
-        if v6 {
-            IpAddr::V6(LINUX6)
-        } else {
-            IpAddr::V4(LINUX4)
-        },
-        port,
-    )
+    SocketAddr::new(pick(v6, LINUX4, LINUX6), port)
 }
 
 /// Linux side of a transfer on a std socket: send `to_send` pattern octets (seed `seed`) and
@@ -537,9 +328,7 @@ fn drive_transfer(
     config: Config,
     limit: Duration,
 ) -> io::Result<Report> {
-    let ns = unshare_netns()?;
-    let tun = Tun::create(config.mtu)?;
-    let mut d = Driver::new(config, tun);
+    let (mut d, ns) = driver_in_new_namespace(config)?;
     let deadline = std::time::Instant::now() + limit;
     let timed_out =
         |what: &str| io::Error::new(io::ErrorKind::TimedOut, format!("timed out {what}"));
@@ -553,7 +342,7 @@ fn drive_transfer(
                 .map_err(io::Error::other)?;
             let ns = ns.try_clone()?;
             let peer = std::thread::spawn(move || -> io::Result<(u64, Fnv, Fnv)> {
-                enter_netns(&ns)?;
+                netns::enter(&ns)?;
                 let stream = std::net::TcpStream::connect_timeout(
                     &ref_addr(v6, PORT),
                     Duration::from_secs(10),
@@ -657,10 +446,9 @@ fn count_resets(stack: &mut Stack) -> usize {
 /// reference answers CLOSED's RST (CL-2). Returns what `connect` returned.
 pub fn connect_to_closed_port(v6: bool, port: u16) -> io::Result<io::Result<()>> {
     std::thread::spawn(move || -> io::Result<io::Result<()>> {
-        let ns = unshare_netns()?;
-        let mut d = Driver::new(Config::default(), Tun::create(1500)?);
+        let (mut d, ns) = driver_in_new_namespace(Config::default())?;
         let peer = std::thread::spawn(move || -> io::Result<io::Result<()>> {
-            enter_netns(&ns)?;
+            netns::enter(&ns)?;
             Ok(
                 std::net::TcpStream::connect_timeout(&ref_addr(v6, port), Duration::from_secs(10))
                     .map(|_| ()),
