@@ -148,6 +148,151 @@ impl DeadAfterHandshake {
 }
 delegate!(DeadAfterHandshake, inner);
 
+/// The reference stack (RFC 5961) with its first challenge ACK held back, as a stack past its
+/// throttle's limit does (RFC 5961 7): the first pure ACK it sends after the tester's first RST
+/// is dropped on the way out.
+struct ThrottlesChallengeAcks {
+    inner: ReferenceTarget,
+    armed: bool,
+    spent: bool,
+}
+
+impl ThrottlesChallengeAcks {
+    fn new() -> Self {
+        ThrottlesChallengeAcks {
+            inner: ReferenceTarget::new(reference_config(RstProfile::Rfc5961)),
+            armed: false,
+            spent: false,
+        }
+    }
+}
+
+impl Target for ThrottlesChallengeAcks {
+    fn name(&self) -> &str {
+        "test"
+    }
+    fn open(
+        &mut self,
+        ip: IpVersion,
+        s: &BTreeMap<String, String>,
+    ) -> Result<Endpoints, TargetError> {
+        (self.armed, self.spent) = (false, false);
+        self.inner.open(ip, s)
+    }
+    fn inject(&mut self, p: &[u8]) -> Result<(), TargetError> {
+        if flags_of(p) & flags::RST != 0 && !self.spent {
+            self.armed = true;
+        }
+        self.inner.inject(p)
+    }
+    fn receive(&mut self, within: Duration) -> Result<Option<Received>, TargetError> {
+        let r = self.inner.receive(within)?;
+        let Some(got) = r else { return Ok(None) };
+        let pure_ack = flags_of(&got.packet) & (flags::SYN | flags::FIN | flags::RST) == 0;
+        if self.armed && pure_ack {
+            (self.armed, self.spent) = (false, true);
+            return self.inner.receive(within);
+        }
+        Ok(Some(got))
+    }
+    fn app(&mut self, c: &AppCall) -> Result<AppResult, TargetError> {
+        self.inner.app(c)
+    }
+    fn state(&mut self, l: SocketAddr, r: SocketAddr) -> Result<Option<TcpState>, TargetError> {
+        self.inner.state(l, r)
+    }
+    fn wait(&mut self, d: Duration) -> Result<(), TargetError> {
+        self.inner.wait(d)
+    }
+    fn now(&self) -> Duration {
+        self.inner.now()
+    }
+    fn virtual_clock(&self) -> bool {
+        true
+    }
+    fn close(&mut self) {
+        self.inner.close()
+    }
+}
+
+/// The instances that offer `rfc5961-throttled` for an RST inside the window.
+fn throttled_rst_instances() -> Vec<Case> {
+    let cases: Vec<Case> = corpus()
+        .into_iter()
+        .filter(|c| {
+            c.steps.iter().any(|s| match &s.kind {
+                tcpconform::case::model::StepKind::OneOf(b) => {
+                    b.iter().any(|b| b.name == "rfc5961-throttled")
+                        && b.iter().any(|b| b.name == "rfc793")
+                }
+                _ => false,
+            }) && c.steps.iter().any(|s| match &s.kind {
+                tcpconform::case::model::StepKind::Send(x) => x.flags.0 & flags::RST != 0,
+                _ => false,
+            })
+        })
+        .collect();
+    assert_eq!(cases.len(), 30, "rules/rst 16, grid 10, rst/window-edges 4");
+    cases
+}
+
+/// An RST in the window met with silence is RFC 793's reset or RFC 5961's challenge ACK held
+/// back by its throttle: the two variants begin alike and the state after the silence chooses
+/// (asked of the stack, or read off the wire). A throttling stack passes with the throttled
+/// variant; a stack that ignores the RST (neither resets nor ever answers) fails at the repeat.
+#[test]
+fn a_throttled_challenge_ack_is_told_from_a_reset_and_from_an_ignored_rst() {
+    for case in &throttled_rst_instances() {
+        let targets: [Box<dyn Target>; 2] = [
+            Box::new(ThrottlesChallengeAcks::new()),
+            Box::new(WireStates(Box::new(ThrottlesChallengeAcks::new()))),
+        ];
+        for mut t in targets {
+            let r = run_instance(t.as_mut(), case, IpVersion::V4, 11);
+            let Outcome::Passed { variants, .. } = &r.outcome else {
+                panic!("{}: {:?}", r.display_name(), r.outcome);
+            };
+            assert!(
+                variants.iter().any(|v| v == "rfc5961-throttled"),
+                "{}: {variants:?}",
+                r.display_name()
+            );
+        }
+        for profile in [RstProfile::Rfc5961, RstProfile::Rfc793] {
+            let mut t = ReferenceTarget::new(reference_config(profile));
+            let r = run_instance(&mut t, case, IpVersion::V4, 11);
+            let Outcome::Passed { variants, .. } = &r.outcome else {
+                panic!("{} ({profile:?}): {:?}", r.display_name(), r.outcome);
+            };
+            assert!(
+                !variants.iter().any(|v| v == "rfc5961-throttled"),
+                "{} ({profile:?}): {variants:?}",
+                r.display_name()
+            );
+        }
+        for wire in [false, true] {
+            let ignores = IgnoresResets {
+                inner: ReferenceTarget::new(reference_config(RstProfile::Rfc5961)),
+            };
+            let mut t: Box<dyn Target> = if wire {
+                Box::new(WireStates(Box::new(ignores)))
+            } else {
+                Box::new(ignores)
+            };
+            let r = run_instance(t.as_mut(), case, IpVersion::V4, 11);
+            let Outcome::Failed(f) = &r.outcome else {
+                panic!("{} (ignores RSTs): {:?}", r.display_name(), r.outcome);
+            };
+            assert!(
+                f.message.contains("got nothing"),
+                "{} (ignores RSTs): {}",
+                r.display_name(),
+                f.message
+            );
+        }
+    }
+}
+
 #[test]
 fn a_stack_that_ignores_resets_fails_on_the_wire() {
     let cases: Vec<Case> = corpus()

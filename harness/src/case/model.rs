@@ -218,6 +218,10 @@ pub enum StepKind {
     Send(Box<Send>),
     /// The next segment from the target must match.
     Expect(Box<Expect>),
+    /// A second look at the segment the previous `expect` took, with this step's own level: one
+    /// segment whose fields the RFC asks for at different levels (RFC 2018 4: the first SACK
+    /// block MUST, the others SHOULD) is judged at each. No timing of its own.
+    ExpectAlso(Box<Expect>),
     /// No segment from the target for this long.
     ExpectNone(Duration),
     /// The target's TCB for the case's 4-tuple is in this state (LISTEN: the listener exists and
@@ -235,10 +239,27 @@ pub enum StepKind {
     IsnSample(IsnSample),
     /// Inject a burst of SYNs and classify the target's answers (RFC 9293 3.10.7.2, RFC 4987).
     SynFlood(SynFlood),
+    /// Send in-order data, which the application leaves unread, until the target advertises a
+    /// zero window (`fill_window: {}`): closes the receive window whatever the buffer's size.
+    FillWindow(FillWindow),
     /// A condition the rest of the case rests on (`assume: "rcv.wnd > 0"`): where it does not
     /// hold for this target, the instance is not applicable (a position inside a window the
     /// target keeps closed does not exist).
     Assume(Assumption),
+}
+
+/// `fill_window: { max: 16777216 }`: the tester sends data at the target's RCV.NXT, in segments
+/// of at most the target's MSS and never beyond its advertised window, waiting for the ACKs of
+/// each flight, until an ACK advertises a zero window. `max` bounds the octets sent: a receive
+/// buffer larger than that makes the rest of the case not applicable, as does a target that
+/// stops taking data while its window is open (its buffers, not its window, ran out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FillWindow {
+    pub max: u32,
+}
+
+impl FillWindow {
+    pub const DEFAULT_MAX: u32 = 16 << 20;
 }
 
 /// `assume: "<expr> <op> <expr>"`.
@@ -615,6 +636,9 @@ pub struct OptionsMatch {
     pub ts: Option<TsMatch>,
     /// SACK blocks in order (edges in the tester's sequence space).
     pub sack: Option<Vec<(NumMatch, NumMatch)>>,
+    /// The first SACK block only, whatever follows (RFC 2018 4: the first block MUST hold the
+    /// segment that triggered the ACK; the others only SHOULD repeat earlier ones).
+    pub sack_first: Option<(NumMatch, NumMatch)>,
     /// `padding: zero`: every octet after End of Option List is zero (MUST-69).
     pub padding_zero: bool,
 }

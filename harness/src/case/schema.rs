@@ -135,6 +135,7 @@ fn schema() -> Value {
                     "wscale": { "$ref": "#/$defs/match" },
                     "ts": { "type": "object", "properties": { "val": { "$ref": "#/$defs/match" }, "ecr": { "$ref": "#/$defs/match" } }, "additionalProperties": false },
                     "sack": { "type": "string" },
+                    "sack_first": { "type": "string", "description": "the first SACK block (LEFT:RIGHT); more may follow" },
                     "padding": { "enum": ["zero"], "description": "every octet after End of Option List is zero (MUST-69)" }
                   }, "additionalProperties": false }
             ] }
@@ -179,11 +180,20 @@ fn schema() -> Value {
         "properties": {
             "send": { "$ref": "#/$defs/send" },
             "expect": { "$ref": "#/$defs/expect" },
+            "expect_also": { "$ref": "#/$defs/expect" },
             "expect_none": { "$ref": "#/$defs/duration" },
             "state": { "anyOf": [ { "enum": states }, { "type": "string", "pattern": "\\$\\{" } ] },
             "call": { "$ref": "#/$defs/call" },
             "wait": { "$ref": "#/$defs/duration" },
             "one_of": { "type": "object", "minProperties": 2, "additionalProperties": { "$ref": "#/$defs/steps" } },
+            "fill_window": {
+                "type": "object",
+                "description": "Send in-order data, left unread, until the target advertises a zero window",
+                "properties": {
+                    "max": { "type": "integer", "minimum": 65536, "maximum": 268435456, "description": "octets to send at most before giving up (default 16 MiB): a larger buffer makes the instance not applicable" }
+                },
+                "additionalProperties": false
+            },
             "isn_sample": {
                 "type": "object",
                 "description": "Sample the target's ISNs over many handshakes and judge them (RFC 9293 3.4.1)",

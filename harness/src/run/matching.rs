@@ -333,6 +333,19 @@ fn options_match(m: &OptionsMatch, got: &Observed, conn: &ConnView) -> Option<Ro
         ok &= o;
         parts.push(format!("sack {t}"));
     }
+    if let Some(first) = &m.sack_first {
+        let blocks: &[(u32, u32)] = match find(OptionKind::Sack) {
+            Some(ObservedOption::Sack(b)) => b,
+            _ => &[],
+        };
+        let (o, t) = sack_edges_match(
+            std::slice::from_ref(first),
+            &blocks[..blocks.len().min(1)],
+            conn,
+        );
+        ok &= o;
+        parts.push(format!("sack first {t}"));
+    }
     if m.padding_zero {
         // MUST-69 (RFC 9293 3.1): "The padding is composed of zeros."
         if padding.iter().all(|b| *b == 0) {

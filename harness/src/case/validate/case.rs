@@ -312,11 +312,25 @@ pub(crate) fn steps(cx: &mut Cx<'_>, node: &Node, what: &str) -> Option<Vec<Step
         );
         return None;
     };
-    let mut out = Vec::new();
+    let mut out: Vec<Step> = Vec::new();
     let mut ok = true;
     for item in items {
         match step(cx, item) {
-            Some(s) => out.push(s),
+            Some(s) => {
+                let follows_expect = matches!(
+                    out.last().map(|p| &p.kind),
+                    Some(StepKind::Expect(_) | StepKind::ExpectAlso(_))
+                );
+                if matches!(s.kind, StepKind::ExpectAlso(_)) && !follows_expect {
+                    cx.err(
+                        item,
+                        "expect_also must follow an `expect` (it looks again at the segment \
+                         that step took)",
+                    );
+                    ok = false;
+                }
+                out.push(s)
+            }
             None => ok = false,
         }
     }
@@ -396,9 +410,22 @@ pub(super) fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
     let kind = match key.name.as_str() {
         "send" => StepKind::Send(Box::new(send(cx, value)?)),
         "expect" => StepKind::Expect(Box::new(expect(cx, value)?)),
+        "expect_also" => {
+            let e = expect(cx, value)?;
+            if e.within.is_some() || e.after.is_some() {
+                cx.err(
+                    value,
+                    "expect_also looks again at the segment the previous `expect` took: it has \
+                     no `within` or `after` of its own",
+                );
+                return None;
+            }
+            StepKind::ExpectAlso(Box::new(e))
+        }
         "expect_none" => StepKind::ExpectNone(cx.duration(value, "expect_none")?),
         "wait" => StepKind::Wait(cx.duration(value, "wait")?),
         "assume" => StepKind::Assume(assumption(cx, value)?),
+        "fill_window" => StepKind::FillWindow(fill_window(cx, value)?),
         "state" => {
             let s = cx.string(value, "state")?;
             StepKind::State(s.parse::<TcpState>().map_err(|e| cx.err(value, e)).ok()?)
@@ -409,6 +436,16 @@ pub(super) fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
         _ => StepKind::OneOf(one_of(cx, value)?),
     };
     Some(Step { kind, loc, level })
+}
+
+/// `fill_window: { max }`: `max` in octets, 65536 to 256 MiB (default 16 MiB).
+pub(super) fn fill_window(cx: &mut Cx<'_>, node: &Node) -> Option<FillWindow> {
+    let f = cx.map(node, "fill_window", FILL_WINDOW_FIELDS)?;
+    let max = match f.get("max") {
+        Some(n) => cx.int(n, "fill_window max", 65_536, 256 << 20)? as u32,
+        None => FillWindow::DEFAULT_MAX,
+    };
+    Some(FillWindow { max })
 }
 
 /// `assume: "<expr> <op> <expr>"`, `op` one of `<`, `<=`, `>`, `>=`, `==`, `!=`.

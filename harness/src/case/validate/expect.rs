@@ -196,6 +196,21 @@ pub(super) fn expect_options(cx: &mut Cx<'_>, node: &Node) -> Option<OptionsMatc
         }
         None => None,
     };
+    let sack_first = match f.get("sack_first") {
+        Some(n) => {
+            let text = cx.string(n, "expect.options.sack_first")?;
+            let blocks = sack_patterns(cx, n, &text)?;
+            if blocks.len() != 1 {
+                cx.err(
+                    n,
+                    "expect.options.sack_first is one SACK block `LEFT:RIGHT`",
+                );
+                return None;
+            }
+            blocks.into_iter().next()
+        }
+        None => None,
+    };
     let padding_zero = match f.get("padding") {
         None => false,
         Some(n) => match &n.kind {
@@ -214,6 +229,7 @@ pub(super) fn expect_options(cx: &mut Cx<'_>, node: &Node) -> Option<OptionsMatc
         wscale,
         ts,
         sack,
+        sack_first,
         padding_zero,
     })
 }

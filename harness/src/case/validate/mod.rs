@@ -65,6 +65,7 @@ pub(crate) const CASE_FIELDS: &[&str] = &[
 pub(crate) const STEP_KINDS: &[&str] = &[
     "send",
     "expect",
+    "expect_also",
     "expect_none",
     "state",
     "call",
@@ -73,7 +74,9 @@ pub(crate) const STEP_KINDS: &[&str] = &[
     "isn_sample",
     "syn_flood",
     "assume",
+    "fill_window",
 ];
+pub(crate) const FILL_WINDOW_FIELDS: &[&str] = &["max"];
 pub(crate) const ISN_SAMPLE_FIELDS: &[&str] = &["count", "same_tuple", "gap"];
 pub(crate) const SYN_FLOOD_FIELDS: &[&str] = &[
     "count",
@@ -111,7 +114,15 @@ pub(crate) const EXPECT_FIELDS: &[&str] = &[
     "ecn", "within", "after",
 ];
 pub(crate) const EXPECT_OPTION_FIELDS: &[&str] = &[
-    "contains", "absent", "exact", "mss", "wscale", "ts", "sack", "padding",
+    "contains",
+    "absent",
+    "exact",
+    "mss",
+    "wscale",
+    "ts",
+    "sack",
+    "sack_first",
+    "padding",
 ];
 pub(crate) const CALLS: &[&str] = &[
     "listen",

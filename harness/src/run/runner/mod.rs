@@ -3,8 +3,10 @@
 //! port, and the [`ConnView`] of the target's variables learned from the wire.
 
 mod calls;
+mod fill;
 mod segments;
 mod states;
+mod variants;
 
 use super::conn::ConnView;
 use super::event::{
@@ -82,6 +84,9 @@ struct Run<'t> {
     /// The last step that passed on silence (an `expect_none`) with nothing seen of the target
     /// since: a verdict resting on it needs proof that the target is alive and as expected.
     silence: Option<(Step, usize)>,
+    /// The segment the last `expect` took, with the tester's view of the connection before
+    /// it, for an `expect_also`.
+    taken: Option<(Observed, ConnView)>,
     /// The state the last `state:` step asserted, while nothing the tester did since can have
     /// moved it (no segment sent, no call that succeeded).
     asserted: Option<TcpState>,
@@ -184,10 +189,12 @@ impl Run<'_> {
             match &step.kind {
                 StepKind::Send(s) => self.send(step, index, s, case.defaults.win)?,
                 StepKind::Expect(e) => self.expect(step, index, e, case.defaults.within)?,
+                StepKind::ExpectAlso(e) => self.expect_also(step, index, e)?,
                 StepKind::ExpectNone(d) => self.expect_none(step, index, *d)?,
                 StepKind::State(s) => self.state(step, index, *s)?,
                 StepKind::Call(c) => self.call(step, index, c)?,
                 StepKind::Assume(a) => self.assume(step, index, a)?,
+                StepKind::FillWindow(f) => self.fill_window(step, index, f, case.defaults.win)?,
                 StepKind::Wait(d) => {
                     self.note(Direction::Note, format!("wait {d:?}"), None);
                     self.target
@@ -340,6 +347,7 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
             offered_checked: false,
             unbound_timestamps: std::cell::Cell::new(false),
             silence: None,
+            taken: None,
             asserted: None,
             last_sent: 0,
             kept_rules: Vec::new(),

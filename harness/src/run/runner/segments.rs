@@ -4,7 +4,6 @@
 //! 4-tuple; the optional features the target offered in its SYN or SYN-ACK).
 
 use super::*;
-use crate::run::event::Mitigation;
 
 impl Run<'_> {
     pub(super) fn eval(&self, e: &Expr) -> Result<i64, String> {
@@ -337,6 +336,7 @@ impl Run<'_> {
         };
         let (verdict, view) = self.judge(e, at, start, &got);
         if verdict.matched() {
+            self.taken = Some((got.clone(), self.conn.clone()));
             self.accept_received(&got);
             self.silence = None;
             return Ok(());
@@ -352,6 +352,42 @@ impl Run<'_> {
                 "expected {}, got {got_text} (differs in {})",
                 matching::summary(e, &view),
                 verdict.differing().join(", ")
+            ),
+        );
+        f.diff = Some(diff);
+        Err(f)
+    }
+
+    /// An `expect_also`: the segment the previous `expect` took, judged again by this step's
+    /// matchers (and at its level), against the connection as it was before that segment.
+    pub(super) fn expect_also(&mut self, step: &Step, index: usize, e: &Expect) -> StepResult {
+        let Some((got, before)) = self.taken.clone() else {
+            return Err(fail(
+                step,
+                index,
+                "expect_also has no segment to look at: the previous expect took none",
+            ));
+        };
+        let mut view = before;
+        view.learn_isn(&got);
+        let verdict = matching::check(e, &got, &view);
+        if verdict.matched() {
+            return Ok(());
+        }
+        let diff = self.diff_text(&verdict, &got, &view);
+        let got_text = render(&got, rel_for(&view));
+        let wanted: Vec<String> = verdict
+            .rows
+            .iter()
+            .filter(|r| !r.ok)
+            .map(|r| format!("{} {}", r.field, r.expected))
+            .collect();
+        let mut f = fail(
+            step,
+            index,
+            format!(
+                "expected the same segment to have {}, got {got_text}",
+                wanted.join(", ")
             ),
         );
         f.diff = Some(diff);
@@ -382,117 +418,6 @@ impl Run<'_> {
                     format!("expected no segment for {d:?}, got {text}"),
                 ))
             }
-        }
-    }
-
-    pub(super) fn one_of(
-        &mut self,
-        step: &Step,
-        index: usize,
-        branches: &[Branch],
-        case: &Case,
-    ) -> StepResult {
-        // Listen for as long as the most patient branch head would.
-        let window = branches
-            .iter()
-            .map(|b| match b.steps.first().map(|s| &s.kind) {
-                Some(StepKind::Expect(e)) => e.within.unwrap_or(case.defaults.within),
-                Some(StepKind::ExpectNone(d)) => *d,
-                _ => Duration::ZERO,
-            })
-            .max()
-            .unwrap_or(Duration::ZERO);
-        let start = self.target.now();
-        let got = self
-            .receive_observed(window)
-            .map_err(|m| fail(step, index, m))?;
-        let mut reasons = Vec::new();
-        for b in branches {
-            let Some(head) = b.steps.first() else {
-                continue;
-            };
-            let chosen = match (&head.kind, &got) {
-                (StepKind::Expect(e), Some((at, o))) => {
-                    let within = e.within.unwrap_or(case.defaults.within);
-                    let (verdict, view) = self.judge(e, *at, start, o);
-                    if verdict.matched() && at.saturating_sub(start) <= within {
-                        true
-                    } else {
-                        reasons.push(format!(
-                            "{}: {}",
-                            b.name,
-                            self.diff_text(&verdict, o, &view)
-                        ));
-                        false
-                    }
-                }
-                (StepKind::Expect(e), None) => {
-                    reasons.push(format!(
-                        "{}: expected {}, got nothing",
-                        b.name,
-                        matching::summary(e, &self.conn)
-                    ));
-                    false
-                }
-                (StepKind::ExpectNone(d), None) => {
-                    let _ = d;
-                    true
-                }
-                (StepKind::ExpectNone(d), Some((at, _))) => {
-                    if at.saturating_sub(start) > *d {
-                        true
-                    } else {
-                        reasons.push(format!("{}: expected nothing for {d:?}", b.name));
-                        false
-                    }
-                }
-                _ => {
-                    reasons.push(format!("{}: first step is not expect/expect_none", b.name));
-                    false
-                }
-            };
-            if !chosen {
-                continue;
-            }
-            self.variants.push(b.name.clone());
-            let mut among: Vec<String> = branches.iter().map(|x| x.name.clone()).collect();
-            among.sort();
-            let mitigation = Mitigation::of(&among, self.last_sent);
-            self.choices.push(Choice {
-                chosen: b.name.clone(),
-                among,
-                mitigation,
-            });
-            self.note(
-                Direction::Note,
-                format!("one_of: target chose `{}`", b.name),
-                None,
-            );
-            match (&head.kind, &got) {
-                (StepKind::Expect(_), Some(_)) => self.silence = None,
-                (StepKind::ExpectNone(_), _) => self.silence = Some((head.clone(), index)),
-                _ => {}
-            }
-            match (&head.kind, got) {
-                (StepKind::Expect(_), Some((_, o))) => self.accept_received(&o),
-                (StepKind::ExpectNone(_), Some((at, o))) => {
-                    // It arrived after the quiet period: it belongs to a later step.
-                    self.pushback.push_back(Received { at, packet: o.raw });
-                }
-                _ => {}
-            }
-            return self.steps(&b.steps[1..], case, index);
-        }
-        if let Some((_, o)) = &got {
-            let text = render(o, self.rel_received());
-            self.accept_received(o);
-            let mut f = fail(step, index, format!("no allowed variant matched {text}"));
-            f.diff = Some(reasons.join("\n"));
-            Err(f)
-        } else {
-            let mut f = fail(step, index, "no allowed variant matched (nothing received)");
-            f.diff = Some(reasons.join("\n"));
-            Err(f)
         }
     }
 }
