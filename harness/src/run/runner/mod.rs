@@ -35,6 +35,8 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant as WallClock};
 
+/// How often queued calls are offered to a non-blocking socket again while segments are awaited.
+const PENDING_CALL_POLL: Duration = Duration::from_millis(2);
 /// How long a state probe waits for its answer.
 const PROBE_WAIT: Duration = Duration::from_secs(1);
 /// How long the end of a case in SYN-SENT waits for the next SYN retransmission: past the
@@ -90,6 +92,11 @@ struct Run<'t> {
     taken: Option<(Observed, ConnView)>,
     /// How long the last `expect` that took a segment waited for it (for `interval`).
     last_wait: Option<Duration>,
+    /// Calls made before the handshake completed that a non-blocking socket would not take yet:
+    /// RFC 9293 3.10.2 SEND in SYN-SENT / SYN-RECEIVED queues the data (and a CLOSE after it
+    /// waits for it, 3.10.4), so the runner offers them again, in order, while it waits for
+    /// segments, until the socket takes them.
+    pending_calls: VecDeque<AppCall>,
     /// The state the last `state:` step asserted, while nothing the tester did since can have
     /// moved it (no segment sent, no call that succeeded).
     asserted: Option<TcpState>,
@@ -162,9 +169,54 @@ impl Run<'_> {
         if let Some(p) = self.pushback.pop_front() {
             return Ok(Some(p));
         }
-        self.target
-            .receive(within)
-            .map_err(|e| format!("target error: {e}"))
+        if self.pending_calls.is_empty() {
+            return self
+                .target
+                .receive(within)
+                .map_err(|e| format!("target error: {e}"));
+        }
+        // Queued calls: offered to the socket between short waits, until it takes them.
+        let start = self.target.now();
+        loop {
+            self.flush_pending_calls()?;
+            let left = within.saturating_sub(self.target.now().saturating_sub(start));
+            let slice = if self.pending_calls.is_empty() {
+                left
+            } else {
+                left.min(PENDING_CALL_POLL)
+            };
+            let got = self
+                .target
+                .receive(slice)
+                .map_err(|e| format!("target error: {e}"))?;
+            if got.is_some() || slice == left {
+                return Ok(got);
+            }
+        }
+    }
+
+    /// Offers the queued calls to the socket once more, in order; a write it does not take yet
+    /// stops there.
+    fn flush_pending_calls(&mut self) -> Result<(), String> {
+        while let Some(call) = self.pending_calls.pop_front() {
+            let result = self
+                .target
+                .app(&call)
+                .map_err(|e| format!("target error: {e}"))?;
+            match (&call, &result) {
+                (AppCall::Write(_), AppResult::WouldBlock) => {
+                    self.pending_calls.push_front(call);
+                    return Ok(());
+                }
+                (AppCall::Write(data), AppResult::Wrote(n)) if *n < data.len() => {
+                    self.note(Direction::App, format!("{call} = {result} (queued)"), None);
+                    self.pending_calls
+                        .push_front(AppCall::Write(data[*n..].to_vec()));
+                }
+                _ => self.note(Direction::App, format!("{call} = {result} (queued)"), None),
+            }
+        }
+        Ok(())
     }
 
     fn steps(&mut self, steps: &[Step], case: &Case, base_index: usize) -> StepResult {
@@ -352,6 +404,7 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
             silence: None,
             taken: None,
             last_wait: None,
+            pending_calls: VecDeque::new(),
             asserted: None,
             last_sent: 0,
             kept_rules: Vec::new(),
