@@ -56,3 +56,75 @@ fn a_backoff_is_judged_from_the_initial_rto_the_stack_chose() {
         );
     }
 }
+
+/// The reference stack whose state queries take 400 ms, as a loaded host's sock_diag or an
+/// agent's round trip can.
+struct SlowStates(ReferenceTarget);
+
+impl tcpconform::target::Target for SlowStates {
+    fn name(&self) -> &str {
+        "slow-states"
+    }
+    fn open(
+        &mut self,
+        ip: IpVersion,
+        s: &std::collections::BTreeMap<String, String>,
+    ) -> Result<tcpconform::target::Endpoints, tcpconform::target::TargetError> {
+        self.0.open(ip, s)
+    }
+    fn inject(&mut self, p: &[u8]) -> Result<(), tcpconform::target::TargetError> {
+        self.0.inject(p)
+    }
+    fn receive(
+        &mut self,
+        within: Duration,
+    ) -> Result<Option<tcpconform::target::Received>, tcpconform::target::TargetError> {
+        self.0.receive(within)
+    }
+    fn app(
+        &mut self,
+        c: &tcpconform::target::AppCall,
+    ) -> Result<tcpconform::target::AppResult, tcpconform::target::TargetError> {
+        self.0.app(c)
+    }
+    fn state(
+        &mut self,
+        l: std::net::SocketAddr,
+        r: std::net::SocketAddr,
+    ) -> Result<Option<tcpconform::tcp::TcpState>, tcpconform::target::TargetError> {
+        let s = self.0.state(l, r);
+        self.0.wait(Duration::from_millis(400))?;
+        s
+    }
+    fn wait(&mut self, d: Duration) -> Result<(), tcpconform::target::TargetError> {
+        self.0.wait(d)
+    }
+    fn now(&self) -> Duration {
+        self.0.now()
+    }
+    fn virtual_clock(&self) -> bool {
+        true
+    }
+    fn close(&mut self) {
+        self.0.close()
+    }
+}
+
+/// A state query between a segment and its retransmission does not move the retransmission's
+/// timing: `after` counts from the last step that was not an observation.
+#[test]
+fn a_slow_state_query_does_not_shift_retransmission_timing() {
+    for file in [
+        "handshake/syn-ack-retransmit-backoff.yaml",
+        "close/fin-retransmit-backoff.yaml",
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../cases")
+            .join(file);
+        for case in load_paths(&[path]).expect("the case loads") {
+            let mut t = SlowStates(ReferenceTarget::new(reference_config(RstProfile::Rfc5961)));
+            let r = run_instance(&mut t, &case, IpVersion::V4, 9);
+            assert_eq!(r.verdict, Verdict::Passed, "{file}: {:?}", r.outcome);
+        }
+    }
+}

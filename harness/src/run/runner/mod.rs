@@ -92,6 +92,10 @@ struct Run<'t> {
     taken: Option<(Observed, ConnView)>,
     /// How long the last `expect` that took a segment waited for it (for `interval`).
     last_wait: Option<Duration>,
+    /// When the last step that was not a pure observation ended: `after` and `interval` time a
+    /// segment from there, so a `state:` query or probe between a segment and its
+    /// retransmission (slow under load) does not shift the retransmission's timing.
+    origin: Option<Duration>,
     /// Calls made before the handshake completed that a non-blocking socket would not take yet:
     /// RFC 9293 3.10.2 SEND in SYN-SENT / SYN-RECEIVED queues the data (and a CLOSE after it
     /// waits for it, 3.10.4), so the runner offers them again, in order, while it waits for
@@ -264,6 +268,13 @@ impl Run<'_> {
                     stats::syn_flood(&mut self.stats_io(), f).map_err(|m| fail(step, index, m))?
                 }
             }
+            // Observations leave the timing origin where the exchange left it.
+            if !matches!(
+                step.kind,
+                StepKind::State(_) | StepKind::ExpectAlso(_) | StepKind::Assume(_)
+            ) {
+                self.origin = Some(self.target.now());
+            }
         }
         Ok(())
     }
@@ -404,6 +415,7 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
             silence: None,
             taken: None,
             last_wait: None,
+            origin: None,
             pending_calls: VecDeque::new(),
             asserted: None,
             last_sent: 0,

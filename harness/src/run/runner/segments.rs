@@ -394,9 +394,9 @@ impl Run<'_> {
                 ),
             ));
         };
-        let (verdict, view) = self.judge(e, at, start, &got);
+        let (verdict, view) = self.judge(e, at, self.origin.unwrap_or(start), &got);
         if verdict.matched() {
-            self.last_wait = Some(at.saturating_sub(start));
+            self.last_wait = Some(at.saturating_sub(self.origin.unwrap_or(start)));
             self.taken = Some((got.clone(), self.conn.clone()));
             self.accept_received(&got);
             self.silence = None;

@@ -137,7 +137,8 @@ impl Run<'_> {
             let fit = match (&head.kind, &got) {
                 (StepKind::Expect(e), Some((at, o))) => {
                     let within = e.within.unwrap_or(case.defaults.within);
-                    let (verdict, view) = self.judge(e, *at, start, o);
+                    let origin = self.origin.unwrap_or(start);
+                    let (verdict, view) = self.judge(e, *at, origin, o);
                     if verdict.matched() && at.saturating_sub(start) <= within {
                         true
                     } else {
@@ -208,7 +209,7 @@ impl Run<'_> {
         }
         match (expects, got) {
             (true, Some((at, o))) => {
-                self.last_wait = Some(at.saturating_sub(start));
+                self.last_wait = Some(at.saturating_sub(self.origin.unwrap_or(start)));
                 self.taken = Some((o.clone(), self.conn.clone()));
                 self.accept_received(&o)
             }
@@ -216,6 +217,8 @@ impl Run<'_> {
             (false, Some((at, o))) => self.pushback.push_back(Received { at, packet: o.raw }),
             _ => {}
         }
+        // The heads are steps that ended now: the next ones are timed from here.
+        self.origin = Some(self.target.now());
         Ok(fits)
     }
 
