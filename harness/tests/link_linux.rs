@@ -289,13 +289,9 @@ fn link_runs_the_corpus_against_linux_over_veth() {
     }
     let cases: Vec<Case> = load_paths(&[link_support::repo().join("cases")]).expect("cases load");
     // Linux's baseline, and what Linux does differently only over a wire.
-    let text = ["linux.yaml", "linux-link.yaml"]
-        .map(|f| {
-            std::fs::read_to_string(link_support::repo().join("cases/baselines").join(f))
-                .expect("the Linux baselines read")
-        })
-        .join("\n");
-    let baseline = Baseline::parse(&text).expect("the Linux baselines load");
+    let baselines = ["linux.yaml", "linux-link.yaml"]
+        .map(|f| link_support::repo().join("cases/baselines").join(f));
+    let baseline = Baseline::load_all(&baselines).expect("the Linux baselines load");
     let mut instances: Vec<Instance<'_>> = cases
         .iter()
         .flat_map(|case| case.ip.iter().map(move |&ip| Instance { case, ip }))
