@@ -4,6 +4,9 @@
 //! timer that does not back off (capped at its initial value) fails, though each of its
 //! retransmissions falls inside the absolute bounds the case also gives.
 
+mod faulty;
+
+use faulty::{Fault, Faulty};
 use std::path::Path;
 use std::time::Duration;
 use tcpconform::case::load::load_paths;
@@ -12,6 +15,7 @@ use tcpconform::reference::config as reference_config;
 use tcpconform::run::event::{IpVersion, Outcome, Verdict};
 use tcpconform::run::runner::run_instance;
 use tcpconform::target::reference::ReferenceTarget;
+use tcpconform::target::Target;
 
 fn run(case_file: &str, initial: u64, max: u64) -> (Verdict, Outcome) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -57,56 +61,14 @@ fn a_backoff_is_judged_from_the_initial_rto_the_stack_chose() {
     }
 }
 
-/// The reference stack whose state queries take 400 ms, as a loaded host's sock_diag or an
-/// agent's round trip can.
-struct SlowStates(ReferenceTarget);
+/// State queries that take 400 ms, as a loaded host's sock_diag or an agent's round trip can.
+struct SlowStates;
 
-impl tcpconform::target::Target for SlowStates {
-    fn name(&self) -> &str {
-        "slow-states"
-    }
-    fn open(
-        &mut self,
-        ip: IpVersion,
-        s: &std::collections::BTreeMap<String, String>,
-    ) -> Result<tcpconform::target::Endpoints, tcpconform::target::TargetError> {
-        self.0.open(ip, s)
-    }
-    fn inject(&mut self, p: &[u8]) -> Result<(), tcpconform::target::TargetError> {
-        self.0.inject(p)
-    }
-    fn receive(
-        &mut self,
-        within: Duration,
-    ) -> Result<Option<tcpconform::target::Received>, tcpconform::target::TargetError> {
-        self.0.receive(within)
-    }
-    fn app(
-        &mut self,
-        c: &tcpconform::target::AppCall,
-    ) -> Result<tcpconform::target::AppResult, tcpconform::target::TargetError> {
-        self.0.app(c)
-    }
-    fn state(
-        &mut self,
-        l: std::net::SocketAddr,
-        r: std::net::SocketAddr,
-    ) -> Result<Option<tcpconform::tcp::TcpState>, tcpconform::target::TargetError> {
-        let s = self.0.state(l, r);
-        self.0.wait(Duration::from_millis(400))?;
-        s
-    }
-    fn wait(&mut self, d: Duration) -> Result<(), tcpconform::target::TargetError> {
-        self.0.wait(d)
-    }
-    fn now(&self) -> Duration {
-        self.0.now()
-    }
-    fn virtual_clock(&self) -> bool {
-        true
-    }
-    fn close(&mut self) {
-        self.0.close()
+impl Fault for SlowStates {
+    fn after_state(&mut self, inner: &mut ReferenceTarget) {
+        inner
+            .wait(Duration::from_millis(400))
+            .expect("the clock moves");
     }
 }
 
@@ -122,7 +84,7 @@ fn a_slow_state_query_does_not_shift_retransmission_timing() {
             .join("../cases")
             .join(file);
         for case in load_paths(&[path]).expect("the case loads") {
-            let mut t = SlowStates(ReferenceTarget::new(reference_config(RstProfile::Rfc5961)));
+            let mut t = Faulty::new(SlowStates);
             let r = run_instance(&mut t, &case, IpVersion::V4, 9);
             assert_eq!(r.verdict, Verdict::Passed, "{file}: {:?}", r.outcome);
         }

@@ -2,8 +2,9 @@
 //! once: a run whose instances take one in some states and the other elsewhere fails, though
 //! each instance alone passes on an allowed variant.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
+mod faulty;
+
+use faulty::{Fault, Faulty};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -12,57 +13,21 @@ use tcpconform::case::load::load_paths;
 use tcpconform::cli::RstProfile;
 use tcpconform::reference::config as reference_config;
 use tcpconform::run::baseline::Baseline;
-use tcpconform::run::event::IpVersion;
 use tcpconform::run::event::{Inconsistency, Mitigation, Reporter, RunEvent, Summary};
 use tcpconform::run::executor::{execute, Instance, RunOptions};
 use tcpconform::target::reference::ReferenceTarget;
-use tcpconform::target::{AppCall, AppResult, Endpoints, Received, Target, TargetError};
-use tcpconform::tcp::TcpState;
+use tcpconform::target::Target;
 
-/// A reference stack whose RST profile alternates from one instance to the next, over all
-/// the run's workers.
+/// The RST profile alternates from one instance to the next, over all the run's workers.
 struct Alternating {
-    inner: ReferenceTarget,
     profiles: [RstProfile; 2],
     opened: Arc<AtomicUsize>,
 }
 
-impl Target for Alternating {
-    fn name(&self) -> &str {
-        "reference"
-    }
-    fn open(
-        &mut self,
-        ip: IpVersion,
-        s: &BTreeMap<String, String>,
-    ) -> Result<Endpoints, TargetError> {
+impl Fault for Alternating {
+    fn open(&mut self, inner: &mut ReferenceTarget) {
         let n = self.opened.fetch_add(1, Ordering::SeqCst);
-        self.inner = ReferenceTarget::new(reference_config(self.profiles[n % 2]));
-        self.inner.open(ip, s)
-    }
-    fn inject(&mut self, p: &[u8]) -> Result<(), TargetError> {
-        self.inner.inject(p)
-    }
-    fn receive(&mut self, within: Duration) -> Result<Option<Received>, TargetError> {
-        self.inner.receive(within)
-    }
-    fn app(&mut self, c: &AppCall) -> Result<AppResult, TargetError> {
-        self.inner.app(c)
-    }
-    fn state(&mut self, l: SocketAddr, r: SocketAddr) -> Result<Option<TcpState>, TargetError> {
-        self.inner.state(l, r)
-    }
-    fn wait(&mut self, d: Duration) -> Result<(), TargetError> {
-        self.inner.wait(d)
-    }
-    fn now(&self) -> Duration {
-        self.inner.now()
-    }
-    fn virtual_clock(&self) -> bool {
-        true
-    }
-    fn close(&mut self) {
-        self.inner.close()
+        *inner = ReferenceTarget::new(reference_config(self.profiles[n % 2]));
     }
 }
 
@@ -100,11 +65,10 @@ fn run_with(profiles: [RstProfile; 2], baseline: Option<&Baseline>) -> Events {
     // instances out, both profiles meet the RST cases.
     let opened = Arc::new(AtomicUsize::new(0));
     let make = move || {
-        Box::new(Alternating {
-            inner: ReferenceTarget::new(reference_config(profiles[0])),
+        Box::new(Faulty::new(Alternating {
             profiles,
             opened: opened.clone(),
-        }) as Box<dyn Target>
+        })) as Box<dyn Target>
     };
     let mut events = Events::default();
     execute(
