@@ -551,7 +551,15 @@ pub enum SendOption {
     },
     /// `{ raw: "hex" }`: bytes copied verbatim into the option area.
     Raw(Vec<u8>),
+    /// `tfo`: a Fast Open option (kind 34, RFC 7413 4.1.1) with no cookie, a cookie request;
+    /// `tfo cookie`: one carrying the cookie the target last sent (an error if none yet).
+    FastOpen {
+        cookie: bool,
+    },
 }
+
+/// The Fast Open option's kind (RFC 7413 4.1.1).
+pub const FAST_OPEN_KIND: u8 = 34;
 
 /// A matcher for one numeric field of a received segment.
 #[derive(Debug, Clone, PartialEq)]
@@ -645,6 +653,8 @@ pub struct OptionsMatch {
     pub sack_first: Option<(NumMatch, NumMatch)>,
     /// `padding: zero`: every octet after End of Option List is zero (MUST-69).
     pub padding_zero: bool,
+    /// The length in octets of the Fast Open cookie (implies a Fast Open option is present).
+    pub tfo_cookie: Option<NumMatch>,
 }
 
 impl OptionsMatch {

@@ -216,6 +216,8 @@ pub fn packet_size(s: &Send, ip: IpVersion) -> usize {
             SendOption::Timestamps { .. } => 10,
             SendOption::Unknown { data, .. } => 2 + data.len(),
             SendOption::Raw(bytes) => bytes.len(),
+            // The largest cookie is 16 octets (RFC 7413 4.1.1).
+            SendOption::FastOpen { cookie } => 2 + if *cookie { 16 } else { 0 },
         })
         .sum();
     ip_len + 20 + options.div_ceil(4) * 4 + s.payload.len()
@@ -250,6 +252,10 @@ mod tests {
                     data: data.clone(),
                 },
                 SendOption::Raw(b) => OptionSpec::Raw(b.clone()),
+                SendOption::FastOpen { cookie } => OptionSpec::Unknown {
+                    kind: 34,
+                    data: vec![0; if *cookie { 16 } else { 0 }],
+                },
             })
             .collect();
         build(&PacketSpec {

@@ -130,6 +130,16 @@ impl Run<'_> {
                     data: data.clone(),
                 },
                 SendOption::Raw(bytes) => OptionSpec::Raw(bytes.clone()),
+                SendOption::FastOpen { cookie: false } => OptionSpec::Unknown {
+                    kind: FAST_OPEN_KIND,
+                    data: Vec::new(),
+                },
+                SendOption::FastOpen { cookie: true } => OptionSpec::Unknown {
+                    kind: FAST_OPEN_KIND,
+                    data: self.conn.target_fastopen_cookie.clone().ok_or(
+                        "`tfo cookie`: the target has sent no Fast Open cookie on this case yet",
+                    )?,
+                },
             });
         }
         let address = |over: Option<std::net::IpAddr>, own: SocketAddr, what: &str| match over {
