@@ -30,14 +30,17 @@ pub enum Feature {
     Sack,
     /// RFC 3168 ECN (an ECN-setup SYN-ACK).
     Ecn,
+    /// RFC 7413 Fast Open, server side: the SYN-ACK to a cookie request carries a cookie.
+    FastOpen,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 4] = [
+    pub const ALL: [Feature; 5] = [
         Feature::Timestamps,
         Feature::WindowScale,
         Feature::Sack,
         Feature::Ecn,
+        Feature::FastOpen,
     ];
 
     pub fn name(self) -> &'static str {
@@ -46,6 +49,7 @@ impl Feature {
             Feature::WindowScale => "window-scale",
             Feature::Sack => "sack",
             Feature::Ecn => "ecn",
+            Feature::FastOpen => "fastopen",
         }
     }
 }

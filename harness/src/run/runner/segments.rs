@@ -42,7 +42,8 @@ impl Run<'_> {
         } else {
             "SYN"
         };
-        let has = |f: Feature| match f {
+        let has = |f: Feature| {
+            match f {
             Feature::Timestamps => o
                 .options
                 .iter()
@@ -65,6 +66,12 @@ impl Run<'_> {
                     ece && cwr
                 }
             }
+            // RFC 7413 4.1.1: a Fast Open option with a cookie (a case asking for one sends a
+            // cookie request first; an empty option or none means the target gives none).
+            Feature::FastOpen => o.options.iter().any(|x| {
+                matches!(x, ObservedOption::Unknown { kind: FAST_OPEN_KIND, data } if !data.is_empty())
+            }),
+        }
         };
         let missing: Vec<&str> = self
             .needs_offered
