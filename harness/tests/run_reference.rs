@@ -442,6 +442,16 @@ fn fastopen_is_needed_from_the_syn_ack_to_a_cookie_request() {
         Outcome::NotApplicable { reason } => assert!(reason.contains("fastopen"), "{reason}"),
         other => panic!("expected not applicable, got {other:?}"),
     }
+    // The cookie's length is checked: the reference gives 8 octets, not 16.
+    let wrong = case_from(
+        "id: t\ntitle: t\nsetup: { listen: 8080 }\nsteps:\n  - send: { flags: S, seq: 0, options: [tfo] }\n  - expect: { flags: SA, options: { tfo_cookie: 16 } }\n",
+    );
+    let r = run(&wrong, IpVersion::V4, reference_stack::RstPolicy::Rfc5961);
+    let f = failure(&r);
+    assert!(
+        format!("{f:?}").contains("tfo cookie of 16 octets"),
+        "{f:?}"
+    );
 }
 
 fn cli(args: &[&str]) -> (i32, String, String) {

@@ -557,6 +557,15 @@ fn options_match(m: &OptionsMatch, got: &Observed, conn: &ConnView) -> Option<Ro
         ok &= o;
         parts.push(format!("sack first {t}"));
     }
+    if let Some(cm) = &m.tfo_cookie {
+        let len = got.iter().find_map(|o| match o {
+            ObservedOption::Unknown { kind, data } if *kind == FAST_OPEN_KIND => Some(data.len()),
+            _ => None,
+        });
+        let (o, t) = num_matches(cm, len.unwrap_or(0) as u32, Space::None, conn);
+        ok &= o && len.is_some();
+        parts.push(format!("tfo cookie of {t} octets"));
+    }
     if m.padding_zero {
         // MUST-69 (RFC 9293 3.1): "The padding is composed of zeros."
         if padding.iter().all(|b| *b == 0) {
