@@ -205,10 +205,16 @@ pub fn run(args: &RunArgs) -> u8 {
             let mut key = [0u8; 16];
             key[..8].copy_from_slice(&seed.to_le_bytes());
             key[8..].copy_from_slice(&(!seed).rotate_left(17).to_le_bytes());
-            let config = reference_stack::Config {
+            let mut config = reference_stack::Config {
                 isn_secret: Some(key),
                 ..crate::reference::config(args.reference_profile)
             };
+            if let Some(f) = &mut config.fastopen {
+                // The Fast Open cookie key from the seed too, distinct from the ISN key.
+                let mut cookie_key = key;
+                cookie_key.reverse();
+                f.secret = Some(cookie_key);
+            }
             Box::new(move || Box::new(ReferenceTarget::new(config.clone())) as Box<dyn Target>)
         }
         TargetKind::Linux => {

@@ -513,6 +513,51 @@ fn setups_ip_and_defaults() {
 }
 
 #[test]
+fn fast_open_options() {
+    let s = steps(
+        "  - send: { flags: S, options: [mss 1460, tfo] }\n  - expect: { flags: SA, options: { contains: tfo, tfo_cookie: \"4..=16\" } }\n  - send: { flags: S, options: [tfo cookie], data: 10 }\n  - expect: { flags: SA, options: [mss *, tfo] }\n",
+    );
+    assert_eq!(
+        send_of(&s[0]).options,
+        vec![
+            SendOption::Mss(1460),
+            SendOption::FastOpen { cookie: false }
+        ]
+    );
+    let o = expect_of(&s[1]).options.clone();
+    assert_eq!(o.contains, vec![OptionKind::Other(34)]);
+    assert_eq!(
+        o.tfo_cookie,
+        Some(NumMatch::Range {
+            min: Some(rel(4)),
+            max: Some(rel(16))
+        })
+    );
+    assert_eq!(
+        send_of(&s[2]).options,
+        vec![SendOption::FastOpen { cookie: true }]
+    );
+    let exact = expect_of(&s[3]).options.exact.clone();
+    assert_eq!(
+        exact.expect("exact")[1],
+        OptionPattern::Unknown {
+            kind: 34,
+            data: None
+        }
+    );
+    for bad in ["tfo 1234", "tfo cookie cookie"] {
+        let src = format!(
+            "id: t\ntitle: t\nsetup: {{ listen: 80 }}\nsteps:\n  - send: {{ flags: S, options: [\"{bad}\"] }}\n"
+        );
+        let err = load_str(Path::new("mem.yaml"), &src).expect_err(bad);
+        assert!(
+            err.iter().any(|d| d.to_string().contains("tfo cookie")),
+            "{bad}: {err:?}"
+        );
+    }
+}
+
+#[test]
 fn all_errors_of_all_files_are_reported() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(

@@ -423,6 +423,37 @@ steps:
     );
 }
 
+/// `needs: fastopen` (RFC 7413 is optional): a target whose SYN-ACK to a cookie request carries
+/// no cookie makes the case not applicable; one that gives a cookie runs it, and a cookie it
+/// gave can be sent back with `tfo cookie`.
+#[test]
+fn fastopen_is_needed_from_the_syn_ack_to_a_cookie_request() {
+    let case = case_from(
+        "id: t\ntitle: t\nneeds: fastopen\nsetup: { listen: 8080 }\nsteps:\n  - send: { flags: S, seq: 0, options: [mss 1460, tfo] }\n  - expect: { flags: SA, ack: 1, options: { tfo_cookie: \"4..=16\" } }\n  - send: { flags: R, seq: 1 }\n  - send: { flags: S, seq: 5000, options: [tfo cookie], data: 10 }\n  - expect: { flags: SA, ack: 5011, options: { absent: tfo } }\n",
+    );
+    let on = run(&case, IpVersion::V4, reference_stack::RstPolicy::Rfc5961);
+    assert!(on.passed(), "{:?}", on.outcome);
+    let off = reference_stack::Config {
+        fastopen: None,
+        ..ReferenceTarget::default_config()
+    };
+    let r = run_instance(&mut ReferenceTarget::new(off), &case, IpVersion::V4, 7);
+    match &r.outcome {
+        Outcome::NotApplicable { reason } => assert!(reason.contains("fastopen"), "{reason}"),
+        other => panic!("expected not applicable, got {other:?}"),
+    }
+    // The cookie's length is checked: the reference gives 8 octets, not 16.
+    let wrong = case_from(
+        "id: t\ntitle: t\nsetup: { listen: 8080 }\nsteps:\n  - send: { flags: S, seq: 0, options: [tfo] }\n  - expect: { flags: SA, options: { tfo_cookie: 16 } }\n",
+    );
+    let r = run(&wrong, IpVersion::V4, reference_stack::RstPolicy::Rfc5961);
+    let f = failure(&r);
+    assert!(
+        format!("{f:?}").contains("tfo cookie of 16 octets"),
+        "{f:?}"
+    );
+}
+
 fn cli(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_tcpconform"))
         .args(args)

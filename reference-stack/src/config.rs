@@ -42,6 +42,13 @@ impl Default for Keepalive {
     }
 }
 
+/// TCP Fast Open, server side (RFC 7413).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FastOpen {
+    /// Key of the cookie MAC (RFC 7413 4.1.2). `None` draws a random one per stack.
+    pub secret: Option<[u8; 16]>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// The largest IP packet we send or want to receive; our MSS option is derived from it
@@ -103,6 +110,9 @@ pub struct Config {
     pub time_wait_reuse: bool,
     /// Secret key of the RFC 6528 ISN function. `None` draws a random one per stack.
     pub isn_secret: Option<[u8; 16]>,
+    /// Give Fast Open cookies and take data on a SYN with a valid one (RFC 7413). Off by
+    /// default: RFC 7413 is Experimental, and data on a SYN may be replayed (its section 6).
+    pub fastopen: Option<FastOpen>,
 }
 
 impl Config {
@@ -145,6 +155,7 @@ impl Default for Config {
             security_level: None,
             time_wait_reuse: true,
             isn_secret: None,
+            fastopen: None,
         }
     }
 }

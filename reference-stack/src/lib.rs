@@ -9,6 +9,7 @@
 //! - [`rules`]: the ids of the SEGMENT ARRIVES rules, reported for every segment handled.
 
 pub mod config;
+pub mod fastopen;
 pub mod isn;
 #[cfg(feature = "planted-bug")]
 mod planted;
@@ -20,7 +21,7 @@ pub mod time;
 pub mod tuple;
 pub mod wire;
 
-pub use config::{Config, RstPolicy};
+pub use config::{Config, FastOpen, RstPolicy};
 pub use rules::Rule;
 pub use state::State;
 pub use time::{Duration, Instant};

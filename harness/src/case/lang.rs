@@ -130,7 +130,7 @@ pub const DEFS: &[Field] = &[
             Ty::Object(&OPTION_TLV),
             Ty::Object(&OPTION_RAW),
         ]),
-        "mss N, wscale N, sackOK, sack L:R ..., ts VAL ECR, nop, eol, { kind: K, data: \"hex\" }, { raw: \"hex\" }",
+        "mss N, wscale N, sackOK, sack L:R ..., ts VAL ECR, tfo, tfo cookie, nop, eol, { kind: K, data: \"hex\" }, { raw: \"hex\" }",
     ),
     f(
         "optionKind",
@@ -155,6 +155,7 @@ const OPTION_WORDS: &[&str] = &[
     "sack_permitted",
     "sack",
     "ts",
+    "tfo",
     "nop",
     "eol",
 ];
@@ -411,6 +412,11 @@ pub const EXPECT_OPTIONS: &[Field] = &[
         "padding",
         Ty::Enum(&["zero"]),
         "every octet after End of Option List is zero (MUST-69)",
+    ),
+    f(
+        "tfo_cookie",
+        Ty::Def("match"),
+        "The Fast Open cookie's length in octets (RFC 7413 4.1.1)",
     ),
 ];
 const EXPECT_OPTIONS_OBJECT: Object = object(EXPECT_OPTIONS, &[]);

@@ -30,14 +30,17 @@ pub enum Feature {
     Sack,
     /// RFC 3168 ECN (an ECN-setup SYN-ACK).
     Ecn,
+    /// RFC 7413 Fast Open, server side: the SYN-ACK to a cookie request carries a cookie.
+    FastOpen,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 4] = [
+    pub const ALL: [Feature; 5] = [
         Feature::Timestamps,
         Feature::WindowScale,
         Feature::Sack,
         Feature::Ecn,
+        Feature::FastOpen,
     ];
 
     pub fn name(self) -> &'static str {
@@ -46,6 +49,7 @@ impl Feature {
             Feature::WindowScale => "window-scale",
             Feature::Sack => "sack",
             Feature::Ecn => "ecn",
+            Feature::FastOpen => "fastopen",
         }
     }
 }
@@ -216,6 +220,8 @@ pub fn packet_size(s: &Send, ip: IpVersion) -> usize {
             SendOption::Timestamps { .. } => 10,
             SendOption::Unknown { data, .. } => 2 + data.len(),
             SendOption::Raw(bytes) => bytes.len(),
+            // The largest cookie is 16 octets (RFC 7413 4.1.1).
+            SendOption::FastOpen { cookie } => 2 + if *cookie { 16 } else { 0 },
         })
         .sum();
     ip_len + 20 + options.div_ceil(4) * 4 + s.payload.len()
@@ -250,6 +256,10 @@ mod tests {
                     data: data.clone(),
                 },
                 SendOption::Raw(b) => OptionSpec::Raw(b.clone()),
+                SendOption::FastOpen { cookie } => OptionSpec::Unknown {
+                    kind: 34,
+                    data: vec![0; if *cookie { 16 } else { 0 }],
+                },
             })
             .collect();
         build(&PacketSpec {

@@ -7,6 +7,7 @@
 //! tester's space (like a `send.seq`) and `snd.nxt` in the target's (like an `expect.seq`).
 
 use crate::case::expr::{Space, Var};
+use crate::case::model::FAST_OPEN_KIND;
 use crate::packet::spec::{Observed, ObservedOption, OptionSpec, PacketSpec};
 
 use crate::run::probe::Expectation;
@@ -53,6 +54,9 @@ pub struct ConnView {
     pub target_fin: Option<u32>,
     /// The last TSval the tester sent.
     pub tester_tsval: Option<u32>,
+    /// The last Fast Open cookie the target sent (RFC 7413 4.1.1, in a SYN-ACK): kept across
+    /// incarnations, since a cookie is for a later connection from the same address.
+    pub target_fastopen_cookie: Option<Vec<u8>>,
     /// Either side sent an RST.
     pub tester_reset: bool,
     pub target_reset: bool,
@@ -82,6 +86,7 @@ impl ConnView {
             tester_fin: None,
             target_fin: None,
             tester_tsval: None,
+            target_fastopen_cookie: None,
             tester_reset: false,
             target_reset: false,
             tester_sent_syn: false,
@@ -156,6 +161,16 @@ impl ConnView {
                 ObservedOption::Mss(m) => Some(*m),
                 _ => None,
             });
+            if let Some(cookie) = o.options.iter().find_map(|opt| match opt {
+                ObservedOption::Unknown { kind, data }
+                    if *kind == FAST_OPEN_KIND && !data.is_empty() =>
+                {
+                    Some(data.clone())
+                }
+                _ => None,
+            }) {
+                self.target_fastopen_cookie = Some(cookie);
+            }
         }
         if let Some((val, ecr)) = o.options.iter().find_map(|opt| match opt {
             ObservedOption::Timestamps { tsval, tsecr } => Some((*tsval, *tsecr)),
@@ -342,5 +357,48 @@ mod tests {
         c.target_ack = Some(isn + 11);
         assert_eq!(c.var(Var::RcvNxt), Some(11));
         assert_eq!(c.var(Var::TesterNxt), Some(12));
+    }
+
+    #[test]
+    fn the_fast_open_cookie_is_learned_from_a_syn_ack_and_outlives_the_incarnation() {
+        let syn_ack = |seq: u32, options: Vec<ObservedOption>| Observed {
+            src: "192.0.2.1:80".parse().expect("addr"),
+            dst: "192.0.2.3:5000".parse().expect("addr"),
+            ttl: 64,
+            tos: 0,
+            seq,
+            ack: 1001,
+            flags: SYN | ACK,
+            window: 65535,
+            urgent: 0,
+            reserved: 0,
+            data_offset: 5,
+            options,
+            padding: Vec::new(),
+            payload: Vec::new(),
+            checksum_ok: true,
+            raw: Vec::new(),
+        };
+        let mut c = ConnView::new(1000, false);
+        c.on_sent(&sent(1000, SYN, 0));
+        // An empty option (a request echoed) is no cookie.
+        let empty = ObservedOption::Unknown {
+            kind: FAST_OPEN_KIND,
+            data: Vec::new(),
+        };
+        c.on_received(&syn_ack(7, vec![empty]));
+        assert_eq!(c.target_fastopen_cookie, None);
+        let cookie = ObservedOption::Unknown {
+            kind: FAST_OPEN_KIND,
+            data: vec![1, 2, 3, 4, 5, 6, 7, 8],
+        };
+        c.on_received(&syn_ack(7, vec![ObservedOption::Mss(1460), cookie]));
+        assert_eq!(c.target_fastopen_cookie, Some(vec![1, 2, 3, 4, 5, 6, 7, 8]));
+        // A later SYN-ACK (a new ISN) without a cookie keeps the one learned.
+        c.on_received(&syn_ack(9000, Vec::new()));
+        assert_eq!(
+            c.target_fastopen_cookie.as_deref().map(<[u8]>::len),
+            Some(8)
+        );
     }
 }

@@ -5,6 +5,7 @@ use super::conn::ConnView;
 use crate::case::expr::{EvalError, Space};
 use crate::case::model::{
     Expect, FlagMatch, Flags, NumMatch, OptionKind, OptionPattern, OptionsMatch, Value,
+    FAST_OPEN_KIND,
 };
 use crate::packet::diff::payload_preview;
 use crate::packet::spec::{Observed, ObservedOption};
@@ -173,6 +174,19 @@ pub fn option_details(m: &OptionsMatch, got: &Observed, conn: &ConnView) -> Vec<
                 "absent".into(),
             ),
         }
+    }
+    if let Some(cm) = &m.tfo_cookie {
+        let len = opts.iter().find_map(|o| match o {
+            ObservedOption::Unknown { kind, data } if *kind == FAST_OPEN_KIND => Some(data.len()),
+            _ => None,
+        });
+        let (ok, t) = num_matches(cm, len.unwrap_or(0) as u32, none, conn);
+        let received = len.map_or("absent".into(), |n| n.to_string());
+        push(
+            "options.tfo_cookie".into(),
+            (ok && len.is_some(), t),
+            received,
+        );
     }
     if m.padding_zero {
         let padding = got.padding.as_slice();
@@ -368,6 +382,7 @@ fn kind_name(k: OptionKind) -> String {
         OptionKind::SackPermitted => "sackOK".into(),
         OptionKind::Sack => "sack".into(),
         OptionKind::Timestamps => "ts".into(),
+        OptionKind::Other(FAST_OPEN_KIND) => "tfo".into(),
         OptionKind::Other(k) => format!("kind {k}"),
     }
 }
@@ -541,6 +556,15 @@ fn options_match(m: &OptionsMatch, got: &Observed, conn: &ConnView) -> Option<Ro
         );
         ok &= o;
         parts.push(format!("sack first {t}"));
+    }
+    if let Some(cm) = &m.tfo_cookie {
+        let len = got.iter().find_map(|o| match o {
+            ObservedOption::Unknown { kind, data } if *kind == FAST_OPEN_KIND => Some(data.len()),
+            _ => None,
+        });
+        let (o, t) = num_matches(cm, len.unwrap_or(0) as u32, Space::None, conn);
+        ok &= o && len.is_some();
+        parts.push(format!("tfo cookie of {t} octets"));
     }
     if m.padding_zero {
         // MUST-69 (RFC 9293 3.1): "The padding is composed of zeros."

@@ -102,6 +102,9 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     (storage, len as libc::socklen_t)
 }
 
+/// The pending Fast Open connections a listener allows (TCP_FASTOPEN's qlen).
+const FASTOPEN_QUEUE: libc::c_int = 16;
+
 /// One kernel TCP socket, non-blocking, closed on drop.
 pub struct Socket {
     fd: OwnedFd,
@@ -162,10 +165,14 @@ impl Socket {
         Ok(())
     }
 
-    /// Passive OPEN (RFC 9293 3.9.1): bound to `local`, listening.
+    /// Passive OPEN (RFC 9293 3.9.1): bound to `local`, listening, Fast Open ready.
     pub fn listen(local: SocketAddr) -> io::Result<Socket> {
         let s = Socket::new(local.ip())?;
         s.bind(local)?;
+        // RFC 7413 server side, for the `fastopen` cases: a queue of pending Fast Open
+        // connections. It changes nothing unless the namespace's net.ipv4.tcp_fastopen has the
+        // server bit (2), which the default (1, client only) has not.
+        s.set_int(libc::IPPROTO_TCP, libc::TCP_FASTOPEN, FASTOPEN_QUEUE)?;
         // SAFETY: plain syscall on our fd.
         cvt(unsafe { libc::listen(s.fd.as_raw_fd(), 16) })?;
         Ok(s)

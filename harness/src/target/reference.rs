@@ -7,7 +7,7 @@ use crate::ip::IpVersion;
 use crate::tcp::TcpState;
 use reference_stack::stack::Stack;
 use reference_stack::wire::{ChecksumCheck, Segment, TcpFlags};
-use reference_stack::{Config, Instant, Rule, State};
+use reference_stack::{Config, FastOpen, Instant, Rule, State};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -111,10 +111,13 @@ pub struct ReferenceTarget {
 }
 
 impl ReferenceTarget {
-    /// The stack's defaults plus [`SECURITY_LEVEL`].
+    /// The stack's defaults plus [`SECURITY_LEVEL`] and Fast Open (RFC 7413, off in the stack's
+    /// defaults as an Experimental RFC), so that the optional behaviours the corpus checks
+    /// (`needs: fastopen`) run on the reference.
     pub fn default_config() -> Config {
         Config {
             security_level: Some(SECURITY_LEVEL),
+            fastopen: Some(FastOpen { secret: None }),
             ..Config::default()
         }
     }

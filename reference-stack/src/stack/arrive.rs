@@ -88,7 +88,10 @@ impl Stack {
         syn: &TcpRepr,
     ) -> SocketHandle {
         let iss = self.isn.isn(now, &tuple);
-        let tcb = Tcb::accept_syn(&self.config, tuple, iss, syn, now);
+        let mut tcb = Tcb::accept_syn(&self.config, tuple, iss, syn, now);
+        if let Some(jar) = &self.cookies {
+            tcb.take_fastopen(jar.decide(tuple.remote.ip(), syn), syn);
+        }
         let h = self.alloc_handle();
         let conn = Conn {
             tcb,

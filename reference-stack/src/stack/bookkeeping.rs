@@ -17,8 +17,10 @@ impl Stack {
         if let (Some(l), false) = (c.listener, c.queued) {
             if gone {
                 left_half_open = Some(l);
-            } else if c.tcb.state() != State::SynReceived {
-                // The handshake completed (3.10.7.4 fifth check, SYN-RECEIVED -> ESTABLISHED).
+            } else if c.tcb.state() != State::SynReceived || c.tcb.fastopen_accepted() {
+                // The handshake completed (3.10.7.4 fifth check, SYN-RECEIVED -> ESTABLISHED),
+                // or a SYN with a valid Fast Open cookie brought data the application may read
+                // now (RFC 7413 4.2.2).
                 c.queued = true;
                 left_half_open = Some(l);
                 incoming = Some(l);

@@ -34,6 +34,7 @@ mod frame;
 use frame::{is_broadcast_or_multicast, is_valid_source};
 
 use crate::config::{Config, Keepalive};
+use crate::fastopen::CookieJar;
 use crate::isn::IsnGenerator;
 use crate::rules::Rule;
 use crate::state::State;
@@ -188,6 +189,8 @@ enum Socket {
 pub struct Stack {
     config: Config,
     isn: IsnGenerator,
+    /// The Fast Open cookie secret, when Fast Open is on.
+    cookies: Option<CookieJar>,
     sockets: BTreeMap<SocketHandle, Socket>,
     conns: HashMap<FourTuple, SocketHandle>,
     listeners: HashMap<SocketAddr, SocketHandle>,
@@ -211,8 +214,10 @@ impl Stack {
         let isn = IsnGenerator::new(config.isn_secret);
         // Start the ephemeral ports and IP ids somewhere key-dependent, not at a constant.
         let seed = isn.isn(Instant::ZERO, &unspecified_tuple()).0;
+        let cookies = config.fastopen.as_ref().map(|f| CookieJar::new(f.secret));
         Stack {
             config,
+            cookies,
             isn,
             sockets: BTreeMap::new(),
             conns: HashMap::new(),

@@ -45,6 +45,9 @@ impl Tcb {
             return Ok(0);
         }
         match self.state {
+            // A connection opened with a valid Fast Open cookie is the application's already
+            // (RFC 7413 4.2.2): more data may come before the handshake completes.
+            State::SynReceived if self.fastopen_accepted => Err(ConnError::WouldBlock),
             State::Closed | State::Listen | State::SynSent | State::SynReceived => {
                 Err(ConnError::InvalidState)
             }

@@ -62,6 +62,7 @@ mod timers;
 use std::collections::VecDeque;
 
 use crate::config::{Config, Keepalive, RstPolicy};
+use crate::fastopen::{self, SynFastOpen};
 use crate::rules::Rule;
 use crate::state::State;
 use crate::time::{Duration, Instant};
@@ -279,6 +280,12 @@ pub struct Tcb {
     ooo_fin: Option<SeqNumber>,
     /// Text and FIN that came with a SYN, processed once ESTABLISHED (RFC 9293 3.10.7.2, 3.10.7.3).
     syn_queued: Option<(Vec<u8>, bool)>,
+    /// The Fast Open cookie our SYN-ACK carries (RFC 7413 4.1.2), if the SYN asked for one or
+    /// brought a bad one.
+    fastopen_offer: Option<[u8; fastopen::COOKIE_LEN]>,
+    /// The SYN had a valid Fast Open cookie: its data is taken and the application may use
+    /// the connection in SYN-RECEIVED (RFC 7413 4.2.2).
+    fastopen_accepted: bool,
     /// Why the connection ended, for RECEIVE/SEND.
     error: Option<ConnError>,
 
@@ -359,6 +366,37 @@ impl Tcb {
         tcb
     }
 
+    /// RFC 7413 4.2.2: what the server decided about the Fast Open option of the SYN this TCB
+    /// was created from (`accept_syn`). A valid cookie: the SYN's data is taken now, RCV.NXT
+    /// moves past it and the SYN-ACK acknowledges it. A request or a bad cookie: any data is
+    /// dropped, the SYN-ACK acknowledges only the SYN (the ordinary three-way handshake; the
+    /// client sends the data again after it) and carries a valid cookie.
+    pub fn take_fastopen(&mut self, decision: SynFastOpen, syn: &TcpRepr) {
+        match decision {
+            SynFastOpen::Plain => {}
+            SynFastOpen::Offer(cookie) => {
+                self.syn_queued = None;
+                self.fastopen_offer = Some(cookie);
+            }
+            SynFastOpen::Accept => {
+                self.fastopen_accepted = true;
+                let advanced = self.recv_buf.insert(0, &syn.payload);
+                self.rcv_nxt += advanced;
+                // What did not fit waits for a retransmission; a FIN only after all the data.
+                let fin = syn.flags.fin() && advanced == syn.payload.len();
+                self.syn_queued = fin.then(|| (Vec::new(), true));
+                if advanced > 0 {
+                    self.signal(ConnEvent::Readable);
+                }
+            }
+        }
+    }
+
+    /// The SYN this passive TCB came from had a valid Fast Open cookie (RFC 7413 4.2.2).
+    pub fn fastopen_accepted(&self) -> bool {
+        self.fastopen_accepted
+    }
+
     /// A TCB in `state`: SYN-SENT for an active OPEN, SYN-RECEIVED for a passive one.
     fn new(config: &Config, tuple: FourTuple, iss: SeqNumber, now: Instant, state: State) -> Tcb {
         let opts = options::initial(config, &tuple);
@@ -409,6 +447,8 @@ impl Tcb {
             peer_fin: false,
             ooo_fin: None,
             syn_queued: None,
+            fastopen_offer: None,
+            fastopen_accepted: false,
             error: None,
             cwnd: 0,
             ssthresh: u32::MAX,

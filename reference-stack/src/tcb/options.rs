@@ -171,6 +171,14 @@ impl Tcb {
                 },
             });
         }
+        if let (true, Some(cookie)) = (syn_ack, self.fastopen_offer) {
+            // RFC 7413 4.1.2: the cookie for the client's address; 10 octets, which fit
+            // after the 24 above within the 40 of an option area.
+            out.push(TcpOption::Unknown {
+                kind: crate::fastopen::KIND,
+                data: cookie.to_vec(),
+            });
+        }
         out
     }
 

@@ -2103,3 +2103,121 @@ fn no_ecn_without_setup_syn_or_when_off() {
         check(&b.one(), "A", ISS + 6, Some(PEER + 3));
     }
 }
+
+// ---------------------------------------------------------------- Fast Open (RFC 7413)
+
+/// A passive TCB made from `syn` by a server with Fast Open on, as `Stack::accept_syn` makes it.
+fn fastopen_syn(jar: &fastopen::CookieJar, syn: &TcpRepr) -> Bench {
+    let mut tcb = Tcb::accept_syn(&plain(), tuple_v4(), s(ISS), syn, Instant::ZERO);
+    tcb.take_fastopen(jar.decide(tuple_v4().remote.ip(), syn), syn);
+    Bench {
+        tcb,
+        now: Instant::ZERO,
+    }
+}
+
+fn tfo(cookie: &[u8]) -> TcpOption {
+    TcpOption::Unknown {
+        kind: fastopen::KIND,
+        data: cookie.to_vec(),
+    }
+}
+
+#[test]
+fn fastopen_cookie_request_gets_a_cookie() {
+    // RFC 7413 4.1.2: an empty Fast Open option asks for a cookie; the SYN-ACK carries one,
+    // 4 to 16 octets (4.1.1), computed from the client's address.
+    let jar = fastopen::CookieJar::new(Some([1; 16]));
+    let syn = with_opts(pkt("S", PEER, 0), vec![TcpOption::Mss(1460), tfo(&[])]);
+    let mut b = fastopen_syn(&jar, &syn);
+    let synack = b.one();
+    check(&synack, "SA", ISS, Some(PEER + 1));
+    let cookie = jar.cookie(tuple_v4().remote.ip());
+    assert_eq!(synack.options, vec![TcpOption::Mss(1460), tfo(&cookie)]);
+    assert!((4..=16).contains(&cookie.len()));
+    // Without Fast Open, the same SYN gets no cookie: the option is ignored (MUST-6).
+    let mut plain_b = Bench {
+        tcb: Tcb::accept_syn(&plain(), tuple_v4(), s(ISS), &syn, Instant::ZERO),
+        now: Instant::ZERO,
+    };
+    assert_eq!(plain_b.one().options, vec![TcpOption::Mss(1460)]);
+}
+
+#[test]
+fn fastopen_valid_cookie_data_is_taken_with_the_syn() {
+    // RFC 7413 4.2.2: a valid cookie and data: the SYN-ACK acknowledges the data and the
+    // application reads it before the handshake completes.
+    let jar = fastopen::CookieJar::new(Some([1; 16]));
+    let cookie = jar.cookie(tuple_v4().remote.ip());
+    let syn = with_data(with_opts(pkt("S", PEER, 0), vec![tfo(&cookie)]), b"hello");
+    let mut b = fastopen_syn(&jar, &syn);
+    assert!(b.tcb.fastopen_accepted());
+    let synack = b.one();
+    check(&synack, "SA", ISS, Some(PEER + 1 + 5));
+    assert_eq!(
+        synack.options,
+        vec![TcpOption::Mss(1460)],
+        "no fresh cookie"
+    );
+    assert_eq!(b.state(), State::SynReceived);
+    assert_eq!(b.events(), vec![ConnEvent::Readable]);
+    let mut buf = [0u8; 16];
+    assert_eq!(b.tcb.recv(&mut buf), Ok(5));
+    assert_eq!(&buf[..5], b"hello");
+    // Nothing more yet: the connection waits, it is not in a wrong state.
+    assert_eq!(b.tcb.recv(&mut buf), Err(ConnError::WouldBlock));
+    b.at(10);
+    assert_eq!(
+        b.input(pkt("A", PEER + 6, ISS + 1)),
+        vec![Rule::Ak2, Rule::Ak4, Rule::Ak7]
+    );
+    assert_eq!(b.state(), State::Established);
+    assert_eq!(b.tcb.info().rcv_nxt, s(PEER + 6));
+    // The data is not delivered twice at ESTABLISHED.
+    assert_eq!(b.tcb.info().recv_queue, 0);
+}
+
+#[test]
+fn fastopen_invalid_cookie_data_is_dropped() {
+    // RFC 7413 4.2.2: a cookie that is not valid: the data is dropped, the SYN-ACK
+    // acknowledges only the SYN and carries a valid cookie; the client sends the data again
+    // after the three-way handshake, and it is taken once.
+    let jar = fastopen::CookieJar::new(Some([1; 16]));
+    let good = jar.cookie(tuple_v4().remote.ip());
+    let mut bad = good;
+    bad[0] ^= 0xff;
+    let syn = with_data(with_opts(pkt("S", PEER, 0), vec![tfo(&bad)]), b"hello");
+    let mut b = fastopen_syn(&jar, &syn);
+    assert!(!b.tcb.fastopen_accepted());
+    let synack = b.one();
+    check(&synack, "SA", ISS, Some(PEER + 1));
+    assert_eq!(synack.options, vec![TcpOption::Mss(1460), tfo(&good)]);
+    assert_eq!(b.tcb.info().recv_queue, 0);
+    let mut buf = [0u8; 16];
+    assert_eq!(b.tcb.recv(&mut buf), Err(ConnError::InvalidState));
+    b.at(10);
+    b.input(pkt("A", PEER + 1, ISS + 1));
+    assert_eq!(b.state(), State::Established);
+    assert_eq!(b.tcb.info().recv_queue, 0, "the SYN's data is not kept");
+    b.input(with_data(pkt("PA", PEER + 1, ISS + 1), b"hello"));
+    assert_eq!(b.tcb.info().rcv_nxt, s(PEER + 6));
+    assert_eq!(b.tcb.recv(&mut buf), Ok(5));
+    // A cookie of the wrong length is no more valid than a wrong one.
+    let short = with_data(with_opts(pkt("S", PEER, 0), vec![tfo(&good[..4])]), b"hi");
+    let mut b = fastopen_syn(&jar, &short);
+    check(&b.one(), "SA", ISS, Some(PEER + 1));
+}
+
+#[test]
+fn fastopen_option_absent_is_an_ordinary_syn() {
+    // No Fast Open option: an ordinary handshake, no cookie offered unasked, and data on the
+    // SYN waits for ESTABLISHED as RFC 9293 3.10.7.2 says.
+    let jar = fastopen::CookieJar::new(Some([1; 16]));
+    let syn = with_data(pkt("S", PEER, 0), b"hi");
+    let mut b = fastopen_syn(&jar, &syn);
+    let synack = b.one();
+    check(&synack, "SA", ISS, Some(PEER + 1));
+    assert_eq!(synack.options, vec![TcpOption::Mss(1460)]);
+    b.input(pkt("A", PEER + 1, ISS + 1));
+    assert_eq!(b.tcb.info().rcv_nxt, s(PEER + 3));
+}

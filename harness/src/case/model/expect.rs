@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// The Fast Open option's kind (RFC 7413 4.1.1).
+pub const FAST_OPEN_KIND: u8 = 34;
+
 /// A matcher for one numeric field of a received segment.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NumMatch {
@@ -94,6 +97,8 @@ pub struct OptionsMatch {
     pub sack_first: Option<(NumMatch, NumMatch)>,
     /// `padding: zero`: every octet after End of Option List is zero (MUST-69).
     pub padding_zero: bool,
+    /// The length in octets of the Fast Open cookie (implies a Fast Open option is present).
+    pub tfo_cookie: Option<NumMatch>,
 }
 
 impl OptionsMatch {

@@ -554,6 +554,11 @@ pub enum SendOption {
     },
     /// `{ raw: "hex" }`: bytes copied verbatim into the option area.
     Raw(Vec<u8>),
+    /// `tfo`: a Fast Open option (kind 34, RFC 7413 4.1.1) with no cookie, a cookie request;
+    /// `tfo cookie`: one carrying the cookie the target last sent (an error if none yet).
+    FastOpen {
+        cookie: bool,
+    },
 }
 
 /// An application call performed on the target, with what it must return.

@@ -189,6 +189,9 @@ pub(super) fn expect_options(cx: &mut Cx<'_>, node: &Node) -> Option<OptionsMatc
         }
         blocks.into_iter().next()
     });
+    let tfo_cookie = f
+        .get("tfo_cookie")
+        .map(|n| cx.num_match(n, "expect.options.tfo_cookie", Space::None));
     let padding_zero = match f.get("padding") {
         None => false,
         Some(n) => match &n.kind {
@@ -223,6 +226,7 @@ pub(super) fn expect_options(cx: &mut Cx<'_>, node: &Node) -> Option<OptionsMatc
         sack: given(sack)?,
         sack_first: given(sack_first)?,
         padding_zero,
+        tfo_cookie: given(tfo_cookie)?,
     })
 }
 
@@ -327,7 +331,14 @@ fn option_pattern(cx: &mut Cx<'_>, item: &Node) -> Option<OptionPattern> {
             }
         }
         "sack" => OptionPattern::Sack(sack_patterns(cx, item, &args.join(" "))?),
-        "nop" | "eol" | "sackok" | "sack_permitted" | "mss" | "wscale" | "ts" => return None,
+        // Any Fast Open option, with or without a cookie.
+        "tfo" if want(cx, 0, "tfo") => OptionPattern::Unknown {
+            kind: FAST_OPEN_KIND,
+            data: None,
+        },
+        "tfo" | "nop" | "eol" | "sackok" | "sack_permitted" | "mss" | "wscale" | "ts" => {
+            return None
+        }
         _ => {
             cx.err(
                 item,

@@ -321,6 +321,17 @@ pub(super) fn send_option(cx: &mut Cx<'_>, node: &Node, text: &str) -> Option<Se
             }));
             SendOption::Sack(blocks?)
         }
+        "tfo" => match args {
+            [] => SendOption::FastOpen { cookie: false },
+            [c] if c.eq_ignore_ascii_case("cookie") => SendOption::FastOpen { cookie: true },
+            _ => {
+                cx.err(
+                    node,
+                    format!("option `{text}`: expected `tfo` (a cookie request) or `tfo cookie`"),
+                );
+                return None;
+            }
+        },
         "nop" | "eol" | "sackok" | "sack_permitted" | "mss" | "wscale" | "ts" => return None,
         _ => {
             cx.err(
@@ -351,8 +362,9 @@ pub(super) fn option_kind(cx: &mut Cx<'_>, node: &Node) -> Option<OptionKind> {
         "sackok" | "sack_permitted" => OptionKind::SackPermitted,
         "sack" => OptionKind::Sack,
         "ts" => OptionKind::Timestamps,
+        "tfo" => OptionKind::Other(FAST_OPEN_KIND),
         _ => {
-            cx.err(node, format!("unknown option kind `{name}` (expected mss, wscale, sackOK, sack, ts, nop, eol or a kind number)"));
+            cx.err(node, format!("unknown option kind `{name}` (expected mss, wscale, sackOK, sack, ts, tfo, nop, eol or a kind number)"));
             return None;
         }
     })

@@ -21,7 +21,7 @@ use crate::app::{AppCall, AppResult, ErrorKind};
 use crate::case::expr::{EvalError, Expr, Space, Var};
 use crate::case::model::{
     Assumption, Branch, Call, CallError, CallKind, Case, Expect, Level, ReadExpect, Send,
-    SendOption, Setup, Shutdown, Step, StepKind, Value,
+    SendOption, Setup, Shutdown, Step, StepKind, Value, FAST_OPEN_KIND,
 };
 use crate::case::needs::{Feature, Need};
 use crate::packet::build::{build, icmp_error, Quoted};

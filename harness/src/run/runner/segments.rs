@@ -42,7 +42,8 @@ impl Run<'_> {
         } else {
             "SYN"
         };
-        let has = |f: Feature| match f {
+        let has = |f: Feature| {
+            match f {
             Feature::Timestamps => o
                 .options
                 .iter()
@@ -65,6 +66,12 @@ impl Run<'_> {
                     ece && cwr
                 }
             }
+            // RFC 7413 4.1.1: a Fast Open option with a cookie (a case asking for one sends a
+            // cookie request first; an empty option or none means the target gives none).
+            Feature::FastOpen => o.options.iter().any(|x| {
+                matches!(x, ObservedOption::Unknown { kind: FAST_OPEN_KIND, data } if !data.is_empty())
+            }),
+        }
         };
         let missing: Vec<&str> = self
             .needs_offered
@@ -130,6 +137,16 @@ impl Run<'_> {
                     data: data.clone(),
                 },
                 SendOption::Raw(bytes) => OptionSpec::Raw(bytes.clone()),
+                SendOption::FastOpen { cookie: false } => OptionSpec::Unknown {
+                    kind: FAST_OPEN_KIND,
+                    data: Vec::new(),
+                },
+                SendOption::FastOpen { cookie: true } => OptionSpec::Unknown {
+                    kind: FAST_OPEN_KIND,
+                    data: self.conn.target_fastopen_cookie.clone().ok_or(
+                        "`tfo cookie`: the target has sent no Fast Open cookie on this case yet",
+                    )?,
+                },
             });
         }
         let address = |over: Option<std::net::IpAddr>, own: SocketAddr, what: &str| match over {
