@@ -46,6 +46,7 @@ for ((i = 0; i < ${#files[@]}; i += PIECE)); do
 	name=$(printf '%02d' "$n")
 	n=$((n + 1))
 	piece=("${files[@]:i:PIECE}")
+	: >"$out/$name.up.out"
 	"$here/../up.sh" pytcp >"$out/$name.up.out" 2>"$out/$name.up.err" &
 	up=$!
 	ns=
