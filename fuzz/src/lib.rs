@@ -50,7 +50,7 @@ pub fn case_loader(data: &[u8]) {
         return;
     };
     // A path that cannot exist: no `_preludes.yaml` is found next to it, so a case naming a
-    // prelude gets a diagnostic instead of reading the repository's library.
+    // prelude uses the built-in library (in memory) instead of reading a file.
     let path = std::path::Path::new("/nonexistent-fuzz-dir/fuzz.yaml");
     let _ = tcpconform::case::load_str(path, text);
     for line in text.lines().take(8) {

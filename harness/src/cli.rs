@@ -245,9 +245,10 @@ pub struct RunArgs {
     pub reference_profile: RstProfile,
     /// Known deviations of the target (default: `baselines/<target>.yaml` in the case tree
     /// run, beside its `_preludes.yaml`, when it exists). A failure an entry describes is
-    /// reported as a known deviation, not a failure.
+    /// reported as a known deviation, not a failure. Repeatable: the files' entries add up
+    /// (Linux over a wire: `linux.yaml` and `linux-link.yaml`).
     #[arg(long)]
-    pub baseline: Option<PathBuf>,
+    pub baseline: Vec<PathBuf>,
     /// On real-time targets, skip cases that need more waiting than this (e.g. 2MSL, R2,
     /// keep-alive idle periods). The reference's virtual clock ignores it.
     #[arg(long, default_value = "60s", value_parser = parse_budget)]

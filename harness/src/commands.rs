@@ -363,39 +363,39 @@ fn load_baseline(args: &RunArgs, target: &str, paths: &[PathBuf]) -> Result<Opti
         eprintln!("baseline: none (--no-baseline): every deviation fails");
         return Ok(None);
     }
-    let path = match &args.baseline {
-        Some(p) => p.clone(),
-        None => {
-            // Beside the cases run, wherever the command is run from.
-            let roots: Vec<PathBuf> = paths.iter().filter_map(|p| case_root(p)).collect();
-            let found = roots
-                .iter()
-                .map(|r| r.join("baselines").join(format!("{target}.yaml")))
-                .find(|p| p.is_file());
-            match found {
-                Some(p) => p,
-                None => {
-                    eprintln!(
-                        "baseline: none for target {target} (no baselines/{target}.yaml beside \
-                         the cases; --baseline FILE names one)"
-                    );
-                    return Ok(None);
-                }
+    let files: Vec<PathBuf> = if args.baseline.is_empty() {
+        // Beside the cases run, wherever the command is run from.
+        let roots: Vec<PathBuf> = paths.iter().filter_map(|p| case_root(p)).collect();
+        let found = roots
+            .iter()
+            .map(|r| r.join("baselines").join(format!("{target}.yaml")))
+            .find(|p| p.is_file());
+        match found {
+            Some(p) => vec![p],
+            None => {
+                eprintln!(
+                    "baseline: none for target {target} (no baselines/{target}.yaml beside \
+                     the cases; --baseline FILE names one)"
+                );
+                return Ok(None);
             }
         }
+    } else {
+        args.baseline.clone()
     };
-    match Baseline::load(&path) {
+    match Baseline::load_all(&files) {
         Ok(b) => {
+            let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
             eprintln!(
                 "baseline: {} ({} known deviation{})",
-                path.display(),
+                names.join(" + "),
                 b.entries().len(),
                 if b.entries().len() == 1 { "" } else { "s" }
             );
             Ok(Some(b))
         }
         Err(e) => {
-            eprintln!("error: baseline {}: {e}", path.display());
+            eprintln!("error: baseline {e}");
             Err(exit::USAGE)
         }
     }

@@ -787,3 +787,71 @@ fn read_expect_takes_text_a_pattern_length_or_eof() {
     assert_eq!(read(1), Some(ReadExpect::Data(pattern(0, 30))));
     assert_eq!(read(2), Some(ReadExpect::Eof));
 }
+
+/// Every mistake of a file is reported, not only the first of a list or of a mapping.
+#[test]
+fn every_error_of_a_file_is_reported() {
+    let errors = |src: &str| -> Vec<(usize, usize, String)> {
+        match load_str(Path::new("three.yaml"), src) {
+            Ok(_) => panic!("accepted:\n{src}"),
+            Err(d) => d.into_iter().map(|d| (d.line, d.col, d.message)).collect(),
+        }
+    };
+    // Two bad options of one list, and a bad flag letter in another step.
+    let d = errors(
+        "id: bad/three\ntitle: t\nsetup: { listen: 8080 }\nsteps:\n  \
+         - send:   { flags: S, seq: 0, options: [mss 99999, wscale x, nop] }\n  \
+         - expect: { flags: SX, ack: 1 }\n",
+    );
+    assert_eq!(d.len(), 3, "{d:#?}");
+    assert!(
+        d[0].0 == 5 && d[0].2.contains("mss must be in 0..=65535"),
+        "{d:#?}"
+    );
+    assert!(
+        d[1].0 == 5 && d[1].2.contains("wscale must be an integer"),
+        "{d:#?}"
+    );
+    assert!(
+        d[2].0 == 6 && d[2].2.contains("bad flag letter `X`"),
+        "{d:#?}"
+    );
+
+    // An unknown field does not hide the other fields' mistakes.
+    let d = errors(
+        "id: bad/x\ntitle: t\nsetup: { listen: 8080 }\nsteps:\n  \
+         - send: { flags: SX, sqe: 0, ttl: 300 }\n",
+    );
+    assert_eq!(d.len(), 3, "{d:#?}");
+    assert!(d[0].2.contains("unknown field `sqe`"), "{d:#?}");
+    assert!(d.iter().any(|e| e.2.contains("bad flag letter")), "{d:#?}");
+    assert!(
+        d.iter()
+            .any(|e| e.2.contains("send.ttl must be in 0..=255")),
+        "{d:#?}"
+    );
+
+    // A stray field beside a step's kind does not hide the kind's own mistakes.
+    let d = errors(
+        "id: bad/x\ntitle: t\nsetup: { listen: 8080 }\nsteps:\n  \
+         - send: { flags: SX }\n    levle: may\n",
+    );
+    assert_eq!(d.len(), 2, "{d:#?}");
+    assert!(d[0].2.contains("unknown field `levle`"), "{d:#?}");
+    assert!(d[1].2.contains("bad flag letter"), "{d:#?}");
+
+    // Expected options: every bad part and every bad option of an exact list.
+    let d = errors(
+        "id: bad/x\ntitle: t\nsetup: { listen: 8080 }\nsteps:\n  \
+         - expect: { flags: SA, options: { contains: [mss, bogus], mss: \">= x +\", \
+         exact: [mss 1 2, ts 1] } }\n",
+    );
+    assert_eq!(d.len(), 4, "{d:#?}");
+
+    // Every mistake of a syn_flood.
+    let d = errors(
+        "id: bad/x\ntitle: t\nsetup: { listen: 8080 }\nsteps:\n  \
+         - syn_flood: { count: 0, sources: nobody, others: [rst, maybe] }\n",
+    );
+    assert_eq!(d.len(), 3, "{d:#?}");
+}

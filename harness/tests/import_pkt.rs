@@ -319,19 +319,36 @@ fn timing_follows_packetdrill_tolerances() {
 }
 
 #[test]
-fn close_with_data_left_unread_is_not_the_cases_close() {
+fn close_with_data_left_unread_or_to_come_is_the_cases_release() {
     let head = format!(
         "{LISTEN}+0 < S 0:0(0) win 65535\n+0 > S. 0:0(0) ack 1 <...>\n\
          +0 < . 1:1(0) ack 1 win 65535\n+0 accept(3, ..., ...) = 4\n\
          +0 < P. 1:11(10) ack 1 win 65535\n"
     );
+    // close(2) with data unread is the case's release (RST), not its close (FIN).
     let imp = import(&format!("{head}+0 close(4) = 0\n+0 > R. 1:1(0) ack 11\n"));
-    assert_eq!(imp.unsupported[0].feature, "close(2) with unread data");
-    assert_eq!(imp.unsupported[0].line, 9);
+    assert_eq!(imp.status, Status::Full, "{:?}", imp.unsupported);
+    let s = steps(imp.yaml.as_deref().unwrap());
+    assert!(s.contains(&("call: release".into(), 9)), "{s:?}");
     let imp = import(&format!(
         "{head}+0 read(4, ..., 10) = 10\n+0 close(4) = 0\n+0 > F. 1:1(0) ack 11\n"
     ));
     assert_eq!(imp.status, Status::Full, "{:?}", imp.unsupported);
+    assert!(imp
+        .yaml
+        .unwrap()
+        .contains("- call: close  # packetdrill: line 10"));
+    // Data after close(2) draws an RST: release too.
+    let imp = import(&format!(
+        "{head}+0 read(4, ..., 10) = 10\n+0 close(4) = 0\n+0 > F. 1:1(0) ack 11\n\
+         +0 < . 11:11(0) ack 2 win 65535\n+0 < P. 11:16(5) ack 2 win 65535\n\
+         +0 > R 2:2(0)\n"
+    ));
+    assert_eq!(imp.status, Status::Full, "{:?}", imp.unsupported);
+    assert!(imp
+        .yaml
+        .unwrap()
+        .contains("- call: release  # packetdrill: line 10"));
     // SO_LINGER 0 makes it an abort.
     let imp = import(&format!(
         "{head}+0 setsockopt(4, SOL_SOCKET, SO_LINGER, {{onoff=1, linger=0}}, 8) = 0\n\

@@ -254,6 +254,9 @@ impl Target for LinuxOverLink {
     fn cannot(&self, call: &AppCall) -> Option<String> {
         self.link.cannot(call)
     }
+    fn on_sockets(&self) -> bool {
+        self.link.on_sockets()
+    }
     fn state(
         &mut self,
         local: SocketAddr,
@@ -285,8 +288,10 @@ fn link_runs_the_corpus_against_linux_over_veth() {
         w.start_agent(&token);
     }
     let cases: Vec<Case> = load_paths(&[link_support::repo().join("cases")]).expect("cases load");
-    let baseline = Baseline::load(&link_support::repo().join("cases/baselines/linux.yaml"))
-        .expect("the Linux baseline loads");
+    // Linux's baseline, and what Linux does differently only over a wire.
+    let baselines = ["linux.yaml", "linux-link.yaml"]
+        .map(|f| link_support::repo().join("cases/baselines").join(f));
+    let baseline = Baseline::load_all(&baselines).expect("the Linux baselines load");
     let mut instances: Vec<Instance<'_>> = cases
         .iter()
         .flat_map(|case| case.ip.iter().map(move |&ip| Instance { case, ip }))

@@ -65,6 +65,13 @@ fn document_has_target_summary_and_cases() {
         .as_str()
         .unwrap()
         .contains("<- differs"));
+    // The same comparison as data, field by field.
+    let segment = &failed["failure"]["segments"][0];
+    assert_eq!(segment["variant"], Value::Null);
+    assert_eq!(
+        segment["fields"][0],
+        serde_json::json!({ "field": "flags", "expected": "SA", "received": "R", "differs": true })
+    );
     assert_eq!(failed["failure"]["baseline"], Value::Null);
     // JSON carries any text exactly, hostile or not.
     assert_eq!(failed["trace"][2]["text"], hostile_text());

@@ -209,7 +209,12 @@ steps:
     assert_eq!(f.line, Some(7));
     assert!(f.message.contains("inline-test.yaml:7"), "{}", f.message);
     assert!(f.message.contains("differs in flags"), "{}", f.message);
-    let diff = f.diff.as_deref().expect("a diff");
+    let diff = tcpconform::report::diff_text(&f.diff).expect("a diff");
+    // The same comparison as data: one segment, its flags differ, its ack does not.
+    let fields = &f.diff[0].fields;
+    let row = |name: &str| fields.iter().find(|r| r.field == name).expect(name);
+    assert!(row("flags").differs && row("flags").received == "RA");
+    assert!(!row("ack").differs);
     let flags_row = diff
         .lines()
         .find(|l| l.trim_start().starts_with("flags"))
@@ -230,6 +235,76 @@ steps:
         "{:?}",
         r.rules_observed
     );
+}
+
+/// A payload mismatch shows what arrived (hex and text), not only its length.
+#[test]
+fn a_data_mismatch_shows_the_received_payload() {
+    let case = case_from(
+        r#"
+id: inline/wrong-data
+title: the target writes hello, the case expects world
+setup: { listen: 8080 }
+steps:
+  - send:   { flags: S, seq: 0 }
+  - expect: { flags: SA, ack: 1 }
+  - send:   { flags: A, seq: 1, ack: 1 }
+  - call:   accept
+  - call:   { write: "hello" }
+  - expect: { flags: PA, data: "world" }
+"#,
+    );
+    let r = run(&case, IpVersion::V4, reference_stack::RstPolicy::Rfc5961);
+    let f = failure(&r);
+    assert!(f.message.contains("differs in data"), "{}", f.message);
+    let data = f.diff[0]
+        .fields
+        .iter()
+        .find(|r| r.field == "data")
+        .expect("a data row");
+    assert!(data.differs);
+    assert_eq!(data.expected, "5 octets 77 6f 72 6c 64 |world|");
+    assert_eq!(data.received, "5 octets 68 65 6c 6c 6f |hello|");
+    let text = tcpconform::report::diff_text(&f.diff).expect("a diff");
+    assert!(text.contains("|hello|"), "{text}");
+}
+
+/// An options mismatch names the option and its sub-field.
+#[test]
+fn an_options_mismatch_names_the_sub_field() {
+    let case = case_from(
+        r#"
+id: inline/wrong-ecr
+title: the SYN-ACK echoes the tester's TSval 7, the case expects 8
+setup: { listen: 8080 }
+steps:
+  - send:   { flags: S, seq: 0, options: [mss 1000, sackOK, ts 7 0] }
+  - expect: { flags: SA, options: { mss: 1460, ts: { ecr: 8 } } }
+"#,
+    );
+    let r = run(&case, IpVersion::V4, reference_stack::RstPolicy::Rfc5961);
+    let f = failure(&r);
+    let fields = &f.diff[0].fields;
+    let row = |name: &str| {
+        fields
+            .iter()
+            .find(|r| r.field == name)
+            .unwrap_or_else(|| panic!("no {name} row in {fields:#?}"))
+    };
+    assert!(row("options").differs);
+    let ecr = row("options.ts.ecr");
+    assert!(
+        ecr.differs && ecr.expected == "8" && ecr.received == "7",
+        "{ecr:?}"
+    );
+    // The sub-field that matched is shown, not marked.
+    assert!(!row("options.ts.val").differs);
+    let text = tcpconform::report::diff_text(&f.diff).expect("a diff");
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("options.ts.ecr"))
+        .expect("an options.ts.ecr line");
+    assert!(line.ends_with("<- differs"), "{text}");
 }
 
 #[test]

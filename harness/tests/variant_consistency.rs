@@ -2,8 +2,12 @@
 //! once: a run whose instances take one in some states and the other elsewhere fails, though
 //! each instance alone passes on an allowed variant.
 
+mod faulty;
+
+use faulty::{Fault, Faulty};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tcpconform::case::load::load_paths;
 use tcpconform::cli::RstProfile;
@@ -13,6 +17,19 @@ use tcpconform::run::event::{Inconsistency, Mitigation, Reporter, RunEvent, Summ
 use tcpconform::run::executor::{execute, Instance, RunOptions};
 use tcpconform::target::reference::ReferenceTarget;
 use tcpconform::target::Target;
+
+/// The RST profile alternates from one instance to the next, over all the run's workers.
+struct Alternating {
+    profiles: [RstProfile; 2],
+    opened: Arc<AtomicUsize>,
+}
+
+impl Fault for Alternating {
+    fn open(&mut self, inner: &mut ReferenceTarget) {
+        let n = self.opened.fetch_add(1, Ordering::SeqCst);
+        *inner = ReferenceTarget::new(reference_config(self.profiles[n % 2]));
+    }
+}
 
 #[derive(Default)]
 struct Events {
@@ -44,10 +61,14 @@ fn run_with(profiles: [RstProfile; 2], baseline: Option<&Baseline>) -> Events {
         .filter(|c| c.id.starts_with("rules/rst/"))
         .flat_map(|c| c.ip.iter().map(move |&ip| Instance { case: c, ip }))
         .collect();
-    let worker = AtomicUsize::new(0);
+    // The profile alternates per instance, not per worker: however the two workers share the
+    // instances out, both profiles meet the RST cases.
+    let opened = Arc::new(AtomicUsize::new(0));
     let make = move || {
-        let n = worker.fetch_add(1, Ordering::SeqCst);
-        Box::new(ReferenceTarget::new(reference_config(profiles[n % 2]))) as Box<dyn Target>
+        Box::new(Faulty::new(Alternating {
+            profiles,
+            opened: opened.clone(),
+        })) as Box<dyn Target>
     };
     let mut events = Events::default();
     execute(

@@ -3,10 +3,10 @@
 //! is a probe; a stack that ignores resets fails on the wire; and a target whose wire goes
 //! dead after the handshake passes nothing — its instances fail or are inconclusive.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
+mod faulty;
+
+use faulty::{flags_of, Fault, Faulty};
 use std::path::Path;
-use std::time::Duration;
 use tcpconform::case::load::load_paths;
 use tcpconform::case::model::Case;
 use tcpconform::cli::RstProfile;
@@ -14,19 +14,12 @@ use tcpconform::reference::config as reference_config;
 use tcpconform::run::event::{IpVersion, Outcome, Verdict};
 use tcpconform::run::runner::run_instance;
 use tcpconform::target::reference::ReferenceTarget;
-use tcpconform::target::{
-    AppCall, AppResult, Endpoints, Received, Target, TargetError, WireStates,
-};
+use tcpconform::target::{Target, WireStates};
 use tcpconform::tcp::flags;
-use tcpconform::tcp::TcpState;
 
 fn corpus() -> Vec<Case> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
     load_paths(&[root]).expect("the corpus loads")
-}
-
-fn flags_of(packet: &[u8]) -> u16 {
-    tcpconform::packet::observe::observe(packet).map_or(0, |o| o.flags)
 }
 
 #[test]
@@ -58,95 +51,144 @@ fn every_case_passes_with_its_states_read_off_the_wire() {
 
 /// The reference stack with every RST the tester sends dropped on the way in: a stack that
 /// ignores resets (RFC 9293 3.10.7.4, second check).
-struct IgnoresResets {
-    inner: ReferenceTarget,
+struct IgnoresResets;
+
+impl Fault for IgnoresResets {
+    fn lets_in(&mut self, p: &[u8]) -> bool {
+        flags_of(p) & flags::RST == 0
+    }
 }
 
 /// The reference stack whose wire goes dead once the handshake's last ACK went in: nothing
 /// more reaches it, nothing more comes out.
+#[derive(Default)]
 struct DeadAfterHandshake {
-    inner: ReferenceTarget,
     dead: bool,
 }
 
-macro_rules! delegate {
-    ($t:ty, $inner:ident) => {
-        impl Target for $t {
-            fn name(&self) -> &str {
-                "test"
-            }
-            fn open(
-                &mut self,
-                ip: IpVersion,
-                s: &BTreeMap<String, String>,
-            ) -> Result<Endpoints, TargetError> {
-                self.reset();
-                self.$inner.open(ip, s)
-            }
-            fn inject(&mut self, p: &[u8]) -> Result<(), TargetError> {
-                if self.drop_in(p) {
-                    return Ok(());
-                }
-                self.$inner.inject(p)
-            }
-            fn receive(&mut self, within: Duration) -> Result<Option<Received>, TargetError> {
-                let r = self.$inner.receive(within)?;
-                Ok(r.filter(|_| !self.mute()))
-            }
-            fn app(&mut self, c: &AppCall) -> Result<AppResult, TargetError> {
-                self.$inner.app(c)
-            }
-            fn state(
-                &mut self,
-                l: SocketAddr,
-                r: SocketAddr,
-            ) -> Result<Option<TcpState>, TargetError> {
-                self.$inner.state(l, r)
-            }
-            fn wait(&mut self, d: Duration) -> Result<(), TargetError> {
-                self.$inner.wait(d)
-            }
-            fn now(&self) -> Duration {
-                self.$inner.now()
-            }
-            fn virtual_clock(&self) -> bool {
-                true
-            }
-            fn close(&mut self) {
-                self.$inner.close()
-            }
-        }
-    };
-}
-
-impl IgnoresResets {
-    fn reset(&mut self) {}
-    fn drop_in(&mut self, p: &[u8]) -> bool {
-        flags_of(p) & flags::RST != 0
-    }
-    fn mute(&self) -> bool {
-        false
-    }
-}
-delegate!(IgnoresResets, inner);
-
-impl DeadAfterHandshake {
-    fn reset(&mut self) {
+impl Fault for DeadAfterHandshake {
+    fn open(&mut self, _: &mut ReferenceTarget) {
         self.dead = false;
     }
-    fn drop_in(&mut self, p: &[u8]) -> bool {
+    fn lets_in(&mut self, p: &[u8]) -> bool {
         if self.dead {
-            return true;
+            return false;
         }
         let f = flags_of(p);
         self.dead = f & flags::ACK != 0 && f & (flags::SYN | flags::RST) == 0;
-        false
+        true
     }
-    fn mute(&self) -> bool {
-        self.dead
+    fn lets_out(&mut self, _: &[u8]) -> bool {
+        !self.dead
     }
 }
-delegate!(DeadAfterHandshake, inner);
+
+/// The reference stack (RFC 5961) with its first challenge ACK held back, as a stack past its
+/// throttle's limit does (RFC 5961 7): the first pure ACK it sends after the tester's first RST
+/// is dropped on the way out.
+#[derive(Default)]
+struct ThrottlesChallengeAcks {
+    armed: bool,
+    spent: bool,
+}
+
+impl Fault for ThrottlesChallengeAcks {
+    fn open(&mut self, _: &mut ReferenceTarget) {
+        (self.armed, self.spent) = (false, false);
+    }
+    fn lets_in(&mut self, p: &[u8]) -> bool {
+        if flags_of(p) & flags::RST != 0 && !self.spent {
+            self.armed = true;
+        }
+        true
+    }
+    fn lets_out(&mut self, p: &[u8]) -> bool {
+        let pure_ack = flags_of(p) & (flags::SYN | flags::FIN | flags::RST) == 0;
+        if self.armed && pure_ack {
+            (self.armed, self.spent) = (false, true);
+            return false;
+        }
+        true
+    }
+}
+
+/// The instances that offer `rfc5961-throttled` for an RST inside the window.
+fn throttled_rst_instances() -> Vec<Case> {
+    let cases: Vec<Case> = corpus()
+        .into_iter()
+        .filter(|c| {
+            c.steps.iter().any(|s| match &s.kind {
+                tcpconform::case::model::StepKind::OneOf(b) => {
+                    b.iter().any(|b| b.name == "rfc5961-throttled")
+                        && b.iter().any(|b| b.name == "rfc793")
+                }
+                _ => false,
+            }) && c.steps.iter().any(|s| match &s.kind {
+                tcpconform::case::model::StepKind::Send(x) => x.flags.0 & flags::RST != 0,
+                _ => false,
+            })
+        })
+        .collect();
+    assert_eq!(cases.len(), 30, "rules/rst 16, grid 10, rst/window-edges 4");
+    cases
+}
+
+/// An RST in the window met with silence is RFC 793's reset or RFC 5961's challenge ACK held
+/// back by its throttle: the two variants begin alike and the state after the silence chooses
+/// (asked of the stack, or read off the wire). A throttling stack passes with the throttled
+/// variant; a stack that ignores the RST (neither resets nor ever answers) fails at the repeat.
+#[test]
+fn a_throttled_challenge_ack_is_told_from_a_reset_and_from_an_ignored_rst() {
+    for case in &throttled_rst_instances() {
+        let targets: [Box<dyn Target>; 2] = [
+            Box::new(Faulty::new(ThrottlesChallengeAcks::default())),
+            Box::new(WireStates(Box::new(Faulty::new(
+                ThrottlesChallengeAcks::default(),
+            )))),
+        ];
+        for mut t in targets {
+            let r = run_instance(t.as_mut(), case, IpVersion::V4, 11);
+            let Outcome::Passed { variants, .. } = &r.outcome else {
+                panic!("{}: {:?}", r.display_name(), r.outcome);
+            };
+            assert!(
+                variants.iter().any(|v| v == "rfc5961-throttled"),
+                "{}: {variants:?}",
+                r.display_name()
+            );
+        }
+        for profile in [RstProfile::Rfc5961, RstProfile::Rfc793] {
+            let mut t = ReferenceTarget::new(reference_config(profile));
+            let r = run_instance(&mut t, case, IpVersion::V4, 11);
+            let Outcome::Passed { variants, .. } = &r.outcome else {
+                panic!("{} ({profile:?}): {:?}", r.display_name(), r.outcome);
+            };
+            assert!(
+                !variants.iter().any(|v| v == "rfc5961-throttled"),
+                "{} ({profile:?}): {variants:?}",
+                r.display_name()
+            );
+        }
+        for wire in [false, true] {
+            let ignores = Faulty::new(IgnoresResets);
+            let mut t: Box<dyn Target> = if wire {
+                Box::new(WireStates(Box::new(ignores)))
+            } else {
+                Box::new(ignores)
+            };
+            let r = run_instance(t.as_mut(), case, IpVersion::V4, 11);
+            let Outcome::Failed(f) = &r.outcome else {
+                panic!("{} (ignores RSTs): {:?}", r.display_name(), r.outcome);
+            };
+            assert!(
+                f.message.contains("got nothing"),
+                "{} (ignores RSTs): {}",
+                r.display_name(),
+                f.message
+            );
+        }
+    }
+}
 
 #[test]
 fn a_stack_that_ignores_resets_fails_on_the_wire() {
@@ -156,10 +198,7 @@ fn a_stack_that_ignores_resets_fails_on_the_wire() {
         .collect();
     assert_eq!(cases.len(), 16, "8 states x RST, RST-ACK");
     for case in &cases {
-        let profile = reference_config(RstProfile::Rfc5961);
-        let mut t = WireStates(Box::new(IgnoresResets {
-            inner: ReferenceTarget::new(profile),
-        }));
+        let mut t = WireStates(Box::new(Faulty::new(IgnoresResets)));
         let r = run_instance(&mut t, case, IpVersion::V4, 3);
         let Outcome::Failed(f) = &r.outcome else {
             panic!("{}: {:?}", r.display_name(), r.outcome);
@@ -185,12 +224,7 @@ fn a_target_dead_after_the_handshake_passes_nothing_on_the_wire() {
         if !prelude.starts_with("ESTABLISHED") {
             continue;
         }
-        let profile = reference_config(RstProfile::Rfc5961);
-        let dead = DeadAfterHandshake {
-            inner: ReferenceTarget::new(profile),
-            dead: false,
-        };
-        let mut t = WireStates(Box::new(dead));
+        let mut t = WireStates(Box::new(Faulty::new(DeadAfterHandshake::default())));
         let r = run_instance(&mut t, &case, IpVersion::V4, 5);
         judged += 1;
         if r.verdict == Verdict::Passed {

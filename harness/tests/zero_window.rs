@@ -43,3 +43,56 @@ fn a_zero_window_draws_no_false_failure_from_the_grid() {
     );
     assert!(not_applicable > 0 && passed > 0);
 }
+
+/// `fill_window` closes the receive window whatever the buffer's size or window scaling, so the
+/// zero-window cases run on any stack (they once assumed the reference's 262,144 octets); a
+/// buffer larger than the step's `max` makes the instance not applicable, never a failure.
+#[test]
+fn fill_window_closes_a_window_of_any_size() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases/rules/seq");
+    let cases: Vec<_> = load_paths(&[root])
+        .expect("the cases load")
+        .into_iter()
+        .filter(|c| c.id.starts_with("rules/seq/zero-window-"))
+        .collect();
+    assert_eq!(cases.len(), 5, "ack-with-data, rst, and three positions");
+    for (recv_buffer, window_scale) in [
+        (3_000, None),
+        (100_000, None),
+        (100_000, Some(2)),
+        (4 << 20, Some(7)),
+    ] {
+        let config = reference_stack::Config {
+            recv_buffer,
+            window_scale,
+            ..reference_config(RstProfile::Rfc5961)
+        };
+        for case in &cases {
+            for &ip in &case.ip {
+                let mut t = ReferenceTarget::new(config.clone());
+                let r = run_instance(&mut t, case, ip, 3);
+                assert_eq!(
+                    r.verdict,
+                    Verdict::Passed,
+                    "{} with a {recv_buffer}-octet buffer, scale {window_scale:?}: {:?}",
+                    r.display_name(),
+                    r.outcome
+                );
+            }
+        }
+    }
+    let text = "id: t/fill\ntitle: t\nrfc: [\"RFC9293 3.8.6\"]\nprelude: ESTABLISHED\n\
+                steps:\n  - fill_window: { max: 65536 }\n  - state: ESTABLISHED\n";
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases/t.yaml");
+    let case = tcpconform::case::load::load_str(&path, text)
+        .expect("loads")
+        .remove(0);
+    let mut t = ReferenceTarget::new(reference_config(RstProfile::Rfc5961));
+    let r = run_instance(&mut t, &case, tcpconform::run::event::IpVersion::V4, 3);
+    assert_eq!(r.verdict, Verdict::NotApplicable, "{:?}", r.outcome);
+    assert!(
+        format!("{:?}", r.outcome).contains("receive buffer is larger than the case fills"),
+        "{:?}",
+        r.outcome
+    );
+}

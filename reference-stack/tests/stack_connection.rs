@@ -326,6 +326,78 @@ fn abort_resets_the_peer() {
     );
 }
 
+/// RFC 9293 3.6.1 SHLD-3 (RFC 2525 2.17): released with data unread, the connection ends with
+/// an RST at SND.NXT, not a FIN; the peer learns the data was lost.
+#[test]
+fn release_with_unread_data_resets_the_peer() {
+    let mut net = Net::new(config(), config());
+    let (_, c, s) = connect_and_accept(
+        &mut net,
+        SocketAddr::new(SERVER4.into(), 80),
+        SocketAddr::new(CLIENT4.into(), 0),
+    );
+    assert_eq!(net.client.send(net.now, c, b"never read"), Ok(10));
+    net.exchange();
+    let snd_nxt = net.server.info(s).expect("server TCB").snd_nxt;
+    net.server.release(net.now, s).expect("release");
+    assert_eq!(net.server.state(s), State::Closed);
+    let rst = net.server.poll_transmit(net.now).expect("an RST");
+    let seg = reference_stack::wire::Segment::parse(&rst).expect("parses");
+    assert!(
+        seg.tcp.flags.rst() && !seg.tcp.flags.fin(),
+        "{:?}",
+        seg.tcp.flags
+    );
+    assert_eq!(seg.tcp.seq, snd_nxt);
+    assert_eq!(net.server.poll_transmit(net.now), None);
+    net.client
+        .handle_packet(net.now, &rst)
+        .expect("client takes it");
+    assert_eq!(net.client.state(c), State::Closed);
+    assert!(events(&mut net.client).contains(&(c, Event::Conn(ConnEvent::Reset))));
+    // The handle is gone with the TCB.
+    assert_eq!(
+        net.server.recv(s, &mut [0; 8]),
+        Err(StackError::NoSuchSocket)
+    );
+}
+
+/// With everything read, release is a CLOSE (FIN); data the peer sends afterwards has no
+/// reader any more and draws an RST (RFC 9293 3.6.1 SHLD-3, RFC 1122 4.2.2.13), where after
+/// `close` it would be acknowledged.
+#[test]
+fn release_without_unread_data_sends_fin_and_resets_later_data() {
+    for release in [true, false] {
+        let mut net = Net::new(config(), config());
+        let (_, c, s) = connect_and_accept(
+            &mut net,
+            SocketAddr::new(SERVER4.into(), 80),
+            SocketAddr::new(CLIENT4.into(), 0),
+        );
+        if release {
+            net.server.release(net.now, s).expect("release");
+        } else {
+            net.server.close(net.now, s).expect("close");
+        }
+        net.run_until(Duration::from_secs(5), |n| {
+            n.server.state(s) == State::FinWait2
+        });
+        assert_eq!(net.client.state(c), State::CloseWait);
+        assert_eq!(net.client.send(net.now, c, b"late"), Ok(4));
+        net.exchange();
+        let client_events = events(&mut net.client);
+        let reset = client_events.contains(&(c, Event::Conn(ConnEvent::Reset)));
+        assert_eq!(reset, release, "release {release}: {client_events:?}");
+        if release {
+            assert_eq!(net.client.state(c), State::Closed);
+            assert_eq!(net.server.state(s), State::Closed);
+        } else {
+            assert_eq!(net.client.state(c), State::CloseWait);
+            assert_eq!(net.server.state(s), State::FinWait2);
+        }
+    }
+}
+
 #[test]
 fn connect_to_closed_port_is_refused() {
     let mut net = Net::new(config(), config());
@@ -492,6 +564,7 @@ fn an_icmp_hard_error_aborts_only_with_a_sequence_number_in_flight() {
         local: tuple.local,
         remote: tuple.remote,
         seq,
+        mtu: None,
     };
     // RFC 5927 4.1: a quoted sequence number outside SND.UNA..SND.NXT is not believed, and a
     // soft error never aborts (MUST-56).

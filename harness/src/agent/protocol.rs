@@ -52,8 +52,12 @@ pub enum Request {
         max: usize,
     },
     ShutdownWrite,
+    /// shutdown(SHUT_WR): the RFC's CLOSE.
     Close,
+    /// close(2) with SO_LINGER 0: RST.
     Abort,
+    /// close(2): the connection given up, reading too (RST if data is left unread).
+    Release,
     NoDelay {
         on: bool,
     },
@@ -62,6 +66,10 @@ pub enum Request {
         idle_secs: u32,
         interval_secs: u32,
         count: u32,
+    },
+    /// TCP_USER_TIMEOUT: the connection's R2 (MUST-21).
+    UserTimeout {
+        ms: u64,
     },
     /// The RFC 9293 state of `local` <-> `remote`.
     State {
@@ -108,12 +116,14 @@ impl Request {
             Request::ShutdownWrite => "shutdown(SHUT_WR)".into(),
             Request::Close => "close".into(),
             Request::Abort => "abort".into(),
+            Request::Release => "release (close(2))".into(),
             Request::NoDelay { on } => format!("nodelay {on}"),
             Request::Keepalive {
                 idle_secs,
                 interval_secs,
                 count,
             } => format!("keepalive idle {idle_secs}s interval {interval_secs}s count {count}"),
+            Request::UserTimeout { ms } => format!("user timeout {ms}ms"),
             Request::State { local, remote } => format!("state {local} <-> {remote}"),
         }
     }
@@ -205,11 +215,15 @@ impl Request {
             AppCall::ShutdownWrite => Request::ShutdownWrite,
             AppCall::Close => Request::Close,
             AppCall::Abort => Request::Abort,
+            AppCall::Release => Request::Release,
             AppCall::NoDelay(on) => Request::NoDelay { on: *on },
             AppCall::Keepalive(k) => Request::Keepalive {
                 idle_secs: k.idle_secs(),
                 interval_secs: k.interval_secs(),
                 count: k.count,
+            },
+            AppCall::UserTimeout(d) => Request::UserTimeout {
+                ms: u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
             },
         }
     }
@@ -232,7 +246,9 @@ impl Request {
             Request::ShutdownWrite => AppCall::ShutdownWrite,
             Request::Close => AppCall::Close,
             Request::Abort => AppCall::Abort,
+            Request::Release => AppCall::Release,
             Request::NoDelay { on } => AppCall::NoDelay(*on),
+            Request::UserTimeout { ms } => AppCall::UserTimeout(Duration::from_millis(*ms)),
             Request::Keepalive {
                 idle_secs,
                 interval_secs,
@@ -404,6 +420,17 @@ mod tests {
         assert!(parse_request(br#"{"op":"accept","x":1}"#).is_err());
         assert!(parse_request(br#"{"op":"read","max":1,"x":1}"#).is_err());
         assert_eq!(parse_request(br#"{"op":"accept"}"#), Ok(Request::Accept));
+        assert_eq!(parse_request(br#"{"op":"release"}"#), Ok(Request::Release));
+        assert_eq!(
+            parse_request(br#"{"op":"user_timeout","ms":2000}"#),
+            Ok(Request::UserTimeout { ms: 2000 })
+        );
+        let two = AppCall::UserTimeout(Duration::from_millis(2000));
+        assert_eq!(Request::from_call(&two).to_call(), Ok(Some(two)));
+        assert_eq!(
+            Request::from_call(&AppCall::Release).to_call(),
+            Ok(Some(AppCall::Release))
+        );
         let text = serde_json::to_string(&Response::Wrote { n: 3 }).expect("serializes");
         assert_eq!(text, r#"{"result":"wrote","n":3}"#);
     }

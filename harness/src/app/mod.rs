@@ -34,13 +34,20 @@ pub enum AppCall {
     Read {
         max: usize,
     },
+    /// CLOSE (RFC 9293 3.10.4): no more to send; receiving goes on (shutdown(SHUT_WR)).
     ShutdownWrite,
     Close,
     Abort,
+    /// The application gives the connection up entirely, reading too (RFC 9293 3.6.1, MAY-1):
+    /// close(2) on sockets. Data left unread, or arriving later, should draw an RST (SHLD-3).
+    Release,
     /// Disable (true) or enable Nagle (MUST-17).
     NoDelay(bool),
     /// Keep-alives on the connection with this timing (MUST-24, MUST-27; RFC 9293 3.8.4).
     Keepalive(Keepalive),
+    /// The connection's user timeout, R2 for its data (MUST-21, RFC 9293 3.8.3):
+    /// TCP_USER_TIMEOUT on sockets, in whole milliseconds.
+    UserTimeout(Duration),
 }
 
 /// Keep-alive timing: SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT on sockets.
@@ -67,6 +74,20 @@ impl Keepalive {
     }
 }
 
+impl AppCall {
+    /// What the call is on the sockets API (the `linux` target, `tcpconform agent`), where the
+    /// case language's name alone would mislead: `close` is shutdown(2), not close(2).
+    pub fn socket_api(&self) -> Option<&'static str> {
+        match self {
+            AppCall::Close => Some("shutdown(SHUT_WR)"),
+            AppCall::Release => Some("close(2)"),
+            AppCall::Abort => Some("SO_LINGER 0, close(2)"),
+            AppCall::UserTimeout(_) => Some("TCP_USER_TIMEOUT"),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for AppCall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -78,12 +99,14 @@ impl fmt::Display for AppCall {
             AppCall::ShutdownWrite => f.write_str("shutdown(SHUT_WR)"),
             AppCall::Close => f.write_str("close()"),
             AppCall::Abort => f.write_str("abort()"),
+            AppCall::Release => f.write_str("release()"),
             AppCall::NoDelay(on) => write!(f, "set TCP_NODELAY={on}"),
             AppCall::Keepalive(k) => write!(
                 f,
                 "keep-alive(idle {:?}, interval {:?}, count {})",
                 k.idle, k.interval, k.count
             ),
+            AppCall::UserTimeout(d) => write!(f, "user timeout({d:?})"),
         }
     }
 }

@@ -141,6 +141,10 @@ impl SocketApp {
                 Err(r) => r,
                 Ok(s) => done(s.set_keepalive(k.idle_secs(), k.interval_secs(), k.count)),
             },
+            AppCall::UserTimeout(d) => match self.conn() {
+                Err(r) => r,
+                Ok(s) => done(s.set_user_timeout(*d)),
+            },
             // CLOSE on the connection is shutdown(SHUT_WR): RFC 9293 3.10.4 CLOSE means "I have
             // no more to send" and RECEIVE goes on in FIN-WAIT-1/2, while close(2) would also
             // give up receiving (new data would then draw an RST, RFC 1122 4.2.2.13) — a socket
@@ -151,6 +155,19 @@ impl SocketApp {
                 Ok(s) => done(s.shutdown_write()),
                 Err(r) => match self.listener.take() {
                     Some(_) => AppResult::Ok,
+                    None => r,
+                },
+            },
+            // close(2): the application gives the connection up, reading too; the kernel sends
+            // FIN, or RST when data was left unread (RFC 9293 3.6.1, SHLD-3), and answers
+            // data that arrives later. A listener alone is closed the same way.
+            AppCall::Release => match self.conn() {
+                Ok(_) => match self.conn.take() {
+                    Some(s) => done(s.close()),
+                    None => AppResult::Failed(AppError::new(ErrorKind::NotConnected, "ENOTCONN")),
+                },
+                Err(r) => match self.listener.take() {
+                    Some(l) => done(l.close()),
                     None => r,
                 },
             },

@@ -159,9 +159,25 @@ impl StackApp {
                     None => r,
                 },
             },
+            // The connection given up entirely (RFC 9293 3.6.1): RST if data is left unread,
+            // else CLOSE; the handle is the stack's from now on, as close(2) frees the fd.
+            AppCall::Release => match self.conn(stack) {
+                Ok(h) => {
+                    self.conn = None;
+                    done(stack.release(now, h))
+                }
+                Err(r) => match self.listener.take() {
+                    Some(l) => done(stack.release(now, l)),
+                    None => r,
+                },
+            },
             AppCall::NoDelay(on) => match self.conn(stack) {
                 Err(r) => r,
                 Ok(h) => done(stack.set_nagle(h, !on)),
+            },
+            AppCall::UserTimeout(d) => match self.conn(stack) {
+                Err(r) => r,
+                Ok(h) => done(stack.set_user_timeout(h, *d)),
             },
             AppCall::Keepalive(k) => match self.conn(stack) {
                 Err(r) => r,

@@ -299,18 +299,17 @@ impl Loader {
         let (Some(name), Some(node)) = (case.prelude.clone(), draft.prelude_node) else {
             return Some(case);
         };
-        let Some(lib_path) = find_library(path) else {
-            cx.err(
-                &node,
-                format!("prelude `{name}`: no {PRELUDES_FILE} in the case's folder or its parents"),
-            );
-            return None;
+        // The case root's own library adds to the built-in one; without one, the built-ins.
+        let lib_path = find_library(path);
+        let lib = match &lib_path {
+            Some(p) => self.library(p),
+            None => self.library(Path::new(BUILTIN_PRELUDES_PATH)),
         };
-        let lib = self.library(&lib_path);
         let Ok(lib) = lib else {
+            let shown = lib_path.unwrap_or_else(|| PathBuf::from(BUILTIN_PRELUDES_PATH));
             cx.err(
                 &node,
-                format!("prelude `{name}`: {} has errors", lib_path.display()),
+                format!("prelude `{name}`: {} has errors", shown.display()),
             );
             return None;
         };
@@ -349,21 +348,33 @@ impl Loader {
         Some(case)
     }
 
+    /// The library at `path` over the built-in one ([`BUILTIN_PRELUDES_PATH`]: the built-ins
+    /// alone).
     fn library(&mut self, path: &Path) -> Library {
         if let Some(lib) = self.libraries.get(path) {
             return lib.clone();
         }
-        let lib = match read_case_file(path) {
-            Ok(src) => {
-                let (lib, diags) = parse_library(path, &src);
-                self.pending.extend(diags);
-                lib
-            }
-            Err(why) => {
-                self.pending.push(Diagnostic::file(path.to_path_buf(), why));
-                Err(())
+        let builtin = Path::new(BUILTIN_PRELUDES_PATH);
+        let (builtin_entries, diags) = parse_entries(builtin, BUILTIN_PRELUDES);
+        // The shipped library is checked by the tests; should it ever be wrong, say so.
+        self.pending.extend(diags);
+        let lib = if path == builtin {
+            resolve_library(builtin, BUILTIN_PRELUDES, builtin_entries, Vec::new())
+        } else {
+            match read_case_file(path) {
+                Ok(src) => {
+                    let (own, diags) = parse_entries(path, &src);
+                    if diags.is_empty() {
+                        resolve_library(path, &src, builtin_entries, own)
+                    } else {
+                        (Err(()), diags)
+                    }
+                }
+                Err(why) => (Err(()), vec![Diagnostic::file(path.to_path_buf(), why)]),
             }
         };
+        let (lib, diags) = lib;
+        self.pending.extend(diags);
         self.libraries.insert(path.to_path_buf(), lib.clone());
         lib
     }
@@ -401,7 +412,21 @@ fn find_library(case_file: &Path) -> Option<PathBuf> {
     })
 }
 
+/// The preludes shipped in the binary: `cases/_preludes.yaml`. A case root's own
+/// `_preludes.yaml` adds to them and overrides them by name.
+pub const BUILTIN_PRELUDES: &str = include_str!("../../../cases/_preludes.yaml");
+
+/// How diagnostics and failures name the built-in library.
+pub const BUILTIN_PRELUDES_PATH: &str = "(built-in)/_preludes.yaml";
+
+/// The names of the built-in preludes.
+pub fn builtin_prelude_names() -> Vec<String> {
+    let (entries, _) = parse_entries(Path::new(BUILTIN_PRELUDES_PATH), BUILTIN_PRELUDES);
+    entries.into_iter().map(|e| e.key.name).collect()
+}
+
 /// One entry of `_preludes.yaml` before `after` chains are resolved.
+#[derive(Clone)]
 struct PreludeEntry {
     key: Key,
     setup: Option<Setup>,
@@ -410,7 +435,7 @@ struct PreludeEntry {
     steps: Vec<Step>,
 }
 
-/// Parses `_preludes.yaml`:
+/// Parses the entries of a prelude library:
 ///
 /// ```yaml
 /// preludes:
@@ -421,12 +446,12 @@ struct PreludeEntry {
 ///     after: ESTABLISHED      # start from another prelude's setup and steps
 ///     steps: [ ... ]
 /// ```
-fn parse_library(path: &Path, src: &str) -> (Library, Vec<Diagnostic>) {
+fn parse_entries(path: &Path, src: &str) -> (Vec<PreludeEntry>, Vec<Diagnostic>) {
     let root = match yaml::parse(src) {
         Ok(r) => r,
         Err(e) => {
             return (
-                Err(()),
+                Vec::new(),
                 vec![Diagnostic::at(
                     path.to_path_buf(),
                     src,
@@ -439,11 +464,11 @@ fn parse_library(path: &Path, src: &str) -> (Library, Vec<Diagnostic>) {
     };
     let mut cx = Cx::new(Arc::new(path.to_path_buf()), src);
     let mut raw: Vec<PreludeEntry> = Vec::new();
-    if let Some(f) = cx.map(&root, "the prelude library", &["preludes"]) {
+    if let Some(f) = cx.map(&root, "the prelude library", validate::LIBRARY_FIELDS) {
         match f.get("preludes").map(|n| &n.kind) {
             Some(Kind::Map(entries)) => {
                 for (k, v) in entries {
-                    let Some(e) = cx.map(v, &format!("prelude `{}`", k.name), &["setup", "after", "steps"]) else {
+                    let Some(e) = cx.map(v, &format!("prelude `{}`", k.name), validate::PRELUDE_FIELDS) else {
                         continue;
                     };
                     let setup = e.get("setup").and_then(|n| validate::setup(&mut cx, n));
@@ -458,15 +483,40 @@ fn parse_library(path: &Path, src: &str) -> (Library, Vec<Diagnostic>) {
             _ => cx.err(&root, "the prelude library needs `preludes:`, a mapping of name -> { setup | after, steps }"),
         }
     }
+    (raw, cx.diags)
+}
+
+/// Resolves `after` chains over the built-in entries and a library's `own` (which replace
+/// built-ins of the same name). Errors are reported for `own` entries, in `path`.
+fn resolve_library(
+    path: &Path,
+    src: &str,
+    builtin: Vec<PreludeEntry>,
+    own: Vec<PreludeEntry>,
+) -> (Library, Vec<Diagnostic>) {
+    let own_names: Vec<String> = own.iter().map(|e| e.key.name.clone()).collect();
+    let mut raw: Vec<(PreludeEntry, bool)> = builtin
+        .into_iter()
+        .filter(|e| !own_names.contains(&e.key.name))
+        .map(|e| (e, false))
+        .collect();
+    let builtin_only = own_names.is_empty();
+    raw.extend(own.into_iter().map(|e| (e, true)));
+    let mut cx = Cx::new(Arc::new(path.to_path_buf()), src);
     // Resolve `after` chains (bounded: a chain longer than the library is a cycle).
     let mut lib: BTreeMap<String, Prelude> = BTreeMap::new();
-    for PreludeEntry {
-        key,
-        setup,
-        after,
-        steps,
-    } in &raw
+    for (
+        PreludeEntry {
+            key,
+            setup,
+            after,
+            steps,
+        },
+        mine,
+    ) in &raw
     {
+        // Errors are located in `path`: only its own entries (all, for the built-ins alone).
+        let report = *mine || builtin_only;
         let mut chain: Vec<&Vec<Step>> = vec![steps];
         let (mut cur_setup, mut cur_after) = (*setup, after.clone());
         let mut ok = true;
@@ -474,23 +524,25 @@ fn parse_library(path: &Path, src: &str) -> (Library, Vec<Diagnostic>) {
         while let Some((next, node)) = cur_after.take() {
             hops += 1;
             if hops > raw.len() {
-                cx.err_at(
-                    key.line,
-                    key.col,
-                    format!("prelude `{}`: the `after` chain loops", key.name),
-                );
+                if report {
+                    cx.err_at(
+                        key.line,
+                        key.col,
+                        format!("prelude `{}`: the `after` chain loops", key.name),
+                    );
+                }
                 ok = false;
                 break;
             }
-            match raw.iter().find(|r| r.key.name == next) {
-                Some(r) => {
+            match raw.iter().find(|(r, _)| r.key.name == next) {
+                Some((r, _)) => {
                     chain.push(&r.steps);
                     cur_setup = r.setup;
                     cur_after = r.after.clone();
                 }
                 None => {
                     // Reported once, by the prelude that names it.
-                    if hops == 1 {
+                    if hops == 1 && report {
                         cx.err(
                             &node,
                             format!("prelude `{}`: unknown `after: {next}`", key.name),

@@ -7,6 +7,7 @@
 pub mod diag;
 pub mod expr;
 mod grid;
+pub mod lang;
 pub mod load;
 pub mod model;
 pub mod needs;

@@ -145,8 +145,16 @@ impl Needs {
                     }
                 }
                 StepKind::SynFlood(_) => self.flood = true,
+                // Data the application must leave unread, or the window never closes.
+                StepKind::FillWindow(_) => {
+                    self.sends_data = true;
+                    if !self.declared.contains(&Need::Unread) {
+                        self.declared.push(Need::Unread);
+                    }
+                }
                 StepKind::IsnSample(_)
                 | StepKind::Expect(_)
+                | StepKind::ExpectAlso(_)
                 | StepKind::ExpectNone(_)
                 | StepKind::State(_)
                 | StepKind::Wait(_)
@@ -169,8 +177,10 @@ pub fn call_name(kind: &CallKind) -> &'static str {
         CallKind::Shutdown(_) => "shutdown",
         CallKind::Close => "close",
         CallKind::Abort => "abort",
+        CallKind::Release => "release",
         CallKind::NoDelay => "nodelay",
         CallKind::Keepalive { .. } => "keepalive",
+        CallKind::UserTimeout(_) => "user_timeout",
     }
 }
 

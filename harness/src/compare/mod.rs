@@ -61,8 +61,28 @@ pub struct SavedFailure {
     pub line: Option<usize>,
     pub level: Option<String>,
     pub message: String,
+    /// The comparison as a table, as every version of the report writes it.
     pub diff: Option<String>,
+    /// The comparison as data; absent from reports written before it existed.
+    #[serde(default)]
+    pub segments: Vec<SavedSegment>,
     pub baseline: Option<String>,
+}
+
+/// One compared segment of a failure: its fields, expected vs received.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SavedSegment {
+    pub variant: Option<String>,
+    pub note: Option<String>,
+    pub fields: Vec<SavedField>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SavedField {
+    pub field: String,
+    pub expected: String,
+    pub received: String,
+    pub differs: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -276,6 +296,7 @@ mod tests {
                 level: Some(l.into()),
                 message: String::new(),
                 diff: None,
+                segments: Vec::new(),
                 baseline: None,
             }),
             skip_reason: None,
@@ -329,6 +350,17 @@ mod tests {
             "failure":{"step":1,"line":3,"level":"should","message":"m","diff":null,"baseline":null}}]}"#;
         let run = SavedRun::parse(p, ok).unwrap();
         assert_eq!(run.cases[0].level, None);
+        // Written before failures carried their comparison as data: no segments.
+        assert!(run.cases[0].failure.as_ref().unwrap().segments.is_empty());
+        let with_fields = r#"{"target":"t","cases":[{"id":"a/b","ip":"ipv4","status":"failed",
+            "failure":{"step":1,"line":3,"level":"must","message":"m","diff":"  flags ...",
+            "segments":[{"variant":null,"note":null,"fields":[{"field":"options.ts.ecr",
+            "expected":"8","received":"7","differs":true}]}],"baseline":null}}]}"#;
+        let new = SavedRun::parse(p, with_fields).unwrap();
+        let f = new.cases[0].failure.as_ref().unwrap();
+        assert_eq!(f.diff.as_deref(), Some("  flags ..."));
+        assert_eq!(f.segments[0].fields[0].field, "options.ts.ecr");
+        assert!(f.segments[0].fields[0].differs);
         assert_eq!(run.cases[0].shown_level(), Some(Level::Should));
         let bad = r#"{"target":"t","cases":[{"id":"a/b","ip":"ipv4","status":"great"}]}"#;
         assert!(SavedRun::parse(p, bad)

@@ -52,20 +52,31 @@ pub fn build(spec: &PacketSpec) -> Vec<u8> {
 const PROTO_ICMP: u8 = 1;
 const PROTO_ICMPV6: u8 = 58;
 
+/// The TCP segment an ICMP error quotes: its addresses and ports, and its sequence number.
+#[derive(Debug, Clone, Copy)]
+pub struct Quoted {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub seq: u32,
+}
+
 /// An ICMP error (RFC 792; ICMPv6, RFC 4443, when `reporter` is IPv6) from `reporter` to
-/// `to`, quoting a TCP segment `quoted_src -> quoted_dst` with sequence number `seq`: its IP
-/// header (of a 20-octet, option-less segment) and the first 8 octets of its TCP header, all
-/// that RFC 792 promises and all a TCP needs to find the connection (RFC 9293 3.9.2.2). The
-/// 4 octets after the checksum are zero (no next-hop MTU, no pointer).
+/// `to`, of `icmp_type`/`code`, quoting a TCP segment: its IP header (of a 20-octet,
+/// option-less segment) and the first 8 octets of its TCP header, all that RFC 792 promises
+/// and all a TCP needs to find the connection (RFC 9293 3.9.2.2). The 4 octets after the
+/// checksum carry `mtu`, the next-hop MTU (RFC 1191 4, RFC 4443 3.2), or are zero.
 pub fn icmp_error(
     reporter: IpAddr,
     to: IpAddr,
-    icmp_type: u8,
-    code: u8,
-    quoted_src: SocketAddr,
-    quoted_dst: SocketAddr,
-    seq: u32,
+    (icmp_type, code): (u8, u8),
+    quoted: Quoted,
+    mtu: Option<u32>,
 ) -> Vec<u8> {
+    let Quoted {
+        src: quoted_src,
+        dst: quoted_dst,
+        seq,
+    } = quoted;
     let mut tcp8 = Vec::with_capacity(8);
     tcp8.extend_from_slice(&quoted_src.port().to_be_bytes());
     tcp8.extend_from_slice(&quoted_dst.port().to_be_bytes());
@@ -85,6 +96,13 @@ pub fn icmp_error(
     quoted.truncate(quoted.len() - TCP_HEADER_LEN);
     quoted.extend_from_slice(&tcp8);
     let mut icmp = vec![icmp_type, code, 0, 0, 0, 0, 0, 0];
+    // The next-hop MTU: ICMP's in the low 16 bits of the word after the checksum (RFC 1191 4),
+    // ICMPv6's in all of it (RFC 4443 3.2).
+    match (mtu, to) {
+        (Some(m), IpAddr::V4(_)) => icmp[6..8].copy_from_slice(&(m as u16).to_be_bytes()),
+        (Some(m), IpAddr::V6(_)) => icmp[4..8].copy_from_slice(&m.to_be_bytes()),
+        (None, _) => {}
+    }
     icmp.extend_from_slice(&quoted);
     match (reporter, to) {
         (IpAddr::V4(src), IpAddr::V4(dst)) => {
@@ -290,22 +308,50 @@ mod tests {
         use reference_stack::wire::{IcmpClass, IcmpError, SeqNumber};
         let target: SocketAddr = "192.0.2.2:8080".parse().unwrap();
         let tester: SocketAddr = "192.0.2.1:49152".parse().unwrap();
-        let v4 = icmp_error(tester.ip(), target.ip(), 3, 3, target, tester, 0xdead_beef);
+        let quoted = Quoted {
+            src: target,
+            dst: tester,
+            seq: 0xdead_beef,
+        };
+        let v4 = icmp_error(tester.ip(), target.ip(), (3, 3), quoted, None);
         let e = IcmpError::parse(&v4).expect("ICMP parses");
         assert_eq!(
             (e.class, e.local, e.remote),
             (IcmpClass::Hard, target, tester)
         );
-        assert_eq!(e.seq, SeqNumber(0xdead_beef));
+        assert_eq!((e.seq, e.mtu), (SeqNumber(0xdead_beef), None));
+        // "Fragmentation needed" carries the next-hop MTU in its low 16 bits (RFC 1191 4).
+        let v4 = icmp_error(tester.ip(), target.ip(), (3, 4), quoted, Some(1280));
+        let e = IcmpError::parse(&v4).expect("ICMP parses");
+        assert_eq!((e.class, e.mtu), (IcmpClass::Other, Some(1280)));
         let target: SocketAddr = "[2001:db8::2]:8080".parse().unwrap();
         let tester: SocketAddr = "[2001:db8::1]:49152".parse().unwrap();
-        let v6 = icmp_error(tester.ip(), target.ip(), 1, 4, target, tester, 7);
+        let v6 = icmp_error(
+            tester.ip(),
+            target.ip(),
+            (1, 4),
+            Quoted {
+                src: target,
+                dst: tester,
+                seq: 7,
+            },
+            None,
+        );
         let e = IcmpError::parse(&v6).expect("ICMPv6 parses");
         assert_eq!(
             (e.class, e.local, e.remote),
             (IcmpClass::Hard, target, tester)
         );
         assert_eq!(e.seq, SeqNumber(7));
+        // "Packet too big" carries all 32 bits (RFC 4443 3.2).
+        let quoted = Quoted {
+            src: target,
+            dst: tester,
+            seq: 7,
+        };
+        let v6 = icmp_error(tester.ip(), target.ip(), (2, 0), quoted, Some(1280));
+        let e = IcmpError::parse(&v6).expect("ICMPv6 parses");
+        assert_eq!((e.class, e.mtu), (IcmpClass::Other, Some(1280)));
     }
 
     #[test]

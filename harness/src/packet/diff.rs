@@ -9,10 +9,10 @@
 //!
 //! The matcher supplies the expected side as already formatted text per field name; this
 //! module formats the received side. Field names (aliases in brackets): `flags`, `seq`, `ack`,
-//! `win` (`window`), `urg` (`urgent`), `options` (`opts`), `len` (`payload`, `data`), `ttl`,
-//! `tos`, `reserved`, `doff` (`data_offset`), `checksum`. Rows for flags, seq, ack, win,
-//! options and len are always shown (expected `*` when the matcher gave none), the others only
-//! when expected; unknown names get a row with received `?`.
+//! `win` (`window`), `urg` (`urgent`), `options` (`opts`), `len` (`payload`), `data` (the
+//! payload's octets), `ttl`, `tos`, `reserved`, `doff` (`data_offset`), `checksum`. Rows for
+//! flags, seq, ack, win, options and len are always shown (expected `*` when the matcher gave
+//! none), the others only when expected; unknown names get a row with received `?`.
 
 use super::render::{self, Relative};
 use super::spec::Observed;
@@ -29,8 +29,8 @@ fn ecn_name(tos: u8) -> &'static str {
 
 /// Rows always shown, then rows shown only when expected; canonical order.
 const ALWAYS: [&str; 6] = ["flags", "seq", "ack", "win", "options", "len"];
-const OPTIONAL: [&str; 8] = [
-    "ports", "urg", "ttl", "tos", "ecn", "reserved", "doff", "checksum",
+const OPTIONAL: [&str; 9] = [
+    "data", "ports", "urg", "ttl", "tos", "ecn", "reserved", "doff", "checksum",
 ];
 
 /// The table, marking a row `<- differs` when its expected text is not `*` and equals
@@ -70,6 +70,7 @@ pub fn received(field: &str, got: &Observed, rel: Option<Relative>) -> Option<St
         "options" if got.options.is_empty() => "none".to_string(),
         "options" => render::options(&got.options, rel),
         "len" => got.payload.len().to_string(),
+        "data" => payload_preview(&got.payload),
         "ttl" => got.ttl.to_string(),
         "tos" => format!("{:#04x}", got.tos),
         "ecn" => ecn_name(got.tos).to_string(),
@@ -81,12 +82,37 @@ pub fn received(field: &str, got: &Observed, rel: Option<Relative>) -> Option<St
     })
 }
 
+/// A payload as a failure shows it: its length, then at most [`PREVIEW_OCTETS`] octets in hex
+/// and as text (`.` for what is not printable ASCII), `…` when there is more.
+pub fn payload_preview(p: &[u8]) -> String {
+    if p.is_empty() {
+        return "0 octets".into();
+    }
+    let shown = &p[..p.len().min(PREVIEW_OCTETS)];
+    let hex: Vec<String> = shown.iter().map(|b| format!("{b:02x}")).collect();
+    let text: String = shown
+        .iter()
+        .map(|&b| {
+            if (0x20..0x7f).contains(&b) {
+                b as char
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    let more = if p.len() > shown.len() { "…" } else { "" };
+    format!("{} octets {}{more} |{text}{more}|", p.len(), hex.join(" "))
+}
+
+/// How many payload octets a failure shows.
+pub const PREVIEW_OCTETS: usize = 16;
+
 fn canonical(name: &str) -> &str {
     match name {
         "window" => "win",
         "urgent" => "urg",
         "opts" => "options",
-        "payload" | "data" => "len",
+        "payload" => "len",
         "data_offset" => "doff",
         other => other,
     }
@@ -98,56 +124,61 @@ fn table(
     rel: Option<Relative>,
     differs: impl Fn(&str, &str, &str) -> bool,
 ) -> String {
+    render(&rows(expected, got, rel, differs))
+}
+
+/// The rows of the table: (field, expected, received, differs), in canonical order.
+pub fn rows(
+    expected: &[(String, String)],
+    got: &Observed,
+    rel: Option<Relative>,
+    differs: impl Fn(&str, &str, &str) -> bool,
+) -> Vec<(String, String, String, bool)> {
     let lookup = |name: &str| {
         expected
             .iter()
             .find(|(n, _)| canonical(n) == name)
             .map(|(_, v)| v.as_str())
     };
-    // (name, expected, received)
-    let mut rows: Vec<(String, String, String)> = Vec::new();
+    let mut rows: Vec<(String, String, String, bool)> = Vec::new();
+    let mut row = |name: &str, exp: &str, recv: String| {
+        let d = differs(name, exp, &recv);
+        rows.push((name.to_string(), exp.to_string(), recv, d));
+    };
     for name in ALWAYS {
         let exp = lookup(name).unwrap_or("*");
-        rows.push((
-            name.to_string(),
-            exp.to_string(),
-            received(name, got, rel).unwrap_or_default(),
-        ));
+        row(name, exp, received(name, got, rel).unwrap_or_default());
     }
     for name in OPTIONAL {
         if let Some(exp) = lookup(name) {
-            rows.push((
-                name.to_string(),
-                exp.to_string(),
-                received(name, got, rel).unwrap_or_default(),
-            ));
+            row(name, exp, received(name, got, rel).unwrap_or_default());
         }
     }
     for (name, exp) in expected {
         let name = canonical(name);
         if !ALWAYS.contains(&name) && !OPTIONAL.contains(&name) {
-            rows.push((name.to_string(), exp.clone(), "?".to_string()));
+            row(name, exp, "?".to_string());
         }
     }
+    rows
+}
 
-    let name_w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(5) + 3;
-    let exp_w = rows
-        .iter()
-        .map(|r| r.1.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(8)
-        + 2;
-    let recv_w = rows
-        .iter()
-        .map(|r| r.2.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(8)
-        + 2;
+/// Renders rows (field, expected, received, differs) as the aligned table.
+pub fn render<S: AsRef<str>>(rows: &[(S, S, S, bool)]) -> String {
+    let width = |f: fn(&(S, S, S, bool)) -> &str, min: usize| {
+        rows.iter()
+            .map(|r| f(r).chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(min)
+    };
+    let name_w = width(|r| r.0.as_ref(), 5) + 3;
+    let exp_w = width(|r| r.1.as_ref(), 8) + 2;
+    let recv_w = width(|r| r.2.as_ref(), 8) + 2;
     let mut out = format!("  {:name_w$}{:exp_w$}received\n", "", "expected");
-    for (name, exp, recv) in &rows {
-        let line = if differs(name, exp, recv) {
+    for (name, exp, recv, differs) in rows {
+        let (name, exp, recv) = (name.as_ref(), exp.as_ref(), recv.as_ref());
+        let line = if *differs {
             format!("  {name:name_w$}{exp:exp_w$}{recv:recv_w$}<- differs")
         } else {
             format!("  {name:name_w$}{exp:exp_w$}{recv}")

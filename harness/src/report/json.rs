@@ -5,7 +5,10 @@
 //!   "summary": { "passed": 1, "failed": 1, "skipped": 0, "baseline": 0, "wall_secs": 0.5 },
 //!   "cases": [ { "id": "rst/syn-x", "name": "rst/syn-x [ipv4]", "ip": "ipv4",
 //!                "status": "failed", "failure": { "step": 2, "line": 14, "message": "...",
-//!                "diff": "...", "baseline": null }, "trace": [ { "at_secs": 0.0,
+//!                "diff": "...", "segments": [ { "variant": null, "note": null, "fields": [
+//!                  { "field": "flags", "expected": "SA", "received": "R", "differs": true },
+//!                  { "field": "options.ts.ecr", "expected": "0", "received": "7", "differs": true }
+//!                ] } ], "baseline": null }, "trace": [ { "at_secs": 0.0,
 //!                "direction": "sent", "text": "S seq 0:0(0) win 65535", "packet": "4500..." } ],
 //!                ... } ] }
 //! ```
@@ -14,8 +17,9 @@
 //! not met), `info` (a MAY not taken), `baseline` (a failure the target's baseline records),
 //! `inconclusive`, `not_applicable` or `skipped` (the last three with `skip_reason`); `level`
 //! is the case's requirement level and a `failure` carries the `level` of the failed step;
-//! `step` counts from 0 as in [`crate::run::event::Failure`]; `packet` is the raw IP packet in
-//! lowercase hex.
+//! `step` counts from 0 as in [`crate::run::event::Failure`]; `diff` is the comparison as the
+//! terminal shows it, `segments` the same as data (one entry per compared segment: a `one_of`
+//! has one per variant, named by `variant`); `packet` is the raw IP packet in lowercase hex.
 
 use std::fs;
 use std::io;
@@ -25,7 +29,7 @@ use serde::Serialize;
 
 use super::direction_name;
 use crate::run::event::{
-    CaseResult, Inconsistency, Outcome, Reporter, RunEvent, Summary, TraceEntry,
+    CaseResult, Inconsistency, Outcome, Reporter, RunEvent, SegmentDiff, Summary, TraceEntry,
 };
 
 /// The whole document.
@@ -115,8 +119,47 @@ pub struct JsonFailure {
     /// `must`, `should`, `practice` or `may`: how strongly the RFC asks for what failed.
     pub level: &'static str,
     pub message: String,
+    /// The comparison as a table ([`super::diff_text`]).
     pub diff: Option<String>,
+    /// The comparison as data.
+    pub segments: Vec<JsonSegmentDiff>,
     pub baseline: Option<String>,
+}
+
+/// One compared segment ([`SegmentDiff`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct JsonSegmentDiff {
+    pub variant: Option<String>,
+    pub note: Option<String>,
+    pub fields: Vec<JsonFieldDiff>,
+}
+
+/// One field of a compared segment ([`crate::run::event::FieldDiff`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct JsonFieldDiff {
+    pub field: String,
+    pub expected: String,
+    pub received: String,
+    pub differs: bool,
+}
+
+impl JsonSegmentDiff {
+    fn from_diff(d: &SegmentDiff) -> Self {
+        JsonSegmentDiff {
+            variant: d.variant.clone(),
+            note: d.note.clone(),
+            fields: d
+                .fields
+                .iter()
+                .map(|f| JsonFieldDiff {
+                    field: f.field.clone(),
+                    expected: f.expected.clone(),
+                    received: f.received.clone(),
+                    differs: f.differs,
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -138,7 +181,8 @@ impl JsonCase {
             line: f.line,
             level: f.level.name(),
             message: f.message.clone(),
-            diff: f.diff.clone(),
+            diff: super::diff_text(&f.diff),
+            segments: f.diff.iter().map(JsonSegmentDiff::from_diff).collect(),
             baseline: f.baseline.clone(),
         });
         let (status, skip_reason) = (c.verdict.name(), c.reason().map(str::to_string));

@@ -21,7 +21,7 @@ use std::fs;
 use std::io;
 use std::path::PathBuf;
 
-use super::{escape_controls, failure_location, format_trace};
+use super::{diff_text, escape_controls, failure_location, format_trace};
 use crate::run::event::{CaseResult, Inconsistency, Outcome, Reporter, RunEvent, Verdict};
 
 /// One suite being collected.
@@ -216,9 +216,9 @@ fn test_case(c: &CaseResult) -> String {
                 failure_location(f),
                 c.file.display()
             );
-            if let Some(diff) = &f.diff {
+            if let Some(diff) = diff_text(&f.diff) {
                 text.push_str("\n\n");
-                text.push_str(diff);
+                text.push_str(&diff);
             }
             let _ = writeln!(
                 x,
@@ -257,8 +257,8 @@ fn system_out(c: &CaseResult) -> String {
             _ => format!("information ({} not taken)", f.level),
         };
         let _ = writeln!(out, "{what} at {}: {}", failure_location(f), f.message);
-        if let Some(diff) = &f.diff {
-            out.push_str(diff);
+        if let Some(diff) = diff_text(&f.diff) {
+            out.push_str(&diff);
             out.push('\n');
         }
     }

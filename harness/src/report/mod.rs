@@ -13,7 +13,7 @@ pub mod terminal;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::run::event::{Direction, Failure, TraceEntry};
+use crate::run::event::{Direction, Failure, SegmentDiff, TraceEntry};
 
 /// The trace marker of a direction: `>` sent to the target, `<` received from it, `|` an
 /// application call, `#` a runner note.
@@ -51,6 +51,52 @@ pub fn format_trace(trace: &[TraceEntry], indent: &str) -> String {
         );
     }
     out
+}
+
+/// A failure's field comparison as the table people read, `None` when no segment was
+/// compared:
+///
+/// ```text
+///           expected   received
+///   flags   SA         R          <- differs
+/// ```
+///
+/// A `one_of` shows one table per variant, each headed by its name.
+pub fn diff_text(diff: &[SegmentDiff]) -> Option<String> {
+    if diff.is_empty() {
+        return None;
+    }
+    let mut out = String::new();
+    for d in diff {
+        if let Some(v) = &d.variant {
+            out.push_str(v);
+            out.push(':');
+            out.push(if d.fields.is_empty() { ' ' } else { '\n' });
+        }
+        if !d.fields.is_empty() {
+            let rows: Vec<(&str, &str, &str, bool)> = d
+                .fields
+                .iter()
+                .map(|f| {
+                    (
+                        f.field.as_str(),
+                        f.expected.as_str(),
+                        f.received.as_str(),
+                        f.differs,
+                    )
+                })
+                .collect();
+            out.push_str(&crate::packet::diff::render(&rows));
+        }
+        if let Some(note) = &d.note {
+            if d.variant.is_none() || !d.fields.is_empty() {
+                out.push_str("  ");
+            }
+            out.push_str(note);
+            out.push('\n');
+        }
+    }
+    Some(out)
 }
 
 /// Where a failure happened: `step 3` or `step 3 (line 42)`; steps count from 1 for people.

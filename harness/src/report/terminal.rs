@@ -15,7 +15,7 @@ use std::io::{self, IsTerminal, Stdout, Write};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{escape_controls, failure_location, format_trace, indent};
+use super::{diff_text, escape_controls, failure_location, format_trace, indent};
 use crate::run::event::{CaseResult, Outcome, Reporter, RunEvent, Summary, Verdict};
 
 /// How the terminal reporter prints.
@@ -237,8 +237,8 @@ impl<W: Write> TerminalReporter<W> {
                 if !c.rfc.is_empty() {
                     text.push_str(&format!("    rfc {}\n", c.rfc.join(", ")));
                 }
-                if let Some(diff) = &f.diff {
-                    text.push_str(&indent(&escape_controls(diff), "    "));
+                if let Some(diff) = diff_text(&f.diff) {
+                    text.push_str(&indent(&escape_controls(&diff), "    "));
                 }
                 // A warning's trace only on request: the diff says what was not met.
                 if !c.trace.is_empty() && (c.verdict == Verdict::Failed || self.opts.verbose) {

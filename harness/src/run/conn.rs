@@ -241,6 +241,16 @@ impl ConnView {
         }
     }
 
+    /// Whether the handshake is complete as the tester saw it: the target's SYN acknowledged by
+    /// the tester, and the tester's by the target.
+    pub fn synchronized(&self) -> bool {
+        let acked_target = match (self.target_isn, self.tester_ack) {
+            (Some(isn), Some(ack)) => ack == isn.wrapping_add(1) || after(ack, isn.wrapping_add(1)),
+            _ => false,
+        };
+        acked_target && self.target_ack.is_some()
+    }
+
     /// The state the tester's side of the exchange implies, for a probe after the case's last
     /// silence: a synchronized connection whose FINs are where the tester saw them go.
     /// `None` when the exchange leaves it open: an RST went either way (acceptable or not is

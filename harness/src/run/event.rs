@@ -112,13 +112,40 @@ pub struct Failure {
     pub line: Option<usize>,
     /// One-line summary: "expected SYN-ACK within 1s, got RST".
     pub message: String,
-    /// Expected vs received, field by field (multi-line), when a packet was compared.
-    pub diff: Option<String>,
+    /// Expected vs received, field by field, for each segment comparison that failed: one for
+    /// an `expect`, one per variant for a `one_of`; empty when no packet was compared.
+    pub diff: Vec<SegmentDiff>,
     /// This failure is a known, recorded deviation of the target (baseline): reported, but it
     /// does not fail the run. The string is the baseline's reason with the RFC section.
     pub baseline: Option<String>,
     /// How strongly the RFC asks for what the failed step checks.
     pub level: Level,
+}
+
+/// One segment compared with what a step expected: a table of fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SegmentDiff {
+    /// The `one_of` variant the segment was compared with; `None` for a plain `expect`.
+    pub variant: Option<String>,
+    pub fields: Vec<FieldDiff>,
+    /// What the table does not show: the arrival time missed, "expected nothing for 200ms".
+    pub note: Option<String>,
+}
+
+/// Expected vs received of one field of a compared segment: a row of the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldDiff {
+    /// `flags`, `seq`, `ack`, `win`, `options`, `len`, `data`, ...; an option's sub-field as
+    /// `options.ts.ecr`, `options.sack[0].left`, `options.mss` or `options[2]` (its position
+    /// in an exact list).
+    pub field: String,
+    /// What the case asked for, as the case wrote it with its value (`1 (abs 12346)`); `*`
+    /// when the field was not checked.
+    pub expected: String,
+    /// What arrived; a payload as its length, hex and text (a bounded prefix).
+    pub received: String,
+    /// Whether this field made the comparison fail.
+    pub differs: bool,
 }
 
 /// Everything known about one finished case instance.

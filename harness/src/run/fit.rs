@@ -139,6 +139,14 @@ mod tests {
         let write = case(&format!("{HANDSHAKE}  - call: {{ write: 10 }}\n"));
         let why = unmet(&write, IpVersion::V4, &discard).expect("needs the agent");
         assert!(why.contains("(write)") && why.contains("agent"), "{why}");
+        // An application that is not the case's own never gives the connection up on cue.
+        let release = case(&format!("{HANDSHAKE}  - call: release\n"));
+        let why = unmet(&release, IpVersion::V4, &discard).expect("needs the agent");
+        assert!(why.contains("(release)") && why.contains("agent"), "{why}");
+        assert_eq!(
+            unmet(&release, IpVersion::V4, &Capabilities::default()),
+            None
+        );
     }
 
     #[test]

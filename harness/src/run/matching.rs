@@ -6,6 +6,7 @@ use crate::case::expr::{EvalError, Space};
 use crate::case::model::{
     Expect, FlagMatch, Flags, NumMatch, OptionKind, OptionPattern, OptionsMatch, Value,
 };
+use crate::packet::diff::payload_preview;
 use crate::packet::spec::{Observed, ObservedOption};
 
 /// One compared field.
@@ -41,6 +42,201 @@ impl Comparison {
             .iter()
             .map(|r| (r.field.to_string(), r.expected.clone()))
             .collect()
+    }
+}
+
+/// One sub-field of an options comparison, for the failure's table: which option, which
+/// field of it (`options.ts.ecr`, `options.sack[0].left`, `options[2]`, `options.mss`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionDetail {
+    pub field: String,
+    pub expected: String,
+    pub received: String,
+    pub ok: bool,
+}
+
+/// The options comparison of [`check`], sub-field by sub-field.
+pub fn option_details(m: &OptionsMatch, got: &Observed, conn: &ConnView) -> Vec<OptionDetail> {
+    let none = Space::None;
+    let opts = got.options.as_slice();
+    let mut out = Vec::new();
+    let mut push = |field: String, (ok, expected): (bool, String), received: String| {
+        out.push(OptionDetail {
+            field,
+            expected,
+            received,
+            ok,
+        })
+    };
+    let has = |k: OptionKind| opts.iter().any(|o| kind_of(o) == k);
+    let presence = |k: OptionKind| if has(k) { "present" } else { "absent" }.to_string();
+    for k in &m.contains {
+        let name = format!("options.{}", kind_name(*k).replace(' ', ""));
+        push(name, (has(*k), "present".into()), presence(*k));
+    }
+    for k in &m.absent {
+        let name = format!("options.{}", kind_name(*k).replace(' ', ""));
+        push(name, (!has(*k), "absent".into()), presence(*k));
+    }
+    if let Some(exact) = &m.exact {
+        let observed: Vec<&ObservedOption> = if exact.contains(&OptionPattern::Eol) {
+            opts.iter().collect()
+        } else {
+            opts.iter()
+                .take_while(|o| !matches!(o, ObservedOption::Eol))
+                .collect()
+        };
+        for i in 0..exact.len().max(observed.len()) {
+            let (p, o) = (exact.get(i), observed.get(i).copied());
+            match (p, o) {
+                (
+                    Some(OptionPattern::Timestamps { val, ecr }),
+                    Some(ObservedOption::Timestamps { tsval, tsecr }),
+                ) => {
+                    push(
+                        format!("options[{i}].ts.val"),
+                        num_matches(val, *tsval, none, conn),
+                        tsval.to_string(),
+                    );
+                    push(
+                        format!("options[{i}].ts.ecr"),
+                        num_matches(ecr, *tsecr, none, conn),
+                        tsecr.to_string(),
+                    );
+                }
+                (Some(OptionPattern::Sack(pats)), Some(ObservedOption::Sack(blocks))) => {
+                    sack_details(&format!("options[{i}].sack"), pats, blocks, conn, &mut push);
+                }
+                _ => {
+                    let expected = match (p, o) {
+                        (Some(p), Some(o)) => pattern_matches(p, o, conn),
+                        (Some(p), None) => (false, pattern_text(p, conn)),
+                        (None, _) => (false, "none".into()),
+                    };
+                    let received = o.map_or("none".into(), |o| option_text(o, conn));
+                    push(format!("options[{i}]"), expected, received);
+                }
+            }
+        }
+    }
+    let find = |k: OptionKind| opts.iter().find(|o| kind_of(o) == k);
+    if let Some(mm) = &m.mss {
+        let (r, v) = match find(OptionKind::Mss) {
+            Some(ObservedOption::Mss(v)) => (v.to_string(), Some(u32::from(*v))),
+            _ => ("absent".into(), None),
+        };
+        let (ok, t) = num_matches(mm, v.unwrap_or(0), none, conn);
+        push("options.mss".into(), (ok && v.is_some(), t), r);
+    }
+    if let Some(wm) = &m.wscale {
+        let (r, v) = match find(OptionKind::WindowScale) {
+            Some(ObservedOption::WindowScale(v)) => (v.to_string(), Some(u32::from(*v))),
+            _ => ("absent".into(), None),
+        };
+        let (ok, t) = num_matches(wm, v.unwrap_or(0), none, conn);
+        push("options.wscale".into(), (ok && v.is_some(), t), r);
+    }
+    if let Some(tm) = &m.ts {
+        match find(OptionKind::Timestamps) {
+            Some(ObservedOption::Timestamps { tsval, tsecr }) => {
+                let (val, ecr) = (*tsval, *tsecr);
+                push(
+                    "options.ts.val".into(),
+                    num_matches(&tm.val, val, none, conn),
+                    val.to_string(),
+                );
+                push(
+                    "options.ts.ecr".into(),
+                    num_matches(&tm.ecr, ecr, none, conn),
+                    ecr.to_string(),
+                );
+            }
+            _ => {
+                let val = num_matches(&tm.val, 0, none, conn).1;
+                let ecr = num_matches(&tm.ecr, 0, none, conn).1;
+                push(
+                    "options.ts".into(),
+                    (false, format!("{val} {ecr}")),
+                    "absent".into(),
+                );
+            }
+        }
+    }
+    if let Some(sm) = &m.sack {
+        match find(OptionKind::Sack) {
+            Some(ObservedOption::Sack(blocks)) => {
+                sack_details("options.sack", sm, blocks, conn, &mut push)
+            }
+            _ => push(
+                "options.sack".into(),
+                (false, sack_edges_match(sm, &[], conn).1),
+                "absent".into(),
+            ),
+        }
+    }
+    if m.padding_zero {
+        let padding = got.padding.as_slice();
+        let hex: Vec<String> = padding.iter().map(|b| format!("{b:02x}")).collect();
+        let received = if padding.is_empty() {
+            "none".into()
+        } else {
+            hex.join(" ")
+        };
+        push(
+            "options.padding".into(),
+            (padding.iter().all(|b| *b == 0), "zero".into()),
+            received,
+        );
+    }
+    out
+}
+
+/// `PREFIX[i].left` / `.right` for every block given or received; edges relative to the
+/// tester's ISN, as the case writes them.
+fn sack_details(
+    prefix: &str,
+    pats: &[(NumMatch, NumMatch)],
+    blocks: &[(u32, u32)],
+    conn: &ConnView,
+    push: &mut impl FnMut(String, (bool, String), String),
+) {
+    let base = conn.base(Space::Tester);
+    let edge = |v: u32| format!("{} (abs {v})", v.wrapping_sub(base));
+    for i in 0..pats.len().max(blocks.len()) {
+        let got = blocks.get(i);
+        for (side, pat, v) in [
+            ("left", pats.get(i).map(|p| &p.0), got.map(|b| b.0)),
+            ("right", pats.get(i).map(|p| &p.1), got.map(|b| b.1)),
+        ] {
+            let expected = match pat {
+                Some(p) => {
+                    let (ok, t) = num_matches(p, v.unwrap_or(0), Space::Tester, conn);
+                    (ok && v.is_some(), t)
+                }
+                None => (false, "none".into()),
+            };
+            push(
+                format!("{prefix}[{i}].{side}"),
+                expected,
+                v.map_or("none".into(), edge),
+            );
+        }
+    }
+}
+
+/// A received option as the case language writes it.
+fn option_text(o: &ObservedOption, conn: &ConnView) -> String {
+    match o {
+        ObservedOption::Timestamps { tsval, tsecr } => format!("ts {tsval} {tsecr}"),
+        ObservedOption::Sack(blocks) => {
+            let base = conn.base(Space::Tester);
+            let edges: Vec<String> = blocks
+                .iter()
+                .map(|(l, r)| format!("{}:{}", l.wrapping_sub(base), r.wrapping_sub(base)))
+                .collect();
+            format!("sack {}", edges.join(" "))
+        }
+        other => crate::packet::render::option(other, None),
     }
 }
 
@@ -333,6 +529,19 @@ fn options_match(m: &OptionsMatch, got: &Observed, conn: &ConnView) -> Option<Ro
         ok &= o;
         parts.push(format!("sack {t}"));
     }
+    if let Some(first) = &m.sack_first {
+        let blocks: &[(u32, u32)] = match find(OptionKind::Sack) {
+            Some(ObservedOption::Sack(b)) => b,
+            _ => &[],
+        };
+        let (o, t) = sack_edges_match(
+            std::slice::from_ref(first),
+            &blocks[..blocks.len().min(1)],
+            conn,
+        );
+        ok &= o;
+        parts.push(format!("sack first {t}"));
+    }
     if m.padding_zero {
         // MUST-69 (RFC 9293 3.1): "The padding is composed of zeros."
         if padding.iter().all(|b| *b == 0) {
@@ -388,16 +597,10 @@ pub fn check(e: &Expect, got: &Observed, conn: &ConnView) -> Comparison {
         }
     }
     if let Some(data) = &e.data {
-        let ok = &got.payload == data;
-        let expected = match std::str::from_utf8(data) {
-            Ok(s) if s.len() <= 40 => format!("{} octets {s:?}", data.len()),
-            _ => format!("{} octets (given)", data.len()),
-        };
-        // `len` is the row the diff shows payloads in.
         rows.push(Row {
-            field: "len",
-            expected,
-            ok,
+            field: "data",
+            expected: payload_preview(data),
+            ok: &got.payload == data,
         });
     }
     if let Some(row) = options_match(&e.options, got, conn) {

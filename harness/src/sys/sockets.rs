@@ -5,7 +5,7 @@
 use super::tun::poll_fd;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::time::Duration;
 
 /// The errno's symbolic name and its text: `ECONNREFUSED (Connection refused)`.
@@ -280,6 +280,22 @@ impl Socket {
         self.set_int(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, int(interval_secs)?)?;
         self.set_int(libc::IPPROTO_TCP, libc::TCP_KEEPCNT, int(count)?)?;
         self.set_int(libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1)
+    }
+
+    /// The user timeout (RFC 9293 3.8.3, MUST-21): TCP_USER_TIMEOUT, whole milliseconds.
+    pub fn set_user_timeout(&self, d: Duration) -> io::Result<()> {
+        let ms = libc::c_int::try_from(d.as_millis())
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        self.set_int(libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT, ms)
+    }
+
+    /// close(2), its result reported (dropping the socket would ignore it). The fd is gone
+    /// either way, as close(2) promises even when it fails.
+    pub fn close(self) -> io::Result<()> {
+        let raw = self.fd.into_raw_fd();
+        // SAFETY: `raw` was ours alone and is closed exactly once, here.
+        cvt(unsafe { libc::close(raw) })?;
+        Ok(())
     }
 
     /// ABORT (RFC 9293 3.10.5): SO_LINGER {on, 0 s} makes close() send RST and drop the

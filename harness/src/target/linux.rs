@@ -271,6 +271,10 @@ impl Target for LinuxTarget {
         Ok(self.instance()?.app.call(call))
     }
 
+    fn on_sockets(&self) -> bool {
+        true
+    }
+
     fn state(
         &mut self,
         local: SocketAddr,

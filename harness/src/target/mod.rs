@@ -80,6 +80,13 @@ pub trait Target {
         None
     }
 
+    /// Whether the application calls are made on a sockets API (the kernel's, or the agent's
+    /// sockets), so that the trace can say which socket call each one was
+    /// ([`AppCall::socket_api`]).
+    fn on_sockets(&self) -> bool {
+        false
+    }
+
     /// The RFC 9293 state of the connection `local` (target side) <-> `remote` (tester), if the
     /// target can observe it; `None` if it cannot.
     fn state(
@@ -313,6 +320,9 @@ impl Target for WireStates {
     }
     fn cannot(&self, call: &AppCall) -> Option<String> {
         self.0.cannot(call)
+    }
+    fn on_sockets(&self) -> bool {
+        self.0.on_sockets()
     }
     fn state(&mut self, _: SocketAddr, _: SocketAddr) -> Result<Option<TcpState>, TargetError> {
         Ok(None)

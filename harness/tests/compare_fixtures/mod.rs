@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use tcpconform::report::json::JsonReporter;
 use tcpconform::run::event::{
-    CaseResult, Direction, Failure, IpVersion, Level, Outcome, Reporter, RunEvent, Summary,
-    TraceEntry, Verdict,
+    CaseResult, Direction, Failure, FieldDiff, IpVersion, Level, Outcome, Reporter, RunEvent,
+    SegmentDiff, Summary, TraceEntry, Verdict,
 };
 
 /// A title no page may render as markup.
@@ -39,7 +39,16 @@ pub fn failed(level: Level, baseline: Option<&str>) -> Outcome {
         step: 2,
         line: Some(9),
         message: format!("expected A within 1s, got R ({})", level.name()),
-        diff: Some("  flags   A   R   <- differs\n".into()),
+        diff: vec![SegmentDiff {
+            variant: None,
+            fields: vec![FieldDiff {
+                field: "flags".into(),
+                expected: "A".into(),
+                received: "R".into(),
+                differs: true,
+            }],
+            note: None,
+        }],
         baseline: baseline.map(str::to_string),
         level,
     })

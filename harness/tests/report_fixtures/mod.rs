@@ -10,8 +10,8 @@ use reference_stack::Rule;
 use tcpconform::packet::build;
 use tcpconform::packet::spec::{ChecksumSpec, IpFields, OptionSpec, PacketSpec};
 use tcpconform::run::event::{
-    CaseResult, Direction, Failure, IpVersion, Level, Outcome, RunEvent, Summary, TraceEntry,
-    Verdict,
+    CaseResult, Direction, Failure, FieldDiff, IpVersion, Level, Outcome, RunEvent, SegmentDiff,
+    Summary, TraceEntry, Verdict,
 };
 
 pub const SYN: u16 = 0x002;
@@ -115,10 +115,16 @@ pub fn failed() -> CaseResult {
             step: 1,
             line: Some(14),
             message: "expected SA within 1s, got R".to_string(),
-            diff: Some(
-                "          expected  received\n  flags   SA        R         <- differs\n"
-                    .to_string(),
-            ),
+            diff: vec![SegmentDiff {
+                variant: None,
+                fields: vec![FieldDiff {
+                    field: "flags".into(),
+                    expected: "SA".into(),
+                    received: "R".into(),
+                    differs: true,
+                }],
+                note: None,
+            }],
             baseline: None,
             level: Level::Must,
         }),
@@ -149,7 +155,7 @@ pub fn baseline() -> CaseResult {
             step: 2,
             line: None,
             message: "expected challenge ACK, got nothing".to_string(),
-            diff: None,
+            diff: Vec::new(),
             baseline: Some("Linux sends no challenge ACK here (RFC 5961 3.2)".to_string()),
             level: Level::Must,
         }),

@@ -96,6 +96,7 @@ impl Stack {
             queued: false,
             owned: false,
             released: false,
+            reading_given_up: false,
             in_demux: true,
         };
         self.sockets.insert(h, Socket::Conn(Box::new(conn)));
@@ -128,6 +129,12 @@ impl Stack {
             ecn: seg.ip.ecn(),
         };
         let outcome = c.tcb.handle_segment(now, &arrival);
+        // RFC 9293 3.6.1 SHLD-3 (RFC 1122 4.2.2.13): "if new data is received after CLOSE is
+        // called" by an application that no longer reads, an RST shows that it was lost. The
+        // TCB took the data (and would ACK it); the RST at SND.NXT replaces that ACK.
+        if c.reading_given_up && !c.tcb.is_closed() && c.tcb.unread() > 0 {
+            let _ = c.tcb.release(now);
+        }
         let reopen = c.tcb.take_time_wait_syn();
         handled.rules = outcome.rules;
         handled.handle = Some(h);

@@ -23,8 +23,9 @@
 //! **Socket lifetime.** A connection leaves the demultiplexing table as soon as its TCB is
 //! deleted (CLOSED reached, or back to LISTEN), after its last segments were taken. Its handle
 //! stays valid, so that `recv`/`send` can report "connection reset" and `state` says CLOSED,
-//! until the application calls `close` or `abort` on it; a connection the application never saw
-//! (half-open, or never accepted after its listener closed) is forgotten at once.
+//! until the application calls `close`, `abort` or `release` on it; a connection the
+//! application never saw (half-open, or never accepted after its listener closed) is forgotten
+//! at once.
 
 mod arrive;
 mod bookkeeping;
@@ -168,8 +169,12 @@ struct Conn {
     queued: bool,
     /// The application knows the handle (it called `connect`, or `accept` returned it).
     owned: bool,
-    /// The application called `close` or `abort`: forget the socket once the TCB is deleted.
+    /// The application called `close`, `abort` or `release`: forget the socket once the TCB
+    /// is deleted.
     released: bool,
+    /// The application called `release`: nobody will read any more, so data that arrives is
+    /// lost and draws an RST (RFC 9293 3.6.1 SHLD-3).
+    reading_given_up: bool,
     /// Still in the 4-tuple table (the TCB exists).
     in_demux: bool,
 }
@@ -287,6 +292,7 @@ impl Stack {
             queued: false,
             owned: true,
             released: false,
+            reading_given_up: false,
             in_demux: true,
         };
         self.sockets.insert(h, Socket::Conn(Box::new(conn)));
@@ -362,6 +368,32 @@ impl Stack {
         }
     }
 
+    /// The application gives the connection up entirely, as a socket's close(2) does: unlike
+    /// CLOSE it stops reading too (the "half-duplex" close of RFC 9293 3.6.1, MAY-1). Data
+    /// still unread draws an RST instead of a FIN, and so does data arriving later (SHLD-3;
+    /// RFC 1122 4.2.2.13, RFC 2525 2.17); otherwise the close goes on as after `close`. On a
+    /// listener: as `close`.
+    pub fn release(&mut self, now: Instant, h: SocketHandle) -> Result<(), StackError> {
+        match self.sockets.get_mut(&h) {
+            None => Err(StackError::NoSuchSocket),
+            Some(Socket::Listener(_)) => {
+                self.close_listener(now, h);
+                Ok(())
+            }
+            Some(Socket::Conn(c)) => {
+                c.released = true;
+                c.reading_given_up = true;
+                let r = if c.tcb.is_closed() {
+                    Ok(())
+                } else {
+                    c.tcb.release(now)
+                };
+                self.update(now, h);
+                Ok(r?)
+            }
+        }
+    }
+
     /// ABORT (RFC 9293 3.10.5): RST if synchronized, forget the connection.
     pub fn abort(&mut self, now: Instant, h: SocketHandle) -> Result<(), StackError> {
         match self.sockets.get_mut(&h) {
@@ -395,6 +427,16 @@ impl Stack {
         keepalive: Option<Keepalive>,
     ) -> Result<(), StackError> {
         self.conn_mut(h)?.tcb.set_keepalive_timing(keepalive);
+        Ok(())
+    }
+
+    /// The connection's user timeout, R2 for its data (MUST-21; [`Tcb::set_user_timeout`]).
+    pub fn set_user_timeout(
+        &mut self,
+        h: SocketHandle,
+        r2: crate::time::Duration,
+    ) -> Result<(), StackError> {
+        self.conn_mut(h)?.tcb.set_user_timeout(r2);
         Ok(())
     }
 
@@ -461,7 +503,11 @@ impl Stack {
             return handled;
         };
         if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) {
-            c.tcb.handle_icmp(icmp.class, icmp.seq);
+            match icmp.mtu {
+                // Path MTU Discovery (RFC 1191, RFC 8201): the segment size goes down.
+                Some(mtu) => c.tcb.handle_packet_too_big(mtu, icmp.seq),
+                None => c.tcb.handle_icmp(icmp.class, icmp.seq),
+            };
             handled.handle = Some(h);
             handled.state_after = c.tcb.state();
             self.update(now, h);

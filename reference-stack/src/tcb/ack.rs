@@ -57,6 +57,7 @@ impl Tcb {
     fn on_new_ack(&mut self, acked: u32) {
         let smss = u32::from(self.snd_mss());
         self.dup_acks = 0;
+        self.limited_sent = 0;
         match self.recover {
             Some(recover) if self.snd_una >= recover => {
                 if self.fast_recovery {
@@ -102,7 +103,10 @@ impl Tcb {
         let smss = u32::from(self.snd_mss());
         self.dup_acks += 1;
         if self.dup_acks == 3 && self.recover.is_none() {
-            let flight = (self.snd_nxt - self.snd_una) as u32;
+            // RFC 5681 3.2 step 2: "additional data sent in limited transmit MUST NOT be
+            // included in this calculation".
+            let flight = ((self.snd_nxt - self.snd_una) as u32).saturating_sub(self.limited_sent);
+            self.limited_sent = 0;
             self.ssthresh = (flight / 2).max(2 * smss);
             self.cwnd = self.ssthresh + 3 * smss;
             self.recover = Some(self.snd_nxt);
@@ -112,6 +116,18 @@ impl Tcb {
             self.rtt_sample = None;
         } else if self.dup_acks > 3 && self.fast_recovery {
             self.cwnd = self.cwnd.saturating_add(smss);
+        }
+    }
+
+    /// RFC 3042 2 (RFC 5681 3.2 step 1): on the first and second duplicate ACK, outside loss
+    /// recovery, one more segment of new data may go beyond cwnd each, "provided that the
+    /// receiver's advertised window allows": the octets new data may use beyond cwnd. cwnd
+    /// itself "MUST NOT be changed".
+    pub(super) fn limited_transmit(&self) -> u32 {
+        if self.recover.is_none() && (1..=2).contains(&self.dup_acks) {
+            self.dup_acks * u32::from(self.snd_mss())
+        } else {
+            0
         }
     }
 

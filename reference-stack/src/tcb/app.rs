@@ -1,4 +1,5 @@
-//! The user calls of RFC 9293 3.10.2-3.10.5: SEND, RECEIVE, CLOSE (and half-close), ABORT.
+//! The user calls of RFC 9293 3.10.2-3.10.5: SEND, RECEIVE, CLOSE (and half-close), ABORT, and
+//! the release of a connection the application gives up entirely (a socket's close(2)).
 
 use super::{ConnError, ConnEvent, Tcb};
 use crate::state::State;
@@ -148,6 +149,31 @@ impl Tcb {
         self.flush_all();
         self.error = Some(ConnError::Reset);
         self.delete_tcb(Some(ConnEvent::Closed));
+    }
+
+    /// In-order octets received and not yet read by the application.
+    pub fn unread(&self) -> usize {
+        self.recv_buf.readable()
+    }
+
+    /// The application gives the connection up entirely, reading included (the "half-duplex"
+    /// close of RFC 9293 3.6.1, MAY-1; a socket's close(2)). With data still unread, SHLD-3
+    /// (RFC 1122 4.2.2.13, RFC 2525 2.17): "send a RST to show that data was lost", at SND.NXT
+    /// as ABORT sends it (3.10.5), and the TCB is deleted. Otherwise a plain CLOSE (FIN). Data
+    /// that arrives later is the stack's to refuse ([`crate::stack::Stack::release`]).
+    pub fn release(&mut self, now: Instant) -> Result<(), ConnError> {
+        if self.unread() == 0 || self.is_closed() {
+            return self.app_close(now);
+        }
+        // Any state in which the peer holds a connection the RST can end (TIME-WAIT: none
+        // of our octets is outstanding and the peer has closed).
+        if self.state.is_synchronized() && self.state != State::TimeWait {
+            self.queue_rst(self.snd_nxt, None);
+        }
+        self.flush_all();
+        self.error = Some(ConnError::Reset);
+        self.delete_tcb(Some(ConnEvent::Closed));
+        Ok(())
     }
 
     fn flush_all(&mut self) {

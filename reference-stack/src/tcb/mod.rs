@@ -32,10 +32,15 @@
 //!   TS.Recent follows 4.3 (SEG.SEQ =< Last.ACK.sent). RTT samples do not use TSecr (Karn only).
 //! - SACK: blocks are sent on segments without data (so a full segment never exceeds the MSS);
 //!   received blocks keep retransmissions off SACKed octets. No RFC 6675 pipe accounting.
+//! - D-SACK (RFC 2883): the ACK a duplicate segment draws reports the duplicate octets in its
+//!   first SACK block, once; a duplicate carried on a data segment is not reported.
 //! - Congestion control: RFC 5681 slow start / congestion avoidance, fast retransmit on the
 //!   third duplicate ACK and RFC 6582 partial ACKs; after an RTO, go-back-N paced by cwnd.
+//!   Limited transmit (RFC 3042): the first two duplicate ACKs each let one new segment out.
 //! - Zero window: the persist timer sends one new octet past the window and then repeats that
 //!   octet with exponential backoff for ever (MUST-36/37). The same timer is the SWS override.
+//! - Path MTU (RFC 1191, RFC 8201): a "packet too big" quoting a segment in flight lowers the
+//!   send MSS and resends the flight at the new size; the estimate is never raised again.
 //! - R2 is time since the last forward progress, checked when the retransmission timer fires.
 //! - Keep-alives run in ESTABLISHED and CLOSE-WAIT with nothing in flight.
 //! - RECEIVE after a reset returns the error even if data was buffered (queues are flushed).
@@ -45,6 +50,7 @@ mod app;
 mod ecn;
 mod options;
 mod output;
+mod pmtu;
 pub mod recv_buffer;
 pub mod rtt;
 mod segment_arrives;
@@ -226,6 +232,10 @@ pub struct Tcb {
     keepalive_on: bool,
     keepalive: Keepalive,
     rto_max: Duration,
+    /// The configured MTU (MUST-67: our MSS option is derived from it).
+    mtu: usize,
+    /// Path MTU learnt from "packet too big" messages (RFC 1191, RFC 8201), if lower.
+    path_mtu: Option<usize>,
 
     // RFC 9293 3.3.1 send sequence variables.
     iss: SeqNumber,
@@ -276,6 +286,9 @@ pub struct Tcb {
     cwnd: u32,
     ssthresh: u32,
     dup_acks: u32,
+    /// Octets sent beyond cwnd by limited transmit since the last new ACK (RFC 3042 2); left
+    /// out of FlightSize when ssthresh is set (RFC 5681 3.2 step 2).
+    limited_sent: u32,
     /// Retransmission: the next sequence number to resend, and where resending stops.
     rtx_nxt: Option<SeqNumber>,
     rtx_end: SeqNumber,
@@ -285,6 +298,9 @@ pub struct Tcb {
     fast_recovery: bool,
     /// SACK scoreboard: blocks the peer holds above SND.UNA (RFC 2018).
     sacked: Vec<SackBlock>,
+    /// D-SACK (RFC 2883 4): the duplicate octets of the latest segment, to be reported in the
+    /// first SACK block of the ACK it draws.
+    dsack: Option<SackBlock>,
     /// Explicit Congestion Notification (RFC 3168, SHLD-8).
     ecn: ecn::Ecn,
 
@@ -367,6 +383,8 @@ impl Tcb {
             keepalive_on: config.keepalive.is_some(),
             keepalive: config.keepalive_timing(),
             rto_max: config.rto_max,
+            mtu: config.mtu,
+            path_mtu: None,
             iss,
             snd_una: iss,
             snd_nxt: iss,
@@ -395,11 +413,13 @@ impl Tcb {
             cwnd: 0,
             ssthresh: u32::MAX,
             dup_acks: 0,
+            limited_sent: 0,
             rtx_nxt: None,
             rtx_end: iss,
             recover: None,
             fast_recovery: false,
             sacked: Vec::new(),
+            dsack: None,
             ecn: ecn::Ecn::default(),
             rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
             rtt_sample: None,
@@ -598,6 +618,14 @@ impl Tcb {
     /// MUST-17: the application can disable Nagle.
     pub fn set_nagle(&mut self, on: bool) {
         self.nagle = on;
+    }
+
+    /// MUST-21 (RFC 9293 3.8.3): "An application MUST be able to set the value for R2 for a
+    /// particular connection", the user timeout of 3.9.1 (OPEN and SEND take one). Data
+    /// unacknowledged this long (since the last forward progress) closes the connection with
+    /// `TimedOut`, checked when the retransmission timer fires. The SYN's R2 (MUST-23) stays.
+    pub fn set_user_timeout(&mut self, r2: Duration) {
+        self.r2 = r2;
     }
 
     /// MUST-24: the application can request keep-alives after `idle` (`None` turns them off);

@@ -175,8 +175,14 @@ impl Tcb {
     }
 
     /// Options of a segment after the handshake: timestamps, and SACK blocks on segments
-    /// without data (so that they never push a full segment over the MSS).
-    pub(super) fn data_option_list(&self, now: Instant, has_data: bool) -> Vec<TcpOption> {
+    /// without data (so that they never push a full segment over the MSS). A pending D-SACK
+    /// block goes first (RFC 2883 4), then the RFC 2018 blocks, most recent first.
+    pub(super) fn data_option_list(
+        &self,
+        now: Instant,
+        has_data: bool,
+        dsack: Option<SackBlock>,
+    ) -> Vec<TcpOption> {
         let mut out = Vec::new();
         if self.opts.timestamps {
             out.push(TcpOption::NoOperation);
@@ -186,10 +192,12 @@ impl Tcb {
                 tsecr: self.ts_recent.unwrap_or(0),
             });
         }
-        if self.opts.sack && !has_data && self.recv_buf.ooo_len() > 0 {
+        if self.opts.sack && !has_data && (self.recv_buf.ooo_len() > 0 || dsack.is_some()) {
             // 40 octets of option space: 4 blocks, 3 with timestamps (RFC 2018 3).
             let max = if self.opts.timestamps { 3 } else { 4 };
-            let blocks = self.recv_buf.sack_blocks(self.rcv_nxt, max);
+            let mut blocks: Vec<SackBlock> = dsack.into_iter().collect();
+            let room = max - blocks.len();
+            blocks.extend(self.recv_buf.sack_blocks(self.rcv_nxt, room));
             if !blocks.is_empty() {
                 out.push(TcpOption::NoOperation);
                 out.push(TcpOption::NoOperation);
@@ -200,8 +208,10 @@ impl Tcb {
     }
 
     /// Eff.snd.MSS (MUST-16, RFC 9293 3.7.1): min(SendMSS + 20, MMS_S) - TCP header - options.
+    /// MMS_S is the path MTU less the IP header (RFC 1191, RFC 8201; RFC 9293 3.7.2).
     pub(super) fn snd_mss(&self) -> u16 {
-        let mms_s = usize::from(self.opts.our_mss) + 20;
+        let mms_s = (usize::from(self.opts.our_mss) + 20)
+            .min(self.path_mtu().saturating_sub(ip_header_len(&self.tuple)));
         let ts = if self.opts.timestamps { 12 } else { 0 };
         let mss = (usize::from(self.opts.peer_mss) + 20)
             .min(mms_s)

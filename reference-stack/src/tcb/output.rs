@@ -139,7 +139,9 @@ impl Tcb {
         payload: Vec<u8>,
     ) -> TcpRepr {
         let window = self.window_to_advertise();
-        let options = self.data_option_list(now, !payload.is_empty());
+        // RFC 2883 4 (2): each duplicate is reported in at most one D-SACK block.
+        let dsack = self.dsack.take();
+        let options = self.data_option_list(now, !payload.is_empty(), dsack);
         self.note_ack_sent();
         let flags = flags | TcpFlags::ACK | self.ecn_ack_flags();
         let mut seg = self.bare_segment(seq, self.rcv_nxt, flags, window, options);
@@ -265,7 +267,8 @@ impl Tcb {
         let data_off = self.data_in_flight();
         let unsent = self.send_buf.len().saturating_sub(data_off);
         let in_flight = (self.snd_nxt - self.snd_una) as u64;
-        let wnd = u64::from(self.snd_wnd.min(self.cwnd));
+        let cwnd = self.cwnd.saturating_add(self.limited_transmit());
+        let wnd = u64::from(self.snd_wnd.min(cwnd));
         let usable = wnd.saturating_sub(in_flight).min(usize::MAX as u64) as usize;
         let mss = usize::from(self.snd_mss());
         let len = unsent.min(usable).min(mss);
@@ -285,6 +288,10 @@ impl Tcb {
                 self.arm_persist(now, unsent);
                 return None;
             }
+        }
+        let beyond_cwnd = (in_flight + len as u64).saturating_sub(u64::from(self.cwnd));
+        if self.limited_transmit() > 0 {
+            self.limited_sent = self.limited_sent.max(beyond_cwnd as u32);
         }
         Some(self.send_new(now, data_off, len, fin))
     }

@@ -95,6 +95,16 @@ impl RecvBuffer {
         advance
     }
 
+    /// The first part of `offset..offset + len` (offsets after RCV.NXT) already held out of
+    /// order, as offsets: octets that arrived twice (RFC 2883 4).
+    pub fn held_overlap(&self, offset: usize, len: usize) -> Option<(usize, usize)> {
+        let end = offset.saturating_add(len);
+        self.ooo
+            .iter()
+            .find(|r| r.start < end && offset < r.end)
+            .map(|r| (r.start.max(offset), r.end.min(end)))
+    }
+
     /// Copies in-order octets into `buf` and frees their space. Returns how many.
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
         let n = buf.len().min(self.readable);
@@ -374,6 +384,23 @@ mod tests {
             b.sack_blocks(nxt, 4),
             vec![block(5500, 5600), block(5300, 5400)]
         );
+    }
+
+    #[test]
+    fn held_overlap_finds_octets_received_twice() {
+        // RFC 2883 4: the duplicate part of a segment, for the D-SACK block.
+        let mut b = RecvBuffer::new(1000);
+        assert_eq!(b.held_overlap(0, 100), None);
+        b.insert(100, &[0; 100]);
+        b.insert(300, &[0; 100]);
+        assert_eq!(b.held_overlap(100, 100), Some((100, 200)));
+        assert_eq!(b.held_overlap(150, 10), Some((150, 160)));
+        assert_eq!(b.held_overlap(50, 100), Some((100, 150)));
+        assert_eq!(b.held_overlap(180, 200), Some((180, 200)));
+        assert_eq!(b.held_overlap(200, 100), None);
+        assert_eq!(b.held_overlap(0, 100), None);
+        assert_eq!(b.held_overlap(399, 5), Some((399, 400)));
+        assert_eq!(b.held_overlap(usize::MAX - 1, 5), None);
     }
 
     #[test]

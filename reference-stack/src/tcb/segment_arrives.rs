@@ -9,7 +9,7 @@ use crate::config::RstPolicy;
 use crate::rules::Rule;
 use crate::state::State;
 use crate::time::Instant;
-use crate::wire::{SeqNumber, TcpFlags, TcpRepr};
+use crate::wire::{SackBlock, SeqNumber, TcpFlags, TcpRepr};
 
 /// The parts of an acceptable segment that steps six to eight work on, after trimming.
 struct Text<'a> {
@@ -122,6 +122,8 @@ impl Tcb {
     ) {
         let seg = arrival.tcp;
         let flags = seg.flags;
+        // RFC 2883 4 (1): a D-SACK block reports only the most recent segment.
+        self.dsack = None;
 
         // SQ-5 (MAY-2, RFC 6191): a SYN in TIME-WAIT that is clearly a new incarnation is handed
         // back to the stack, which opens a new connection, instead of failing the sequence check.
@@ -292,8 +294,12 @@ impl Tcb {
                 // SQ-2: unacceptable RST: drop.
                 rules.push(Rule::Sq2);
             } else {
-                // SQ-1: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, drop.
+                // SQ-1: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, drop. Text wholly below RCV.NXT is
+                // a duplicate: that ACK reports it (RFC 2883 4).
                 rules.push(Rule::Sq1);
+                if text_seq < self.rcv_nxt {
+                    self.note_duplicate(text_seq, fin_seq.min(self.rcv_nxt));
+                }
                 self.ack_unacceptable(now);
             }
             return None;
@@ -322,7 +328,14 @@ impl Tcb {
                 fin: Some(fin_seq),
             });
         }
-        // Trim what precedes RCV.NXT; octets beyond the window are dropped by the buffer.
+        // Trim what precedes RCV.NXT; octets beyond the window are dropped by the buffer. The
+        // trimmed octets arrived twice: acknowledged at once with a D-SACK block (RFC 2883 4).
+        if text_seq < self.rcv_nxt
+            && !seg.payload.is_empty()
+            && self.note_duplicate(text_seq, fin_seq.min(self.rcv_nxt))
+        {
+            self.ack_now = true;
+        }
         let (seq, data) = if text_seq < self.rcv_nxt {
             let skip = (self.rcv_nxt - text_seq).min(seg.payload.len());
             (self.rcv_nxt, seg.payload.get(skip..).unwrap_or(&[]))
@@ -642,6 +655,13 @@ impl Tcb {
         }
         let offset = seq - self.rcv_nxt;
         let had_gap = self.recv_buf.ooo_len() > 0;
+        // Octets already held out of order arrived twice (RFC 2883 4 (4)): the D-SACK block
+        // goes first, the block that holds them second.
+        if let Some((start, end)) = self.recv_buf.held_overlap(offset, data.len()) {
+            if self.note_duplicate(self.rcv_nxt + start, self.rcv_nxt + end) {
+                self.ack_now = true;
+            }
+        }
         let advanced = self.recv_buf.insert(offset, data);
         self.rcv_nxt += advanced;
         if offset == 0 {
@@ -656,6 +676,16 @@ impl Tcb {
         } else {
             self.schedule_ack(now);
         }
+    }
+
+    /// RFC 2883 4: octets `left..right` of the latest segment are a duplicate; when SACK was
+    /// negotiated, the next ACK reports them in its first SACK block. True if one will.
+    fn note_duplicate(&mut self, left: SeqNumber, right: SeqNumber) -> bool {
+        if !self.opts.sack || left >= right {
+            return false;
+        }
+        self.dsack = Some(SackBlock { left, right });
+        true
     }
 
     /// RFC 9293 3.8.6.3 (SHLD-18/19, MUST-40): delay the ACK, but ACK every second segment.

@@ -863,6 +863,102 @@ fn out_of_order_then_fill() {
     assert_eq!(&buf[..20], b"abcdefghij0123456789");
 }
 
+/// ESTABLISHED through a passive open with SACK negotiated (RFC 2018), no timestamps.
+fn passive_sack() -> Bench {
+    let config = Config {
+        sack: true,
+        ..plain()
+    };
+    let syn = with_opts(pkt("S", PEER, 0), vec![TcpOption::SackPermitted]);
+    let mut b = Bench {
+        tcb: Tcb::accept_syn(&config, tuple_v4(), s(ISS), &syn, Instant::ZERO),
+        now: Instant::ZERO,
+    };
+    b.one();
+    b.input(pkt("A", PEER + 1, ISS + 1));
+    assert!(b.tcb.info().sack);
+    b
+}
+
+fn sack_of(seg: &TcpRepr) -> Vec<(u32, u32)> {
+    seg.options
+        .iter()
+        .find_map(|o| match o {
+            TcpOption::Sack(blocks) => Some(blocks.iter().map(|b| (b.left.0, b.right.0)).collect()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn dsack_reports_a_duplicate_below_rcv_nxt() {
+    // RFC 2883 4: the first SACK block of the ACK a duplicate draws names the duplicate octets
+    // (4.1.1: the ACK of the original was lost and the segment is resent).
+    let mut b = passive_sack();
+    b.input(with_data(pkt("A", PEER + 1, ISS + 1), &[7; 100]));
+    let ack = b.one();
+    check(&ack, "A", ISS + 1, Some(PEER + 101));
+    assert!(sack_of(&ack).is_empty());
+    let rules = b.input(with_data(pkt("A", PEER + 1, ISS + 1), &[7; 100]));
+    assert_eq!(rules, vec![Rule::Sq1]);
+    let ack = b.one();
+    check(&ack, "A", ISS + 1, Some(PEER + 101));
+    assert_eq!(sack_of(&ack), vec![(PEER + 1, PEER + 101)]);
+    // RFC 2883 4 (2): reported once; the next ACK has no D-SACK block.
+    b.input(pkt("A", PEER + 101, ISS + 1));
+    b.none();
+    b.input(with_data(pkt("A", PEER + 101, ISS + 1), &[7; 10]));
+    let ack = b.one();
+    check(&ack, "A", ISS + 1, Some(PEER + 111));
+    assert!(sack_of(&ack).is_empty());
+    // Only the old part of a segment that straddles RCV.NXT is a duplicate; it is ACKed at
+    // once (no delayed ACK in `plain()` anyway).
+    b.input(with_data(pkt("A", PEER + 61, ISS + 1), &[7; 100]));
+    let ack = b.one();
+    check(&ack, "A", ISS + 1, Some(PEER + 161));
+    assert_eq!(sack_of(&ack), vec![(PEER + 61, PEER + 111)]);
+}
+
+#[test]
+fn dsack_then_the_blocks_held_out_of_order() {
+    // RFC 2883 4 (4): a duplicate of octets held out of order: the D-SACK block first, then the
+    // block that holds them; a duplicate below RCV.NXT is followed by the RFC 2018 blocks.
+    let mut b = passive_sack();
+    b.input(with_data(pkt("A", PEER + 101, ISS + 1), &[7; 100]));
+    assert_eq!(sack_of(&b.one()), vec![(PEER + 101, PEER + 201)]);
+    b.input(with_data(pkt("A", PEER + 201, ISS + 1), &[7; 100]));
+    assert_eq!(sack_of(&b.one()), vec![(PEER + 101, PEER + 301)]);
+    b.input(with_data(pkt("A", PEER + 201, ISS + 1), &[7; 100]));
+    let ack = b.one();
+    check(&ack, "A", ISS + 1, Some(PEER + 1));
+    assert_eq!(
+        sack_of(&ack),
+        vec![(PEER + 201, PEER + 301), (PEER + 101, PEER + 301)]
+    );
+    // Fill 1..51 and then resend it: duplicate below RCV.NXT, the held block after it.
+    b.input(with_data(pkt("A", PEER + 1, ISS + 1), &[7; 50]));
+    let ack = b.one();
+    check(&ack, "A", ISS + 1, Some(PEER + 51));
+    assert_eq!(sack_of(&ack), vec![(PEER + 101, PEER + 301)]);
+    b.input(with_data(pkt("A", PEER + 1, ISS + 1), &[7; 50]));
+    assert_eq!(
+        sack_of(&b.one()),
+        vec![(PEER + 1, PEER + 51), (PEER + 101, PEER + 301)]
+    );
+}
+
+#[test]
+fn no_dsack_without_sack() {
+    // RFC 2883 2: D-SACK is a use of the SACK option; without SACK negotiated, none is sent.
+    let mut b = passive(&plain());
+    b.input(with_data(pkt("A", PEER + 1, ISS + 1), &[7; 100]));
+    b.one();
+    b.input(with_data(pkt("A", PEER + 1, ISS + 1), &[7; 100]));
+    let ack = b.one();
+    check(&ack, "A", ISS + 1, Some(PEER + 101));
+    assert!(ack.options.is_empty());
+}
+
 #[test]
 fn out_of_order_fin_waits_for_the_gap() {
     let mut b = active(&plain());
@@ -1169,6 +1265,32 @@ fn syn_and_fin_retransmission() {
 }
 
 #[test]
+fn user_timeout_set_per_connection() {
+    // MUST-21: the application sets R2 for one connection. The default R2 (100 s, SHLD-11)
+    // would keep retransmitting; 10 s gives up at the first timeout after 10 s: 15 s.
+    let mut b = active(&plain());
+    b.tcb.set_user_timeout(Duration::from_secs(10));
+    b.tcb.send(b.now, b"x").unwrap();
+    b.one();
+    while !b.tcb.is_closed() {
+        b.fire();
+        b.out();
+    }
+    assert_eq!(b.now, Instant::from_millis(15_010));
+    assert_eq!(b.tcb.recv(&mut [0; 4]), Err(ConnError::TimedOut));
+    // A longer one: still retransmitting after 200 s, where the default would have given up.
+    let mut b = active(&plain());
+    b.tcb.set_user_timeout(Duration::from_secs(3600));
+    b.tcb.send(b.now, b"x").unwrap();
+    b.one();
+    while b.now < Instant::from_millis(200_000) {
+        b.fire();
+        assert!(!b.out().is_empty());
+    }
+    assert_eq!(b.state(), State::Established);
+}
+
+#[test]
 fn r1_and_r2_give_up() {
     let config = Config {
         r2: Duration::from_secs(10),
@@ -1265,6 +1387,187 @@ fn fast_retransmit_on_three_dup_acks() {
     let seg = b.one();
     check(&seg, "A", ISS + 1, None);
     assert_eq!(seg.payload.len(), 536);
+}
+
+#[test]
+fn limited_transmit_one_new_segment_per_dup_ack() {
+    // RFC 3042 2 (RFC 5681 3.2 step 1): the first and second duplicate ACKs each send one
+    // segment of unsent data beyond cwnd; cwnd "MUST NOT be changed"; the third starts fast
+    // retransmit with ssthresh from FlightSize without those segments (RFC 5681 3.2 step 2).
+    let config = Config {
+        nagle: false,
+        ..plain()
+    };
+    let mut b = active(&config);
+    b.tcb.send(b.now, &[9u8; 10 * 536]).unwrap();
+    // Initial window: 4 * 536 (RFC 5681 3.1, SMSS =< 1095).
+    assert_eq!(b.out().len(), 4);
+    let cwnd = b.tcb.cwnd();
+    assert_eq!(cwnd, 4 * 536);
+    b.input(pkt("A", PEER + 1, ISS + 1));
+    let seg = b.one();
+    check(&seg, "A", ISS + 1 + 4 * 536, None);
+    assert_eq!(seg.payload.len(), 536);
+    assert_eq!(b.tcb.cwnd(), cwnd);
+    b.input(pkt("A", PEER + 1, ISS + 1));
+    let seg = b.one();
+    check(&seg, "A", ISS + 1 + 5 * 536, None);
+    assert_eq!(b.tcb.cwnd(), cwnd);
+    // Third: the fast retransmit only (cwnd = 1072 + 3 * 536 < 6 * 536 in flight).
+    b.input(pkt("A", PEER + 1, ISS + 1));
+    let seg = b.one();
+    check(&seg, "A", ISS + 1, None);
+    assert_eq!(
+        b.tcb.cwnd(),
+        2 * 536 + 3 * 536,
+        "ssthresh from 4 segments, not 6"
+    );
+    b.none();
+}
+
+#[test]
+fn limited_transmit_only_if_the_peer_window_allows() {
+    // RFC 3042 2: "The receiver's advertised window allows the transmission of the segment."
+    let config = Config {
+        nagle: false,
+        ..plain()
+    };
+    let mut b = syn_sent(&config);
+    b.input(with_win(pkt("SA", PEER, ISS + 1), 4 * 536));
+    b.one();
+    b.tcb.send(b.now, &[9u8; 10 * 536]).unwrap();
+    assert_eq!(b.out().len(), 4);
+    b.input(with_win(pkt("A", PEER + 1, ISS + 1), 4 * 536));
+    b.none();
+    b.input(with_win(pkt("A", PEER + 1, ISS + 1), 4 * 536));
+    b.none();
+}
+
+#[test]
+fn limited_transmit_not_without_unsent_data() {
+    // RFC 3042 2: only "previously unsent data"; nothing is resent early.
+    let config = Config {
+        nagle: false,
+        ..plain()
+    };
+    let mut b = active(&config);
+    b.tcb.send(b.now, &[9u8; 3 * 536]).unwrap();
+    assert_eq!(b.out().len(), 3);
+    b.input(pkt("A", PEER + 1, ISS + 1));
+    b.none();
+    b.input(pkt("A", PEER + 1, ISS + 1));
+    b.none();
+}
+
+/// ESTABLISHED through an active open to a peer that announced MSS 1460, Nagle off.
+fn active_mss_1460(tuple: FourTuple) -> Bench {
+    let config = Config {
+        nagle: false,
+        ..plain()
+    };
+    let mut b = Bench {
+        tcb: Tcb::connect(&config, tuple, s(ISS), Instant::ZERO),
+        now: Instant::ZERO,
+    };
+    b.one();
+    b.input(with_opts(
+        pkt("SA", PEER, ISS + 1),
+        vec![TcpOption::Mss(1460)],
+    ));
+    b.one();
+    b
+}
+
+#[test]
+fn packet_too_big_shrinks_segments_and_resends_the_flight() {
+    // RFC 1191 / RFC 9293 3.7.2: a "fragmentation needed" with next-hop MTU 1280 quoting a
+    // segment in flight: MSS 1280 - 40, the flight resent at once at that size (RFC 1191 6.5),
+    // cwnd untouched (no congestion).
+    let mut b = active_mss_1460(tuple_v4());
+    assert_eq!(b.tcb.info().snd_mss, 1460);
+    b.tcb.send(b.now, &[5u8; 2 * 1460]).unwrap();
+    let out = b.out();
+    assert_eq!(out.len(), 2);
+    assert!(out.iter().all(|seg| seg.payload.len() == 1460));
+    let cwnd = b.tcb.cwnd();
+    assert!(b.tcb.handle_packet_too_big(1280, s(ISS + 1 + 1460)));
+    assert_eq!(b.tcb.info().snd_mss, 1240);
+    let out = b.out();
+    let sizes: Vec<(SeqNumber, usize)> =
+        out.iter().map(|seg| (seg.seq, seg.payload.len())).collect();
+    assert_eq!(
+        sizes,
+        vec![
+            (s(ISS + 1), 1240),
+            (s(ISS + 1241), 1240),
+            (s(ISS + 2481), 440)
+        ]
+    );
+    assert_eq!(b.tcb.cwnd(), cwnd);
+    // New data goes out at the new size too.
+    b.input(pkt("A", PEER + 1, ISS + 1 + 2 * 1460));
+    b.tcb.send(b.now, &[5u8; 1460]).unwrap();
+    let lens: Vec<usize> = b.out().iter().map(|seg| seg.payload.len()).collect();
+    assert_eq!(lens, vec![1240, 220]);
+}
+
+#[test]
+fn packet_too_big_checked_against_the_flight() {
+    // RFC 5927 4.1: only a quote of a segment in flight (SND.UNA =< seq < SND.NXT) is believed.
+    let mut b = active_mss_1460(tuple_v4());
+    b.tcb.send(b.now, &[5u8; 1460]).unwrap();
+    b.one();
+    for seq in [ISS, ISS + 1461, ISS + 100_000] {
+        assert!(!b.tcb.handle_packet_too_big(1280, s(seq)), "seq {seq}");
+        assert_eq!(b.tcb.info().snd_mss, 1460);
+        b.none();
+    }
+    // RFC 1191 3: never below 68 octets; never raised by a message.
+    assert!(!b.tcb.handle_packet_too_big(67, s(ISS + 1)));
+    assert!(!b.tcb.handle_packet_too_big(1500, s(ISS + 1)));
+    assert!(!b.tcb.handle_packet_too_big(9000, s(ISS + 1)));
+    assert_eq!(b.tcb.info().snd_mss, 1460);
+    b.none();
+    assert!(b.tcb.handle_packet_too_big(576, s(ISS + 1)));
+    assert_eq!(b.tcb.info().snd_mss, 536);
+    assert_eq!(b.out().len(), 3);
+    assert!(!b.tcb.handle_packet_too_big(1000, s(ISS + 1)));
+    assert_eq!(b.tcb.info().snd_mss, 536);
+}
+
+#[test]
+fn packet_too_big_ipv6_floor_is_1280() {
+    // RFC 8201 4: the estimate never goes below the IPv6 minimum link MTU, 1280.
+    let mut b = active_mss_1460(tuple_v6());
+    assert_eq!(b.tcb.info().snd_mss, 1440);
+    b.tcb.send(b.now, &[5u8; 1440]).unwrap();
+    b.one();
+    assert!(!b.tcb.handle_packet_too_big(1279, s(ISS + 1)));
+    assert!(b.tcb.handle_packet_too_big(1280, s(ISS + 1)));
+    assert_eq!(b.tcb.info().snd_mss, 1220);
+    let lens: Vec<usize> = b.out().iter().map(|seg| seg.payload.len()).collect();
+    assert_eq!(lens, vec![1220, 220]);
+}
+
+#[test]
+fn packet_too_big_above_the_segment_size_resends_nothing() {
+    // The peer's MSS (1000) already keeps segments under an MTU of 1400: nothing was dropped
+    // for size, nothing is resent.
+    let config = Config {
+        nagle: false,
+        ..plain()
+    };
+    let mut b = syn_sent(&config);
+    b.input(with_opts(
+        pkt("SA", PEER, ISS + 1),
+        vec![TcpOption::Mss(1000)],
+    ));
+    b.one();
+    b.tcb.send(b.now, &[5u8; 1000]).unwrap();
+    b.one();
+    assert!(b.tcb.handle_packet_too_big(1400, s(ISS + 1)));
+    assert_eq!(b.tcb.info().snd_mss, 1000);
+    b.none();
 }
 
 #[test]

@@ -54,6 +54,10 @@ pub struct IcmpError {
     pub remote: SocketAddr,
     /// The quoted segment's sequence number.
     pub seq: SeqNumber,
+    /// Path MTU Discovery's signal: the next-hop MTU of an ICMP "fragmentation needed" (type 3
+    /// code 4, RFC 1191 4: the low 16 bits after the checksum) or an ICMPv6 "packet too big"
+    /// (type 2, RFC 4443 3.2: the 32 bits after the checksum).
+    pub mtu: Option<u32>,
 }
 
 impl IcmpError {
@@ -137,6 +141,7 @@ fn parse_v4(bytes: &[u8]) -> Option<IcmpError> {
     let src = IpAddr::V4(v4_addr(quoted, 12)?);
     let dst = IpAddr::V4(v4_addr(quoted, 16)?);
     let (local, remote, seq) = quoted_tcp(quoted.get(q_ihl..)?, src, dst)?;
+    let mtu = (icmp_type == 3 && code == 4).then(|| be16(icmp, 6).map(u32::from));
     Some(IcmpError {
         class,
         icmp_type,
@@ -145,6 +150,7 @@ fn parse_v4(bytes: &[u8]) -> Option<IcmpError> {
         local,
         remote,
         seq,
+        mtu: mtu.flatten(),
     })
 }
 
@@ -180,6 +186,7 @@ fn parse_v6(bytes: &[u8]) -> Option<IcmpError> {
     let q_src = IpAddr::V6(v6_addr(quoted, 8)?);
     let q_dst = IpAddr::V6(v6_addr(quoted, 24)?);
     let (local, remote, seq) = quoted_tcp(quoted.get(IPV6_HEADER_LEN..)?, q_src, q_dst)?;
+    let mtu = (icmp_type == 2).then(|| be32(icmp, 4));
     Some(IcmpError {
         class,
         icmp_type,
@@ -188,6 +195,7 @@ fn parse_v6(bytes: &[u8]) -> Option<IcmpError> {
         local,
         remote,
         seq,
+        mtu: mtu.flatten(),
     })
 }
 

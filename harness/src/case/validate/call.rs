@@ -11,6 +11,7 @@ pub(super) fn call(cx: &mut Cx<'_>, node: &Node) -> Option<Call> {
             "connect" => CallKind::Connect,
             "close" => CallKind::Close,
             "abort" => CallKind::Abort,
+            "release" => CallKind::Release,
             "nodelay" => CallKind::NoDelay,
             "shutdown" => CallKind::Shutdown(Shutdown::Write),
             _ => return None,
@@ -108,6 +109,21 @@ pub(super) fn call(cx: &mut Cx<'_>, node: &Node) -> Option<Call> {
                         expect: None,
                     },
                     "keepalive" => keepalive(cx, v)?,
+                    "user_timeout" => {
+                        let d = cx.duration(v, "user_timeout")?;
+                        if d.subsec_nanos() % 1_000_000 != 0
+                            || d.is_zero()
+                            || d > Duration::from_secs(24 * 3600)
+                        {
+                            cx.err(
+                                v,
+                                "user_timeout must be whole milliseconds in 1ms..=24h \
+                                 (TCP_USER_TIMEOUT counts milliseconds)",
+                            );
+                            return None;
+                        }
+                        CallKind::UserTimeout(d)
+                    }
                     "connect" if !matches!(v.kind, Kind::Null | Kind::Bool(true)) => {
                         let text = cx.string(v, "connect address")?;
                         match text.trim().parse::<std::net::IpAddr>() {

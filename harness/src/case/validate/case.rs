@@ -36,8 +36,8 @@ pub(crate) fn case(
         );
         return None;
     }
-    let f = cx.map(root, "a case", CASE_FIELDS)?;
     let before = cx.diags.len();
+    let f = cx.map_all(root, "a case", CASE_FIELDS)?;
 
     let id_node = f.req(cx, "id");
     let id = id_node.and_then(|n| cx.string(n, "id"));
@@ -225,7 +225,7 @@ pub(crate) fn case(
 
     let mut defaults = Defaults::default();
     if let Some(n) = f.get("defaults") {
-        if let Some(d) = cx.map(n, "defaults", &["win", "within"]) {
+        if let Some(d) = cx.map_all(n, "defaults", DEFAULTS_FIELDS) {
             if let Some(w) = d
                 .get("win")
                 .and_then(|w| cx.int(w, "defaults.win", 0, 65535))
@@ -283,7 +283,7 @@ pub(crate) fn case(
 }
 
 pub(crate) fn setup(cx: &mut Cx<'_>, node: &Node) -> Option<Setup> {
-    let f = cx.map(node, "setup", &["listen", "connect", "closed"])?;
+    let f = cx.map(node, "setup", SETUP_FIELDS)?;
     if f.entries.len() != 1 {
         cx.err(
             node,
@@ -312,11 +312,25 @@ pub(crate) fn steps(cx: &mut Cx<'_>, node: &Node, what: &str) -> Option<Vec<Step
         );
         return None;
     };
-    let mut out = Vec::new();
+    let mut out: Vec<Step> = Vec::new();
     let mut ok = true;
     for item in items {
         match step(cx, item) {
-            Some(s) => out.push(s),
+            Some(s) => {
+                let follows_expect = matches!(
+                    out.last().map(|p| &p.kind),
+                    Some(StepKind::Expect(_) | StepKind::ExpectAlso(_))
+                );
+                if matches!(s.kind, StepKind::ExpectAlso(_)) && !follows_expect {
+                    cx.err(
+                        item,
+                        "expect_also must follow an `expect` (it looks again at the segment \
+                         that step took)",
+                    );
+                    ok = false;
+                }
+                out.push(s)
+            }
             None => ok = false,
         }
     }
@@ -370,8 +384,10 @@ pub(super) fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
         );
         return None;
     }
+    // A bad `level` or a stray field is reported, and the step itself still checked.
+    let before = cx.diags.len();
     let level = match entries.iter().find(|(k, _)| k.name == "level") {
-        Some((_, n)) => Some(level(cx, n)?),
+        Some((_, n)) => level(cx, n),
         None => None,
     };
     if let Some((k, _)) = entries
@@ -390,15 +406,27 @@ pub(super) fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
             )
         };
         cx.err_at(k.line, k.col, msg);
-        return None;
     }
     let loc = cx.loc_key(key);
     let kind = match key.name.as_str() {
         "send" => StepKind::Send(Box::new(send(cx, value)?)),
         "expect" => StepKind::Expect(Box::new(expect(cx, value)?)),
+        "expect_also" => {
+            let e = expect(cx, value)?;
+            if e.within.is_some() || e.after.is_some() {
+                cx.err(
+                    value,
+                    "expect_also looks again at the segment the previous `expect` took: it has \
+                     no `within` or `after` of its own",
+                );
+                return None;
+            }
+            StepKind::ExpectAlso(Box::new(e))
+        }
         "expect_none" => StepKind::ExpectNone(cx.duration(value, "expect_none")?),
         "wait" => StepKind::Wait(cx.duration(value, "wait")?),
         "assume" => StepKind::Assume(assumption(cx, value)?),
+        "fill_window" => StepKind::FillWindow(fill_window(cx, value)?),
         "state" => {
             let s = cx.string(value, "state")?;
             StepKind::State(s.parse::<TcpState>().map_err(|e| cx.err(value, e)).ok()?)
@@ -408,7 +436,20 @@ pub(super) fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
         "syn_flood" => StepKind::SynFlood(syn_flood(cx, value)?),
         _ => StepKind::OneOf(one_of(cx, value)?),
     };
+    if cx.diags.len() > before {
+        return None;
+    }
     Some(Step { kind, loc, level })
+}
+
+/// `fill_window: { max }`: `max` in octets, 65536 to 256 MiB (default 16 MiB).
+pub(super) fn fill_window(cx: &mut Cx<'_>, node: &Node) -> Option<FillWindow> {
+    let f = cx.map(node, "fill_window", FILL_WINDOW_FIELDS)?;
+    let max = match f.get("max") {
+        Some(n) => cx.int(n, "fill_window max", 65_536, 256 << 20)? as u32,
+        None => FillWindow::DEFAULT_MAX,
+    };
+    Some(FillWindow { max })
 }
 
 /// `assume: "<expr> <op> <expr>"`, `op` one of `<`, `<=`, `>`, `>=`, `==`, `!=`.

@@ -21,6 +21,7 @@ pub(crate) use case::{case, setup, steps, CaseDraft};
 
 use super::diag::Diagnostic;
 use super::expr::{Expr, Space};
+use super::lang;
 use super::model::*;
 use super::needs::Need;
 use super::yaml::{Key, Kind, Node};
@@ -45,88 +46,37 @@ pub fn is_requirement_id(id: &str) -> bool {
     (1..=max).contains(&n) && n.to_string() == digits
 }
 
-pub(crate) const CASE_FIELDS: &[&str] = &[
-    "id",
-    "title",
-    "description",
-    "rfc",
-    "cells",
-    "ip",
-    "tags",
-    "needs",
-    "level",
-    "sysctls",
-    "setup",
-    "prelude",
-    "defaults",
-    "grid",
-    "steps",
-];
-pub(crate) const STEP_KINDS: &[&str] = &[
-    "send",
-    "expect",
-    "expect_none",
-    "state",
-    "call",
-    "wait",
-    "one_of",
-    "isn_sample",
-    "syn_flood",
-    "assume",
-];
-pub(crate) const ISN_SAMPLE_FIELDS: &[&str] = &["count", "same_tuple", "gap"];
-pub(crate) const SYN_FLOOD_FIELDS: &[&str] = &[
-    "count",
-    "sources",
-    "drain",
-    "answered_first",
-    "others",
-    "connect_within",
-];
-pub(crate) const SEND_FIELDS: &[&str] = &[
-    "flags",
-    "seq",
-    "ack",
-    "win",
-    "urg",
-    "reserved",
-    "options",
-    "data",
-    "hex",
-    "doff",
-    "checksum",
-    "ttl",
-    "tos",
-    "df",
-    "ip_id",
-    "flow_label",
-    "ipv4_options",
-    "src",
-    "dst",
-    "raw",
-    "icmp",
-];
-pub(crate) const EXPECT_FIELDS: &[&str] = &[
-    "flags", "seq", "ack", "win", "urg", "reserved", "len", "data", "hex", "options", "ttl", "tos",
-    "ecn", "within", "after",
-];
-pub(crate) const EXPECT_OPTION_FIELDS: &[&str] = &[
-    "contains", "absent", "exact", "mss", "wscale", "ts", "sack", "padding",
-];
-pub(crate) const CALLS: &[&str] = &[
-    "listen",
-    "accept",
-    "connect",
-    "write",
-    "write_hex",
-    "read",
-    "shutdown",
-    "close",
-    "abort",
-    "nodelay",
-    "keepalive",
-];
-pub(crate) const KEEPALIVE_FIELDS: &[&str] = &["idle", "interval", "count"];
+// The field names come from the language table, which the JSON Schema is generated from too.
+pub(crate) const CASE_FIELDS: &[&str] = &lang::names::<{ lang::CASE.len() }>(&[lang::CASE]);
+pub(crate) const STEP_KINDS: &[&str] = &lang::names::<{ lang::STEP.len() }>(&[lang::STEP]);
+pub(crate) const FILL_WINDOW_FIELDS: &[&str] =
+    &lang::names::<{ lang::FILL_WINDOW.len() }>(&[lang::FILL_WINDOW]);
+pub(crate) const ISN_SAMPLE_FIELDS: &[&str] =
+    &lang::names::<{ lang::ISN_SAMPLE.len() }>(&[lang::ISN_SAMPLE]);
+pub(crate) const SYN_FLOOD_FIELDS: &[&str] =
+    &lang::names::<{ lang::SYN_FLOOD.len() }>(&[lang::SYN_FLOOD]);
+pub(crate) const SEND_FIELDS: &[&str] = &lang::names::<{ lang::SEND.len() }>(&[lang::SEND]);
+pub(crate) const EXPECT_FIELDS: &[&str] = &lang::names::<{ lang::EXPECT.len() }>(&[lang::EXPECT]);
+pub(crate) const EXPECT_OPTION_FIELDS: &[&str] =
+    &lang::names::<{ lang::EXPECT_OPTIONS.len() }>(&[lang::EXPECT_OPTIONS]);
+pub(crate) const CALLS: &[&str] = &lang::names::<{ lang::CALL.len() }>(&[lang::CALL]);
+pub(crate) const KEEPALIVE_FIELDS: &[&str] =
+    &lang::names::<{ lang::KEEPALIVE.len() }>(&[lang::KEEPALIVE]);
+pub(crate) const ICMP_FIELDS: &[&str] = &lang::names::<{ lang::ICMP.len() }>(&[lang::ICMP]);
+pub(crate) const SETUP_FIELDS: &[&str] = &lang::names::<{ lang::SETUP.len() }>(&[lang::SETUP]);
+pub(crate) const DEFAULTS_FIELDS: &[&str] =
+    &lang::names::<{ lang::DEFAULTS.len() }>(&[lang::DEFAULTS]);
+pub(crate) const FLAG_MASK_FIELDS: &[&str] =
+    &lang::names::<{ lang::FLAG_MASK.len() }>(&[lang::FLAG_MASK]);
+pub(crate) const TS_FIELDS: &[&str] = &lang::names::<{ lang::TS.len() }>(&[lang::TS]);
+pub(crate) const RANGE_FIELDS: &[&str] = &lang::names::<{ lang::RANGE.len() }>(&[lang::RANGE]);
+pub(crate) const LIBRARY_FIELDS: &[&str] =
+    &lang::names::<{ lang::LIBRARY.len() }>(&[lang::LIBRARY]);
+pub(crate) const OPTION_FIELDS: &[&str] =
+    &lang::names::<{ lang::OPTION_FIELDS.len() }>(&[lang::OPTION_FIELDS]);
+pub(crate) const PRELUDE_FIELDS: &[&str] = &lang::names::<
+    { lang::PRELUDE_START.len() + lang::PRELUDE_STEPS.len() },
+>(&[lang::PRELUDE_START, lang::PRELUDE_STEPS]);
 /// Largest keep-alive idle time and interval, in seconds (Linux's MAX_TCP_KEEPIDLE and
 /// MAX_TCP_KEEPINTVL), and largest probe count (MAX_TCP_KEEPCNT).
 const KEEPALIVE_MAX_SECS: u64 = 32767;
@@ -184,8 +134,22 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// The entries of a mapping, after checking every key is among `allowed`.
+    /// The entries of a mapping, after checking every key is among `allowed`; `None` when one
+    /// is not (for small mappings, where the rest would only repeat the mistake).
     pub fn map<'n>(&mut self, node: &'n Node, what: &str, allowed: &[&str]) -> Option<Fields<'n>> {
+        let before = self.diags.len();
+        let f = self.map_all(node, what, allowed)?;
+        (self.diags.len() == before).then_some(f)
+    }
+
+    /// Like [`Cx::map`], but the known fields are returned even when unknown ones were
+    /// reported, so that their errors are reported too. The caller fails when `diags` grew.
+    pub fn map_all<'n>(
+        &mut self,
+        node: &'n Node,
+        what: &str,
+        allowed: &[&str],
+    ) -> Option<Fields<'n>> {
         let Kind::Map(entries) = &node.kind else {
             self.err(
                 node,
@@ -193,7 +157,6 @@ impl<'a> Cx<'a> {
             );
             return None;
         };
-        let mut ok = true;
         for (k, _) in entries {
             if !allowed.contains(&k.name.as_str()) {
                 self.err_at(
@@ -206,10 +169,9 @@ impl<'a> Cx<'a> {
                         allowed.join(", ")
                     ),
                 );
-                ok = false;
             }
         }
-        ok.then_some(Fields { node, entries })
+        Some(Fields { node, entries })
     }
 
     /// A string scalar (numbers are accepted as their text).
@@ -227,10 +189,10 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// A list of strings; a single string is a list of one.
+    /// A list of strings; a single string is a list of one. Every bad item is reported.
     fn strings(&mut self, node: &Node, what: &str) -> Option<Vec<String>> {
         match &node.kind {
-            Kind::Seq(items) => items.iter().map(|i| self.string(i, what)).collect(),
+            Kind::Seq(items) => all(items.iter().map(|i| self.string(i, what))),
             _ => self.string(node, what).map(|s| vec![s]),
         }
     }
@@ -397,7 +359,7 @@ impl<'a> Cx<'a> {
             if entries.iter().any(|(k, _)| k.name == "abs") {
                 return self.value(node, what, space).map(NumMatch::Eq);
             }
-            let f = self.map(node, what, &["min", "max"])?;
+            let f = self.map(node, what, RANGE_FIELDS)?;
             let min = match f.get("min") {
                 Some(n) => Some(self.value(n, what, space)?),
                 None => None,
@@ -512,6 +474,13 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     d[a.len()][b.len()]
+}
+
+/// Every item, or `None` if any is `None`: unlike `collect`, every item is evaluated, so each
+/// bad one reports its error.
+pub(crate) fn all<T>(items: impl Iterator<Item = Option<T>>) -> Option<Vec<T>> {
+    let items: Vec<Option<T>> = items.collect();
+    items.into_iter().collect()
 }
 
 fn space_name(s: Space) -> &'static str {

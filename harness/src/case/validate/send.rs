@@ -4,8 +4,8 @@
 use super::*;
 
 pub(super) fn send(cx: &mut Cx<'_>, node: &Node) -> Option<Send> {
-    let f = cx.map(node, "send", SEND_FIELDS)?;
     let before = cx.diags.len();
+    let f = cx.map_all(node, "send", SEND_FIELDS)?;
     let flags = match f.get("flags") {
         Some(n) => cx.flags(n, "send.flags"),
         None if f.get("raw").is_some() || f.get("icmp").is_some() => Some(Flags(0)),
@@ -146,9 +146,9 @@ pub(super) fn send(cx: &mut Cx<'_>, node: &Node) -> Option<Send> {
     })
 }
 
-/// `icmp: { type: T, code: C, seq: EXPR }`.
+/// `icmp: { type: T, code: C, seq: EXPR, mtu: N }`.
 pub(super) fn icmp_send(cx: &mut Cx<'_>, node: &Node) -> Option<IcmpSend> {
-    let f = cx.map(node, "send.icmp", &["type", "code", "seq"])?;
+    let f = cx.map(node, "send.icmp", ICMP_FIELDS)?;
     let field = |cx: &mut Cx<'_>, name: &str| match f.get(name) {
         Some(n) => cx
             .int(n, &format!("send.icmp.{name}"), 0, 255)
@@ -170,10 +170,15 @@ pub(super) fn icmp_send(cx: &mut Cx<'_>, node: &Node) -> Option<IcmpSend> {
             None
         }
     };
+    let mtu = match f.get("mtu") {
+        Some(n) => Some(cx.int(n, "send.icmp.mtu", 0, 65_535)? as u32),
+        None => None,
+    };
     Some(IcmpSend {
         icmp_type: icmp_type?,
         code: code?,
         seq: seq?,
+        mtu,
     })
 }
 
@@ -215,44 +220,46 @@ pub(super) fn send_options(cx: &mut Cx<'_>, node: &Node) -> Option<Vec<SendOptio
         );
         return None;
     };
-    let mut out = Vec::new();
-    for item in items {
-        match &item.kind {
-            Kind::Map(entries) if entries.iter().any(|(k, _)| k.name == "raw") => {
-                let f = cx.map(item, "a raw option", &["raw"])?;
-                out.push(SendOption::Raw(cx.hex(f.get("raw")?, "option raw")?));
-            }
-            Kind::Map(_) => {
-                let f = cx.map(item, "an option", &["kind", "data"])?;
-                let kind_node = f.req(cx, "kind")?;
-                let kind = cx.int(kind_node, "option kind", 0, 255)? as u8;
-                let data = match f.get("data") {
-                    Some(d) => cx.hex(d, "option data")?,
-                    None => Vec::new(),
-                };
-                if data.len() > 253 {
-                    cx.err(
-                        item,
-                        "option data longer than 253 bytes cannot be encoded (use { raw: ... })",
-                    );
-                    return None;
-                }
-                out.push(SendOption::Unknown { kind, data });
-            }
-            Kind::Str(s) => out.push(send_option(cx, item, s)?),
-            _ => {
+    // Every option is checked: each bad one is reported.
+    all(items.iter().map(|item| send_option_item(cx, item)))
+}
+
+fn send_option_item(cx: &mut Cx<'_>, item: &Node) -> Option<SendOption> {
+    match &item.kind {
+        Kind::Map(entries) if entries.iter().any(|(k, _)| k.name == "raw") => {
+            let f = cx.map(item, "a raw option", &["raw"])?;
+            Some(SendOption::Raw(cx.hex(f.get("raw")?, "option raw")?))
+        }
+        Kind::Map(_) => {
+            let f = cx.map(item, "an option", OPTION_FIELDS)?;
+            let kind_node = f.req(cx, "kind")?;
+            let kind = cx.int(kind_node, "option kind", 0, 255);
+            let data = match f.get("data") {
+                Some(d) => cx.hex(d, "option data"),
+                None => Some(Vec::new()),
+            };
+            let (kind, data) = (kind? as u8, data?);
+            if data.len() > 253 {
                 cx.err(
                     item,
-                    format!(
-                        "an option is a string ({OPTION_NAMES}), found {}",
-                        item.describe()
-                    ),
+                    "option data longer than 253 bytes cannot be encoded (use { raw: ... })",
                 );
                 return None;
             }
+            Some(SendOption::Unknown { kind, data })
+        }
+        Kind::Str(s) => send_option(cx, item, s),
+        _ => {
+            cx.err(
+                item,
+                format!(
+                    "an option is a string ({OPTION_NAMES}), found {}",
+                    item.describe()
+                ),
+            );
+            None
         }
     }
-    Some(out)
 }
 
 /// One `name args...` option of a `send`.
@@ -284,10 +291,14 @@ pub(super) fn send_option(cx: &mut Cx<'_>, node: &Node, text: &str) -> Option<Se
         "wscale" if arity(cx, 1, "wscale N") => {
             SendOption::WindowScale(cx.int(&arg_node(args[0]), "wscale", 0, 255)? as u8)
         }
-        "ts" if arity(cx, 2, "ts VAL ECR") => SendOption::Timestamps {
-            val: cx.plain_expr(&arg_node(args[0]), "ts value")?,
-            ecr: cx.plain_expr(&arg_node(args[1]), "ts echo reply")?,
-        },
+        "ts" if arity(cx, 2, "ts VAL ECR") => {
+            let val = cx.plain_expr(&arg_node(args[0]), "ts value");
+            let ecr = cx.plain_expr(&arg_node(args[1]), "ts echo reply");
+            SendOption::Timestamps {
+                val: val?,
+                ecr: ecr?,
+            }
+        }
         "sack" => {
             if args.is_empty() || args.len() > 4 {
                 cx.err(
@@ -296,8 +307,7 @@ pub(super) fn send_option(cx: &mut Cx<'_>, node: &Node, text: &str) -> Option<Se
                 );
                 return None;
             }
-            let mut blocks = Vec::new();
-            for a in args {
+            let blocks = all(args.iter().map(|a| {
                 let Some((l, r)) = a.split_once(':') else {
                     cx.err(
                         node,
@@ -305,12 +315,11 @@ pub(super) fn send_option(cx: &mut Cx<'_>, node: &Node, text: &str) -> Option<Se
                     );
                     return None;
                 };
-                blocks.push((
-                    cx.value(&arg_node(l), "SACK left edge", Space::Target)?,
-                    cx.value(&arg_node(r), "SACK right edge", Space::Target)?,
-                ));
-            }
-            SendOption::Sack(blocks)
+                let left = cx.value(&arg_node(l), "SACK left edge", Space::Target);
+                let right = cx.value(&arg_node(r), "SACK right edge", Space::Target);
+                Some((left?, right?))
+            }));
+            SendOption::Sack(blocks?)
         }
         "nop" | "eol" | "sackok" | "sack_permitted" | "mss" | "wscale" | "ts" => return None,
         _ => {

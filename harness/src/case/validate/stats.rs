@@ -4,11 +4,14 @@ use super::*;
 
 /// `isn_sample: { count, same_tuple, gap }`.
 pub(super) fn isn_sample(cx: &mut Cx<'_>, node: &Node) -> Option<IsnSample> {
-    let f = cx.map(node, "isn_sample", ISN_SAMPLE_FIELDS)?;
+    let before = cx.diags.len();
+    let f = cx.map_all(node, "isn_sample", ISN_SAMPLE_FIELDS)?;
     let same_tuple = match f.get("same_tuple") {
-        Some(n) => cx.boolean(n, "isn_sample same_tuple")?,
-        None => false,
+        Some(n) => cx.boolean(n, "isn_sample same_tuple"),
+        None => Some(false),
     };
+    // The bounds below depend on it; a bad value is reported, the rest checked as fresh tuples.
+    let (same_tuple_ok, same_tuple) = (same_tuple.is_some(), same_tuple.unwrap_or(false));
     // The statistics need enough samples to mean something (see run/stats/isn.rs): 32 increments
     // already put a random generator's estimates far from every threshold; 3 samples give the
     // two increments a clock check needs. The upper bounds keep one case under a minute.
@@ -17,11 +20,11 @@ pub(super) fn isn_sample(cx: &mut Cx<'_>, node: &Node) -> Option<IsnSample> {
     } else {
         (32, 16_000)
     };
-    let count_node = f.req(cx, "count")?;
-    let count = cx.int(count_node, "isn_sample count", lo, hi)? as u32;
+    let count = f
+        .req(cx, "count")
+        .and_then(|n| cx.int(n, "isn_sample count", lo, hi));
     let gap = match f.get("gap") {
-        Some(n) => {
-            let g = cx.duration(n, "isn_sample gap")?;
+        Some(n) => cx.duration(n, "isn_sample gap").and_then(|g| {
             if same_tuple && g.is_zero() {
                 cx.err(n, "isn_sample gap must be more than 0 with `same_tuple: true` (the clock must tick between two samples)");
                 return None;
@@ -30,11 +33,15 @@ pub(super) fn isn_sample(cx: &mut Cx<'_>, node: &Node) -> Option<IsnSample> {
                 cx.err(n, "isn_sample gap must be at most 10s");
                 return None;
             }
-            g
-        }
-        None if same_tuple => Duration::from_millis(10),
-        None => Duration::ZERO,
+            Some(g)
+        }),
+        None if same_tuple => Some(Duration::from_millis(10)),
+        None => Some(Duration::ZERO),
     };
+    if cx.diags.len() > before || !same_tuple_ok {
+        return None;
+    }
+    let (count, gap) = (count? as u32, gap?);
     Some(IsnSample {
         count,
         same_tuple,
@@ -44,40 +51,44 @@ pub(super) fn isn_sample(cx: &mut Cx<'_>, node: &Node) -> Option<IsnSample> {
 
 /// `syn_flood: { count, sources, drain, answered_first, others, connect_within }`.
 pub(super) fn syn_flood(cx: &mut Cx<'_>, node: &Node) -> Option<SynFlood> {
-    let f = cx.map(node, "syn_flood", SYN_FLOOD_FIELDS)?;
-    let count_node = f.req(cx, "count")?;
-    let sources_node = f.req(cx, "sources")?;
-    let sources = match cx.string(sources_node, "syn_flood sources")?.as_str() {
-        "spoofed" => FloodSources::Spoofed,
-        "tester" => FloodSources::Tester,
-        other => {
-            cx.err(
-                sources_node,
-                format!("unknown syn_flood sources `{other}` (expected spoofed or tester)"),
-            );
-            return None;
-        }
-    };
-    // `tester` sources use one port each of the 16384 dynamic ports (RFC 6335 6).
+    let before = cx.diags.len();
+    let f = cx.map_all(node, "syn_flood", SYN_FLOOD_FIELDS)?;
+    let count_node = f.req(cx, "count");
+    let sources =
+        f.req(cx, "sources")
+            .and_then(|n| match cx.string(n, "syn_flood sources")?.as_str() {
+                "spoofed" => Some(FloodSources::Spoofed),
+                "tester" => Some(FloodSources::Tester),
+                other => {
+                    cx.err(
+                        n,
+                        format!("unknown syn_flood sources `{other}` (expected spoofed or tester)"),
+                    );
+                    None
+                }
+            });
+    // `tester` sources use one port each of the 16384 dynamic ports (RFC 6335 6); checked
+    // against the larger bound when `sources` is bad, so that the count's own error shows.
     let max = match sources {
-        FloodSources::Spoofed => 100_000,
-        FloodSources::Tester => 16_000,
+        Some(FloodSources::Tester) => 16_000,
+        _ => 100_000,
     };
-    let count = cx.int(count_node, "syn_flood count", 1, max)? as u32;
+    let count = count_node.and_then(|n| cx.int(n, "syn_flood count", 1, max));
     let drain = match f.get("drain") {
-        Some(n) => cx.duration(n, "syn_flood drain")?,
-        None => Duration::from_millis(500),
+        Some(n) => cx.duration(n, "syn_flood drain"),
+        None => Some(Duration::from_millis(500)),
     };
     let answered_first = match f.get("answered_first") {
-        Some(n) => {
-            let v = cx.int(n, "syn_flood answered_first", 0, i128::from(count))? as u32;
-            if v > 0 && sources == FloodSources::Spoofed {
-                cx.err(n, "syn_flood answered_first needs `sources: tester` (answers to spoofed sources cannot be told apart in order)");
-                return None;
-            }
-            v
-        }
-        None => 0,
+        Some(n) => cx
+            .int(n, "syn_flood answered_first", 0, count.unwrap_or(max))
+            .and_then(|v| {
+                if v > 0 && sources == Some(FloodSources::Spoofed) {
+                    cx.err(n, "syn_flood answered_first needs `sources: tester` (answers to spoofed sources cannot be told apart in order)");
+                    return None;
+                }
+                Some(v as u32)
+            }),
+        None => Some(0),
     };
     let others = match f.get("others") {
         Some(n) => {
@@ -86,48 +97,50 @@ pub(super) fn syn_flood(cx: &mut Cx<'_>, node: &Node) -> Option<SynFlood> {
                 Kind::Seq(items) => items.iter().collect(),
                 _ => vec![n],
             };
-            let mut out = Vec::new();
-            for item in items {
+            let replies = all(items.into_iter().map(|item| {
                 let name = cx.string(item, "syn_flood others")?;
-                let Some(r) = SynReply::ALL.iter().copied().find(|r| r.name() == name) else {
+                let r = SynReply::ALL.iter().copied().find(|r| r.name() == name);
+                if r.is_none() {
                     cx.err(
                         item,
                         format!(
                             "unknown syn_flood answer `{name}` (expected syn_ack, rst or silence)"
                         ),
                     );
-                    return None;
-                };
-                if !out.contains(&r) {
-                    out.push(r);
                 }
-            }
-            if out.is_empty() {
-                cx.err(n, "syn_flood others must allow at least one answer");
-                return None;
-            }
-            out.sort();
-            out
+                r
+            }));
+            replies.and_then(|mut out| {
+                out.sort();
+                out.dedup();
+                if out.is_empty() {
+                    cx.err(n, "syn_flood others must allow at least one answer");
+                    return None;
+                }
+                Some(out)
+            })
         }
-        None => vec![SynReply::SynAck, SynReply::Silence],
+        None => Some(vec![SynReply::SynAck, SynReply::Silence]),
     };
     let connect_within = match f.get("connect_within") {
-        Some(n) => {
-            let d = cx.duration(n, "syn_flood connect_within")?;
+        Some(n) => cx.duration(n, "syn_flood connect_within").and_then(|d| {
             if d < Duration::from_secs(1) {
                 cx.err(n, "syn_flood connect_within must be at least 1s (one SYN retransmission timeout, RFC 6298 2.1)");
                 return None;
             }
-            Some(d)
-        }
-        None => None,
+            Some(Some(d))
+        }),
+        None => Some(None),
     };
+    if cx.diags.len() > before {
+        return None;
+    }
     Some(SynFlood {
-        count,
-        sources,
-        drain,
-        answered_first,
-        others,
-        connect_within,
+        count: count? as u32,
+        sources: sources?,
+        drain: drain?,
+        answered_first: answered_first?,
+        others: others?,
+        connect_within: connect_within?,
     })
 }

@@ -40,6 +40,7 @@ impl Run<'_> {
             }
             CallKind::Close => AppCall::Close,
             CallKind::Abort => AppCall::Abort,
+            CallKind::Release => AppCall::Release,
             CallKind::NoDelay => AppCall::NoDelay(true),
             CallKind::Keepalive {
                 idle,
@@ -50,6 +51,7 @@ impl Run<'_> {
                 interval: *interval,
                 count: *count,
             }),
+            CallKind::UserTimeout(d) => AppCall::UserTimeout(*d),
         };
         if let (Some(fixed), AppCall::Accept, None) = (self.fixed, &app, c.error) {
             self.note(
@@ -63,6 +65,23 @@ impl Run<'_> {
             );
             return Ok(());
         }
+        // Behind a queued SEND, a CLOSE or another SEND waits its turn (RFC 9293 3.10.4: CLOSE
+        // in SYN-RECEIVED with data to send is queued until ESTABLISHED).
+        if !self.pending_calls.is_empty()
+            && c.error.is_none()
+            && matches!(
+                app,
+                AppCall::Write(_) | AppCall::Close | AppCall::ShutdownWrite
+            )
+        {
+            self.note(
+                Direction::App,
+                format!("{app}: queued behind the SEND the socket has not taken yet"),
+                None,
+            );
+            self.pending_calls.push_back(app);
+            return Ok(());
+        }
         if let Some(reason) = self.target.cannot(&app) {
             self.no_verdict = Some(Outcome::Skipped {
                 reason: format!("{app}: {reason}"),
@@ -73,7 +92,12 @@ impl Run<'_> {
             .target
             .app(&app)
             .map_err(|e| fail(step, index, format!("target error: {e}")))?;
-        self.note(Direction::App, format!("{app} = {result}"), None);
+        // `close() = ok` alone would hide that sockets did shutdown(2): say which call it was.
+        let api = match app.socket_api() {
+            Some(api) if self.target.on_sockets() => format!(" ({api})"),
+            _ => String::new(),
+        };
+        self.note(Direction::App, format!("{app} = {result}{api}"), None);
         self.keepalive |= matches!(app, AppCall::Keepalive(_)) && result == AppResult::Ok;
         // A call that did something may have moved the state (a CLOSE sends a FIN); reading,
         // writing and a failed call leave the asserted state as it was.
@@ -104,6 +128,23 @@ impl Run<'_> {
                 format!("{app}: expected error {}, got {other}", want.name()),
             )),
             (None, AppResult::Failed(e)) => Err(fail(step, index, format!("{app} failed: {e}"))),
+            // SEND before the handshake completed: RFC 9293 3.10.2 queues the data in SYN-SENT
+            // and SYN-RECEIVED; a non-blocking socket answers EAGAIN instead. It is offered
+            // again while the runner awaits segments ([`Run::next_packet`]).
+            (None, AppResult::WouldBlock)
+                if matches!(c.kind, CallKind::Write(_)) && !self.conn.synchronized() =>
+            {
+                self.pending_calls.push_back(app.clone());
+                self.note(
+                    Direction::Note,
+                    "the connection is not yet established and the socket is non-blocking: \
+                     the data is queued, as SEND queues it in SYN-SENT and SYN-RECEIVED \
+                     (RFC 9293 3.10.2), and offered to the socket again while segments are awaited"
+                        .into(),
+                    None,
+                );
+                Ok(())
+            }
             (None, AppResult::WouldBlock) if !matches!(c.kind, CallKind::Read { .. }) => {
                 Err(fail(step, index, format!("{app} would block")))
             }

@@ -3,12 +3,15 @@
 //! port, and the [`ConnView`] of the target's variables learned from the wire.
 
 mod calls;
+mod fill;
 mod segments;
 mod states;
+mod variants;
 
 use super::conn::ConnView;
 use super::event::{
-    CaseResult, Choice, Direction, Failure, IpVersion, Outcome, TraceEntry, Verdict,
+    CaseResult, Choice, Direction, Failure, FieldDiff, IpVersion, Outcome, SegmentDiff, TraceEntry,
+    Verdict,
 };
 use super::fit;
 use super::matching::{self, resolve, Comparison};
@@ -21,8 +24,8 @@ use crate::case::model::{
     SendOption, Setup, Shutdown, Step, StepKind, Value,
 };
 use crate::case::needs::{Feature, Need};
-use crate::packet::build::{build, icmp_error};
-use crate::packet::diff::field_table_marked;
+use crate::packet::build::{build, icmp_error, Quoted};
+use crate::packet::diff::rows as diff_rows;
 use crate::packet::observe::observe;
 use crate::packet::render::{render, Relative};
 use crate::packet::spec::{Observed, ObservedOption, OptionSpec, PacketSpec};
@@ -32,6 +35,8 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant as WallClock};
 
+/// How often queued calls are offered to a non-blocking socket again while segments are awaited.
+const PENDING_CALL_POLL: Duration = Duration::from_millis(2);
 /// How long a state probe waits for its answer.
 const PROBE_WAIT: Duration = Duration::from_secs(1);
 /// How long the end of a case in SYN-SENT waits for the next SYN retransmission: past the
@@ -82,6 +87,20 @@ struct Run<'t> {
     /// The last step that passed on silence (an `expect_none`) with nothing seen of the target
     /// since: a verdict resting on it needs proof that the target is alive and as expected.
     silence: Option<(Step, usize)>,
+    /// The segment the last `expect` took, with the tester's view of the connection before
+    /// it, for an `expect_also`.
+    taken: Option<(Observed, ConnView)>,
+    /// How long the last `expect` that took a segment waited for it (for `interval`).
+    last_wait: Option<Duration>,
+    /// When the last step that was not a pure observation ended: `after` and `interval` time a
+    /// segment from there, so a `state:` query or probe between a segment and its
+    /// retransmission (slow under load) does not shift the retransmission's timing.
+    origin: Option<Duration>,
+    /// Calls made before the handshake completed that a non-blocking socket would not take yet:
+    /// RFC 9293 3.10.2 SEND in SYN-SENT / SYN-RECEIVED queues the data (and a CLOSE after it
+    /// waits for it, 3.10.4), so the runner offers them again, in order, while it waits for
+    /// segments, until the socket takes them.
+    pending_calls: VecDeque<AppCall>,
     /// The state the last `state:` step asserted, while nothing the tester did since can have
     /// moved it (no segment sent, no call that succeeded).
     asserted: Option<TcpState>,
@@ -107,7 +126,7 @@ fn fail(step: &Step, index: usize, message: impl Into<String>) -> Failure {
         step: index,
         line: Some(step.loc.line),
         message: format!("{}: {}", step.loc, message.into()),
-        diff: None,
+        diff: Vec::new(),
         baseline: None,
         level: step.level.unwrap_or(Level::Must),
     }
@@ -154,9 +173,54 @@ impl Run<'_> {
         if let Some(p) = self.pushback.pop_front() {
             return Ok(Some(p));
         }
-        self.target
-            .receive(within)
-            .map_err(|e| format!("target error: {e}"))
+        if self.pending_calls.is_empty() {
+            return self
+                .target
+                .receive(within)
+                .map_err(|e| format!("target error: {e}"));
+        }
+        // Queued calls: offered to the socket between short waits, until it takes them.
+        let start = self.target.now();
+        loop {
+            self.flush_pending_calls()?;
+            let left = within.saturating_sub(self.target.now().saturating_sub(start));
+            let slice = if self.pending_calls.is_empty() {
+                left
+            } else {
+                left.min(PENDING_CALL_POLL)
+            };
+            let got = self
+                .target
+                .receive(slice)
+                .map_err(|e| format!("target error: {e}"))?;
+            if got.is_some() || slice == left {
+                return Ok(got);
+            }
+        }
+    }
+
+    /// Offers the queued calls to the socket once more, in order; a write it does not take yet
+    /// stops there.
+    fn flush_pending_calls(&mut self) -> Result<(), String> {
+        while let Some(call) = self.pending_calls.pop_front() {
+            let result = self
+                .target
+                .app(&call)
+                .map_err(|e| format!("target error: {e}"))?;
+            match (&call, &result) {
+                (AppCall::Write(_), AppResult::WouldBlock) => {
+                    self.pending_calls.push_front(call);
+                    return Ok(());
+                }
+                (AppCall::Write(data), AppResult::Wrote(n)) if *n < data.len() => {
+                    self.note(Direction::App, format!("{call} = {result} (queued)"), None);
+                    self.pending_calls
+                        .push_front(AppCall::Write(data[*n..].to_vec()));
+                }
+                _ => self.note(Direction::App, format!("{call} = {result} (queued)"), None),
+            }
+        }
+        Ok(())
     }
 
     fn steps(&mut self, steps: &[Step], case: &Case, base_index: usize) -> StepResult {
@@ -184,10 +248,12 @@ impl Run<'_> {
             match &step.kind {
                 StepKind::Send(s) => self.send(step, index, s, case.defaults.win)?,
                 StepKind::Expect(e) => self.expect(step, index, e, case.defaults.within)?,
+                StepKind::ExpectAlso(e) => self.expect_also(step, index, e)?,
                 StepKind::ExpectNone(d) => self.expect_none(step, index, *d)?,
                 StepKind::State(s) => self.state(step, index, *s)?,
                 StepKind::Call(c) => self.call(step, index, c)?,
                 StepKind::Assume(a) => self.assume(step, index, a)?,
+                StepKind::FillWindow(f) => self.fill_window(step, index, f, case.defaults.win)?,
                 StepKind::Wait(d) => {
                     self.note(Direction::Note, format!("wait {d:?}"), None);
                     self.target
@@ -201,6 +267,13 @@ impl Run<'_> {
                 StepKind::SynFlood(f) => {
                     stats::syn_flood(&mut self.stats_io(), f).map_err(|m| fail(step, index, m))?
                 }
+            }
+            // Observations leave the timing origin where the exchange left it.
+            if !matches!(
+                step.kind,
+                StepKind::State(_) | StepKind::ExpectAlso(_) | StepKind::Assume(_)
+            ) {
+                self.origin = Some(self.target.now());
             }
         }
         Ok(())
@@ -340,6 +413,10 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
             offered_checked: false,
             unbound_timestamps: std::cell::Cell::new(false),
             silence: None,
+            taken: None,
+            last_wait: None,
+            origin: None,
+            pending_calls: VecDeque::new(),
             asserted: None,
             last_sent: 0,
             kept_rules: Vec::new(),
@@ -438,7 +515,7 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
                 step: 0,
                 line: Some(case.loc.line),
                 message,
-                diff: None,
+                diff: Vec::new(),
                 baseline: None,
                 level: Level::Must,
             }),

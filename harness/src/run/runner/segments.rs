@@ -4,7 +4,6 @@
 //! 4-tuple; the optional features the target offered in its SYN or SYN-ACK).
 
 use super::*;
-use crate::run::event::Mitigation;
 
 impl Run<'_> {
     pub(super) fn eval(&self, e: &Expr) -> Result<i64, String> {
@@ -176,14 +175,17 @@ impl Run<'_> {
             let seq = self
                 .value(&icmp.seq, Space::Target)
                 .map_err(|m| fail(step, index, m))?;
+            let quoted = Quoted {
+                src: self.target_addr,
+                dst: self.tester,
+                seq,
+            };
             spec.raw = Some(icmp_error(
                 self.tester.ip(),
                 self.target_addr.ip(),
-                icmp.icmp_type,
-                icmp.code,
-                self.target_addr,
-                self.tester,
-                seq,
+                (icmp.icmp_type, icmp.code),
+                quoted,
+                icmp.mtu,
             ));
             let family = if self.tester.is_ipv4() {
                 "ICMP"
@@ -191,8 +193,9 @@ impl Run<'_> {
                 "ICMPv6"
             };
             let rel = seq.wrapping_sub(self.conn.base(Space::Target));
+            let mtu = icmp.mtu.map(|m| format!(" mtu {m}")).unwrap_or_default();
             text = Some(format!(
-                "{family} type {} code {} quoting {} > {} seq {rel}",
+                "{family} type {} code {}{mtu} quoting {} > {} seq {rel}",
                 icmp.icmp_type, icmp.code, self.target_addr, self.tester
             ));
         }
@@ -282,24 +285,80 @@ impl Run<'_> {
                 ok: elapsed >= after,
             });
         }
+        if let Some((lo, hi)) = e.interval {
+            let elapsed = at.saturating_sub(start);
+            let (ok, expected) = match self.last_wait {
+                Some(prev) if !prev.is_zero() => {
+                    let ratio = elapsed.as_secs_f64() / prev.as_secs_f64();
+                    (
+                        (lo..=hi).contains(&ratio),
+                        format!(
+                            "{lo}x..{hi}x the previous wait of {prev:?} (came after \
+                             {elapsed:?}: {ratio:.2}x)"
+                        ),
+                    )
+                }
+                _ => (
+                    false,
+                    "a multiple of the previous wait, and no earlier expect waited".to_string(),
+                ),
+            };
+            verdict.rows.push(matching::Row {
+                field: "time",
+                expected,
+                ok,
+            });
+        }
         (verdict, view)
     }
 
-    pub(super) fn diff_text(
+    /// Expected vs received, field by field; an options mismatch adds a row per option
+    /// sub-field, a data mismatch shows the received payload.
+    pub(super) fn segment_diff(
         &self,
+        e: &Expect,
         verdict: &Comparison,
         got: &Observed,
         view: &ConnView,
-    ) -> String {
-        let rel = rel_for(view);
-        let mut rows: Vec<(String, String)> = verdict.expected_pairs();
-        rows.retain(|(f, _)| f != "time");
+    ) -> SegmentDiff {
+        let mut expected: Vec<(String, String)> = verdict.expected_pairs();
+        expected.retain(|(f, _)| f != "time");
         let differing = verdict.differing();
-        let mut text = field_table_marked(&rows, got, rel, &differing);
-        if let Some(t) = verdict.rows.iter().find(|r| r.field == "time" && !r.ok) {
-            text.push_str(&format!("\n  time: expected {}", t.expected));
+        let rows = diff_rows(&expected, got, rel_for(view), |name, _, _| {
+            differing.contains(&name)
+        });
+        let mut fields = Vec::with_capacity(rows.len());
+        for (field, expected, received, differs) in rows {
+            let options = field == "options" && differs;
+            fields.push(FieldDiff {
+                field,
+                expected,
+                received,
+                differs,
+            });
+            if options {
+                fields.extend(
+                    matching::option_details(&e.options, got, view)
+                        .into_iter()
+                        .map(|d| FieldDiff {
+                            field: d.field,
+                            expected: d.expected,
+                            received: d.received,
+                            differs: !d.ok,
+                        }),
+                );
+            }
         }
-        text
+        let note = verdict
+            .rows
+            .iter()
+            .find(|r| r.field == "time" && !r.ok)
+            .map(|t| format!("time: expected {}", t.expected));
+        SegmentDiff {
+            variant: None,
+            fields,
+            note,
+        }
     }
 
     pub(super) fn accept_received(&mut self, got: &Observed) {
@@ -335,13 +394,15 @@ impl Run<'_> {
                 ),
             ));
         };
-        let (verdict, view) = self.judge(e, at, start, &got);
+        let (verdict, view) = self.judge(e, at, self.origin.unwrap_or(start), &got);
         if verdict.matched() {
+            self.last_wait = Some(at.saturating_sub(self.origin.unwrap_or(start)));
+            self.taken = Some((got.clone(), self.conn.clone()));
             self.accept_received(&got);
             self.silence = None;
             return Ok(());
         }
-        let diff = self.diff_text(&verdict, &got, &view);
+        let diff = self.segment_diff(e, &verdict, &got, &view);
         let got_text = render(&got, rel_for(&view));
         self.conn.on_received(&got);
         self.note(Direction::Received, got_text.clone(), Some(got.raw.clone()));
@@ -354,7 +415,43 @@ impl Run<'_> {
                 verdict.differing().join(", ")
             ),
         );
-        f.diff = Some(diff);
+        f.diff = vec![diff];
+        Err(f)
+    }
+
+    /// An `expect_also`: the segment the previous `expect` took, judged again by this step's
+    /// matchers (and at its level), against the connection as it was before that segment.
+    pub(super) fn expect_also(&mut self, step: &Step, index: usize, e: &Expect) -> StepResult {
+        let Some((got, before)) = self.taken.clone() else {
+            return Err(fail(
+                step,
+                index,
+                "expect_also has no segment to look at: the previous expect took none",
+            ));
+        };
+        let mut view = before;
+        view.learn_isn(&got);
+        let verdict = matching::check(e, &got, &view);
+        if verdict.matched() {
+            return Ok(());
+        }
+        let diff = self.segment_diff(e, &verdict, &got, &view);
+        let got_text = render(&got, rel_for(&view));
+        let wanted: Vec<String> = verdict
+            .rows
+            .iter()
+            .filter(|r| !r.ok)
+            .map(|r| format!("{} {}", r.field, r.expected))
+            .collect();
+        let mut f = fail(
+            step,
+            index,
+            format!(
+                "expected the same segment to have {}, got {got_text}",
+                wanted.join(", ")
+            ),
+        );
+        f.diff = vec![diff];
         Err(f)
     }
 
@@ -382,117 +479,6 @@ impl Run<'_> {
                     format!("expected no segment for {d:?}, got {text}"),
                 ))
             }
-        }
-    }
-
-    pub(super) fn one_of(
-        &mut self,
-        step: &Step,
-        index: usize,
-        branches: &[Branch],
-        case: &Case,
-    ) -> StepResult {
-        // Listen for as long as the most patient branch head would.
-        let window = branches
-            .iter()
-            .map(|b| match b.steps.first().map(|s| &s.kind) {
-                Some(StepKind::Expect(e)) => e.within.unwrap_or(case.defaults.within),
-                Some(StepKind::ExpectNone(d)) => *d,
-                _ => Duration::ZERO,
-            })
-            .max()
-            .unwrap_or(Duration::ZERO);
-        let start = self.target.now();
-        let got = self
-            .receive_observed(window)
-            .map_err(|m| fail(step, index, m))?;
-        let mut reasons = Vec::new();
-        for b in branches {
-            let Some(head) = b.steps.first() else {
-                continue;
-            };
-            let chosen = match (&head.kind, &got) {
-                (StepKind::Expect(e), Some((at, o))) => {
-                    let within = e.within.unwrap_or(case.defaults.within);
-                    let (verdict, view) = self.judge(e, *at, start, o);
-                    if verdict.matched() && at.saturating_sub(start) <= within {
-                        true
-                    } else {
-                        reasons.push(format!(
-                            "{}: {}",
-                            b.name,
-                            self.diff_text(&verdict, o, &view)
-                        ));
-                        false
-                    }
-                }
-                (StepKind::Expect(e), None) => {
-                    reasons.push(format!(
-                        "{}: expected {}, got nothing",
-                        b.name,
-                        matching::summary(e, &self.conn)
-                    ));
-                    false
-                }
-                (StepKind::ExpectNone(d), None) => {
-                    let _ = d;
-                    true
-                }
-                (StepKind::ExpectNone(d), Some((at, _))) => {
-                    if at.saturating_sub(start) > *d {
-                        true
-                    } else {
-                        reasons.push(format!("{}: expected nothing for {d:?}", b.name));
-                        false
-                    }
-                }
-                _ => {
-                    reasons.push(format!("{}: first step is not expect/expect_none", b.name));
-                    false
-                }
-            };
-            if !chosen {
-                continue;
-            }
-            self.variants.push(b.name.clone());
-            let mut among: Vec<String> = branches.iter().map(|x| x.name.clone()).collect();
-            among.sort();
-            let mitigation = Mitigation::of(&among, self.last_sent);
-            self.choices.push(Choice {
-                chosen: b.name.clone(),
-                among,
-                mitigation,
-            });
-            self.note(
-                Direction::Note,
-                format!("one_of: target chose `{}`", b.name),
-                None,
-            );
-            match (&head.kind, &got) {
-                (StepKind::Expect(_), Some(_)) => self.silence = None,
-                (StepKind::ExpectNone(_), _) => self.silence = Some((head.clone(), index)),
-                _ => {}
-            }
-            match (&head.kind, got) {
-                (StepKind::Expect(_), Some((_, o))) => self.accept_received(&o),
-                (StepKind::ExpectNone(_), Some((at, o))) => {
-                    // It arrived after the quiet period: it belongs to a later step.
-                    self.pushback.push_back(Received { at, packet: o.raw });
-                }
-                _ => {}
-            }
-            return self.steps(&b.steps[1..], case, index);
-        }
-        if let Some((_, o)) = &got {
-            let text = render(o, self.rel_received());
-            self.accept_received(o);
-            let mut f = fail(step, index, format!("no allowed variant matched {text}"));
-            f.diff = Some(reasons.join("\n"));
-            Err(f)
-        } else {
-            let mut f = fail(step, index, "no allowed variant matched (nothing received)");
-            f.diff = Some(reasons.join("\n"));
-            Err(f)
         }
     }
 }

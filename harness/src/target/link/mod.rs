@@ -667,6 +667,12 @@ impl Target for LinkTarget {
         self.call(call)
     }
 
+    /// The agent's calls are socket calls (`tcpconform serve`'s agent maps them onto the
+    /// reference stack with the same meaning).
+    fn on_sockets(&self) -> bool {
+        self.agent.is_some()
+    }
+
     fn state(
         &mut self,
         local: SocketAddr,

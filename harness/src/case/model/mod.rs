@@ -33,6 +33,9 @@ pub use super::expr::{BinOp, EvalError, Expr, Space, Var};
 pub use crate::ip::IpVersion;
 pub use crate::packet::spec::{ChecksumSpec, IpFields};
 pub use crate::tcp::TcpState;
+pub use expect::*;
+
+mod expect;
 
 /// Where something came from in a case file (1-based line and column).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,6 +221,10 @@ pub enum StepKind {
     Send(Box<Send>),
     /// The next segment from the target must match.
     Expect(Box<Expect>),
+    /// A second look at the segment the previous `expect` took, with this step's own level: one
+    /// segment whose fields the RFC asks for at different levels (RFC 2018 4: the first SACK
+    /// block MUST, the others SHOULD) is judged at each. No timing of its own.
+    ExpectAlso(Box<Expect>),
     /// No segment from the target for this long.
     ExpectNone(Duration),
     /// The target's TCB for the case's 4-tuple is in this state (LISTEN: the listener exists and
@@ -235,10 +242,27 @@ pub enum StepKind {
     IsnSample(IsnSample),
     /// Inject a burst of SYNs and classify the target's answers (RFC 9293 3.10.7.2, RFC 4987).
     SynFlood(SynFlood),
+    /// Send in-order data, which the application leaves unread, until the target advertises a
+    /// zero window (`fill_window: {}`): closes the receive window whatever the buffer's size.
+    FillWindow(FillWindow),
     /// A condition the rest of the case rests on (`assume: "rcv.wnd > 0"`): where it does not
     /// hold for this target, the instance is not applicable (a position inside a window the
     /// target keeps closed does not exist).
     Assume(Assumption),
+}
+
+/// `fill_window: { max: 16777216 }`: the tester sends data at the target's RCV.NXT, in segments
+/// of at most the target's MSS and never beyond its advertised window, waiting for the ACKs of
+/// each flight, until an ACK advertises a zero window. `max` bounds the octets sent: a receive
+/// buffer larger than that makes the rest of the case not applicable, as does a target that
+/// stops taking data while its window is open (its buffers, not its window, ran out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FillWindow {
+    pub max: u32,
+}
+
+impl FillWindow {
+    pub const DEFAULT_MAX: u32 = 16 << 20;
 }
 
 /// `assume: "<expr> <op> <expr>"`.
@@ -502,6 +526,10 @@ pub struct IcmpSend {
     pub icmp_type: u8,
     pub code: u8,
     pub seq: Value,
+    /// The next-hop MTU a "fragmentation needed" (ICMP 3/4: the low 16 bits after the checksum,
+    /// RFC 1191 4) or "packet too big" (ICMPv6 2: the 32 bits after it, RFC 4443 3.2) reports;
+    /// written into that field whatever the type (0 when not given).
+    pub mtu: Option<u32>,
 }
 
 /// A TCP option to send. Mirrors [`crate::packet::spec::OptionSpec`] with expressions where a
@@ -526,135 +554,6 @@ pub enum SendOption {
     },
     /// `{ raw: "hex" }`: bytes copied verbatim into the option area.
     Raw(Vec<u8>),
-}
-
-/// A matcher for one numeric field of a received segment.
-#[derive(Debug, Clone, PartialEq)]
-pub enum NumMatch {
-    /// `"*"`: anything.
-    Any,
-    /// Exactly this value.
-    Eq(Value),
-    /// Inclusive bounds; `None` is open. `"> x"` is stored as `min: x + 1`, `"a..b"` as
-    /// `max: b - 1`. On sequence fields the runner compares modulo 2^32 (RFC 9293 3.4).
-    Range {
-        min: Option<Value>,
-        max: Option<Value>,
-    },
-}
-
-/// What the flags of a received segment must be.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FlagMatch {
-    /// Exactly one of these sets (`flags: SA` or `flags: [R, RA]`).
-    OneOf(Vec<Flags>),
-    /// `{ has: A, not: [S, R] }`: these bits set, those clear, the rest free.
-    Mask { has: Flags, not: Flags },
-}
-
-/// A TCP option kind, for `contains` / `absent`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OptionKind {
-    Eol,
-    Nop,
-    Mss,
-    WindowScale,
-    SackPermitted,
-    Sack,
-    Timestamps,
-    /// Any other kind number.
-    Other(u8),
-}
-
-impl OptionKind {
-    /// The kind octet (RFC 9293 3.2, RFC 7323, RFC 2018).
-    pub fn code(self) -> u8 {
-        match self {
-            OptionKind::Eol => 0,
-            OptionKind::Nop => 1,
-            OptionKind::Mss => 2,
-            OptionKind::WindowScale => 3,
-            OptionKind::SackPermitted => 4,
-            OptionKind::Sack => 5,
-            OptionKind::Timestamps => 8,
-            OptionKind::Other(k) => k,
-        }
-    }
-}
-
-/// One option of an `exact` option list: like [`SendOption`] with matchers for values.
-#[derive(Debug, Clone, PartialEq)]
-pub enum OptionPattern {
-    Eol,
-    Nop,
-    Mss(NumMatch),
-    WindowScale(NumMatch),
-    SackPermitted,
-    Sack(Vec<(NumMatch, NumMatch)>),
-    Timestamps {
-        val: NumMatch,
-        ecr: NumMatch,
-    },
-    /// `data: None` matches any data of that kind.
-    Unknown {
-        kind: u8,
-        data: Option<Vec<u8>>,
-    },
-}
-
-/// Matchers on the options of a received segment; all given ones must hold.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct OptionsMatch {
-    pub contains: Vec<OptionKind>,
-    pub absent: Vec<OptionKind>,
-    /// The whole option list, in order (NOP and EOL included).
-    pub exact: Option<Vec<OptionPattern>>,
-    /// Value of the MSS option (implies `contains: [mss]`).
-    pub mss: Option<NumMatch>,
-    pub wscale: Option<NumMatch>,
-    pub ts: Option<TsMatch>,
-    /// SACK blocks in order (edges in the tester's sequence space).
-    pub sack: Option<Vec<(NumMatch, NumMatch)>>,
-    /// `padding: zero`: every octet after End of Option List is zero (MUST-69).
-    pub padding_zero: bool,
-}
-
-impl OptionsMatch {
-    pub fn is_empty(&self) -> bool {
-        *self == OptionsMatch::default()
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct TsMatch {
-    pub val: NumMatch,
-    pub ecr: NumMatch,
-}
-
-/// A segment the target must send. `None` / empty matchers are not checked.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Expect {
-    pub flags: Option<FlagMatch>,
-    pub seq: Option<NumMatch>,
-    pub ack: Option<NumMatch>,
-    /// The raw 16-bit window field (unscaled).
-    pub win: Option<NumMatch>,
-    pub urg: Option<NumMatch>,
-    pub reserved: Option<NumMatch>,
-    /// Payload length.
-    pub len: Option<NumMatch>,
-    /// Exact payload bytes.
-    pub data: Option<Vec<u8>>,
-    pub options: OptionsMatch,
-    pub ttl: Option<NumMatch>,
-    pub tos: Option<NumMatch>,
-    /// The ECN field alone: the two low bits of `tos` (RFC 3168 5: 0 Not-ECT, 1 ECT(1),
-    /// 2 ECT(0), 3 CE), whatever DSCP the target uses.
-    pub ecn: Option<NumMatch>,
-    /// Latest arrival, measured from the end of the previous step (default `Defaults::within`).
-    pub within: Option<Duration>,
-    /// Earliest arrival: a segment before this fails the step (retransmission timing).
-    pub after: Option<Duration>,
 }
 
 /// An application call performed on the target, with what it must return.
@@ -685,10 +584,13 @@ pub enum CallKind {
     },
     /// shutdown(2); `Write` is the RFC's CLOSE (send FIN, keep receiving).
     Shutdown(Shutdown),
-    /// close(2): CLOSE (RFC 9293 3.10.4).
+    /// CLOSE (RFC 9293 3.10.4): shutdown(SHUT_WR) on sockets, receiving goes on.
     Close,
     /// ABORT (RFC 9293 3.10.5): close with SO_LINGER 0 on sockets, i.e. send RST.
     Abort,
+    /// The application gives the connection up, reading too (RFC 9293 3.6.1, MAY-1): close(2)
+    /// on sockets. RST if data is left unread or arrives later (SHLD-3), else as CLOSE.
+    Release,
     /// TCP_NODELAY on (disable Nagle, RFC 9293 3.7.4).
     NoDelay,
     /// Keep-alives on (RFC 9293 3.8.4, MUST-24): the first probe after `idle` without a segment
@@ -699,6 +601,9 @@ pub enum CallKind {
         interval: Duration,
         count: u32,
     },
+    /// The connection's user timeout, R2 for its data (MUST-21, RFC 9293 3.8.3): whole
+    /// milliseconds (TCP_USER_TIMEOUT counts them).
+    UserTimeout(Duration),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
