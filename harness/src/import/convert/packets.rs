@@ -35,25 +35,16 @@ impl Conv<'_> {
         if let Some(opts) = &p.options {
             let mut list = Vec::new();
             for o in opts {
-                list.push(match o {
-                    TcpOption::Nop => "nop".to_string(),
-                    TcpOption::Eol => "eol".to_string(),
-                    TcpOption::Mss(m) => {
-                        if syn {
-                            self.peer_mss = Some(*m);
-                        }
-                        format!("mss {m}")
+                if let TcpOption::Mss(m) = o {
+                    if syn {
+                        self.peer_mss = Some(*m);
                     }
-                    TcpOption::WindowScale(w) => format!("wscale {w}"),
-                    TcpOption::SackPermitted => "sackOK".to_string(),
-                    TcpOption::Sack(blocks) => format!(
-                        "sack {}",
-                        blocks
-                            .iter()
-                            .map(|(l, r)| format!("{l}:{r}"))
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    ),
+                }
+                if let Some(text) = plain_option(o) {
+                    list.push(text);
+                    continue;
+                }
+                list.push(match o {
                     TcpOption::Timestamp { val, ecr } => {
                         if syn {
                             self.ts_in = true;
@@ -73,6 +64,7 @@ impl Conv<'_> {
                         format!("ts {val} {ecr}")
                     }
                     TcpOption::Other(o) => return Err(why("TCP option", o.clone())),
+                    _ => unreachable!("spelled by plain_option"),
                 });
             }
             if !list.is_empty() {
@@ -135,25 +127,16 @@ impl Conv<'_> {
         if let Some(opts) = &p.options {
             let mut list = Vec::new();
             for o in opts {
-                list.push(match o {
-                    TcpOption::Nop => "nop".to_string(),
-                    TcpOption::Eol => "eol".to_string(),
-                    TcpOption::Mss(m) => {
-                        if syn {
-                            self.own_mss = Some(*m);
-                        }
-                        format!("mss {m}")
+                if let TcpOption::Mss(m) = o {
+                    if syn {
+                        self.own_mss = Some(*m);
                     }
-                    TcpOption::WindowScale(w) => format!("wscale {w}"),
-                    TcpOption::SackPermitted => "sackOK".to_string(),
-                    TcpOption::Sack(blocks) => format!(
-                        "sack {}",
-                        blocks
-                            .iter()
-                            .map(|(l, r)| format!("{l}:{r}"))
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    ),
+                }
+                if let Some(text) = plain_option(o) {
+                    list.push(text);
+                    continue;
+                }
+                list.push(match o {
                     TcpOption::Timestamp { val, .. } => {
                         if syn {
                             self.ts_out = true;
@@ -163,6 +146,7 @@ impl Conv<'_> {
                         "\"ts * *\"".to_string()
                     }
                     TcpOption::Other(o) => return Err(why("TCP option", o.clone())),
+                    _ => unreachable!("spelled by plain_option"),
                 });
             }
             opts_yaml = Some(format!("options: [{}]", list.join(", ")));
@@ -289,4 +273,25 @@ pub(super) fn ip_expect(ip: &IpInfo, fields: &mut Vec<String>) {
     if let Some(ttl) = ip.ttl {
         fields.push(format!("ttl: {ttl}"));
     }
+}
+
+/// The case language's spelling of an option that reads the same in both directions; `None`
+/// for timestamps (each direction has its own rule) and unknown options.
+fn plain_option(o: &TcpOption) -> Option<String> {
+    Some(match o {
+        TcpOption::Nop => "nop".to_string(),
+        TcpOption::Eol => "eol".to_string(),
+        TcpOption::Mss(m) => format!("mss {m}"),
+        TcpOption::WindowScale(w) => format!("wscale {w}"),
+        TcpOption::SackPermitted => "sackOK".to_string(),
+        TcpOption::Sack(blocks) => format!(
+            "sack {}",
+            blocks
+                .iter()
+                .map(|(l, r)| format!("{l}:{r}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        TcpOption::Timestamp { .. } | TcpOption::Other(_) => return None,
+    })
 }
