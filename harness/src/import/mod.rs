@@ -58,6 +58,22 @@ pub struct Imported {
     pub unsupported: Vec<Unsupported>,
 }
 
+impl Imported {
+    /// The import of `path` before anything of it was read: nothing imported.
+    fn nothing(path: &Path, id: &str) -> Imported {
+        Imported {
+            source: path.to_path_buf(),
+            id: id.to_string(),
+            status: Status::NotImported,
+            yaml: None,
+            steps: 0,
+            step_lines: Vec::new(),
+            notes: Vec::new(),
+            unsupported: Vec::new(),
+        }
+    }
+}
+
 /// Whether `path` names a packetdrill script.
 pub fn is_pkt(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "pkt")
@@ -142,19 +158,13 @@ pub fn import_file(path: &Path, id: &str) -> Imported {
     match std::fs::read_to_string(path) {
         Ok(text) => import_str(path, &text, id, &|p: &Path| std::fs::read_to_string(p)),
         Err(e) => Imported {
-            source: path.to_path_buf(),
-            id: id.to_string(),
-            status: Status::NotImported,
-            yaml: None,
-            steps: 0,
-            step_lines: Vec::new(),
-            notes: Vec::new(),
             unsupported: vec![Unsupported {
                 line: 0,
                 feature: "unreadable file".into(),
                 detail: e.to_string(),
                 stops: true,
             }],
+            ..Imported::nothing(path, id)
         },
     }
 }
@@ -162,16 +172,7 @@ pub fn import_file(path: &Path, id: &str) -> Imported {
 /// Imports a script's `text`; `path` names it and is where its commands' files are looked up
 /// (through `read`).
 pub fn import_str(path: &Path, text: &str, id: &str, read: shell::ReadFile<'_>) -> Imported {
-    let mut imported = Imported {
-        source: path.to_path_buf(),
-        id: id.to_string(),
-        status: Status::NotImported,
-        yaml: None,
-        steps: 0,
-        step_lines: Vec::new(),
-        notes: Vec::new(),
-        unsupported: Vec::new(),
-    };
+    let mut imported = Imported::nothing(path, id);
     let script = match script::parse(text) {
         Ok(s) => s,
         Err(e) => {

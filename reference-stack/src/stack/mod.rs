@@ -354,23 +354,7 @@ impl Stack {
     /// accepted. On a connection: the handle is released; the connection finishes its close
     /// (FIN, TIME-WAIT) on its own and is then forgotten.
     pub fn close(&mut self, now: Instant, h: SocketHandle) -> Result<(), StackError> {
-        match self.sockets.get_mut(&h) {
-            None => Err(StackError::NoSuchSocket),
-            Some(Socket::Listener(_)) => {
-                self.close_listener(now, h);
-                Ok(())
-            }
-            Some(Socket::Conn(c)) => {
-                c.released = true;
-                let r = if c.tcb.is_closed() {
-                    Ok(())
-                } else {
-                    c.tcb.close(now)
-                };
-                self.update(now, h);
-                Ok(r?)
-            }
-        }
+        self.let_go(now, h, false)
     }
 
     /// The application gives the connection up entirely, as a socket's close(2) does: unlike
@@ -379,6 +363,16 @@ impl Stack {
     /// RFC 1122 4.2.2.13, RFC 2525 2.17); otherwise the close goes on as after `close`. On a
     /// listener: as `close`.
     pub fn release(&mut self, now: Instant, h: SocketHandle) -> Result<(), StackError> {
+        self.let_go(now, h, true)
+    }
+
+    /// `close`, or with `stop_reading` `release`: the application lets go of the handle.
+    fn let_go(
+        &mut self,
+        now: Instant,
+        h: SocketHandle,
+        stop_reading: bool,
+    ) -> Result<(), StackError> {
         match self.sockets.get_mut(&h) {
             None => Err(StackError::NoSuchSocket),
             Some(Socket::Listener(_)) => {
@@ -387,11 +381,13 @@ impl Stack {
             }
             Some(Socket::Conn(c)) => {
                 c.released = true;
-                c.reading_given_up = true;
+                c.reading_given_up |= stop_reading;
                 let r = if c.tcb.is_closed() {
                     Ok(())
-                } else {
+                } else if stop_reading {
                     c.tcb.release(now)
+                } else {
+                    c.tcb.close(now)
                 };
                 self.update(now, h);
                 Ok(r?)

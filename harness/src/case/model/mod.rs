@@ -485,7 +485,7 @@ impl FromStr for Flags {
 }
 
 /// A segment to inject. `None` fields take the runner's defaults.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Send {
     /// Another source or destination address than the instance's (`dst: 224.0.0.1`: a SYN
     /// to a group, which a stack must discard, MUST-57). The segment still goes to the

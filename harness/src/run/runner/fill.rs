@@ -61,22 +61,12 @@ impl Run<'_> {
                 let len = (flight - off).min(mss);
                 let push = if off + len == flight { flags::PSH } else { 0 };
                 let segment = Send {
-                    src: None,
-                    dst: None,
                     flags: Flags(flags::ACK | push),
                     seq: Some(Value::Abs(Expr::Num(i64::from(start.wrapping_add(off))))),
                     // Acknowledges nothing new: the step changes the target's receive side only.
                     ack: Some(Value::Rel(Expr::Var(Var::SndUna))),
-                    win: None,
-                    urg: None,
-                    reserved: 0,
-                    options: Vec::new(),
                     payload: vec![0; len as usize],
-                    doff: None,
-                    checksum: Default::default(),
-                    ip: Default::default(),
-                    raw: None,
-                    icmp: None,
+                    ..Send::default()
                 };
                 self.send(step, index, &segment, win_default)?;
                 off += len;
