@@ -513,6 +513,42 @@ fn setups_ip_and_defaults() {
 }
 
 #[test]
+fn user_timeout_options() {
+    // RFC 5482 3: G (the top bit) set for minutes, then 15 bits of value.
+    let s = steps(
+        "  - send: { flags: A, options: [uto 1s, uto 30min, uto 32767s] }\n  - expect: { flags: A, options: { contains: uto } }\n",
+    );
+    let uto = |data: [u8; 2]| SendOption::Unknown {
+        kind: 28,
+        data: data.to_vec(),
+    };
+    assert_eq!(
+        send_of(&s[0]).options,
+        vec![uto([0, 1]), uto([0x80, 30]), uto([0x7f, 0xff])]
+    );
+    assert_eq!(
+        expect_of(&s[1]).options.contains,
+        vec![OptionKind::Other(28)]
+    );
+    for (bad, says) in [
+        ("uto", "uto 30s"),
+        ("uto 30", "seconds"),
+        ("uto 32768s", "15 bits"),
+        ("uto -1min", "15 bits"),
+        ("uto 1s 2s", "uto 30s"),
+    ] {
+        let src = format!(
+            "id: t\ntitle: t\nsetup: {{ listen: 80 }}\nsteps:\n  - send: {{ flags: S, options: [\"{bad}\"] }}\n"
+        );
+        let err = load_str(Path::new("mem.yaml"), &src).expect_err(bad);
+        assert!(
+            err.iter().any(|d| d.to_string().contains(says)),
+            "{bad}: {err:?}"
+        );
+    }
+}
+
+#[test]
 fn fast_open_options() {
     let s = steps(
         "  - send: { flags: S, options: [mss 1460, tfo] }\n  - expect: { flags: SA, options: { contains: tfo, tfo_cookie: \"4..=16\" } }\n  - send: { flags: S, options: [tfo cookie], data: 10 }\n  - expect: { flags: SA, options: [mss *, tfo] }\n",

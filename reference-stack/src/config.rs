@@ -49,6 +49,17 @@ pub struct FastOpen {
     pub secret: Option<[u8; 16]>,
 }
 
+/// The limits a received TCP User Timeout Option is held to (RFC 5482 3.1): the user timeout
+/// it may set is `min(U_LIMIT, max(ADV_UTO, REMOTE_UTO, L_LIMIT))`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UtoLimits {
+    /// L_LIMIT: never below this. RFC 5482 asks that it exceed the RTO and gives 100 s, the
+    /// data R2 of RFC 1122 (RFC 9293 3.8.3, SHLD-11), for compatibility.
+    pub lower: Duration,
+    /// U_LIMIT: never above this, so a peer cannot make us hold its state for ever.
+    pub upper: Duration,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// The largest IP packet we send or want to receive; our MSS option is derived from it
@@ -113,6 +124,11 @@ pub struct Config {
     /// Give Fast Open cookies and take data on a SYN with a valid one (RFC 7413). Off by
     /// default: RFC 7413 is Experimental, and data on a SYN may be replayed (its section 6).
     pub fastopen: Option<FastOpen>,
+    /// Let a User Timeout Option from the peer (RFC 5482) change the user timeout (R2 for
+    /// data) of a connection whose application did not set one, within these limits. `None`
+    /// ignores the option like any the stack does not implement (MUST-6); that is the default,
+    /// as RFC 5482 3 has the option off (ENABLED false) unless asked for.
+    pub user_timeout_option: Option<UtoLimits>,
 }
 
 impl Config {
@@ -156,6 +172,7 @@ impl Default for Config {
             time_wait_reuse: true,
             isn_secret: None,
             fastopen: None,
+            user_timeout_option: None,
         }
     }
 }

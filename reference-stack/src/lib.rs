@@ -21,7 +21,7 @@ pub mod time;
 pub mod tuple;
 pub mod wire;
 
-pub use config::{Config, FastOpen, RstPolicy};
+pub use config::{Config, FastOpen, RstPolicy, UtoLimits};
 pub use rules::Rule;
 pub use state::State;
 pub use time::{Duration, Instant};

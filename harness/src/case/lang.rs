@@ -156,6 +156,7 @@ const OPTION_WORDS: &[&str] = &[
     "sack",
     "ts",
     "tfo",
+    "uto",
     "nop",
     "eol",
 ];

@@ -5,7 +5,7 @@ use super::conn::ConnView;
 use crate::case::expr::{EvalError, Space};
 use crate::case::model::{
     Expect, FlagMatch, Flags, NumMatch, OptionKind, OptionPattern, OptionsMatch, Value,
-    FAST_OPEN_KIND,
+    FAST_OPEN_KIND, USER_TIMEOUT_KIND,
 };
 use crate::packet::diff::payload_preview;
 use crate::packet::spec::{Observed, ObservedOption};
@@ -383,6 +383,7 @@ fn kind_name(k: OptionKind) -> String {
         OptionKind::Sack => "sack".into(),
         OptionKind::Timestamps => "ts".into(),
         OptionKind::Other(FAST_OPEN_KIND) => "tfo".into(),
+        OptionKind::Other(USER_TIMEOUT_KIND) => "uto".into(),
         OptionKind::Other(k) => format!("kind {k}"),
     }
 }

@@ -7,7 +7,7 @@ use crate::ip::IpVersion;
 use crate::tcp::TcpState;
 use reference_stack::stack::Stack;
 use reference_stack::wire::{ChecksumCheck, Segment, TcpFlags};
-use reference_stack::{Config, FastOpen, Instant, Rule, State};
+use reference_stack::{Config, FastOpen, Instant, Rule, State, UtoLimits};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -111,14 +111,21 @@ pub struct ReferenceTarget {
 }
 
 impl ReferenceTarget {
-    /// The stack's defaults plus [`SECURITY_LEVEL`] and Fast Open (RFC 7413, off in the stack's
-    /// defaults as an Experimental RFC), so that the optional behaviours the corpus checks
-    /// (`needs: fastopen`) run on the reference.
+    /// The stack's defaults plus [`SECURITY_LEVEL`], Fast Open (RFC 7413, off in the stack's
+    /// defaults as an Experimental RFC) and the User Timeout Option (RFC 5482, off unless
+    /// enabled), so that the optional behaviours the corpus checks (`needs: fastopen`, the UTO
+    /// cases) run on the reference. UTO advice is held between R2 (100 s, RFC 5482's L_LIMIT)
+    /// and an hour.
     pub fn default_config() -> Config {
+        let defaults = Config::default();
         Config {
             security_level: Some(SECURITY_LEVEL),
             fastopen: Some(FastOpen { secret: None }),
-            ..Config::default()
+            user_timeout_option: Some(UtoLimits {
+                lower: defaults.r2,
+                upper: reference_stack::Duration::from_secs(3600),
+            }),
+            ..defaults
         }
     }
 

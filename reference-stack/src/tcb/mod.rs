@@ -61,7 +61,7 @@ mod timers;
 
 use std::collections::VecDeque;
 
-use crate::config::{Config, Keepalive, RstPolicy};
+use crate::config::{Config, Keepalive, RstPolicy, UtoLimits};
 use crate::fastopen::{self, SynFastOpen};
 use crate::rules::Rule;
 use crate::state::State;
@@ -228,6 +228,12 @@ pub struct Tcb {
     r1: u32,
     r2: Duration,
     r2_syn: Duration,
+    /// RFC 5482: the limits a peer's User Timeout Option is held to (`None`: ignored), the user
+    /// timeout this end stands for (ADV_UTO: its R2 before any option), and CHANGEABLE, false
+    /// once the application sets R2 itself.
+    uto: Option<UtoLimits>,
+    adv_uto: Duration,
+    r2_changeable: bool,
     nagle: bool,
     /// Keep-alives on (MUST-24, off by default: MUST-25), and their timing.
     keepalive_on: bool,
@@ -417,6 +423,9 @@ impl Tcb {
             r1: config.r1,
             r2: config.r2,
             r2_syn: config.r2_syn,
+            uto: config.user_timeout_option,
+            adv_uto: config.r2,
+            r2_changeable: true,
             nagle: config.nagle,
             keepalive_on: config.keepalive.is_some(),
             keepalive: config.keepalive_timing(),
@@ -664,8 +673,11 @@ impl Tcb {
     /// particular connection", the user timeout of 3.9.1 (OPEN and SEND take one). Data
     /// unacknowledged this long (since the last forward progress) closes the connection with
     /// `TimedOut`, checked when the retransmission timer fires. The SYN's R2 (MUST-23) stays.
+    /// A User Timeout Option from the peer no longer changes it (RFC 5482 3: CHANGEABLE
+    /// becomes false when the application sets the user timeout).
     pub fn set_user_timeout(&mut self, r2: Duration) {
         self.r2 = r2;
+        self.r2_changeable = false;
     }
 
     /// MUST-24: the application can request keep-alives after `idle` (`None` turns them off);

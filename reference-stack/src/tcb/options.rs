@@ -3,7 +3,7 @@
 
 use super::{Negotiated, Tcb};
 use crate::config::Config;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::tuple::FourTuple;
 use crate::wire::{SackBlock, TcpOption, TcpRepr};
 
@@ -55,6 +55,26 @@ pub(super) fn sack_blocks(seg: &TcpRepr) -> &[SackBlock] {
             _ => None,
         })
         .unwrap_or(&[])
+}
+
+/// The User Timeout Option's kind (RFC 5482 3).
+pub const UTO_KIND: u8 = 28;
+
+/// The user timeout a segment's User Timeout Option advertises (RFC 5482 3): kind 28, length 4,
+/// then the granularity bit G (1: minutes, 0: seconds) and a 15-bit value. An option of another
+/// length is not one we can read, and is ignored like an unknown option (MUST-6).
+pub(super) fn user_timeout(seg: &TcpRepr) -> Option<Duration> {
+    seg.options.iter().find_map(|o| match o {
+        TcpOption::Unknown { kind, data } if *kind == UTO_KIND => match data[..] {
+            [hi, lo] => {
+                let value = u64::from(u16::from_be_bytes([hi & 0x7f, lo]));
+                let unit = if hi & 0x80 != 0 { 60 } else { 1 };
+                Some(Duration::from_secs(value * unit))
+            }
+            _ => None,
+        },
+        _ => None,
+    })
 }
 
 fn ip_header_len(tuple: &FourTuple) -> usize {
@@ -131,6 +151,21 @@ impl Tcb {
         self.snd_wl1 = syn.seq;
         self.snd_wl2 = syn.ack;
         self.cwnd = self.initial_cwnd();
+        self.take_user_timeout(syn);
+    }
+
+    /// RFC 5482 3.1: a User Timeout Option from the peer, on any segment the connection
+    /// accepts, sets the user timeout (R2 for data) to
+    /// `USER_TIMEOUT = min(U_LIMIT, max(ADV_UTO, REMOTE_UTO, L_LIMIT))`, unless the application
+    /// set it (CHANGEABLE false) or the option is off. The advice can lengthen the timeout but,
+    /// through ADV_UTO and L_LIMIT, never shorten it below what this end stands for.
+    pub(super) fn take_user_timeout(&mut self, seg: &TcpRepr) {
+        let (Some(limits), true) = (self.uto, self.r2_changeable) else {
+            return;
+        };
+        if let Some(remote) = user_timeout(seg) {
+            self.r2 = limits.upper.min(self.adv_uto.max(remote).max(limits.lower));
+        }
     }
 
     /// Queue the text and FIN of a SYN for after ESTABLISHED (LI-4, SS-7).

@@ -497,6 +497,7 @@ impl Tcb {
             }
         }
         self.take_sack(seg);
+        self.take_user_timeout(seg);
         // AK-7: SND.UNA =< SEG.ACK =< SND.NXT and (WL1 < SEQ or (WL1 = SEQ and WL2 =< ACK)).
         if self.snd_una <= seg.ack
             && (self.snd_wl1 < seg.seq || (self.snd_wl1 == seg.seq && self.snd_wl2 <= seg.ack))

@@ -1290,6 +1290,102 @@ fn user_timeout_set_per_connection() {
     assert_eq!(b.state(), State::Established);
 }
 
+/// A User Timeout Option (RFC 5482 3): G set for minutes, then the 15-bit value.
+fn uto(minutes: bool, value: u16) -> TcpOption {
+    let g = if minutes { 0x8000 } else { 0 };
+    TcpOption::Unknown {
+        kind: options::UTO_KIND,
+        data: (g | value).to_be_bytes().to_vec(),
+    }
+}
+
+/// The time at which a connection with one octet unacknowledged gives up, or `None` if it is
+/// still retransmitting at `horizon_ms`.
+fn gives_up_at(b: &mut Bench, horizon_ms: u64) -> Option<Instant> {
+    b.tcb.send(b.now, b"x").unwrap();
+    b.one();
+    while !b.tcb.is_closed() {
+        if b.fire() > Instant::from_millis(horizon_ms) {
+            return None;
+        }
+        b.out();
+    }
+    Some(b.now)
+}
+
+fn uto_on() -> Config {
+    Config {
+        user_timeout_option: Some(UtoLimits {
+            lower: Duration::from_secs(100),
+            upper: Duration::from_secs(3600),
+        }),
+        ..plain()
+    }
+}
+
+#[test]
+fn uto_option_cannot_shorten_the_user_timeout() {
+    // RFC 5482 3.1: USER_TIMEOUT = min(U_LIMIT, max(ADV_UTO, REMOTE_UTO, L_LIMIT)). A peer
+    // advertising 1 s leaves R2 at 100 s (SHLD-11): still retransmitting at 90 s, on the SYN-ACK
+    // or on a later ACK alike.
+    let mut b = syn_sent(&uto_on());
+    b.input(with_opts(pkt("SA", PEER, ISS + 1), vec![uto(false, 1)]));
+    b.one();
+    assert_eq!(gives_up_at(&mut b, 90_000), None);
+
+    let mut b = active(&uto_on());
+    b.input(with_opts(pkt("A", PEER + 1, ISS + 1), vec![uto(false, 1)]));
+    assert_eq!(gives_up_at(&mut b, 90_000), None);
+}
+
+#[test]
+fn uto_option_lengthens_the_user_timeout_within_the_upper_limit() {
+    // 30 minutes (G = 1) asked, 60 minutes allowed: still retransmitting at 1000 s, where the
+    // default 100 s would have given up. 5 hours asked: held to the hour (U_LIMIT), so it
+    // gives up at the first timeout after 3600 s (RTOs of 120 s at the ceiling).
+    let mut b = syn_sent(&uto_on());
+    b.input(with_opts(pkt("SA", PEER, ISS + 1), vec![uto(true, 30)]));
+    b.one();
+    assert_eq!(gives_up_at(&mut b, 1_000_000), None);
+
+    let mut b = syn_sent(&uto_on());
+    b.input(with_opts(pkt("SA", PEER, ISS + 1), vec![uto(true, 300)]));
+    b.one();
+    let end = gives_up_at(&mut b, 10_000_000).expect("gives up within U_LIMIT");
+    assert!(end >= Instant::from_millis(3_600_000), "{end:?}");
+    assert!(end <= Instant::from_millis(3_600_000 + 120_010), "{end:?}");
+}
+
+#[test]
+fn uto_option_ignored_when_off_or_set_by_the_application() {
+    // Off (the default, RFC 5482 3: ENABLED false): 30 minutes advised, the 100 s R2 stands.
+    let mut b = syn_sent(&plain());
+    b.input(with_opts(pkt("SA", PEER, ISS + 1), vec![uto(true, 30)]));
+    b.one();
+    let end = gives_up_at(&mut b, 1_000_000).expect("gives up at R2");
+    assert!(end < Instant::from_millis(200_000), "{end:?}");
+
+    // The application set 10 s (MUST-21): CHANGEABLE is false, the peer's 30 minutes change
+    // nothing; RTOs 1, 2, 4, 8 s end at the first timeout after 10 s.
+    let mut b = active(&uto_on());
+    b.tcb.set_user_timeout(Duration::from_secs(10));
+    b.input(with_opts(pkt("A", PEER + 1, ISS + 1), vec![uto(true, 30)]));
+    assert_eq!(
+        gives_up_at(&mut b, 1_000_000),
+        Some(Instant::from_millis(15_010))
+    );
+
+    // A malformed option (length 3) is not read as a user timeout.
+    let mut b = active(&uto_on());
+    let bad = TcpOption::Unknown {
+        kind: options::UTO_KIND,
+        data: vec![0x80],
+    };
+    b.input(with_opts(pkt("A", PEER + 1, ISS + 1), vec![bad]));
+    let end = gives_up_at(&mut b, 1_000_000).expect("gives up at R2");
+    assert!(end < Instant::from_millis(200_000), "{end:?}");
+}
+
 #[test]
 fn r1_and_r2_give_up() {
     let config = Config {

@@ -4,6 +4,8 @@ use super::*;
 
 /// The Fast Open option's kind (RFC 7413 4.1.1).
 pub const FAST_OPEN_KIND: u8 = 34;
+/// The User Timeout Option's kind (RFC 5482 3).
+pub const USER_TIMEOUT_KIND: u8 = 28;
 
 /// A matcher for one numeric field of a received segment.
 #[derive(Debug, Clone, PartialEq)]

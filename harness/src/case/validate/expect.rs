@@ -336,7 +336,12 @@ fn option_pattern(cx: &mut Cx<'_>, item: &Node) -> Option<OptionPattern> {
             kind: FAST_OPEN_KIND,
             data: None,
         },
-        "tfo" | "nop" | "eol" | "sackok" | "sack_permitted" | "mss" | "wscale" | "ts" => {
+        // Any User Timeout Option, whatever its value.
+        "uto" if want(cx, 0, "uto") => OptionPattern::Unknown {
+            kind: USER_TIMEOUT_KIND,
+            data: None,
+        },
+        "tfo" | "uto" | "nop" | "eol" | "sackok" | "sack_permitted" | "mss" | "wscale" | "ts" => {
             return None
         }
         _ => {

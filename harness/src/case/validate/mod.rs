@@ -81,7 +81,7 @@ pub(crate) const PRELUDE_FIELDS: &[&str] = &lang::names::<
 /// MAX_TCP_KEEPINTVL), and largest probe count (MAX_TCP_KEEPCNT).
 const KEEPALIVE_MAX_SECS: u64 = 32767;
 const KEEPALIVE_MAX_COUNT: i128 = 127;
-pub(crate) const OPTION_NAMES: &str = "mss N, wscale N, sackOK, sack L:R ..., ts VAL ECR, tfo, tfo cookie, nop, eol, { kind: K, data: \"hex\" }, { raw: \"hex\" }";
+pub(crate) const OPTION_NAMES: &str = "mss N, wscale N, sackOK, sack L:R ..., ts VAL ECR, tfo, tfo cookie, uto 30s, uto 5min, nop, eol, { kind: K, data: \"hex\" }, { raw: \"hex\" }";
 
 /// Collects diagnostics for one file.
 pub(crate) struct Cx<'a> {

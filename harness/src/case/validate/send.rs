@@ -332,6 +332,19 @@ pub(super) fn send_option(cx: &mut Cx<'_>, node: &Node, text: &str) -> Option<Se
                 return None;
             }
         },
+        "uto" => match args {
+            [t] => SendOption::Unknown {
+                kind: USER_TIMEOUT_KIND,
+                data: user_timeout_option(cx, node, t)?.to_vec(),
+            },
+            _ => {
+                cx.err(
+                    node,
+                    format!("option `{text}`: expected `uto 30s` or `uto 5min` (RFC 5482)"),
+                );
+                return None;
+            }
+        },
         "nop" | "eol" | "sackok" | "sack_permitted" | "mss" | "wscale" | "ts" => return None,
         _ => {
             cx.err(
@@ -341,6 +354,32 @@ pub(super) fn send_option(cx: &mut Cx<'_>, node: &Node, text: &str) -> Option<Se
             return None;
         }
     })
+}
+
+/// The two octets after a User Timeout Option's length (RFC 5482 3): the granularity bit G (set:
+/// minutes) and a 15-bit value, from `30s` or `5min`.
+fn user_timeout_option(cx: &mut Cx<'_>, node: &Node, text: &str) -> Option<[u8; 2]> {
+    let (digits, g) = if let Some(d) = text.strip_suffix("min") {
+        (d, 0x8000)
+    } else if let Some(d) = text.strip_suffix('s') {
+        (d, 0)
+    } else {
+        cx.err(
+            node,
+            format!("`uto {text}`: give seconds (`uto 30s`) or minutes (`uto 5min`)"),
+        );
+        return None;
+    };
+    match digits.parse::<u16>() {
+        Ok(v) if v <= 0x7fff => Some((g | v).to_be_bytes()),
+        _ => {
+            cx.err(
+                node,
+                format!("`uto {text}`: the value is 15 bits, 0 to 32767"),
+            );
+            None
+        }
+    }
 }
 
 pub(super) fn option_kind(cx: &mut Cx<'_>, node: &Node) -> Option<OptionKind> {
@@ -363,8 +402,9 @@ pub(super) fn option_kind(cx: &mut Cx<'_>, node: &Node) -> Option<OptionKind> {
         "sack" => OptionKind::Sack,
         "ts" => OptionKind::Timestamps,
         "tfo" => OptionKind::Other(FAST_OPEN_KIND),
+        "uto" => OptionKind::Other(USER_TIMEOUT_KIND),
         _ => {
-            cx.err(node, format!("unknown option kind `{name}` (expected mss, wscale, sackOK, sack, ts, tfo, nop, eol or a kind number)"));
+            cx.err(node, format!("unknown option kind `{name}` (expected mss, wscale, sackOK, sack, ts, tfo, uto, nop, eol or a kind number)"));
             return None;
         }
     })
