@@ -371,3 +371,34 @@ pub struct OtherRfc {
 fn spaced(rfc: &str) -> String {
     format!("RFC {}", rfc.trim_start_matches("RFC"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ids of other RFCs count per RFC, only observable ones, and not as RFC 9293's.
+    #[test]
+    fn other_rfcs_count_their_own_observable_ids() {
+        let mut cov = Coverage::default();
+        for id in ["MUST-11", "RFC2018-MUST-10", "RFC2018-MAY-2"] {
+            cov.requirements.insert(id.to_string());
+        }
+        assert_eq!(cov.rfc9293_covered(), 1);
+        let rfc2018 = cov
+            .other_rfcs()
+            .into_iter()
+            .find(|o| o.rfc == "RFC2018")
+            .expect("RFC 2018 in the table");
+        assert_eq!(rfc2018.covered, vec!["RFC2018-MUST-10"]);
+        assert_eq!(rfc2018.total, 20);
+        assert_eq!(rfc2018.observable, 17);
+        assert!(!rfc2018.missing.contains(&"RFC2018-MAY-2"));
+        assert!(rfc2018.missing.contains(&"RFC2018-MUST-4"));
+        let text = cov.table();
+        assert!(
+            text.contains("RFC 2018: 1/17 observable requirements with a passing case (20 in all)"),
+            "{text}"
+        );
+        assert!(cov.html().contains("RFC 2018: 1/17 observable"));
+    }
+}
