@@ -29,6 +29,12 @@ const NAMED: &[&str] = &[
     "RFC5961-MUST-2",
     "RFC5961-MUST-3",
     "RFC5961-MUST-4",
+    "RFC5681-MUST-7",
+    "RFC5681-MUST-8",
+    "RFC5681-MUST-15",
+    "RFC5681-MUST-18",
+    "RFC5681-MUST-20",
+    "RFC5681-MUST-22",
 ];
 
 #[test]
