@@ -38,6 +38,17 @@ const NAMED: &[&str] = &[
     "RFC5681-MUST-18",
     "RFC5681-MUST-20",
     "RFC5681-MUST-22",
+    "RFC7323-MUST-1",
+    "RFC7323-MUST-3",
+    "RFC7323-MUST-7",
+    "RFC7323-MUST-8",
+    "RFC7323-MUST-10",
+    "RFC7323-MUST-13",
+    "RFC7323-MUST-15",
+    "RFC7323-MUST-18",
+    "RFC7323-MUST-19",
+    "RFC7323-MUST-21",
+    "RFC7323-MUST-26",
 ];
 
 #[test]
