@@ -11,6 +11,7 @@ pub mod lang;
 pub mod load;
 pub mod model;
 pub mod needs;
+pub mod requirements;
 pub mod schema;
 mod validate;
 mod yaml;

@@ -6,6 +6,7 @@
 //! exist only in one of them (RS-1, SY-2, AK-1 vs SY-3).
 
 use crate::case::model::Case;
+use crate::case::{is_requirement_id, requirements};
 use crate::run::runner::run_instance;
 use crate::target::reference::{ReferenceTarget, SegmentKind};
 use reference_stack::{RstPolicy, Rule, State};
@@ -147,6 +148,45 @@ impl Coverage {
             .collect()
     }
 
+    /// RFC 9293 requirement ids with a passing case.
+    pub fn rfc9293_covered(&self) -> usize {
+        self.requirements
+            .iter()
+            .filter(|r| is_requirement_id(r))
+            .count()
+    }
+
+    /// Per RFC of the requirements table (`case::requirements`), in table order: the RFC, its
+    /// observable requirement ids with a passing case, and those without.
+    pub fn other_rfcs(&self) -> Vec<OtherRfc> {
+        requirements::rfcs()
+            .into_iter()
+            .map(|rfc| {
+                let rows = requirements::table().iter().filter(|r| r.rfc == rfc);
+                let mut out = OtherRfc {
+                    rfc,
+                    total: 0,
+                    observable: 0,
+                    covered: Vec::new(),
+                    missing: Vec::new(),
+                };
+                for r in rows {
+                    out.total += 1;
+                    if r.not_observable.is_some() {
+                        continue;
+                    }
+                    out.observable += 1;
+                    if self.requirements.contains(r.id) {
+                        out.covered.push(r.id);
+                    } else {
+                        out.missing.push(r.id);
+                    }
+                }
+                out
+            })
+            .collect()
+    }
+
     /// The terminal report.
     pub fn table(&self) -> String {
         let mut out = String::new();
@@ -193,7 +233,7 @@ impl Coverage {
         let _ = writeln!(
             out,
             "RFC 9293 requirements with a passing case: {}/{total_reqs} ({} of {observable} observable on the wire)",
-            self.requirements.len(),
+            self.rfc9293_covered(),
             observable - reqs_missing.len()
         );
         if !reqs_missing.is_empty() {
@@ -210,6 +250,23 @@ impl Coverage {
         );
         for (id, why) in NOT_OBSERVABLE {
             let _ = writeln!(out, "    {id}: {why}");
+        }
+        for o in self.other_rfcs() {
+            let _ = writeln!(
+                out,
+                "{}: {}/{} observable requirements with a passing case ({} in all)",
+                spaced(o.rfc),
+                o.covered.len(),
+                o.observable,
+                o.total
+            );
+            if !o.missing.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  observable, no passing case yet: {}",
+                    o.missing.join(", ")
+                );
+            }
         }
         if !self.unmet_claims.is_empty() {
             let _ = writeln!(
@@ -281,10 +338,67 @@ impl Coverage {
         let _ = write!(
             h,
             "</div><h2>RFC 9293 requirements with a passing case: {}</h2><p>Observable without a case: {}</p>",
-            self.requirements.len(),
+            self.rfc9293_covered(),
             if missing.is_empty() { "none".to_string() } else { missing.join(", ") }
         );
+        for o in self.other_rfcs() {
+            let _ = write!(
+                h,
+                "<h2>{}: {}/{} observable requirements with a passing case</h2><p>Observable without a case: {}</p>",
+                spaced(o.rfc),
+                o.covered.len(),
+                o.observable,
+                if o.missing.is_empty() { "none".to_string() } else { o.missing.join(", ") }
+            );
+        }
         h.push_str("</body></html>\n");
         h
+    }
+}
+
+/// One RFC's line of the coverage report.
+#[derive(Debug)]
+pub struct OtherRfc {
+    /// `RFC2018`.
+    pub rfc: &'static str,
+    pub total: usize,
+    pub observable: usize,
+    pub covered: Vec<&'static str>,
+    pub missing: Vec<&'static str>,
+}
+
+/// `RFC2018` -> `RFC 2018`.
+fn spaced(rfc: &str) -> String {
+    format!("RFC {}", rfc.trim_start_matches("RFC"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ids of other RFCs count per RFC, only observable ones, and not as RFC 9293's.
+    #[test]
+    fn other_rfcs_count_their_own_observable_ids() {
+        let mut cov = Coverage::default();
+        for id in ["MUST-11", "RFC2018-MUST-10", "RFC2018-MAY-2"] {
+            cov.requirements.insert(id.to_string());
+        }
+        assert_eq!(cov.rfc9293_covered(), 1);
+        let rfc2018 = cov
+            .other_rfcs()
+            .into_iter()
+            .find(|o| o.rfc == "RFC2018")
+            .expect("RFC 2018 in the table");
+        assert_eq!(rfc2018.covered, vec!["RFC2018-MUST-10"]);
+        assert_eq!(rfc2018.total, 20);
+        assert_eq!(rfc2018.observable, 17);
+        assert!(!rfc2018.missing.contains(&"RFC2018-MAY-2"));
+        assert!(rfc2018.missing.contains(&"RFC2018-MUST-4"));
+        let text = cov.table();
+        assert!(
+            text.contains("RFC 2018: 1/17 observable requirements with a passing case (20 in all)"),
+            "{text}"
+        );
+        assert!(cov.html().contains("RFC 2018: 1/17 observable"));
     }
 }

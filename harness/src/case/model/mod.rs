@@ -196,9 +196,14 @@ impl Level {
         Level::ALL.into_iter().find(|l| l.name() == s)
     }
 
-    /// The level of an RFC 9293 requirement id (`MUST-11`, `SHLD-8`, `MAY-12`, `REC-1`).
+    /// The level of a requirement id: RFC 9293's (`MUST-11`, `SHLD-8`, `MAY-12`, `REC-1`) or
+    /// another RFC's (`RFC2018-MUST-10`, `case::requirements`).
     pub fn of_requirement(id: &str) -> Option<Level> {
-        let prefix = id.split('-').next()?;
+        // `RFC2018-MUST-1` is graded by its group like `MUST-1`.
+        let prefix = match id.split_once('-')? {
+            (rfc, rest) if rfc.starts_with("RFC") => rest.split('-').next()?,
+            (prefix, _) => prefix,
+        };
         Some(match prefix {
             "MUST" => Level::Must,
             "SHLD" => Level::Should,

@@ -7,6 +7,7 @@ use super::send::send;
 use super::stats::isn_sample;
 use super::stats::syn_flood;
 use super::*;
+use crate::case::requirements;
 use reference_stack::Rule;
 
 /// The top-level fields of a case, before preludes are inlined.
@@ -74,6 +75,13 @@ pub(crate) fn case(
                         requirements.push(word.to_string());
                     } else {
                         cx.err(item, format!("unknown RFC 9293 requirement id `{word}` (expected MUST-1..69, SHLD-1..31, MAY-1..18 or REC-1)"));
+                    }
+                } else if requirements::looks_like_id(word) {
+                    if requirements::find(word).is_some() {
+                        requirements.push(word.to_string());
+                    } else {
+                        let help = requirements::unknown_id_help(word);
+                        cx.err(item, format!("unknown requirement id `{word}` ({help})"));
                     }
                 }
             }
