@@ -104,7 +104,7 @@ fn no_sysctls() -> BTreeMap<String, String> {
 }
 
 fn handshake_and_close(ip: IpVersion) {
-    let mut t = LinuxTarget::new().expect("target");
+    let mut t = LinuxTarget::new(Vec::new()).expect("target");
     let ep = t.open(ip, &no_sysctls()).expect("open");
     let local = SocketAddr::new(ep.target, PORT);
     let remote = SocketAddr::new(ep.tester, TESTER_PORT);
@@ -232,7 +232,7 @@ fn passive_open_data_and_close_v6() {
 #[test]
 fn active_open_refused_then_abort() {
     require!(linux::unavailable());
-    let mut t = LinuxTarget::new().expect("target");
+    let mut t = LinuxTarget::new(Vec::new()).expect("target");
     for ip in [IpVersion::V4, IpVersion::V6] {
         let ep = t.open(ip, &no_sysctls()).expect("open");
         let remote = SocketAddr::new(ep.tester, 9000);
@@ -301,7 +301,7 @@ fn active_open_refused_then_abort() {
 #[test]
 fn connection_reset_is_reported_and_wait_buffers() {
     require!(linux::unavailable());
-    let mut t = LinuxTarget::new().expect("target");
+    let mut t = LinuxTarget::new(Vec::new()).expect("target");
     let ep = t.open(IpVersion::V4, &no_sysctls()).expect("open");
     t.app(&AppCall::Listen {
         local: SocketAddr::new(ep.target, PORT),
@@ -370,7 +370,7 @@ fn sysctls_land_in_the_namespace_only() {
     let (opened_tx, opened_rx) = std::sync::mpsc::channel();
     let (checked_tx, checked_rx) = std::sync::mpsc::channel::<()>();
     let worker = std::thread::spawn(move || {
-        let mut t = LinuxTarget::new().expect("target");
+        let mut t = LinuxTarget::new(Vec::new()).expect("target");
         let sysctls = BTreeMap::from([(KEY.to_string(), flipped.to_string())]);
         t.open(IpVersion::V4, &sysctls).expect("open");
         let inside = (netns::read_sysctl(KEY), netns::read_sysctl(PINNED));
@@ -393,7 +393,7 @@ fn sysctls_land_in_the_namespace_only() {
     // A sysctl that does not exist fails the open, and the thread is left at home.
     let home = std::fs::metadata("/proc/thread-self/ns/net")
         .map(|m| std::os::unix::fs::MetadataExt::ino(&m));
-    let mut t = LinuxTarget::new().expect("target");
+    let mut t = LinuxTarget::new(Vec::new()).expect("target");
     let bad = BTreeMap::from([("net.ipv4.tcp_no_such_knob".to_string(), "1".to_string())]);
     let e = t.open(IpVersion::V4, &bad).expect_err("unknown sysctl");
     assert!(e.0.contains("unknown sysctl"), "{e}");
@@ -407,7 +407,7 @@ fn sysctls_land_in_the_namespace_only() {
 #[test]
 fn refuses_other_threads() {
     require!(linux::unavailable());
-    let t = LinuxTarget::new().expect("target");
+    let t = LinuxTarget::new(Vec::new()).expect("target");
     let result = std::thread::spawn(move || {
         let mut t = t;
         t.open(IpVersion::V4, &BTreeMap::new()).map(|_| ())
