@@ -404,6 +404,60 @@ fn sysctls_land_in_the_namespace_only() {
     assert_eq!(home.ok(), after.ok());
 }
 
+/// The congestion control is pinned to reno in every case namespace, whatever the host's
+/// default; `LinuxTarget::new`'s sysctls (`--sysctl`) come after the pinned ones and before a
+/// case's own.
+#[test]
+fn congestion_control_is_reno_unless_the_run_says_otherwise() {
+    require!(linux::unavailable());
+    const CC: &str = "net.ipv4.tcp_congestion_control";
+    const KEY: &str = "net.ipv4.tcp_rfc1337";
+    let host_cc = host_value(CC);
+    let host_key = host_value(KEY);
+    let flipped = if host_key == "1" { "0" } else { "1" };
+
+    let mut t = LinuxTarget::new(Vec::new()).expect("target");
+    t.open(IpVersion::V4, &no_sysctls()).expect("open");
+    assert_eq!(netns::read_sysctl(CC).as_deref(), Ok("reno"));
+    drop(t);
+    assert_eq!(host_value(CC), host_cc, "the host's own is untouched");
+
+    // Another algorithm a namespace may choose: one of the host's allowed ones that is not
+    // reno (the host's default always is), or reno again on a host that allows nothing else.
+    let allowed = host_value("net.ipv4.tcp_allowed_congestion_control");
+    let other = allowed
+        .split_whitespace()
+        .find(|a| *a != "reno")
+        .unwrap_or("reno")
+        .to_string();
+    let run = vec![
+        (CC.to_string(), other.clone()),
+        (KEY.to_string(), flipped.to_string()),
+    ];
+    let mut t = LinuxTarget::new(run).expect("target");
+    t.open(IpVersion::V6, &no_sysctls()).expect("open");
+    assert_eq!(netns::read_sysctl(CC), Ok(other.clone()));
+    assert_eq!(netns::read_sysctl(KEY).as_deref(), Ok(flipped));
+    // A case's own sysctls come last.
+    let case = BTreeMap::from([
+        (KEY.to_string(), host_key.clone()),
+        (CC.to_string(), "reno".to_string()),
+    ]);
+    t.open(IpVersion::V4, &case).expect("open");
+    assert_eq!(netns::read_sysctl(KEY), Ok(host_key.clone()));
+    assert_eq!(netns::read_sysctl(CC).as_deref(), Ok("reno"));
+    // Every instance starts from the run's again.
+    t.open(IpVersion::V4, &no_sysctls()).expect("open");
+    assert_eq!(netns::read_sysctl(CC), Ok(other));
+    drop(t);
+    assert_eq!(host_value(CC), host_cc);
+    assert_eq!(host_value(KEY), host_key);
+
+    // An algorithm the kernel does not have fails the open.
+    let mut t = LinuxTarget::new(vec![(CC.to_string(), "no-such-cc".to_string())]).expect("target");
+    assert!(t.open(IpVersion::V4, &no_sysctls()).is_err());
+}
+
 #[test]
 fn refuses_other_threads() {
     require!(linux::unavailable());
