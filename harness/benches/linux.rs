@@ -202,7 +202,7 @@ fn overhead() {
     println!(
         "\nper-case overhead on linux ({INSTANCES} instances each, IPv4 and IPv6 alternating)"
     );
-    let mut t = LinuxTarget::new().expect("a linux target on this thread");
+    let mut t = LinuxTarget::new(Vec::new()).expect("a linux target on this thread");
     let none = BTreeMap::new();
     for i in 0..WARMUP {
         t.open(ip_of(i), &none).expect("open");
@@ -300,7 +300,7 @@ fn answers(packet: &[u8], flags: u16, tester_port: u16) -> Option<u32> {
 fn step() {
     println!("\ninject-to-response step latency ({STEPS} exchanges each, one open instance)");
     for ip in [IpVersion::V4, IpVersion::V6] {
-        let mut t = LinuxTarget::new().expect("a linux target on this thread");
+        let mut t = LinuxTarget::new(Vec::new()).expect("a linux target on this thread");
         let ep = t.open(ip, &BTreeMap::new()).expect("open");
         let listen = AppCall::Listen {
             local: std::net::SocketAddr::new(ep.target, LISTEN_PORT),
@@ -511,7 +511,7 @@ fn corpus() {
     for jobs in jobs_list {
         let baseline = Baseline::load(&cases_dir().join("baselines/linux.yaml"))
             .expect("the linux baseline loads");
-        let make = || match LinuxTarget::new() {
+        let make = || match LinuxTarget::new(Vec::new()) {
             Ok(t) => Box::new(t) as Box<dyn Target>,
             Err(e) => Box::new(Unavailable::new("linux", e.0)) as Box<dyn Target>,
         };

@@ -281,6 +281,12 @@ pub struct RunArgs {
     /// Ignore the default baseline: every deviation fails the run.
     #[arg(long, conflicts_with = "baseline")]
     pub no_baseline: bool,
+    /// `--target linux`: a sysctl to set in every case namespace, `KEY=VALUE`, after the ones
+    /// the target pins and before a case's own `sysctls:` (repeatable). The congestion cases
+    /// run under reno, RFC 5681's algorithm; `--sysctl net.ipv4.tcp_congestion_control=bbr`
+    /// runs them under another the host allows.
+    #[arg(long = "sysctl", value_parser = parse_sysctl)]
+    pub sysctls: Vec<(String, String)>,
     /// `--target link` settings.
     #[command(flatten)]
     pub link: LinkArgs,
@@ -366,6 +372,15 @@ fn parse_jobs(s: &str) -> Result<usize, String> {
         Ok(n) => Ok(n),
         Err(_) => Err(format!("-j {s}: a number of workers, 1 to {MAX_JOBS}")),
     }
+}
+
+fn parse_sysctl(s: &str) -> Result<(String, String), String> {
+    let (key, value) = s.split_once('=').ok_or_else(|| {
+        format!("{s:?}: expected KEY=VALUE, e.g. net.ipv4.tcp_congestion_control=bbr")
+    })?;
+    let key = key.trim();
+    crate::sys::netns::sysctl_path(key)?;
+    Ok((key.to_string(), value.trim().to_string()))
 }
 
 fn parse_budget(s: &str) -> Result<std::time::Duration, String> {

@@ -199,6 +199,13 @@ pub fn run(args: &RunArgs) -> u8 {
     // ports, so a run on the reference replays exactly.
     let seed: u64 = args.seed.unwrap_or_else(rand::random);
     eprintln!("seed: {seed:#018x} (--seed {seed:#x} repeats this run)");
+    if !args.sysctls.is_empty() && args.target != TargetKind::Linux {
+        eprintln!(
+            "error: --sysctl sets sysctls in the case namespaces of --target linux; {:?} has none",
+            args.target
+        );
+        return exit::USAGE;
+    }
     let make_target: Box<dyn Fn() -> Box<dyn Target> + Sync> = match args.target {
         TargetKind::Reference => {
             // The reference's own ISN key from the run's seed too: a replay is exact.
@@ -223,12 +230,15 @@ pub fn run(args: &RunArgs) -> u8 {
                 return exit::USAGE;
             }
             crate::target::sweep::sweep_and_report();
-            Box::new(|| match crate::target::linux::LinuxTarget::new() {
-                Ok(t) => Box::new(t) as Box<dyn Target>,
-                Err(e) => {
-                    Box::new(crate::target::Unavailable::new("linux", e.0)) as Box<dyn Target>
-                }
-            })
+            let sysctls = args.sysctls.clone();
+            Box::new(
+                move || match crate::target::linux::LinuxTarget::new(sysctls.clone()) {
+                    Ok(t) => Box::new(t) as Box<dyn Target>,
+                    Err(e) => {
+                        Box::new(crate::target::Unavailable::new("linux", e.0)) as Box<dyn Target>
+                    }
+                },
+            )
         }
         TargetKind::Link => {
             let config = match crate::target::link::LinkConfig::from_args(&args.link) {

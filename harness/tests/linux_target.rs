@@ -104,7 +104,7 @@ fn no_sysctls() -> BTreeMap<String, String> {
 }
 
 fn handshake_and_close(ip: IpVersion) {
-    let mut t = LinuxTarget::new().expect("target");
+    let mut t = LinuxTarget::new(Vec::new()).expect("target");
     let ep = t.open(ip, &no_sysctls()).expect("open");
     let local = SocketAddr::new(ep.target, PORT);
     let remote = SocketAddr::new(ep.tester, TESTER_PORT);
@@ -232,7 +232,7 @@ fn passive_open_data_and_close_v6() {
 #[test]
 fn active_open_refused_then_abort() {
     require!(linux::unavailable());
-    let mut t = LinuxTarget::new().expect("target");
+    let mut t = LinuxTarget::new(Vec::new()).expect("target");
     for ip in [IpVersion::V4, IpVersion::V6] {
         let ep = t.open(ip, &no_sysctls()).expect("open");
         let remote = SocketAddr::new(ep.tester, 9000);
@@ -301,7 +301,7 @@ fn active_open_refused_then_abort() {
 #[test]
 fn connection_reset_is_reported_and_wait_buffers() {
     require!(linux::unavailable());
-    let mut t = LinuxTarget::new().expect("target");
+    let mut t = LinuxTarget::new(Vec::new()).expect("target");
     let ep = t.open(IpVersion::V4, &no_sysctls()).expect("open");
     t.app(&AppCall::Listen {
         local: SocketAddr::new(ep.target, PORT),
@@ -370,7 +370,7 @@ fn sysctls_land_in_the_namespace_only() {
     let (opened_tx, opened_rx) = std::sync::mpsc::channel();
     let (checked_tx, checked_rx) = std::sync::mpsc::channel::<()>();
     let worker = std::thread::spawn(move || {
-        let mut t = LinuxTarget::new().expect("target");
+        let mut t = LinuxTarget::new(Vec::new()).expect("target");
         let sysctls = BTreeMap::from([(KEY.to_string(), flipped.to_string())]);
         t.open(IpVersion::V4, &sysctls).expect("open");
         let inside = (netns::read_sysctl(KEY), netns::read_sysctl(PINNED));
@@ -393,7 +393,7 @@ fn sysctls_land_in_the_namespace_only() {
     // A sysctl that does not exist fails the open, and the thread is left at home.
     let home = std::fs::metadata("/proc/thread-self/ns/net")
         .map(|m| std::os::unix::fs::MetadataExt::ino(&m));
-    let mut t = LinuxTarget::new().expect("target");
+    let mut t = LinuxTarget::new(Vec::new()).expect("target");
     let bad = BTreeMap::from([("net.ipv4.tcp_no_such_knob".to_string(), "1".to_string())]);
     let e = t.open(IpVersion::V4, &bad).expect_err("unknown sysctl");
     assert!(e.0.contains("unknown sysctl"), "{e}");
@@ -404,10 +404,64 @@ fn sysctls_land_in_the_namespace_only() {
     assert_eq!(home.ok(), after.ok());
 }
 
+/// The congestion control is pinned to reno in every case namespace, whatever the host's
+/// default; `LinuxTarget::new`'s sysctls (`--sysctl`) come after the pinned ones and before a
+/// case's own.
+#[test]
+fn congestion_control_is_reno_unless_the_run_says_otherwise() {
+    require!(linux::unavailable());
+    const CC: &str = "net.ipv4.tcp_congestion_control";
+    const KEY: &str = "net.ipv4.tcp_rfc1337";
+    let host_cc = host_value(CC);
+    let host_key = host_value(KEY);
+    let flipped = if host_key == "1" { "0" } else { "1" };
+
+    let mut t = LinuxTarget::new(Vec::new()).expect("target");
+    t.open(IpVersion::V4, &no_sysctls()).expect("open");
+    assert_eq!(netns::read_sysctl(CC).as_deref(), Ok("reno"));
+    drop(t);
+    assert_eq!(host_value(CC), host_cc, "the host's own is untouched");
+
+    // Another algorithm a namespace may choose: one of the host's allowed ones that is not
+    // reno (the host's default always is), or reno again on a host that allows nothing else.
+    let allowed = host_value("net.ipv4.tcp_allowed_congestion_control");
+    let other = allowed
+        .split_whitespace()
+        .find(|a| *a != "reno")
+        .unwrap_or("reno")
+        .to_string();
+    let run = vec![
+        (CC.to_string(), other.clone()),
+        (KEY.to_string(), flipped.to_string()),
+    ];
+    let mut t = LinuxTarget::new(run).expect("target");
+    t.open(IpVersion::V6, &no_sysctls()).expect("open");
+    assert_eq!(netns::read_sysctl(CC), Ok(other.clone()));
+    assert_eq!(netns::read_sysctl(KEY).as_deref(), Ok(flipped));
+    // A case's own sysctls come last.
+    let case = BTreeMap::from([
+        (KEY.to_string(), host_key.clone()),
+        (CC.to_string(), "reno".to_string()),
+    ]);
+    t.open(IpVersion::V4, &case).expect("open");
+    assert_eq!(netns::read_sysctl(KEY), Ok(host_key.clone()));
+    assert_eq!(netns::read_sysctl(CC).as_deref(), Ok("reno"));
+    // Every instance starts from the run's again.
+    t.open(IpVersion::V4, &no_sysctls()).expect("open");
+    assert_eq!(netns::read_sysctl(CC), Ok(other));
+    drop(t);
+    assert_eq!(host_value(CC), host_cc);
+    assert_eq!(host_value(KEY), host_key);
+
+    // An algorithm the kernel does not have fails the open.
+    let mut t = LinuxTarget::new(vec![(CC.to_string(), "no-such-cc".to_string())]).expect("target");
+    assert!(t.open(IpVersion::V4, &no_sysctls()).is_err());
+}
+
 #[test]
 fn refuses_other_threads() {
     require!(linux::unavailable());
-    let t = LinuxTarget::new().expect("target");
+    let t = LinuxTarget::new(Vec::new()).expect("target");
     let result = std::thread::spawn(move || {
         let mut t = t;
         t.open(IpVersion::V4, &BTreeMap::new()).map(|_| ())

@@ -53,7 +53,7 @@ fn nothing_is_left_behind() {
     // The worker thread does the namespace work; this thread (never moved) checks the host.
     let worker = std::thread::spawn(move || {
         let home = ns_inode();
-        let mut t = LinuxTarget::new().expect("target");
+        let mut t = LinuxTarget::new(Vec::new()).expect("target");
         let mut seen = Vec::new();
         for ip in [IpVersion::V4, IpVersion::V6, IpVersion::V4] {
             let ep = t.open(ip, &BTreeMap::new()).expect("open");

@@ -164,6 +164,49 @@ fn a_thread_limit_is_an_error_not_a_panic() {
 }
 
 #[test]
+fn a_bad_sysctl_is_a_usage_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = cases().join("rst");
+    let c = c.to_str().expect("utf-8");
+    for (sysctl, says) in [
+        ("net.ipv4.tcp_congestion_control", "KEY=VALUE"),
+        ("kernel.panic=1", "only net.*"),
+        ("net..tcp_sack=1", "not a sysctl name"),
+        ("net=1", "not a sysctl name"),
+    ] {
+        let out = run_in(
+            dir.path(),
+            &["--target", "linux", "--sysctl", sysctl, "--no-baseline", c],
+        );
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{sysctl}: {stderr}");
+        assert!(stderr.contains(says), "{sysctl}: {stderr}");
+        nothing_ran(&out);
+    }
+}
+
+#[test]
+fn sysctl_is_for_the_linux_target_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = cases().join("rst");
+    let c = c.to_str().expect("utf-8");
+    let cc = "net.ipv4.tcp_congestion_control=reno";
+    for args in [
+        vec!["--sysctl", cc, c],
+        vec!["--target", "reference", "--sysctl", cc, c],
+    ] {
+        let out = run_in(dir.path(), &args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("--sysctl"), "{args:?}: {stderr}");
+        nothing_ran(&out);
+    }
+    // The same run without it is fine: the refusal is the flag's.
+    let out = run_in(dir.path(), &["--target", "reference", c]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
 fn a_report_in_a_missing_folder_fails_before_the_run_and_creates_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let c = cases().join("rst");

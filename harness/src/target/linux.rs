@@ -44,6 +44,11 @@ pub const DEFAULT_SYSCTLS: &[(&str, &str)] = &[
     ("net.ipv4.tcp_autocorking", "0"),
     // No metrics from earlier connections (the namespace is fresh; this keeps it so).
     ("net.ipv4.tcp_no_metrics_save", "1"),
+    // A namespace inherits the host's default congestion control (cubic on most hosts, bbr on
+    // some), which would make the congestion cases' verdicts depend on the machine. Reno is
+    // RFC 5681's algorithm and always built in; `--sysctl` or a case's `sysctls:` choose
+    // another (the host's tcp_allowed_congestion_control limits which).
+    ("net.ipv4.tcp_congestion_control", "reno"),
     // No duplicate address detection, no link-local address, no router solicitations: the
     // device carries the case's traffic and little else.
     ("net.ipv6.conf.all.accept_dad", "0"),
@@ -86,6 +91,8 @@ struct Instance {
 pub struct LinuxTarget {
     /// The namespace the thread was in when the target was made: where `close` returns.
     home: File,
+    /// `--sysctl`: set in every case namespace after [`DEFAULT_SYSCTLS`], before the case's.
+    sysctls: Vec<(String, String)>,
     thread: libc::pid_t,
     instance: Option<Instance>,
 }
@@ -100,8 +107,9 @@ pub fn unavailable() -> Option<String> {
 }
 
 impl LinuxTarget {
-    /// A target bound to the calling thread.
-    pub fn new() -> Result<LinuxTarget, TargetError> {
+    /// A target bound to the calling thread; `sysctls` go into every case namespace after
+    /// the pinned ones (a case's own `sysctls:` still come last).
+    pub fn new(sysctls: Vec<(String, String)>) -> Result<LinuxTarget, TargetError> {
         if let Some(why) = unavailable() {
             return Err(TargetError(why));
         }
@@ -109,6 +117,7 @@ impl LinuxTarget {
             netns::current().map_err(|e| target_error("cannot read this thread's namespace", e))?;
         Ok(LinuxTarget {
             home,
+            sysctls,
             thread: netns::thread_id(),
             instance: None,
         })
@@ -132,8 +141,15 @@ impl LinuxTarget {
     }
 
     /// Steps of `open` after `unshare`; on error the caller tears the namespace down.
-    fn setup(ip: IpVersion, sysctls: &BTreeMap<String, String>) -> Result<Instance, TargetError> {
+    fn setup(
+        ip: IpVersion,
+        run: &[(String, String)],
+        sysctls: &BTreeMap<String, String>,
+    ) -> Result<Instance, TargetError> {
         for (key, value) in DEFAULT_SYSCTLS {
+            netns::write_sysctl(key, value).map_err(TargetError)?;
+        }
+        for (key, value) in run {
             netns::write_sysctl(key, value).map_err(TargetError)?;
         }
         for (key, value) in OPTIONAL_SYSCTLS {
@@ -236,7 +252,7 @@ impl Target for LinuxTarget {
         self.on_own_thread()?;
         self.close();
         netns::unshare().map_err(|e| target_error("new network namespace", e))?;
-        match LinuxTarget::setup(ip, sysctls) {
+        match LinuxTarget::setup(ip, &self.sysctls, sysctls) {
             Ok(instance) => {
                 let endpoints = instance.endpoints;
                 self.instance = Some(instance);
