@@ -10,9 +10,10 @@ impl Run<'_> {
                 local: self.target_addr,
             },
             CallKind::Accept => AppCall::Accept,
-            CallKind::Connect => AppCall::Connect {
+            CallKind::Connect { fastopen } => AppCall::Connect {
                 local: self.target_addr,
                 remote: self.tester,
+                fastopen: *fastopen,
             },
             CallKind::ConnectTo(ip) => {
                 if ip.is_ipv4() != self.tester.is_ipv4() {
@@ -25,6 +26,7 @@ impl Run<'_> {
                 AppCall::Connect {
                     local: self.target_addr,
                     remote: SocketAddr::new(*ip, self.tester.port()),
+                    fastopen: false,
                 }
             }
             CallKind::Write(data) => AppCall::Write(data.clone()),
