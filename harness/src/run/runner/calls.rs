@@ -101,6 +101,9 @@ impl Run<'_> {
         };
         self.note(Direction::App, format!("{app} = {result}{api}"), None);
         self.keepalive |= matches!(app, AppCall::Keepalive(_)) && result == AppResult::Ok;
+        if matches!(app, AppCall::Connect { .. }) && result == AppResult::Ok {
+            self.conn.on_new_open();
+        }
         // A call that did something may have moved the state (a CLOSE sends a FIN); reading,
         // writing and a failed call leave the asserted state as it was.
         if result == AppResult::Ok
