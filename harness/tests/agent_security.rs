@@ -117,6 +117,7 @@ fn agent_refusals_and_happy_path() {
         let m = refused(c.call(&Request::Connect {
             local: SocketAddr::new(lo(), PORT),
             remote: SocketAddr::new(lo(), PORT),
+            fastopen: false,
         }));
         assert!(m.contains("--allow-peer"), "{m}");
         let m = refused(c.call(&Request::State {

@@ -502,7 +502,13 @@ fn expect_matchers() {
 #[test]
 fn setups_ip_and_defaults() {
     let c = one("id: a/b\ntitle: t\nsetup: { connect: 80 }\nsteps:\n  - expect: { flags: S }\n");
-    assert_eq!(c.setup, Setup::Connect { port: 80 });
+    assert_eq!(
+        c.setup,
+        Setup::Connect {
+            port: 80,
+            fastopen: false
+        }
+    );
     assert_eq!(c.ip, vec![IpVersion::V4, IpVersion::V6]);
     assert_eq!(c.defaults, Defaults::default());
     let c = one("id: a/b\ntitle: t\nip: 6\nsetup: { closed: 9 }\nsteps:\n  - send: { flags: S }\n");
@@ -935,4 +941,31 @@ fn every_error_of_a_file_is_reported() {
          - syn_flood: { count: 0, sources: nobody, others: [rst, maybe] }\n",
     );
     assert_eq!(d.len(), 3, "{d:#?}");
+}
+
+#[test]
+fn fastopen_connects_and_the_tfo_matcher_load() {
+    let c = one(
+        "id: a/b\ntitle: t\nsetup: { connect: 80, fastopen: true }\nsteps:\n  \
+         - expect: { flags: S, options: { tfo: \"\" } }\n  \
+         - call: { connect: ~, fastopen: true }\n  \
+         - expect: { flags: S, options: { tfo: \"c0ffee01\" } }\n",
+    );
+    assert_eq!(
+        c.setup,
+        Setup::Connect {
+            port: 80,
+            fastopen: true
+        }
+    );
+    let tfo = |i: usize| match &c.steps[i].kind {
+        StepKind::Expect(e) => e.options.tfo.clone(),
+        other => panic!("step {i}: {other:?}"),
+    };
+    assert_eq!(tfo(0), Some(Vec::new()));
+    assert_eq!(tfo(2), Some(vec![0xc0, 0xff, 0xee, 0x01]));
+    match &c.steps[1].kind {
+        StepKind::Call(call) => assert_eq!(call.kind, CallKind::Connect { fastopen: true }),
+        other => panic!("{other:?}"),
+    }
 }

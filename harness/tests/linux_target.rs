@@ -239,6 +239,7 @@ fn active_open_refused_then_abort() {
         let call = AppCall::Connect {
             local: SocketAddr::new(ep.target, 40_000),
             remote,
+            fastopen: false,
         };
         assert_eq!(t.app(&call).expect("connect"), AppResult::Ok);
         let syn = expect_segment(&mut t, "SYN");

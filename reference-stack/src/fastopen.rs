@@ -1,5 +1,6 @@
-//! TCP Fast Open, server side (RFC 7413): the cookie a server gives a client that asks for one,
-//! and the check of a cookie on a later SYN that carries data.
+//! TCP Fast Open (RFC 7413). Server side: the cookie a server gives a client that asks for one,
+//! and the check of a cookie on a later SYN that carries data. Client side: what a client keeps
+//! of a server's cookie ([`ClientCookie`]); the TCB sends it (`tcb/tfo_client.rs`).
 //!
 //! The cookie is a MAC of the client's IP address under a server secret (RFC 7413 4.1.2): the
 //! first 8 octets of SipHash-2-4 over the address octets. A valid cookie proves the client saw a
@@ -70,6 +71,20 @@ impl CookieJar {
     }
 }
 
+/// A server's cookie as a client caches it (RFC 7413 4.1.3: "The client MUST cache cookies
+/// from servers for later Fast Open connections", with the MSS the server advertised).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCookie {
+    pub cookie: Vec<u8>,
+    /// The MSS of the SYN-ACK that brought the cookie, if it had one.
+    pub mss: Option<u16>,
+}
+
+/// RFC 7413 4.1.1: a cookie is 4 to 16 octets, an even number (the option's length is even).
+pub fn valid_cookie_len(len: usize) -> bool {
+    (4..=16).contains(&len) && len % 2 == 0
+}
+
 /// The cookie field of a SYN's Fast Open option (empty for a request), `None` without one.
 pub fn syn_cookie(syn: &TcpRepr) -> Option<&[u8]> {
     syn.options.iter().find_map(|o| match o {
@@ -91,5 +106,11 @@ mod tests {
         assert_ne!(jar.cookie(a), jar.cookie(b));
         assert_ne!(CookieJar::new(Some([8; 16])).cookie(a), jar.cookie(a));
         assert_eq!(format!("{jar:?}"), "CookieJar { key: <secret> }");
+    }
+
+    #[test]
+    fn cookie_lengths_are_even_from_4_to_16() {
+        let ok: Vec<usize> = (0..20).filter(|&n| valid_cookie_len(n)).collect();
+        assert_eq!(ok, vec![4, 6, 8, 10, 12, 14, 16]);
     }
 }

@@ -3,7 +3,7 @@
 
 use reference_stack::stack::{Event, SocketHandle, Stack, StackError};
 use reference_stack::tcb::{ConnError, ConnEvent};
-use reference_stack::{Config, Duration, Instant, Rule, State};
+use reference_stack::{Config, Duration, FastOpen, Instant, Rule, State};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 const SERVER4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
@@ -593,4 +593,60 @@ fn an_icmp_hard_error_aborts_only_with_a_sequence_number_in_flight() {
     assert!(events(&mut net.client).contains(&(c, Event::Conn(ConnEvent::Refused))));
     assert_eq!(net.client.poll_transmit(net.now), None);
     assert_eq!(net.server.state(s), State::Established);
+}
+
+#[test]
+fn fastopen_client_caches_the_cookie_and_sends_data_on_the_next_syn() {
+    // RFC 7413: the first Fast Open connect asks for a cookie (4.1.1), the client caches it per
+    // client and server address (4.1.3), and the next connect sends it with data on the SYN,
+    // which the server delivers before the handshake completes (4.2.1, 4.2.2).
+    let server_cfg = Config {
+        fastopen: Some(FastOpen {
+            secret: Some([1; 16]),
+        }),
+        ..config()
+    };
+    let mut net = Net::new(config(), server_cfg);
+    let server = SocketAddr::new(SERVER4.into(), 80);
+    let listener = net.server.listen(server).expect("listen");
+    let c1 = net
+        .client
+        .connect_fastopen(net.now, SocketAddr::new(CLIENT4.into(), 40001), server)
+        .expect("connect");
+    let mut s1 = None;
+    net.run_until(Duration::from_secs(5), |n| {
+        s1 = s1.or(n.server.accept(listener).expect("accept"));
+        s1.is_some() && n.client.state(c1) == State::Established
+    });
+    let cookie = net
+        .client
+        .fastopen_cookie(CLIENT4.into(), SERVER4.into())
+        .expect("cookie cached")
+        .clone();
+    assert_eq!(cookie.cookie.len(), 8);
+    assert_eq!(cookie.mss, Some(1460));
+
+    let c2 = net
+        .client
+        .connect_fastopen(net.now, SocketAddr::new(CLIENT4.into(), 40002), server)
+        .expect("connect");
+    assert!(
+        net.client.poll_transmit(net.now).is_none(),
+        "the SYN waits for data"
+    );
+    assert_eq!(net.client.send(net.now, c2, b"early").unwrap(), 5);
+    let syn = net.client.poll_transmit(net.now).expect("SYN with data");
+    net.server.handle_packet(net.now, &syn).unwrap();
+    // Only the SYN crossed: the server has the connection and its data already.
+    let s2 = net
+        .server
+        .accept(listener)
+        .unwrap()
+        .expect("accepted on the SYN");
+    let mut got = Vec::new();
+    drain(&mut net.server, s2, &mut got);
+    assert_eq!(got, b"early");
+    net.run_until(Duration::from_secs(5), |n| {
+        n.client.state(c2) == State::Established && n.server.state(s2) == State::Established
+    });
 }

@@ -38,10 +38,14 @@ pub enum Request {
     },
     /// Take the next established connection, without waiting.
     Accept,
-    /// Active OPEN from `local` to `remote`; returns once the SYN is on its way.
+    /// Active OPEN from `local` to `remote`; returns once the SYN is on its way (with
+    /// `fastopen` and a cached cookie, once the SYN waits for the first write).
     Connect {
         local: SocketAddr,
         remote: SocketAddr,
+        /// TCP Fast Open (TCP_FASTOPEN_CONNECT); absent means false.
+        #[serde(default, skip_serializing_if = "is_false")]
+        fastopen: bool,
     },
     /// SEND, without waiting; `data` is hex.
     Write {
@@ -78,6 +82,10 @@ pub enum Request {
     },
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 /// Parses one request line strictly: valid JSON, a known `op`, exactly its fields (serde does
 /// not refuse extra fields of unit variants in tagged enums, so the keys are compared here).
 pub fn parse_request(line: &[u8]) -> Result<Request, String> {
@@ -110,7 +118,14 @@ impl Request {
             Request::Reset => "reset".into(),
             Request::Listen { addr, port } => format!("listen {}", SocketAddr::new(*addr, *port)),
             Request::Accept => "accept".into(),
-            Request::Connect { local, remote } => format!("connect {local} -> {remote}"),
+            Request::Connect {
+                local,
+                remote,
+                fastopen,
+            } => format!(
+                "connect {local} -> {remote}{}",
+                if *fastopen { " (fastopen)" } else { "" }
+            ),
             Request::Write { data } => format!("write {} octets", data.len() / 2),
             Request::Read { max } => format!("read up to {max}"),
             Request::ShutdownWrite => "shutdown(SHUT_WR)".into(),
@@ -206,9 +221,14 @@ impl Request {
                 port: local.port(),
             },
             AppCall::Accept => Request::Accept,
-            AppCall::Connect { local, remote } => Request::Connect {
+            AppCall::Connect {
+                local,
+                remote,
+                fastopen,
+            } => Request::Connect {
                 local: *local,
                 remote: *remote,
+                fastopen: *fastopen,
             },
             AppCall::Write(data) => Request::Write { data: hex(data) },
             AppCall::Read { max } => Request::Read { max: *max },
@@ -237,9 +257,14 @@ impl Request {
                 local: SocketAddr::new(*addr, *port),
             },
             Request::Accept => AppCall::Accept,
-            Request::Connect { local, remote } => AppCall::Connect {
+            Request::Connect {
+                local,
+                remote,
+                fastopen,
+            } => AppCall::Connect {
                 local: *local,
                 remote: *remote,
+                fastopen: *fastopen,
             },
             Request::Write { data } => AppCall::Write(unhex(data).ok_or("write data is not hex")?),
             Request::Read { max } => AppCall::Read { max: *max },
@@ -358,6 +383,26 @@ pub fn new_token() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fastopen_connect_round_trips_and_is_omitted_when_off() {
+        let local: SocketAddr = "192.0.2.1:49152".parse().unwrap();
+        let remote: SocketAddr = "192.0.2.2:8080".parse().unwrap();
+        for fastopen in [false, true] {
+            let call = AppCall::Connect {
+                local,
+                remote,
+                fastopen,
+            };
+            let line = serde_json::to_vec(&Request::from_call(&call)).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&line).contains("fastopen"),
+                fastopen
+            );
+            let back = parse_request(&line).unwrap().to_call().unwrap();
+            assert_eq!(back, Some(call));
+        }
+    }
 
     #[test]
     fn hex_round_trip() {

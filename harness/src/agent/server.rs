@@ -45,7 +45,7 @@ impl Policy {
     pub fn check(&self, req: &Request) -> Result<(), String> {
         match req {
             Request::Listen { addr, port } => self.local(*addr, *port),
-            Request::Connect { local, remote } => {
+            Request::Connect { local, remote, .. } => {
                 self.local(local.ip(), local.port())?;
                 if !self.peers.contains(&remote.ip()) {
                     return Err(format!(

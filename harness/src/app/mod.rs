@@ -24,10 +24,12 @@ pub enum AppCall {
     },
     /// Take the next established connection from the listener (the one the case drives).
     Accept,
-    /// Active OPEN from `local` to `remote`.
+    /// Active OPEN from `local` to `remote`; `fastopen`: with TCP Fast Open (RFC 7413 4.2.1),
+    /// as Linux's TCP_FASTOPEN_CONNECT.
     Connect {
         local: SocketAddr,
         remote: SocketAddr,
+        fastopen: bool,
     },
     Write(Vec<u8>),
     /// Read up to this many octets (whatever is available within the call's deadline).
@@ -93,7 +95,16 @@ impl fmt::Display for AppCall {
         match self {
             AppCall::Listen { local } => write!(f, "listen({local})"),
             AppCall::Accept => f.write_str("accept()"),
-            AppCall::Connect { local, remote } => write!(f, "connect({local} -> {remote})"),
+            AppCall::Connect {
+                local,
+                remote,
+                fastopen: false,
+            } => write!(f, "connect({local} -> {remote})"),
+            AppCall::Connect {
+                local,
+                remote,
+                fastopen: true,
+            } => write!(f, "connect({local} -> {remote}, fastopen)"),
             AppCall::Write(data) => write!(f, "write({} octets)", data.len()),
             AppCall::Read { max } => write!(f, "read(up to {max})"),
             AppCall::ShutdownWrite => f.write_str("shutdown(SHUT_WR)"),

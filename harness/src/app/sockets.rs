@@ -103,7 +103,11 @@ impl SocketApp {
                     Err(e) => failed(&e),
                 },
             },
-            AppCall::Connect { local, remote } => match Socket::connect(*local, *remote) {
+            AppCall::Connect {
+                local,
+                remote,
+                fastopen,
+            } => match Socket::connect(*local, *remote, *fastopen) {
                 Ok(s) => {
                     self.conn = Some(s);
                     AppResult::Ok

@@ -112,7 +112,15 @@ impl StackApp {
                     Err(e) => failed(e),
                 },
             },
-            AppCall::Connect { local, remote } => match stack.connect(now, *local, *remote) {
+            AppCall::Connect {
+                local,
+                remote,
+                fastopen,
+            } => match if *fastopen {
+                stack.connect_fastopen(now, *local, *remote)
+            } else {
+                stack.connect(now, *local, *remote)
+            } {
                 Ok(h) => {
                     self.conn = Some(h);
                     AppResult::Ok

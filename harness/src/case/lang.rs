@@ -217,9 +217,15 @@ pub const SETUP: &[Field] = &[
     ),
     f("closed", PORT, "Nothing listens on this port"),
 ];
+/// What may accompany a setup.
+pub const SETUP_EXTRA: &[Field] = &[f(
+    "fastopen",
+    Ty::Bool,
+    "With connect: the active OPEN asks for TCP Fast Open (RFC 7413; TCP_FASTOPEN_CONNECT)",
+)];
 const SETUP_OBJECT: Object = Object {
     fields: SETUP,
-    extra: &[],
+    extra: SETUP_EXTRA,
     required: &[],
     pick_one: true,
 };
@@ -419,6 +425,11 @@ pub const EXPECT_OPTIONS: &[Field] = &[
         Ty::Def("match"),
         "The Fast Open cookie's length in octets (RFC 7413 4.1.1)",
     ),
+    f(
+        "tfo",
+        Ty::Hex,
+        "The Fast Open option carries exactly this cookie, hex (\"\": a cookie request, RFC 7413 4.1.1)",
+    ),
 ];
 const EXPECT_OPTIONS_OBJECT: Object = object(EXPECT_OPTIONS, &[]);
 
@@ -452,6 +463,11 @@ pub const CALL_EXTRA: &[Field] = &[
         "What a read must return: text, N pattern octets (as `data: N` sends), or eof",
     ),
     f("expect_hex", Ty::Hex, "What a read must return, hex"),
+    f(
+        "fastopen",
+        Ty::Bool,
+        "With connect: the active OPEN asks for TCP Fast Open (RFC 7413; TCP_FASTOPEN_CONNECT): the SYN carries a cookie request, or the cached cookie and the first write",
+    ),
     f(
         "error",
         Ty::Names(call_errors),

@@ -32,15 +32,19 @@ pub enum Feature {
     Ecn,
     /// RFC 7413 Fast Open, server side: the SYN-ACK to a cookie request carries a cookie.
     FastOpen,
+    /// RFC 7413 Fast Open, client side: the SYN of an active OPEN that asked for Fast Open
+    /// carries the option (a cookie request, or a cookie).
+    FastOpenClient,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 5] = [
+    pub const ALL: [Feature; 6] = [
         Feature::Timestamps,
         Feature::WindowScale,
         Feature::Sack,
         Feature::Ecn,
         Feature::FastOpen,
+        Feature::FastOpenClient,
     ];
 
     pub fn name(self) -> &'static str {
@@ -50,6 +54,7 @@ impl Feature {
             Feature::Sack => "sack",
             Feature::Ecn => "ecn",
             Feature::FastOpen => "fastopen",
+            Feature::FastOpenClient => "fastopen-client",
         }
     }
 }
@@ -175,7 +180,7 @@ pub fn call_name(kind: &CallKind) -> &'static str {
     match kind {
         CallKind::Listen => "listen",
         CallKind::Accept => "accept",
-        CallKind::Connect | CallKind::ConnectTo(_) => "connect",
+        CallKind::Connect { .. } | CallKind::ConnectTo(_) => "connect",
         CallKind::Write(_) => "write",
         CallKind::Read { .. } => "read",
         CallKind::Shutdown(_) => "shutdown",

@@ -136,6 +136,13 @@ impl ConnView {
         self.tester_window = p.window;
     }
 
+    /// The target's application opened a new connection (a `connect` call after an earlier
+    /// one ended): nothing of the old one is acknowledged on it, so it is not synchronized
+    /// until the target acknowledges the tester's new SYN.
+    pub fn on_new_open(&mut self) {
+        self.target_ack = None;
+    }
+
     /// Record a segment the target emitted.
     pub fn on_received(&mut self, o: &Observed) {
         let syn = o.flags & SYN != 0;

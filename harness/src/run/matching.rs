@@ -188,6 +188,17 @@ pub fn option_details(m: &OptionsMatch, got: &Observed, conn: &ConnView) -> Vec<
             received,
         );
     }
+    if let Some(want) = &m.tfo {
+        let cookie = opts.iter().find_map(|o| match o {
+            ObservedOption::Unknown { kind, data } if *kind == FAST_OPEN_KIND => Some(data),
+            _ => None,
+        });
+        push(
+            "options.tfo".into(),
+            (cookie == Some(want), tfo_text(want)),
+            cookie.map_or("absent".into(), |c| tfo_text(c)),
+        );
+    }
     if m.padding_zero {
         let padding = got.padding.as_slice();
         let hex: Vec<String> = padding.iter().map(|b| format!("{b:02x}")).collect();
@@ -567,6 +578,14 @@ fn options_match(m: &OptionsMatch, got: &Observed, conn: &ConnView) -> Option<Ro
         ok &= o && len.is_some();
         parts.push(format!("tfo cookie of {t} octets"));
     }
+    if let Some(want) = &m.tfo {
+        let cookie = got.iter().find_map(|o| match o {
+            ObservedOption::Unknown { kind, data } if *kind == FAST_OPEN_KIND => Some(data),
+            _ => None,
+        });
+        ok &= cookie == Some(want);
+        parts.push(format!("tfo {}", tfo_text(want)));
+    }
     if m.padding_zero {
         // MUST-69 (RFC 9293 3.1): "The padding is composed of zeros."
         if padding.iter().all(|b| *b == 0) {
@@ -662,4 +681,12 @@ pub fn summary(e: &Expect, conn: &ConnView) -> String {
     } else {
         parts.join(" ")
     }
+}
+
+/// A Fast Open cookie as the trace shows it: hex, or `request` for an empty option.
+fn tfo_text(cookie: &[u8]) -> String {
+    if cookie.is_empty() {
+        return "request".into();
+    }
+    cookie.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -211,8 +211,13 @@ impl Socket {
 
     /// Active OPEN from `local` (port 0: ephemeral) to `remote`. Returns once the SYN is out:
     /// a non-blocking connect sends it before returning EINPROGRESS.
-    pub fn connect(local: SocketAddr, remote: SocketAddr) -> io::Result<Socket> {
+    /// Active OPEN, non-blocking. `fastopen`: TCP_FASTOPEN_CONNECT first (RFC 7413): with a
+    /// cookie cached, the SYN waits for the first write and carries it; without, it asks for one.
+    pub fn connect(local: SocketAddr, remote: SocketAddr, fastopen: bool) -> io::Result<Socket> {
         let s = Socket::new(local.ip())?;
+        if fastopen {
+            s.set_int(libc::IPPROTO_TCP, libc::TCP_FASTOPEN_CONNECT, 1)?;
+        }
         s.bind(local)?;
         let (storage, len) = sockaddr(remote);
         // SAFETY: storage holds a sockaddr of `len` octets.

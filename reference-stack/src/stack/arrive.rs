@@ -139,10 +139,15 @@ impl Stack {
             let _ = c.tcb.release(now);
         }
         let reopen = c.tcb.take_time_wait_syn();
+        let learned = c.tcb.take_fastopen_cookie();
         handled.rules = outcome.rules;
         handled.handle = Some(h);
         handled.state_after = c.tcb.state();
         self.update(now, h);
+        if let Some(cookie) = learned {
+            let key = (seg.dst().ip(), seg.src().ip());
+            self.server_cookies.insert(key, cookie);
+        }
         if reopen {
             // SQ-5 (MAY-2, RFC 6191): the TIME-WAIT TCB is deleted and its SYN opens a new
             // incarnation, processed as if it had arrived in LISTEN. Without a listener on the

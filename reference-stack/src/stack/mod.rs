@@ -34,7 +34,7 @@ mod frame;
 use frame::{is_broadcast_or_multicast, is_valid_source};
 
 use crate::config::{Config, Keepalive};
-use crate::fastopen::CookieJar;
+use crate::fastopen::{ClientCookie, CookieJar};
 use crate::isn::IsnGenerator;
 use crate::rules::Rule;
 use crate::state::State;
@@ -191,6 +191,10 @@ pub struct Stack {
     isn: IsnGenerator,
     /// The Fast Open cookie secret, when Fast Open is on.
     cookies: Option<CookieJar>,
+    /// Fast Open cookies of servers, by (our address, server address) (RFC 7413 4.1.3: "the
+    /// client should cache at most one (most recently received) cookie per client and server
+    /// IP address pair").
+    server_cookies: HashMap<(IpAddr, IpAddr), ClientCookie>,
     sockets: BTreeMap<SocketHandle, Socket>,
     conns: HashMap<FourTuple, SocketHandle>,
     listeners: HashMap<SocketAddr, SocketHandle>,
@@ -218,6 +222,7 @@ impl Stack {
         Stack {
             config,
             cookies,
+            server_cookies: HashMap::new(),
             isn,
             sockets: BTreeMap::new(),
             conns: HashMap::new(),
@@ -267,6 +272,33 @@ impl Stack {
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Result<SocketHandle, StackError> {
+        self.open(now, local, remote, false)
+    }
+
+    /// Active OPEN with TCP Fast Open (RFC 7413 4.2.1), as Linux's TCP_FASTOPEN_CONNECT: with a
+    /// cookie cached for the server, the SYN waits for the first `send` and carries the cookie
+    /// and that data; without one, the SYN goes now and asks for a cookie.
+    pub fn connect_fastopen(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<SocketHandle, StackError> {
+        self.open(now, local, remote, true)
+    }
+
+    /// The server's cached Fast Open cookie, as seen from `local` (RFC 7413 4.1.3).
+    pub fn fastopen_cookie(&self, local: IpAddr, remote: IpAddr) -> Option<&ClientCookie> {
+        self.server_cookies.get(&(local, remote))
+    }
+
+    fn open(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        fastopen: bool,
+    ) -> Result<SocketHandle, StackError> {
         // MUST-46: no OPEN to a broadcast, multicast or otherwise invalid address.
         let rip = remote.ip();
         let lip = local.ip();
@@ -289,7 +321,10 @@ impl Stack {
             return Err(StackError::AddrInUse);
         }
         let iss = self.isn.isn(now, &tuple);
-        let tcb = Tcb::connect(&self.config, tuple, iss, now);
+        let mut tcb = Tcb::connect(&self.config, tuple, iss, now);
+        if fastopen {
+            tcb.ask_fastopen(self.server_cookies.get(&(lip, rip)));
+        }
         let h = self.alloc_handle();
         let conn = Conn {
             tcb,

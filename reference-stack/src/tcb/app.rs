@@ -19,7 +19,12 @@ impl Tcb {
                 if data.is_empty() {
                     return Ok(0);
                 }
-                match self.send_buf.write(data) {
+                let n = self.send_buf.write(data);
+                // RFC 7413 4.2.1: a Fast Open SYN waited for its data.
+                if n > 0 && self.fastopen_deferred() {
+                    self.syn_tx = true;
+                }
+                match n {
                     0 => Err(ConnError::WouldBlock),
                     n => Ok(n),
                 }
@@ -88,7 +93,11 @@ impl Tcb {
                 self.fin_queued = true;
                 self.state = State::FinWait1;
             }
-            State::SynSent | State::SynReceived => self.fin_queued = true,
+            State::SynSent | State::SynReceived => {
+                // A Fast Open SYN that waited for data goes without.
+                self.syn_tx |= self.fastopen_deferred();
+                self.fin_queued = true;
+            }
             State::Established => {
                 self.fin_queued = true;
                 self.state = State::FinWait1;

@@ -15,6 +15,7 @@
 //! - `options`: MSS / window scale / timestamps / SACK negotiation and the options we send;
 //! - `timers`: retransmission, persist, delayed ACK, keep-alive, TIME-WAIT, R1/R2;
 //! - `app`: SEND, RECEIVE, CLOSE, half-close, ABORT;
+//! - `tfo_client`: TCP Fast Open on an active OPEN (RFC 7413 4.2.1);
 //! - `rtt`, `recv_buffer`, `send_buffer`: RFC 6298 estimator and the two buffers.
 //!
 //! Choices where the RFC leaves room, or where this TCB keeps things simple:
@@ -57,6 +58,7 @@ mod segment_arrives;
 pub mod send_buffer;
 #[cfg(test)]
 mod tests;
+mod tfo_client;
 mod timers;
 
 use std::collections::VecDeque;
@@ -292,6 +294,10 @@ pub struct Tcb {
     /// The SYN had a valid Fast Open cookie: its data is taken and the application may use
     /// the connection in SYN-RECEIVED (RFC 7413 4.2.2).
     fastopen_accepted: bool,
+    /// Fast Open as a client (RFC 7413 4.2.1): what our SYN carries.
+    fastopen_client: tfo_client::ClientFastOpen,
+    /// A cookie from the SYN-ACK, for the stack's cache (RFC 7413 4.1.3).
+    fastopen_learned: Option<fastopen::ClientCookie>,
     /// Why the connection ended, for RECEIVE/SEND.
     error: Option<ConnError>,
 
@@ -458,6 +464,8 @@ impl Tcb {
             syn_queued: None,
             fastopen_offer: None,
             fastopen_accepted: false,
+            fastopen_client: tfo_client::ClientFastOpen::Off,
+            fastopen_learned: None,
             error: None,
             cwnd: 0,
             ssthresh: u32::MAX,

@@ -213,6 +213,9 @@ impl Tcb {
                 kind: crate::fastopen::KIND,
                 data: cookie.to_vec(),
             });
+        } else if !syn_ack {
+            let used = out.iter().map(TcpOption::wire_len).sum();
+            out.extend(self.fastopen_syn_option(used));
         }
         out
     }

@@ -107,8 +107,17 @@ impl Tcb {
     fn emit_syn(&mut self, now: Instant) -> TcpRepr {
         self.syn_tx = false;
         let syn_ack = self.state != State::SynSent;
+        let options = self.syn_option_list(now);
+        let mut payload = Vec::new();
         if self.snd_nxt == self.iss {
-            self.snd_nxt = self.iss + 1u32;
+            // A first SYN of Fast Open carries data (RFC 7413 4.2.1).
+            let len = if syn_ack {
+                0
+            } else {
+                self.fastopen_syn_data(&options)
+            };
+            payload = self.send_buf.peek(0, len);
+            self.snd_nxt = self.iss + 1u32 + len;
             self.rtt_sample = Some((self.snd_nxt, now));
         }
         if !self.timers.is_armed(Timer::Retransmit) {
@@ -116,7 +125,6 @@ impl Tcb {
         }
         self.rtx_since.get_or_insert(now);
         let window = self.recv_buf.free().min(usize::from(u16::MAX)) as u16;
-        let options = self.syn_option_list(now);
         let (flags, ack) = if syn_ack {
             self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + u32::from(window));
             self.note_ack_sent();
@@ -127,7 +135,9 @@ impl Tcb {
         } else {
             (TcpFlags::SYN, SeqNumber(0))
         };
-        self.bare_segment(self.iss, ack, flags, window, options)
+        let mut seg = self.bare_segment(self.iss, ack, flags, window, options);
+        seg.payload = payload;
+        seg
     }
 
     /// Any segment after the handshake: ACK set, RCV.NXT, the window, timestamps, SACK.

@@ -83,6 +83,7 @@ impl Tcb {
                 self.ack_advance(now, seg.ack);
             }
             if self.syn_acked {
+                self.fastopen_syn_acked(seg);
                 // SS-6: ESTABLISHED, <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>; text and FIN go on at
                 // the sixth step.
                 rules.push(Rule::Ss6);

@@ -2317,3 +2317,198 @@ fn fastopen_option_absent_is_an_ordinary_syn() {
     b.input(pkt("A", PEER + 1, ISS + 1));
     assert_eq!(b.tcb.info().rcv_nxt, s(PEER + 3));
 }
+
+// ------------------------------------------------------- Fast Open, client side (RFC 7413)
+
+/// An active OPEN that asked for Fast Open with `cached` as the server's cookie.
+fn fastopen_client(config: &Config, cached: Option<fastopen::ClientCookie>) -> Bench {
+    let mut tcb = Tcb::connect(config, tuple_v4(), s(ISS), Instant::ZERO);
+    tcb.ask_fastopen(cached.as_ref());
+    Bench {
+        tcb,
+        now: Instant::ZERO,
+    }
+}
+
+fn cached(cookie: &[u8], mss: Option<u16>) -> Option<fastopen::ClientCookie> {
+    Some(fastopen::ClientCookie {
+        cookie: cookie.to_vec(),
+        mss,
+    })
+}
+
+#[test]
+fn fastopen_client_asks_for_a_cookie_and_caches_the_reply() {
+    // RFC 7413 4.1.1 / 4.2.1: without a cookie, the SYN carries an empty option (a request)
+    // and no data; 4.2.2 step 1 / 4.1.3: the cookie and MSS of the SYN-ACK are cached; step 2:
+    // the data queued meanwhile goes with the first ACK.
+    let mut b = fastopen_client(&plain(), None);
+    let syn = b.one();
+    check(&syn, "S", ISS, None);
+    assert_eq!(syn.options, vec![TcpOption::Mss(1460), tfo(&[])]);
+    assert!(syn.payload.is_empty());
+    assert_eq!(b.tcb.send(b.now, b"hello"), Ok(5));
+    b.none();
+    let cookie = [7u8; 8];
+    let synack = with_opts(
+        pkt("SA", PEER, ISS + 1),
+        vec![TcpOption::Mss(1400), tfo(&cookie)],
+    );
+    assert_eq!(b.input(synack), vec![Rule::Ss6]);
+    let first = b.one();
+    check(&first, "PA", ISS + 1, Some(PEER + 1));
+    assert_eq!(first.payload, b"hello");
+    assert_eq!(b.tcb.take_fastopen_cookie(), cached(&cookie, Some(1400)));
+    assert_eq!(b.tcb.take_fastopen_cookie(), None, "handed over once");
+}
+
+#[test]
+fn fastopen_client_takes_only_cookies_of_a_valid_length_and_only_when_asked() {
+    // RFC 7413 4.1.1: a cookie is 4 to 16 octets.
+    for bad in [&[1u8, 2][..], &[1; 18][..], &[1; 5][..]] {
+        let mut b = fastopen_client(&plain(), None);
+        b.one();
+        b.input(with_opts(pkt("SA", PEER, ISS + 1), vec![tfo(bad)]));
+        assert_eq!(b.tcb.take_fastopen_cookie(), None, "{bad:?}");
+    }
+    // A connection that did not ask for Fast Open learns nothing.
+    let mut b = syn_sent(&plain());
+    b.input(with_opts(pkt("SA", PEER, ISS + 1), vec![tfo(&[9; 8])]));
+    assert_eq!(b.state(), State::Established);
+    assert_eq!(b.tcb.take_fastopen_cookie(), None);
+}
+
+#[test]
+fn fastopen_client_sends_data_on_the_syn_with_the_cached_cookie() {
+    // RFC 7413 4.2.1: the SYN carries the cookie and "any data up to the cached server MSS";
+    // the MSS counts the data after the options (RFC 9293 3.7.1): 100 - 16 = 84 octets. The
+    // SYN waits for the application's first SEND (as with TCP_FASTOPEN_CONNECT).
+    let cookie = [3u8; 8];
+    let mut b = fastopen_client(&plain(), cached(&cookie, Some(100)));
+    b.none();
+    assert_eq!(b.tcb.poll_timeout(), None, "nothing sent, nothing timed");
+    assert_eq!(b.state(), State::SynSent);
+    let data: Vec<u8> = (0..200u8).collect();
+    assert_eq!(b.tcb.send(b.now, &data), Ok(200));
+    let syn = b.one();
+    check(&syn, "S", ISS, None);
+    assert_eq!(syn.options, vec![TcpOption::Mss(1460), tfo(&cookie)]);
+    assert_eq!(syn.payload, data[..84]);
+    // The server took the data: the SYN-ACK acknowledges it; the rest follows at once.
+    b.at(10);
+    assert_eq!(b.input(pkt("SA", PEER, ISS + 85)), vec![Rule::Ss6]);
+    let rest = b.one();
+    check(&rest, "PA", ISS + 85, Some(PEER + 1));
+    assert_eq!(rest.payload, data[84..]);
+}
+
+#[test]
+fn fastopen_client_without_a_cached_mss_uses_the_default() {
+    // RFC 7413 4.2.1: "or default 536 bytes" (the IPv4 default MSS, RFC 9293 3.7.1).
+    let mut b = fastopen_client(&plain(), cached(&[3; 4], None));
+    b.tcb.send(b.now, &[b'x'; 1000]).unwrap();
+    let syn = b.one();
+    assert_eq!(
+        syn.payload.len(),
+        536 - 12,
+        "MSS 4 + option 6, padded to 12"
+    );
+}
+
+#[test]
+fn fastopen_client_resends_syn_data_the_syn_ack_did_not_acknowledge() {
+    // RFC 7413 4.2.2 step 2: "The client SHOULD retransmit any unacknowledged data in the first
+    // ACK packet": a SYN-ACK acknowledging only the SYN (the server did not take the data)
+    // draws the data at once, acknowledging the SYN-ACK, and only once.
+    let cookie = [3u8; 8];
+    let mut b = fastopen_client(&plain(), cached(&cookie, None));
+    b.tcb.send(b.now, b"hello").unwrap();
+    assert_eq!(b.one().payload, b"hello");
+    b.at(10);
+    let newer = [4u8; 8];
+    let synack = with_opts(pkt("SA", PEER, ISS + 1), vec![tfo(&newer)]);
+    assert_eq!(b.input(synack), vec![Rule::Ss6]);
+    let again = b.one();
+    check(&again, "PA", ISS + 1, Some(PEER + 1));
+    assert_eq!(again.payload, b"hello");
+    // 4.2.2 step 1: the new cookie replaces the old one.
+    assert_eq!(b.tcb.take_fastopen_cookie(), cached(&newer, None));
+    b.at(20);
+    b.input(pkt("A", PEER + 1, ISS + 6));
+    b.none();
+    assert_eq!(b.tcb.poll_timeout(), None, "all acknowledged");
+}
+
+#[test]
+fn fastopen_client_resends_a_partly_acknowledged_syn_payload_from_snd_una() {
+    let mut b = fastopen_client(&plain(), cached(&[3; 8], None));
+    b.tcb.send(b.now, b"0123456789").unwrap();
+    assert_eq!(b.one().payload, b"0123456789");
+    b.input(pkt("SA", PEER, ISS + 5));
+    let again = b.one();
+    check(&again, "PA", ISS + 5, Some(PEER + 1));
+    assert_eq!(again.payload, b"456789");
+}
+
+#[test]
+fn fastopen_client_retransmits_the_syn_without_data_or_option() {
+    // RFC 7413 4.2.1: "when the SYN timer fires, the client SHOULD retransmit a SYN packet
+    // without data and Fast Open options"; the data goes after the handshake.
+    let mut b = fastopen_client(&plain(), cached(&[3; 8], None));
+    b.tcb.send(b.now, b"hello").unwrap();
+    assert_eq!(b.one().payload, b"hello");
+    b.fire();
+    let syn = b.one();
+    check(&syn, "S", ISS, None);
+    assert_eq!(syn.options, vec![TcpOption::Mss(1460)]);
+    assert!(syn.payload.is_empty());
+    b.fire();
+    let syn = b.one();
+    assert_eq!((syn.options.len(), syn.payload.len()), (1, 0), "{syn:?}");
+    assert_eq!(b.input(pkt("SA", PEER, ISS + 1)), vec![Rule::Ss6]);
+    let data = b.one();
+    check(&data, "PA", ISS + 1, Some(PEER + 1));
+    assert_eq!(data.payload, b"hello");
+    // A cookie request's SYN is retransmitted without its option too.
+    let mut b = fastopen_client(&plain(), None);
+    assert_eq!(b.one().options.len(), 2);
+    b.fire();
+    assert_eq!(b.one().options, vec![TcpOption::Mss(1460)]);
+}
+
+#[test]
+fn fastopen_client_without_option_space_falls_back_to_the_three_way_handshake() {
+    // RFC 7413 4.2.1 step 1a: "If the SYN packet does not have enough option space for the
+    // Fast Open option, abort TFO and fall back to the regular 3WHS": 24 octets of MSS, window
+    // scale, SACK-permitted and timestamps leave no room for an 18-octet option.
+    let config = Config {
+        window_scale: Some(7),
+        timestamps: true,
+        sack: true,
+        ..plain()
+    };
+    let mut b = fastopen_client(&config, cached(&[3; 16], None));
+    b.tcb.send(b.now, b"hello").unwrap();
+    let syn = b.one();
+    assert!(syn.payload.is_empty());
+    assert!(!syn
+        .options
+        .iter()
+        .any(|o| matches!(o, TcpOption::Unknown { .. })));
+    // An 8-octet cookie fits: 24 + 10.
+    let mut b = fastopen_client(&config, cached(&[3; 8], None));
+    b.tcb.send(b.now, b"hello").unwrap();
+    let syn = b.one();
+    assert_eq!(syn.payload, b"hello");
+    assert_eq!(syn.options.last(), Some(&tfo(&[3; 8])));
+}
+
+#[test]
+fn fastopen_client_shutdown_before_any_data_sends_the_waiting_syn() {
+    let mut b = fastopen_client(&plain(), cached(&[3; 8], None));
+    b.none();
+    b.tcb.shutdown_write(b.now).unwrap();
+    let syn = b.one();
+    check(&syn, "S", ISS, None);
+    assert!(syn.payload.is_empty());
+}

@@ -152,6 +152,7 @@ impl Tcb {
         self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         if !self.syn_acked {
             self.syn_tx = true;
+            self.fastopen_syn_timeout();
             return;
         }
         // RFC 5681 3.1 (4): ssthresh = max(FlightSize / 2, 2 * SMSS), cwnd = 1 SMSS; resend

@@ -101,6 +101,8 @@ pub struct OptionsMatch {
     pub padding_zero: bool,
     /// The length in octets of the Fast Open cookie (implies a Fast Open option is present).
     pub tfo_cookie: Option<NumMatch>,
+    /// The Fast Open option carries exactly this cookie (empty: a cookie request).
+    pub tfo: Option<Vec<u8>>,
 }
 
 impl OptionsMatch {

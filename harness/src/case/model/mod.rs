@@ -99,13 +99,14 @@ pub enum Setup {
     Listen { port: u16 },
     /// The target actively opens to the tester's `port` (the runner calls connect; the target's
     /// SYN is the first thing to expect).
-    Connect { port: u16 },
+    /// `fastopen`: the active OPEN asks for TCP Fast Open (RFC 7413 4.2.1).
+    Connect { port: u16, fastopen: bool },
 }
 
 impl Setup {
     pub fn port(self) -> u16 {
         match self {
-            Setup::Closed { port } | Setup::Listen { port } | Setup::Connect { port } => port,
+            Setup::Closed { port } | Setup::Listen { port } | Setup::Connect { port, .. } => port,
         }
     }
 }
@@ -580,8 +581,10 @@ pub enum CallKind {
     Listen,
     /// Take the connection from the listener's queue.
     Accept,
-    /// Active OPEN to the setup port.
-    Connect,
+    /// Active OPEN to the setup port; `fastopen`: with TCP Fast Open (RFC 7413 4.2.1, Linux's
+    /// TCP_FASTOPEN_CONNECT): the SYN asks for a cookie, or waits for the first write to carry
+    /// it with the cached cookie.
+    Connect { fastopen: bool },
     /// Active OPEN to this address on the setup port (`connect: "224.0.0.1"`): for OPENs the
     /// stack must refuse (MUST-46).
     ConnectTo(std::net::IpAddr),

@@ -8,7 +8,7 @@ pub(super) fn call(cx: &mut Cx<'_>, node: &Node) -> Option<Call> {
         Some(match name {
             "listen" => CallKind::Listen,
             "accept" => CallKind::Accept,
-            "connect" => CallKind::Connect,
+            "connect" => CallKind::Connect { fastopen: false },
             "close" => CallKind::Close,
             "abort" => CallKind::Abort,
             "release" => CallKind::Release,
@@ -55,6 +55,7 @@ pub(super) fn call(cx: &mut Cx<'_>, node: &Node) -> Option<Call> {
     let mut kind = None;
     let mut error = None;
     let mut read_expect = None;
+    let mut fastopen = None;
     let mut ok = true;
     for (k, v) in entries {
         match k.name.as_str() {
@@ -73,6 +74,7 @@ pub(super) fn call(cx: &mut Cx<'_>, node: &Node) -> Option<Call> {
                     ok = false;
                 }
             }
+            "fastopen" => fastopen = Some((cx.boolean(v, "call fastopen")?, v)),
             "expect" | "expect_hex" => {
                 read_expect = Some(match (&v.kind, k.name.as_str()) {
                     (Kind::Str(s), "expect") if s == "eof" => ReadExpect::Eof,
@@ -186,6 +188,15 @@ pub(super) fn call(cx: &mut Cx<'_>, node: &Node) -> Option<Call> {
             CallKind::Read { expect, .. } => *expect = Some(re),
             _ => {
                 cx.err(node, "`expect` in a call only applies to `read`");
+                return None;
+            }
+        }
+    }
+    if let Some((on, at)) = fastopen {
+        match &mut kind {
+            CallKind::Connect { fastopen } => *fastopen = on,
+            _ => {
+                cx.err(at, "`fastopen` in a call only applies to `connect: ~`");
                 return None;
             }
         }

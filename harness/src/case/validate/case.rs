@@ -292,18 +292,34 @@ pub(crate) fn case(
 
 pub(crate) fn setup(cx: &mut Cx<'_>, node: &Node) -> Option<Setup> {
     let f = cx.map(node, "setup", SETUP_FIELDS)?;
-    if f.entries.len() != 1 {
+    let fastopen = match f.get("fastopen") {
+        Some(n) => Some(cx.boolean(n, "setup.fastopen")?),
+        None => None,
+    };
+    let opens: Vec<_> = f
+        .entries
+        .iter()
+        .filter(|(k, _)| k.name != "fastopen")
+        .collect();
+    if opens.len() != 1 {
         cx.err(
             node,
             "setup takes exactly one of `listen: PORT`, `connect: PORT`, `closed: PORT`",
         );
         return None;
     }
-    let (k, v) = f.entries.first()?;
+    let (k, v) = opens.first()?;
     let port = cx.int(v, &format!("setup.{} port", k.name), 1, 65535)? as u16;
+    if fastopen.is_some() && k.name != "connect" {
+        cx.err(node, "setup `fastopen` only applies to `connect: PORT`");
+        return None;
+    }
     Some(match k.name.as_str() {
         "listen" => Setup::Listen { port },
-        "connect" => Setup::Connect { port },
+        "connect" => Setup::Connect {
+            port,
+            fastopen: fastopen.unwrap_or(false),
+        },
         _ => Setup::Closed { port },
     })
 }

@@ -192,6 +192,7 @@ pub(super) fn expect_options(cx: &mut Cx<'_>, node: &Node) -> Option<OptionsMatc
     let tfo_cookie = f
         .get("tfo_cookie")
         .map(|n| cx.num_match(n, "expect.options.tfo_cookie", Space::None));
+    let tfo = f.get("tfo").map(|n| cx.hex(n, "expect.options.tfo"));
     let padding_zero = match f.get("padding") {
         None => false,
         Some(n) => match &n.kind {
@@ -227,6 +228,7 @@ pub(super) fn expect_options(cx: &mut Cx<'_>, node: &Node) -> Option<OptionsMatc
         sack_first: given(sack_first)?,
         padding_zero,
         tfo_cookie: given(tfo_cookie)?,
+        tfo: given(tfo)?,
     })
 }
 

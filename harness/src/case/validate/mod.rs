@@ -63,7 +63,9 @@ pub(crate) const CALLS: &[&str] = &lang::names::<{ lang::CALL.len() }>(&[lang::C
 pub(crate) const KEEPALIVE_FIELDS: &[&str] =
     &lang::names::<{ lang::KEEPALIVE.len() }>(&[lang::KEEPALIVE]);
 pub(crate) const ICMP_FIELDS: &[&str] = &lang::names::<{ lang::ICMP.len() }>(&[lang::ICMP]);
-pub(crate) const SETUP_FIELDS: &[&str] = &lang::names::<{ lang::SETUP.len() }>(&[lang::SETUP]);
+pub(crate) const SETUP_FIELDS: &[&str] = &lang::names::<
+    { lang::SETUP.len() + lang::SETUP_EXTRA.len() },
+>(&[lang::SETUP, lang::SETUP_EXTRA]);
 pub(crate) const DEFAULTS_FIELDS: &[&str] =
     &lang::names::<{ lang::DEFAULTS.len() }>(&[lang::DEFAULTS]);
 pub(crate) const FLAG_MASK_FIELDS: &[&str] =

@@ -10,9 +10,10 @@ impl Run<'_> {
                 local: self.target_addr,
             },
             CallKind::Accept => AppCall::Accept,
-            CallKind::Connect => AppCall::Connect {
+            CallKind::Connect { fastopen } => AppCall::Connect {
                 local: self.target_addr,
                 remote: self.tester,
+                fastopen: *fastopen,
             },
             CallKind::ConnectTo(ip) => {
                 if ip.is_ipv4() != self.tester.is_ipv4() {
@@ -25,6 +26,7 @@ impl Run<'_> {
                 AppCall::Connect {
                     local: self.target_addr,
                     remote: SocketAddr::new(*ip, self.tester.port()),
+                    fastopen: false,
                 }
             }
             CallKind::Write(data) => AppCall::Write(data.clone()),
@@ -99,6 +101,9 @@ impl Run<'_> {
         };
         self.note(Direction::App, format!("{app} = {result}{api}"), None);
         self.keepalive |= matches!(app, AppCall::Keepalive(_)) && result == AppResult::Ok;
+        if matches!(app, AppCall::Connect { .. }) && result == AppResult::Ok {
+            self.conn.on_new_open();
+        }
         // A call that did something may have moved the state (a CLOSE sends a FIN); reading,
         // writing and a failed call leave the asserted state as it was.
         if result == AppResult::Ok

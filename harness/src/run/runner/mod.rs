@@ -381,7 +381,7 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
         };
         let mut random_port = || 49_152 + (rng.next() % 16_000) as u16;
         let (tester_port, target_port) = match setup {
-            Setup::Connect { port } => (port, ACTIVE_OPEN_PORT),
+            Setup::Connect { port, .. } => (port, ACTIVE_OPEN_PORT),
             Setup::Listen { port } => (
                 own_port.unwrap_or_else(&mut random_port),
                 fixed.and_then(|a| a.open_port).unwrap_or(port),
@@ -454,9 +454,10 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
             Setup::Listen { .. } => Some(AppCall::Listen {
                 local: run.target_addr,
             }),
-            Setup::Connect { .. } => Some(AppCall::Connect {
+            Setup::Connect { fastopen, .. } => Some(AppCall::Connect {
                 local: SocketAddr::new(ep.target, ACTIVE_OPEN_PORT),
                 remote: run.tester,
+                fastopen,
             }),
         };
         if let Some(call) = setup_call {

@@ -71,6 +71,15 @@ impl Run<'_> {
             Feature::FastOpen => o.options.iter().any(|x| {
                 matches!(x, ObservedOption::Unknown { kind: FAST_OPEN_KIND, data } if !data.is_empty())
             }),
+            // RFC 7413 4.1.1: the SYN of an OPEN that asked for Fast Open carries the option,
+            // empty (a cookie request) or with a cookie; a stack that sends none does not do
+            // Fast Open (optional: RFC 7413 is Experimental).
+            Feature::FastOpenClient => {
+                o.flags & flags::ACK == 0
+                    && o.options
+                        .iter()
+                        .any(|x| matches!(x, ObservedOption::Unknown { kind: FAST_OPEN_KIND, .. }))
+            }
         }
         };
         let missing: Vec<&str> = self
