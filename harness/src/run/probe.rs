@@ -196,10 +196,13 @@ pub fn own_abort(conn: &ConnView, seq: u32) -> bool {
     seq.wrapping_sub(low) <= high.wrapping_sub(low)
 }
 
-/// Reads the reply (or its absence) to the probe `sent` for `exp`.
+/// Reads the reply (or its absence) to the probe `sent` for `exp`. `port_listens`: the
+/// target's port of the tuple listens (a passive OPEN), so where there is no connection the
+/// probe meets LISTEN's rules (3.10.7.2), else CLOSED's (3.10.7.1).
 pub fn judge(
     exp: Expectation,
     conn: &ConnView,
+    port_listens: bool,
     sent: &PacketSpec,
     reply: Option<&Observed>,
 ) -> Finding {
@@ -220,12 +223,13 @@ pub fn judge(
         ),
         // 3.10.7.1 (CLOSED) and 3.10.7.2 second check (LISTEN): "If the ACK bit is on,
         // <SEQ=SEG.ACK><CTL=RST>". Any reset shows there is no connection; this one has the
-        // wrong number.
+        // wrong number. Without a connection on a listening port (one reset or closed after
+        // a passive OPEN) the segment meets LISTEN.
         Expectation::NoConnection { listening } if rst => {
-            let (section, cell) = if listening {
-                ("3.10.7.2", "LI-2")
-            } else {
-                ("3.10.7.1", "CL-3")
+            let (section, cell) = match (listening, port_listens) {
+                (true, _) => ("3.10.7.2", "LI-2"),
+                (false, true) => ("3.10.7.2", "LI-2, the port listens"),
+                (false, false) => ("3.10.7.1", "CL-3"),
             };
             Finding::Breaks {
                 shows: "an ACK on the tuple drew an RST: no connection".into(),
@@ -359,7 +363,7 @@ mod tests {
         let r = reply(&p, p.ack, 0, RST);
         assert!(is_answer(CLOSED, &c, &r, &p));
         assert!(matches!(
-            judge(CLOSED, &c, &p, Some(&r)),
+            judge(CLOSED, &c, false, &p, Some(&r)),
             Finding::Confirmed(_)
         ));
     }
@@ -367,14 +371,18 @@ mod tests {
     #[test]
     fn a_reset_with_seg_ack_plus_one_is_the_answer_and_breaks_the_reset_rule() {
         let c = conn();
-        for (exp, rule) in [(CLOSED, "3.10.7.1 (CL-3"), (LISTEN, "3.10.7.2 (LI-2")] {
+        for (exp, listens, rule) in [
+            (CLOSED, false, "3.10.7.1 (CL-3, MUST"),
+            (CLOSED, true, "3.10.7.2 (LI-2, the port listens, MUST"),
+            (LISTEN, true, "3.10.7.2 (LI-2, MUST"),
+        ] {
             let p = probe_of(exp, &c);
             let r = reply(&p, p.ack.wrapping_add(1), p.seq, RST | ACK);
             assert!(is_answer(exp, &c, &r, &p));
             let Finding::Breaks {
                 shows,
                 rule: broken,
-            } = judge(exp, &c, &p, Some(&r))
+            } = judge(exp, &c, listens, &p, Some(&r))
             else {
                 panic!("{exp:?}: not a broken rule");
             };
@@ -397,7 +405,7 @@ mod tests {
         let p = probe_of(CLOSED, &c);
         let r = reply(&p, 0, p.seq, RST | ACK);
         assert!(is_answer(CLOSED, &c, &r, &p));
-        let Finding::Breaks { rule, .. } = judge(CLOSED, &c, &p, Some(&r)) else {
+        let Finding::Breaks { rule, .. } = judge(CLOSED, &c, false, &p, Some(&r)) else {
             panic!("not a broken rule");
         };
         assert!(
@@ -432,7 +440,7 @@ mod tests {
         let r = reply(&p, 5_001, 1_001, ACK);
         assert!(is_answer(CLOSED, &c, &r, &p));
         assert!(matches!(
-            judge(CLOSED, &c, &p, Some(&r)),
+            judge(CLOSED, &c, false, &p, Some(&r)),
             Finding::Contradicted(s) if s.contains("a synchronized connection exists")
         ));
         // A SYN-ACK (the target's own handshake again) is not this probe's answer.

@@ -117,7 +117,7 @@ impl Run<'_> {
         self.kept_rules.extend(self.target.take_rules());
         let spec = probe::segment(exp, &self.conn, self.tester, self.target_addr);
         let finding = self.probe_exchange(step, index, exp, &spec, |run, reply| {
-            probe::judge(exp, &run.conn, &spec, reply)
+            probe::judge(exp, &run.conn, run.port_listens, &spec, reply)
         })?;
         let finding = match (exp, finding) {
             (Expectation::NoConnection { listening: true }, Finding::Confirmed(shows)) => {
