@@ -153,8 +153,8 @@ pub fn segment(
 ///
 /// Where no connection is expected, an RST is the answer whatever its SEQ (the RFC's is
 /// SEG.ACK, but stacks reset with SEG.ACK + 1 or 0, and [`judge`] reports that) — unless it can
-/// be the target's own abort of the connection the case knows, which the next steps are about:
-/// [`own_abort`].
+/// be the target's own abort of the connection the case knows, which the next steps are about
+/// ([`own_abort`]), or it carries an ACK of another segment than the probe.
 pub fn is_answer(exp: Expectation, conn: &ConnView, o: &Observed, sent: &PacketSpec) -> bool {
     if o.src != sent.dst || o.dst != sent.src || !o.payload.is_empty() {
         return false;
@@ -165,7 +165,13 @@ pub fn is_answer(exp: Expectation, conn: &ConnView, o: &Observed, sent: &PacketS
         Expectation::NoConnection { listening } if sent.flags & SYN != 0 => {
             rst || (syn && listening)
         }
-        Expectation::NoConnection { .. } if rst => o.seq == sent.ack || !own_abort(conn, o.seq),
+        // An RST with ACK acknowledges the segment it answers (SEG.SEQ + SEG.LEN): one that
+        // acknowledges another (a second reset for the case's last segment) is not this answer.
+        Expectation::NoConnection { .. } if rst => {
+            let acks_probe =
+                o.flags & ACK == 0 || o.ack == sent.seq.wrapping_add(sent.payload.len() as u32);
+            o.seq == sent.ack || (acks_probe && !own_abort(conn, o.seq))
+        }
         Expectation::NoConnection { .. } => !syn,
         Expectation::SynSent => false,
     }
@@ -431,6 +437,17 @@ mod tests {
         let p = probe_of(CLOSED, &fresh);
         let r = reply(&p, 5_001, 0, RST);
         assert!(is_answer(CLOSED, &fresh, &r, &p));
+    }
+
+    #[test]
+    fn a_reset_acknowledging_another_segment_is_not_the_answer() {
+        let c = conn();
+        let p = probe_of(CLOSED, &c);
+        // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> for a SYN at the probe's SEQ, sent before.
+        let r = reply(&p, 0, p.seq.wrapping_add(1), RST | ACK);
+        assert!(!is_answer(CLOSED, &c, &r, &p));
+        let r = reply(&p, 0, p.seq, RST | ACK);
+        assert!(is_answer(CLOSED, &c, &r, &p));
     }
 
     #[test]
