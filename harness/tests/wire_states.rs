@@ -1,21 +1,25 @@
 //! States read off the wire (`run::probe`), as agentless targets need them, checked on the
 //! reference stack, whose states are known: the whole corpus passes when every `state:` step
-//! is a probe; a stack that ignores resets fails on the wire; and a target whose wire goes
-//! dead after the handshake passes nothing — its instances fail or are inconclusive.
+//! is a probe; a stack that ignores resets fails on the wire; a target whose wire goes
+//! dead after the handshake passes nothing — its instances fail or are inconclusive; and a
+//! stack whose resets carry the wrong number fails at the probe that drew one.
 
 mod faulty;
 
 use faulty::{flags_of, Fault, Faulty};
 use std::path::Path;
 use tcpconform::case::load::load_paths;
-use tcpconform::case::model::Case;
+use tcpconform::case::model::{Case, Level, StepKind};
 use tcpconform::cli::RstProfile;
+use tcpconform::packet::build::build;
+use tcpconform::packet::observe::observe;
+use tcpconform::packet::spec::{ChecksumSpec, IpFields, PacketSpec};
 use tcpconform::reference::config as reference_config;
 use tcpconform::run::event::{IpVersion, Outcome, Verdict};
 use tcpconform::run::runner::run_instance;
 use tcpconform::target::reference::ReferenceTarget;
 use tcpconform::target::{Target, WireStates};
-use tcpconform::tcp::flags;
+use tcpconform::tcp::{flags, TcpState};
 
 fn corpus() -> Vec<Case> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
@@ -241,4 +245,108 @@ fn a_target_dead_after_the_handshake_passes_nothing_on_the_wire() {
         passed.len(),
         passed.join("\n")
     );
+}
+
+/// The reference stack whose `<SEQ=SEG.ACK><CTL=RST>` (the reset of CLOSED and LISTEN for an
+/// ACK, RFC 9293 3.10.7.1 and 3.10.7.2) leaves with SEQ = SEG.ACK + 1, as lwIPv6's does on a
+/// listening port.
+#[derive(Default)]
+struct ResetsPastSegAck {
+    /// SEG.ACK of the tester's last ACK-bearing segment.
+    seg_ack: Option<u32>,
+}
+
+impl Fault for ResetsPastSegAck {
+    fn open(&mut self, _: &mut ReferenceTarget) {
+        self.seg_ack = None;
+    }
+    fn lets_in(&mut self, p: &[u8]) -> bool {
+        if let Ok(o) = observe(p) {
+            if o.flags & flags::ACK != 0 && o.flags & flags::RST == 0 {
+                self.seg_ack = Some(o.ack);
+            }
+        }
+        true
+    }
+    fn rewrite_out(&mut self, p: &mut Vec<u8>) {
+        let Ok(o) = observe(p) else { return };
+        if o.flags != flags::RST || Some(o.seq) != self.seg_ack {
+            return;
+        }
+        *p = build(&PacketSpec {
+            src: o.src,
+            dst: o.dst,
+            seq: o.seq.wrapping_add(1),
+            ack: o.ack,
+            flags: o.flags,
+            window: o.window,
+            urgent: o.urgent,
+            reserved: o.reserved,
+            options: Vec::new(),
+            payload: o.payload,
+            data_offset: None,
+            checksum: ChecksumSpec::Correct,
+            ip: IpFields::default(),
+            raw: None,
+        });
+    }
+}
+
+/// A case opening in CLOSED or LISTEN checks that state with a probe (an ACK); a reset with
+/// SEQ = SEG.ACK + 1 shows the state but breaks the reset rule, and the probe's step says so
+/// (a MUST), rather than leaving the reset to confuse a later step.
+#[test]
+fn a_reset_with_the_wrong_seq_fails_the_state_step_on_the_reset_rule() {
+    let mut judged = 0;
+    for case in corpus() {
+        let want = match case.prelude.as_deref() {
+            Some("CLOSED") => TcpState::Closed,
+            Some("LISTEN") => TcpState::Listen,
+            _ => continue,
+        };
+        let probe_step = case
+            .steps
+            .iter()
+            .position(|s| s.kind == StepKind::State(want))
+            .expect("the prelude checks its state");
+        for &ip in &case.ip {
+            let mut t = WireStates(Box::new(Faulty::new(ResetsPastSegAck::default())));
+            let r = run_instance(&mut t, &case, ip, 13);
+            let Outcome::Failed(f) = &r.outcome else {
+                panic!("{}: {:?}", r.display_name(), r.outcome);
+            };
+            let rule = match want {
+                TcpState::Closed => "3.10.7.1 (CL-3",
+                _ => "3.10.7.2 (LI-2",
+            };
+            assert!(
+                f.step == probe_step
+                    && f.level == Level::Must
+                    && f.message.contains(&format!(
+                        "state {want} holds, but the reset breaks RFC 9293 {rule}"
+                    ))
+                    && seq_past_seg_ack(&f.message) == Some(1),
+                "{}: step {} ({:?}): {}",
+                r.display_name(),
+                f.step,
+                f.level,
+                f.message
+            );
+            judged += 1;
+        }
+    }
+    assert!(judged > 40, "{judged} instances open in CLOSED or LISTEN");
+}
+
+/// How far the reset's SEQ is past SEG.ACK, read off the failure message.
+fn seq_past_seg_ack(message: &str) -> Option<u32> {
+    let number = |after: &str| -> Option<u32> {
+        let rest = &message[message.find(after)? + after.len()..];
+        let end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        rest[..end].parse().ok()
+    };
+    let (seg_ack, seq) = (number("SEG.ACK was ")?, number("the reset has SEQ ")?);
+    Some(seq.wrapping_sub(seg_ack))
 }

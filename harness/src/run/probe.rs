@@ -15,7 +15,9 @@
 //!   doing, not something the reply can show.
 //! - No connection (CLOSED; LISTEN, which holds no TCB for the tuple) answers an ACK with
 //!   `<SEQ=SEG.ACK><CTL=RST>` (3.10.7.1, 3.10.7.2). LISTEN is also asked whether it listens:
-//!   a SYN from a fresh port must draw a SYN-ACK (then reset).
+//!   a SYN from a fresh port must draw a SYN-ACK (then reset). A reset with another SEQ still
+//!   shows that there is no connection, but breaks that rule (CL-3 / LI-2 in
+//!   `segment_arrives_cells.tsv`): the state holds, and the step fails at MUST.
 //! - SYN-SENT drops an ACK that acknowledges its SYN and carries neither SYN nor RST
 //!   (3.10.7.3, fifth check), where a closed port would reset it: silence is consistent with
 //!   SYN-SENT, but silence proves nothing, so the step stays unchecked.
@@ -26,6 +28,8 @@
 //! the case still waits for (an ACK the target owes for data or a FIN the tester sent).
 
 use super::conn::ConnView;
+use crate::case::expr::Var;
+use crate::packet::render::render;
 use crate::packet::spec::{ChecksumSpec, IpFields, Observed, OptionSpec, PacketSpec};
 use crate::tcp::flags::{ACK, FIN, RST, SYN};
 use crate::tcp::TcpState;
@@ -81,6 +85,10 @@ impl Expectation {
 pub enum Finding {
     /// The reply is the one the state requires (what it showed).
     Confirmed(String),
+    /// The reply shows the state, but is not the reply the RFC requires for it: what it
+    /// showed, and the rule it breaks with the packet that broke it. The state check holds;
+    /// the rule is a MUST.
+    Breaks { shows: String, rule: String },
     /// The reply shows another state (what it showed).
     Contradicted(String),
     /// No reply, or one that tells nothing: the state is not checked.
@@ -138,31 +146,69 @@ pub fn segment(
     }
 }
 
-/// Whether `o` can be the target's answer to the probe `sent` for `exp`: a segment without
-/// data on the probe's tuple — an ACK or an RST; a SYN-ACK only where SYN-RECEIVED may repeat
-/// it or where it answers the SYN that asks whether a port listens. Anything else (a
+/// Whether `o` can be the target's answer to the probe `sent` for `exp` on `conn`: a segment
+/// without data on the probe's tuple — an ACK or an RST; a SYN-ACK only where SYN-RECEIVED may
+/// repeat it or where it answers the SYN that asks whether a port listens. Anything else (a
 /// retransmission, the target's own SYN again) is left for the case's next steps.
-pub fn is_answer(exp: Expectation, o: &Observed, sent: &PacketSpec) -> bool {
+///
+/// Where no connection is expected, an RST is the answer whatever its SEQ (the RFC's is
+/// SEG.ACK, but stacks reset with SEG.ACK + 1 or 0, and [`judge`] reports that) — unless it can
+/// be the target's own abort of the connection the case knows, which the next steps are about
+/// ([`own_abort`]), or it carries an ACK of another segment than the probe.
+pub fn is_answer(exp: Expectation, conn: &ConnView, o: &Observed, sent: &PacketSpec) -> bool {
     if o.src != sent.dst || o.dst != sent.src || !o.payload.is_empty() {
         return false;
     }
     let (syn, rst) = (o.flags & SYN != 0, o.flags & RST != 0);
     match exp {
         Expectation::Synchronized { handshake, .. } => rst || !syn || handshake,
-        // The RST a port without a connection owes this ACK carries its SEG.ACK; an RST with
-        // another number was sent for something else (the target's own abort).
         Expectation::NoConnection { listening } if sent.flags & SYN != 0 => {
             rst || (syn && listening)
         }
-        Expectation::NoConnection { .. } => (rst && o.seq == sent.ack) || (!rst && !syn),
+        // An RST with ACK acknowledges the segment it answers (SEG.SEQ + SEG.LEN): one that
+        // acknowledges another (a second reset for the case's last segment) is not this answer.
+        Expectation::NoConnection { .. } if rst => {
+            let acks_probe =
+                o.flags & ACK == 0 || o.ack == sent.seq.wrapping_add(sent.payload.len() as u32);
+            o.seq == sent.ack || (acks_probe && !own_abort(conn, o.seq))
+        }
+        Expectation::NoConnection { .. } => !syn,
         Expectation::SynSent => false,
     }
 }
 
-/// Reads the reply (or its absence) to the probe `sent` for `exp`.
+/// Whether an RST with sequence number `seq` can be the target's abort of the connection the
+/// case knows (RFC 9293 3.10.7.4: `<SEQ=SND.NXT><CTL=RST>`): `seq` between the target's
+/// SND.UNA (the tester's highest ACK) and its SND.NXT as last seen plus the window the tester
+/// gave it, which bounds what it can have sent since. The probe's SEG.ACK lies 2^30 past that
+/// SND.NXT, beyond any window (RFC 7323 2.3), so neither it nor a number near it is taken for
+/// an abort. Without a known SND.NXT there is no connection to abort.
+pub fn own_abort(conn: &ConnView, seq: u32) -> bool {
+    let Some(nxt) = conn.target_snd_nxt else {
+        return false;
+    };
+    let una = conn.tester_ack.unwrap_or(nxt);
+    // The tester may have acknowledged past what it saw (a case can do that): start at the
+    // earlier of the two.
+    let low = if (una.wrapping_sub(nxt) as i32) > 0 {
+        nxt
+    } else {
+        una
+    };
+    let window = conn
+        .var(Var::SndWnd)
+        .map_or(0, |w| u32::try_from(w).unwrap_or(u32::MAX));
+    let high = nxt.wrapping_add(window);
+    seq.wrapping_sub(low) <= high.wrapping_sub(low)
+}
+
+/// Reads the reply (or its absence) to the probe `sent` for `exp`. `port_listens`: the
+/// target's port of the tuple listens (a passive OPEN), so where there is no connection the
+/// probe meets LISTEN's rules (3.10.7.2), else CLOSED's (3.10.7.1).
 pub fn judge(
     exp: Expectation,
     conn: &ConnView,
+    port_listens: bool,
     sent: &PacketSpec,
     reply: Option<&Observed>,
 ) -> Finding {
@@ -181,10 +227,27 @@ pub fn judge(
         Expectation::NoConnection { .. } if rst && r.seq == sent.ack => Finding::Confirmed(
             "an ACK on the tuple drew <SEQ=SEG.ACK><CTL=RST>: no connection".into(),
         ),
-        Expectation::NoConnection { .. } if rst => Finding::Contradicted(format!(
-            "an ACK on the tuple drew an RST with SEQ {} instead of SEG.ACK {}",
-            r.seq, sent.ack
-        )),
+        // 3.10.7.1 (CLOSED) and 3.10.7.2 second check (LISTEN): "If the ACK bit is on,
+        // <SEQ=SEG.ACK><CTL=RST>". Any reset shows there is no connection; this one has the
+        // wrong number. Without a connection on a listening port (one reset or closed after
+        // a passive OPEN) the segment meets LISTEN.
+        Expectation::NoConnection { listening } if rst => {
+            let (section, cell) = match (listening, port_listens) {
+                (true, _) => ("3.10.7.2", "LI-2"),
+                (false, true) => ("3.10.7.2", "LI-2, the port listens"),
+                (false, false) => ("3.10.7.1", "CL-3"),
+            };
+            Finding::Breaks {
+                shows: "an ACK on the tuple drew an RST: no connection".into(),
+                rule: format!(
+                    "the reset breaks RFC 9293 {section} ({cell}, MUST: \"If the ACK bit is on, \
+                     <SEQ=SEG.ACK><CTL=RST>\"): SEG.ACK was {}, the reset has SEQ {}: {}",
+                    sent.ack,
+                    r.seq,
+                    render(r, None)
+                ),
+            }
+        }
         Expectation::NoConnection { .. } => Finding::Contradicted(
             "an unacceptable ACK on the tuple drew an ACK: a synchronized connection exists".into(),
         ),
@@ -254,5 +317,151 @@ pub fn judge(
                 Finding::Contradicted(format!("{shows}: {}", wrong.join(", ")))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::build::build;
+    use crate::packet::observe::observe;
+
+    const TESTER: &str = "192.0.2.1:40000";
+    const TARGET: &str = "192.0.2.2:8080";
+
+    /// A connection the case knows: the target's SND.NXT at 5,001, the tester's window 1,000.
+    fn conn() -> ConnView {
+        let mut c = ConnView::new(1_000, false);
+        c.target_isn = Some(5_000);
+        c.target_snd_nxt = Some(5_001);
+        c.tester_ack = Some(5_001);
+        c.target_ack = Some(1_001);
+        c.tester_window = 1_000;
+        c
+    }
+
+    fn probe_of(exp: Expectation, c: &ConnView) -> PacketSpec {
+        segment(exp, c, TESTER.parse().unwrap(), TARGET.parse().unwrap())
+    }
+
+    /// The target's segment on the probe's tuple.
+    fn reply(probe: &PacketSpec, seq: u32, ack: u32, flags: u16) -> Observed {
+        observe(&build(&PacketSpec {
+            src: probe.dst,
+            dst: probe.src,
+            seq,
+            ack,
+            flags,
+            window: 0,
+            options: Vec::new(),
+            ..probe.clone()
+        }))
+        .expect("the reply decodes")
+    }
+
+    const CLOSED: Expectation = Expectation::NoConnection { listening: false };
+    const LISTEN: Expectation = Expectation::NoConnection { listening: true };
+
+    #[test]
+    fn a_reset_with_seg_ack_is_the_answer_and_confirms_no_connection() {
+        let c = conn();
+        let p = probe_of(CLOSED, &c);
+        let r = reply(&p, p.ack, 0, RST);
+        assert!(is_answer(CLOSED, &c, &r, &p));
+        assert!(matches!(
+            judge(CLOSED, &c, false, &p, Some(&r)),
+            Finding::Confirmed(_)
+        ));
+    }
+
+    #[test]
+    fn a_reset_with_seg_ack_plus_one_is_the_answer_and_breaks_the_reset_rule() {
+        let c = conn();
+        for (exp, listens, rule) in [
+            (CLOSED, false, "3.10.7.1 (CL-3, MUST"),
+            (CLOSED, true, "3.10.7.2 (LI-2, the port listens, MUST"),
+            (LISTEN, true, "3.10.7.2 (LI-2, MUST"),
+        ] {
+            let p = probe_of(exp, &c);
+            let r = reply(&p, p.ack.wrapping_add(1), p.seq, RST | ACK);
+            assert!(is_answer(exp, &c, &r, &p));
+            let Finding::Breaks {
+                shows,
+                rule: broken,
+            } = judge(exp, &c, listens, &p, Some(&r))
+            else {
+                panic!("{exp:?}: not a broken rule");
+            };
+            assert!(shows.contains("no connection"), "{shows}");
+            assert!(broken.contains(rule), "{broken}");
+            assert!(
+                broken.contains(&format!(
+                    "SEG.ACK was {}, the reset has SEQ {}",
+                    p.ack, r.seq
+                )),
+                "{broken}"
+            );
+            assert!(broken.contains("RA seq"), "the packet is shown: {broken}");
+        }
+    }
+
+    #[test]
+    fn a_reset_with_seq_zero_is_the_answer_and_breaks_the_reset_rule() {
+        let c = conn();
+        let p = probe_of(CLOSED, &c);
+        let r = reply(&p, 0, p.seq, RST | ACK);
+        assert!(is_answer(CLOSED, &c, &r, &p));
+        let Finding::Breaks { rule, .. } = judge(CLOSED, &c, false, &p, Some(&r)) else {
+            panic!("not a broken rule");
+        };
+        assert!(
+            rule.contains("CL-3") && rule.contains("the reset has SEQ 0"),
+            "{rule}"
+        );
+    }
+
+    #[test]
+    fn the_targets_abort_of_the_known_connection_is_not_the_answer() {
+        let c = conn();
+        let p = probe_of(CLOSED, &c);
+        // <SEQ=SND.NXT><CTL=RST>, and one sent after more data inside the window.
+        for seq in [5_001, 5_001 + 999] {
+            let r = reply(&p, seq, 0, RST);
+            assert!(!is_answer(CLOSED, &c, &r, &p), "SEQ {seq}");
+        }
+        // Past the window the tester gave it, it cannot be its abort.
+        let r = reply(&p, 5_001 + 1_001, 0, RST);
+        assert!(is_answer(CLOSED, &c, &r, &p));
+        // No SND.NXT known: no connection to abort.
+        let fresh = ConnView::new(1_000, false);
+        let p = probe_of(CLOSED, &fresh);
+        let r = reply(&p, 5_001, 0, RST);
+        assert!(is_answer(CLOSED, &fresh, &r, &p));
+    }
+
+    #[test]
+    fn a_reset_acknowledging_another_segment_is_not_the_answer() {
+        let c = conn();
+        let p = probe_of(CLOSED, &c);
+        // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> for a SYN at the probe's SEQ, sent before.
+        let r = reply(&p, 0, p.seq.wrapping_add(1), RST | ACK);
+        assert!(!is_answer(CLOSED, &c, &r, &p));
+        let r = reply(&p, 0, p.seq, RST | ACK);
+        assert!(is_answer(CLOSED, &c, &r, &p));
+    }
+
+    #[test]
+    fn an_ack_is_the_answer_and_shows_a_connection() {
+        let c = conn();
+        let p = probe_of(CLOSED, &c);
+        let r = reply(&p, 5_001, 1_001, ACK);
+        assert!(is_answer(CLOSED, &c, &r, &p));
+        assert!(matches!(
+            judge(CLOSED, &c, false, &p, Some(&r)),
+            Finding::Contradicted(s) if s.contains("a synchronized connection exists")
+        ));
+        // A SYN-ACK (the target's own handshake again) is not this probe's answer.
+        let r = reply(&p, 5_000, 1_001, SYN | ACK);
+        assert!(!is_answer(CLOSED, &c, &r, &p));
     }
 }

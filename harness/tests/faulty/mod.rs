@@ -1,7 +1,8 @@
 //! The reference stack with a fault put in from outside: a [`Fault`] sees every packet going
-//! in and out, and every state query, and may drop a packet or let time pass. Tests use it to
-//! stand in for stacks that misbehave (one that ignores resets, one whose wire dies, one that
-//! throttles its challenge ACKs) or for a slow host, and check that the verdicts say so.
+//! in and out, and every state query, and may drop or rewrite a packet or let time pass. Tests
+//! use it to stand in for stacks that misbehave (one that ignores resets, one whose wire dies,
+//! one that throttles its challenge ACKs, one whose resets carry the wrong number) or for a
+//! slow host, and check that the verdicts say so.
 
 #![allow(dead_code)]
 
@@ -27,6 +28,8 @@ pub trait Fault {
     fn lets_out(&mut self, _packet: &[u8]) -> bool {
         true
     }
+    /// A packet from the stack that reaches the tester, which the fault may rewrite.
+    fn rewrite_out(&mut self, _packet: &mut Vec<u8>) {}
     /// After a state query, on the stack's clock.
     fn after_state(&mut self, _inner: &mut ReferenceTarget) {}
 }
@@ -76,7 +79,11 @@ impl<F: Fault> Target for Faulty<F> {
             let left = within.saturating_sub(self.inner.now().saturating_sub(start));
             match self.inner.receive(left)? {
                 Some(r) if !self.fault.lets_out(&r.packet) => continue,
-                other => return Ok(other),
+                Some(mut r) => {
+                    self.fault.rewrite_out(&mut r.packet);
+                    return Ok(Some(r));
+                }
+                None => return Ok(None),
             }
         }
     }

@@ -72,6 +72,9 @@ struct Run<'t> {
     pushback: VecDeque<Received>,
     /// `setup: connect`: the target picks its own port; learn it from its first segment.
     learn_target_port: bool,
+    /// `setup: listen`: the target's port listens, so a segment that meets no connection there
+    /// meets LISTEN (RFC 9293 3.10.7.2), not CLOSED (3.10.7.1).
+    port_listens: bool,
     /// Set when the instance ends without a verdict on the case: the target cannot perform a
     /// step at all ([`Target::cannot`], skipped), or did not offer an optional feature the
     /// case checks (not applicable).
@@ -400,6 +403,7 @@ pub fn run_instance(target: &mut dyn Target, case: &Case, ip: IpVersion, seed: u
             choices: Vec::new(),
             pushback: VecDeque::new(),
             learn_target_port: matches!(setup, Setup::Connect { .. }),
+            port_listens: matches!(setup, Setup::Listen { .. }),
             no_verdict: None,
             fixed,
             needs_offered: case

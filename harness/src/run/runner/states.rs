@@ -53,6 +53,14 @@ impl Run<'_> {
                 self.note(Direction::Note, format!("after the silence: {shows}"), None);
                 Ok(())
             }
+            Finding::Breaks { shows, rule } => {
+                self.note(Direction::Note, format!("after the silence: {shows}"), None);
+                Err(rule_broken(
+                    &step,
+                    index,
+                    format!("after this silence, {rule}"),
+                ))
+            }
             Finding::Contradicted(shows) => Err(fail(
                 &step,
                 index,
@@ -109,12 +117,22 @@ impl Run<'_> {
         self.kept_rules.extend(self.target.take_rules());
         let spec = probe::segment(exp, &self.conn, self.tester, self.target_addr);
         let finding = self.probe_exchange(step, index, exp, &spec, |run, reply| {
-            probe::judge(exp, &run.conn, &spec, reply)
+            probe::judge(exp, &run.conn, run.port_listens, &spec, reply)
         })?;
         let finding = match (exp, finding) {
             (Expectation::NoConnection { listening: true }, Finding::Confirmed(shows)) => {
                 match self.probe_listening(step, index)? {
                     Finding::Confirmed(more) => Finding::Confirmed(format!("{shows}; {more}")),
+                    other => other,
+                }
+            }
+            // The reset's number breaks a rule, but whether the port listens is still asked.
+            (Expectation::NoConnection { listening: true }, Finding::Breaks { shows, rule }) => {
+                match self.probe_listening(step, index)? {
+                    Finding::Confirmed(more) => Finding::Breaks {
+                        shows: format!("{shows}; {more}"),
+                        rule,
+                    },
                     other => other,
                 }
             }
@@ -193,7 +211,7 @@ impl Run<'_> {
                 .map_err(|e| fail(step, index, format!("target error: {e}")))?;
             let Some(r) = got else { break };
             match observe(&r.packet) {
-                Ok(o) if probe::is_answer(exp, &o, spec) => answer = Some(o),
+                Ok(o) if probe::is_answer(exp, &self.conn, &o, spec) => answer = Some(o),
                 _ => held.push(r),
             }
         }
@@ -268,6 +286,18 @@ impl Run<'_> {
     }
 
     pub(super) fn state(&mut self, step: &Step, index: usize, want: TcpState) -> StepResult {
+        self.state_holds(step, index, want)?
+    }
+
+    /// A `state:` step: `Err` when the target is not in `want` (or the check failed), else
+    /// whether the answer that showed it broke a rule of its own ([`Finding::Breaks`]), which
+    /// fails the step though the state holds (a `one_of` chooses the variant all the same).
+    pub(super) fn state_holds(
+        &mut self,
+        step: &Step,
+        index: usize,
+        want: TcpState,
+    ) -> Result<StepResult, Failure> {
         self.asserted = Some(want);
         let got = self
             .target
@@ -278,7 +308,16 @@ impl Run<'_> {
                 Finding::Confirmed(shows) => {
                     self.note(Direction::Note, format!("state {want}: {shows}"), None);
                     self.silence = None;
-                    Ok(())
+                    Ok(Ok(()))
+                }
+                Finding::Breaks { shows, rule } => {
+                    self.note(Direction::Note, format!("state {want}: {shows}"), None);
+                    self.silence = None;
+                    Ok(Err(rule_broken(
+                        step,
+                        index,
+                        format!("state {want} holds, but {rule}"),
+                    )))
                 }
                 Finding::Contradicted(shows) => {
                     self.note(Direction::Note, format!("state {want}? {shows}"), None);
@@ -294,13 +333,13 @@ impl Run<'_> {
                         format!("state {want}: not checked ({why})"),
                         None,
                     );
-                    Ok(())
+                    Ok(Ok(()))
                 }
             },
             Some(s) if s == want => {
                 self.note(Direction::Note, format!("state is {s}"), None);
                 self.silence = None;
-                Ok(())
+                Ok(Ok(()))
             }
             // A connection from a passive OPEN that was deleted (reset, closed) is CLOSED, while
             // its listener stays in LISTEN: the 4-tuple then finds only the listener. CLOSED
@@ -312,7 +351,7 @@ impl Run<'_> {
                     None,
                 );
                 self.silence = None;
-                Ok(())
+                Ok(Ok(()))
             }
             Some(s) => {
                 self.note(
@@ -327,5 +366,14 @@ impl Run<'_> {
                 ))
             }
         }
+    }
+}
+
+/// The failure of a probe's answer that breaks a rule of its own: a MUST of RFC 9293 whatever
+/// level the step checks its state at.
+fn rule_broken(step: &Step, index: usize, message: String) -> Failure {
+    Failure {
+        level: Level::Must,
+        ..fail(step, index, message)
     }
 }

@@ -236,8 +236,10 @@ impl Run<'_> {
             let StepKind::State(want) = rest[0].kind else {
                 unreachable!("by_state is called on state steps only");
             };
-            match self.state(&rest[0], index, want) {
-                Ok(()) => return Ok((i, &rest[1..])),
+            match self.state_holds(&rest[0], index, want) {
+                // The state holds: this variant is the target's, even where the answer that
+                // showed it breaks a rule (then that is the failure).
+                Ok(broken) => return broken.map(|()| (i, &rest[1..])),
                 Err(f) if self.no_verdict.is_some() || crate::interrupt::requested() => {
                     return Err(f)
                 }
