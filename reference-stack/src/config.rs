@@ -113,6 +113,11 @@ pub struct Config {
     /// Give Fast Open cookies and take data on a SYN with a valid one (RFC 7413). Off by
     /// default: RFC 7413 is Experimental, and data on a SYN may be replayed (its section 6).
     pub fastopen: Option<FastOpen>,
+    /// RACK-TLP's tail loss probe (RFC 8985 7) on connections that negotiated SACK: when the
+    /// tail of a flight goes unacknowledged for a PTO (about two round trips), one probe, new
+    /// data or the last segment, before the RTO. Off by default: the corpus's cases expect the
+    /// classic RTO (RFC 6298 5.4) and name RACK-TLP as a variant (`rack-tlp`).
+    pub rack_tlp: bool,
 }
 
 impl Config {
@@ -156,6 +161,7 @@ impl Default for Config {
             time_wait_reuse: true,
             isn_secret: None,
             fastopen: None,
+            rack_tlp: false,
         }
     }
 }

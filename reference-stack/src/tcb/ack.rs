@@ -51,6 +51,9 @@ impl Tcb {
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());
             self.rtx_since = Some(now);
         }
+        // RFC 8985 7.1: an ACK of new data restarts the PTO, once the probe's episode is over.
+        self.end_probe_episode(ack);
+        self.arm_loss_probe(now);
     }
 
     /// RFC 5681 3.1 growth, and leaving recovery (RFC 6582 3.2 full and partial ACKs).
