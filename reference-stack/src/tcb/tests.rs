@@ -2415,14 +2415,30 @@ fn tlp_not_in_fast_recovery() {
         b.input(with_opts(pkt("A", PEER + 1, ISS + 1), sack));
     }
     assert_eq!(seq_lens(&b.out()), vec![(1, 1000)]);
-    // The PTO armed when the data went out (300 ms) sends nothing in fast recovery (7.1).
-    while let Some(t) = b.tcb.poll_timeout() {
-        if t >= Instant::from_millis(1100) {
-            break;
-        }
-        b.fire();
-        b.none();
-    }
+    // The PTO armed when the data went out (300 ms) is stopped in fast recovery (7.1): the
+    // next timer is the RTO armed with the data, and it is not moved.
+    assert_eq!(b.fire(), Instant::from_millis(1100));
+    assert_eq!(seq_lens(&b.out()), vec![(1, 1000)]);
+}
+
+#[test]
+fn tlp_due_but_answered_by_an_ack_is_not_sent() {
+    // The PTO fired, and an ACK of new data arrived before the stack was polled: the tail is
+    // answered, the probe is not sent (7.1 restarts the PTO on such an ACK).
+    let mut b = passive_tlp(tlp_config());
+    b.tcb.send(b.now, &[7u8; 2000]).unwrap();
+    assert_eq!(b.out().len(), 2);
+    b.at(300);
+    b.tcb.handle_timeout(b.now);
+    b.input(pkt("A", PEER + 1, ISS + 1001));
+    b.none();
+    let pto = b.tcb.poll_timeout().unwrap();
+    assert!(
+        pto < Instant::from_millis(1300),
+        "a new PTO, not the RTO: {pto:?}"
+    );
+    assert_eq!(b.fire(), pto);
+    assert_eq!(seq_lens(&b.out()), vec![(1001, 1000)]);
 }
 
 #[test]

@@ -166,8 +166,7 @@ impl Tcb {
         self.rtt_sample = None;
         self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         // RTO recovery (RFC 8985 7.1): no probe until it ends; a probe's episode ends here.
-        self.timers.stop(Timer::LossProbe);
-        self.probe_fire = false;
+        self.cancel_loss_probe();
         self.tlp_end = None;
         if !self.syn_acked {
             self.syn_tx = true;

@@ -61,12 +61,17 @@ impl Tcb {
 
     /// The PTO timer fired: a probe is due at the next `poll_transmit`. The conditions of 7.1
     /// are for starting the timer; a SACK that arrived since does not cancel it (7.3 sends on
-    /// expiry), but loss recovery that began meanwhile does, and so does an empty flight.
+    /// expiry). Loss recovery stops the timer (`cancel_loss_probe`), an ACK of everything
+    /// stops it (`arm_loss_probe`), and a probe's episode never arms it.
     pub(super) fn on_loss_probe_timeout(&mut self) {
         self.timers.stop(Timer::LossProbe);
-        if self.snd_nxt > self.snd_una && self.recover.is_none() && self.tlp_end.is_none() {
-            self.probe_fire = true;
-        }
+        self.probe_fire = true;
+    }
+
+    /// Fast recovery or RTO recovery began, or an ACK answered the tail: no probe now (7.1).
+    pub(super) fn cancel_loss_probe(&mut self) {
+        self.timers.stop(Timer::LossProbe);
+        self.probe_fire = false;
     }
 
     /// RFC 8985 7.3: the probe. New data, at most one SMSS, when some is unsent and the
@@ -75,9 +80,6 @@ impl Tcb {
     /// not the PTO timer, is armed.
     pub(super) fn emit_loss_probe(&mut self, now: Instant) -> Option<TcpRepr> {
         self.probe_fire = false;
-        if self.snd_nxt <= self.snd_una || self.recover.is_some() {
-            return None;
-        }
         let seg = match self.probe_new_data(now) {
             Some(seg) => seg,
             None => self.probe_last_segment(now)?,
