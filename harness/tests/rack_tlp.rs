@@ -1,7 +1,8 @@
-//! RACK-TLP (RFC 8985) as a named variant: the cases whose `one_of` names `rack-tlp` pass on the
-//! reference with its tail loss probe on (`Config::rack_tlp`) through that variant, and through
-//! the classic one with it off; a reference made to probe too early, twice in a row, or with the
-//! wrong segment fails them.
+//! RACK-TLP (RFC 8985) as a named variant: the cases whose `rack-tlp` variant needs only the
+//! tail loss probe (RFC 8985 7) pass on the reference with its probe on (`Config::rack_tlp`)
+//! through that variant, and through the classic one with it off; a reference made to probe too
+//! early, twice in a row, or with the wrong segment fails them. Every `rack-tlp` variant of the
+//! corpus is either run here or listed with the reason it cannot be.
 
 mod faulty;
 

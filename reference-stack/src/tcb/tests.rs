@@ -2458,3 +2458,69 @@ fn tlp_a_sack_after_arming_does_not_cancel_the_probe() {
     assert_eq!(b.fire(), Instant::from_millis(300));
     assert_eq!(seq_lens(&b.out()), vec![(1001, 1000)]);
 }
+
+#[test]
+fn tlp_new_data_probe_carries_the_fin_only_with_the_last_octets() {
+    // RFC 8985 7.3's new data is what the sender would send next: with the rest of the data
+    // and a FIN queued (CLOSE, RFC 9293 3.10.4), the FIN rides on the segment that ends it.
+    for (written, probe_fin) in [(5000usize, true), (6000, false)] {
+        let mut b = passive_tlp(tlp_config());
+        b.tcb.send(b.now, &vec![7u8; written]).unwrap();
+        b.tcb.shutdown_write(b.now).unwrap();
+        assert_eq!(b.out().len(), 4, "the initial window");
+        assert_eq!(b.fire(), Instant::from_millis(300));
+        let probe = b.one();
+        assert_eq!(seq_lens(std::slice::from_ref(&probe)), vec![(4001, 1000)]);
+        assert_eq!(probe.flags.fin(), probe_fin, "{written} octets: {probe:?}");
+    }
+}
+
+#[test]
+fn tlp_last_segment_probe_repeats_its_fin_and_psh_as_sent() {
+    // RFC 8985 7.3 "retransmit the highest-sequence segment sent so far": the same octets and
+    // control bits as first sent. Data and FIN in one segment:
+    let mut b = passive_tlp(tlp_config());
+    b.tcb.send(b.now, &[7u8; 2000]).unwrap();
+    b.tcb.shutdown_write(b.now).unwrap();
+    let out = b.out();
+    assert_eq!(seq_lens(&out), vec![(1, 1000), (1001, 1000)]);
+    assert!(out[1].flags.fin());
+    b.fire();
+    let probe = b.one();
+    assert_eq!(seq_lens(std::slice::from_ref(&probe)), vec![(1001, 1000)]);
+    assert!(
+        probe.flags.fin() && probe.flags.contains(TcpFlags::PSH),
+        "{probe:?}"
+    );
+
+    // A FIN alone, after the data was acknowledged:
+    let mut b = passive_tlp(tlp_config());
+    b.tcb.send(b.now, &[7u8; 1000]).unwrap();
+    assert_eq!(b.out().len(), 1);
+    b.at(200);
+    b.input(pkt("A", PEER + 1, ISS + 1001));
+    b.tcb.shutdown_write(b.now).unwrap();
+    let fin = b.one();
+    assert!(fin.flags.fin() && fin.payload.is_empty());
+    b.fire();
+    let probe = b.one();
+    assert_eq!((probe.seq, probe.payload.len()), (s(ISS + 1001), 0));
+    assert!(
+        probe.flags.fin() && !probe.flags.contains(TcpFlags::PSH),
+        "{probe:?}"
+    );
+
+    // Data the peer's window holds back: the last segment sent does not end what was written,
+    // so it has no PSH, and no new data can be the probe.
+    let mut b = passive_tlp(tlp_config());
+    b.input(with_win(pkt("A", PEER + 1, ISS + 1), 2000));
+    b.tcb.send(b.now, &[7u8; 3000]).unwrap();
+    assert_eq!(b.out().len(), 2);
+    b.fire();
+    let probe = b.one();
+    assert_eq!(seq_lens(std::slice::from_ref(&probe)), vec![(1001, 1000)]);
+    assert!(
+        !probe.flags.fin() && !probe.flags.contains(TcpFlags::PSH),
+        "{probe:?}"
+    );
+}
