@@ -115,7 +115,8 @@ impl Tcb {
         if start >= end {
             return None;
         }
-        let fin = self.fin_seq.is_some_and(|f| start <= f && f < end);
+        // A FIN sent is the last sequence number sent (SND.NXT - 1), so inside the segment.
+        let fin = self.fin_seq.is_some();
         let len = (end - start) - usize::from(fin);
         let data_off = start - self.snd_una;
         let payload = self.send_buf.peek(data_off, len);
