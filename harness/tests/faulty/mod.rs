@@ -1,8 +1,9 @@
 //! The reference stack with a fault put in from outside: a [`Fault`] sees every packet going
-//! in and out, and every state query, and may drop or rewrite a packet or let time pass. Tests
-//! use it to stand in for stacks that misbehave (one that ignores resets, one whose wire dies,
-//! one that throttles its challenge ACKs, one whose resets carry the wrong number) or for a
-//! slow host, and check that the verdicts say so.
+//! in and out, and every state query, and may drop or rewrite a packet, send one more later,
+//! or let time pass. Tests use it to stand in for stacks that misbehave (one that ignores
+//! resets, one whose wire dies, one that throttles its challenge ACKs, one whose resets carry
+//! the wrong number, one that sends a loss probe too early) or for a slow host, and check that
+//! the verdicts say so.
 
 #![allow(dead_code)]
 
@@ -32,12 +33,19 @@ pub trait Fault {
     fn rewrite_out(&mut self, _packet: &mut Vec<u8>) {}
     /// After a state query, on the stack's clock.
     fn after_state(&mut self, _inner: &mut ReferenceTarget) {}
+    /// A packet the stack seems to send this long after `packet` (a copy of it, say): a stack
+    /// that sends more than the reference does.
+    fn also_out(&mut self, _packet: &[u8]) -> Option<(Duration, Vec<u8>)> {
+        None
+    }
 }
 
 /// The reference stack behind a fault.
 pub struct Faulty<F: Fault> {
     pub inner: ReferenceTarget,
     pub fault: F,
+    /// What `Fault::also_out` added, with when it goes out on the stack's clock.
+    later: Vec<(Duration, Vec<u8>)>,
 }
 
 impl<F: Fault> Faulty<F> {
@@ -46,6 +54,7 @@ impl<F: Fault> Faulty<F> {
         Faulty {
             inner: ReferenceTarget::new(reference_config(RstProfile::Rfc5961)),
             fault,
+            later: Vec::new(),
         }
     }
 }
@@ -65,6 +74,7 @@ impl<F: Fault> Target for Faulty<F> {
         s: &BTreeMap<String, String>,
     ) -> Result<Endpoints, TargetError> {
         self.fault.open(&mut self.inner);
+        self.later.clear();
         self.inner.open(ip, s)
     }
     fn inject(&mut self, p: &[u8]) -> Result<(), TargetError> {
@@ -76,14 +86,29 @@ impl<F: Fault> Target for Faulty<F> {
     fn receive(&mut self, within: Duration) -> Result<Option<Received>, TargetError> {
         let start = self.inner.now();
         loop {
-            let left = within.saturating_sub(self.inner.now().saturating_sub(start));
-            match self.inner.receive(left)? {
-                Some(r) if !self.fault.lets_out(&r.packet) => continue,
-                Some(mut r) => {
+            let now = self.inner.now();
+            if let Some(i) = self.later.iter().position(|(at, _)| *at <= now) {
+                let (at, packet) = self.later.remove(i);
+                return Ok(Some(Received { at, packet }));
+            }
+            let left = within.saturating_sub(now.saturating_sub(start));
+            if left.is_zero() {
+                return Ok(None);
+            }
+            // Wake up for the earliest added packet, if it is due before `within` ends.
+            let wait = self
+                .later
+                .iter()
+                .map(|(at, _)| at.saturating_sub(now))
+                .fold(left, Duration::min);
+            if let Some(mut r) = self.inner.receive(wait)? {
+                if let Some((after, packet)) = self.fault.also_out(&r.packet) {
+                    self.later.push((r.at + after, packet));
+                }
+                if self.fault.lets_out(&r.packet) {
                     self.fault.rewrite_out(&mut r.packet);
                     return Ok(Some(r));
                 }
-                None => return Ok(None),
             }
         }
     }

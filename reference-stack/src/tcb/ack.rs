@@ -51,6 +51,11 @@ impl Tcb {
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());
             self.rtx_since = Some(now);
         }
+        // RFC 8985 7.1: an ACK of new data restarts the PTO, once the probe's episode is over;
+        // a probe due but not yet sent is moot.
+        self.probe_fire = false;
+        self.end_probe_episode(ack);
+        self.arm_loss_probe(now);
     }
 
     /// RFC 5681 3.1 growth, and leaving recovery (RFC 6582 3.2 full and partial ACKs).
@@ -114,6 +119,7 @@ impl Tcb {
             self.rtx_nxt = Some(self.snd_una);
             self.rtx_end = self.snd_una + smss;
             self.rtt_sample = None;
+            self.cancel_loss_probe();
         } else if self.dup_acks > 3 && self.fast_recovery {
             self.cwnd = self.cwnd.saturating_add(smss);
         }

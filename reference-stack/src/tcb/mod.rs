@@ -14,6 +14,7 @@
 //! - `output`: what to send and when (SYN, retransmission, new data, probes, ACKs, the window);
 //! - `options`: MSS / window scale / timestamps / SACK negotiation and the options we send;
 //! - `timers`: retransmission, persist, delayed ACK, keep-alive, TIME-WAIT, R1/R2;
+//! - `tlp`: the tail loss probe of RACK-TLP (RFC 8985 7), when configured;
 //! - `app`: SEND, RECEIVE, CLOSE, half-close, ABORT;
 //! - `tfo_client`: TCP Fast Open on an active OPEN (RFC 7413 4.2.1);
 //! - `rtt`, `recv_buffer`, `send_buffer`: RFC 6298 estimator and the two buffers.
@@ -35,6 +36,10 @@
 //!   received blocks keep retransmissions off SACKed octets. No RFC 6675 pipe accounting.
 //! - D-SACK (RFC 2883): the ACK a duplicate segment draws reports the duplicate octets in its
 //!   first SACK block, once; a duplicate carried on a data segment is not reported.
+//! - Tail loss probe (RFC 8985 7), with `Config::rack_tlp` on a SACK connection: one probe
+//!   per episode at PTO = 2 * SRTT (+ WCDelAckT for a single segment), new data if the window
+//!   allows, else the highest segment sent; RACK's time-based loss marking (8985 6) is not
+//!   implemented.
 //! - Congestion control: RFC 5681 slow start / congestion avoidance, fast retransmit on the
 //!   third duplicate ACK and RFC 6582 partial ACKs; after an RTO, go-back-N paced by cwnd.
 //!   Limited transmit (RFC 3042): the first two duplicate ACKs each let one new segment out.
@@ -60,6 +65,7 @@ pub mod send_buffer;
 mod tests;
 mod tfo_client;
 mod timers;
+mod tlp;
 
 use std::collections::VecDeque;
 
@@ -241,6 +247,8 @@ pub struct Tcb {
     keepalive_on: bool,
     keepalive: Keepalive,
     rto_max: Duration,
+    /// RACK-TLP's tail loss probe (RFC 8985 7) on SACK connections.
+    rack_tlp: bool,
     /// The configured MTU (MUST-67: our MSS option is derived from it).
     mtu: usize,
     /// Path MTU learnt from "packet too big" messages (RFC 1191, RFC 8201), if lower.
@@ -317,6 +325,14 @@ pub struct Tcb {
     fast_recovery: bool,
     /// SACK scoreboard: blocks the peer holds above SND.UNA (RFC 2018).
     sacked: Vec<SackBlock>,
+    /// TLP.end_seq (RFC 8985 7.3): SND.NXT when the probe went out; `None` when no probe's
+    /// episode is open.
+    tlp_end: Option<SeqNumber>,
+    /// The PTO timer fired: send a tail loss probe.
+    probe_fire: bool,
+    /// The highest segment of new data sent: its sequence number and length (FIN included),
+    /// what a tail loss probe resends when it has no new data.
+    last_sent: Option<(SeqNumber, usize)>,
     /// D-SACK (RFC 2883 4): the duplicate octets of the latest segment, to be reported in the
     /// first SACK block of the ACK it draws.
     dsack: Option<SackBlock>,
@@ -436,6 +452,7 @@ impl Tcb {
             keepalive_on: config.keepalive.is_some(),
             keepalive: config.keepalive_timing(),
             rto_max: config.rto_max,
+            rack_tlp: config.rack_tlp,
             mtu: config.mtu,
             path_mtu: None,
             iss,
@@ -476,6 +493,9 @@ impl Tcb {
             recover: None,
             fast_recovery: false,
             sacked: Vec::new(),
+            tlp_end: None,
+            probe_fire: false,
+            last_sent: None,
             dsack: None,
             ecn: ecn::Ecn::default(),
             rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
@@ -744,6 +764,7 @@ impl Tcb {
         self.timers.stop_all();
         self.rtx_since = None;
         self.persist_fire = false;
+        self.probe_fire = false;
         self.keepalive_fire = false;
         self.rtx_nxt = None;
     }

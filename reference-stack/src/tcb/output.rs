@@ -30,6 +30,11 @@ impl Tcb {
             State::Closed | State::Listen => return None,
             _ => {}
         }
+        if self.probe_fire {
+            if let Some(seg) = self.emit_loss_probe(now) {
+                return Some(seg);
+            }
+        }
         if let Some(seg) = self.emit_retransmission(now) {
             return Some(seg);
         }
@@ -141,7 +146,7 @@ impl Tcb {
     }
 
     /// Any segment after the handshake: ACK set, RCV.NXT, the window, timestamps, SACK.
-    fn ack_segment(
+    pub(super) fn ack_segment(
         &mut self,
         now: Instant,
         seq: SeqNumber,
@@ -307,7 +312,13 @@ impl Tcb {
     }
 
     /// Sends `len` new octets (and the FIN) at SND.NXT.
-    fn send_new(&mut self, now: Instant, data_off: usize, len: usize, fin: bool) -> TcpRepr {
+    pub(super) fn send_new(
+        &mut self,
+        now: Instant,
+        data_off: usize,
+        len: usize,
+        fin: bool,
+    ) -> TcpRepr {
         let seq = self.snd_nxt;
         let payload = self.send_buf.peek(data_off, len);
         let mut flags = TcpFlags::NONE;
@@ -335,6 +346,10 @@ impl Tcb {
         // on window probe packets".
         if len > 0 && self.snd_wnd > 0 {
             flags |= self.ecn_new_data();
+        }
+        if len > 0 || fin {
+            self.last_sent = Some((seq, len + usize::from(fin)));
+            self.arm_loss_probe(now);
         }
         self.ack_segment(now, seq, flags, payload)
     }

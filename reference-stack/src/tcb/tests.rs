@@ -2512,3 +2512,306 @@ fn fastopen_client_shutdown_before_any_data_sends_the_waiting_syn() {
     check(&syn, "S", ISS, None);
     assert!(syn.payload.is_empty());
 }
+
+// ---------------------------------------------------------------- tail loss probe (RFC 8985 7)
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// ESTABLISHED through a passive open with SACK, MSS 1000, Nagle off and `rack_tlp` as given;
+/// the handshake's ACK comes 100 ms after the SYN-ACK, so SRTT = 100 ms (RFC 6298 2.2) and the
+/// RTO is its 1 s floor (2.4).
+fn passive_tlp(config: Config) -> Bench {
+    let config = Config {
+        nagle: false,
+        ..config
+    };
+    let syn = with_opts(
+        pkt("S", PEER, 0),
+        vec![TcpOption::Mss(1000), TcpOption::SackPermitted],
+    );
+    let mut b = Bench {
+        tcb: Tcb::accept_syn(&config, tuple_v4(), s(ISS), &syn, Instant::ZERO),
+        now: Instant::ZERO,
+    };
+    b.one();
+    b.at(100);
+    b.input(pkt("A", PEER + 1, ISS + 1));
+    assert_eq!(b.tcb.info().srtt, Some(ms(100)));
+    assert_eq!(b.tcb.info().rto, ms(1000));
+    b
+}
+
+fn tlp_config() -> Config {
+    Config {
+        sack: true,
+        rack_tlp: true,
+        ..plain()
+    }
+}
+
+/// (sequence number, length) of each segment, relative to ISS.
+fn seq_lens(out: &[TcpRepr]) -> Vec<(u32, usize)> {
+    out.iter()
+        .map(|seg| (seg.seq.0 - ISS, seg.payload.len()))
+        .collect()
+}
+
+#[test]
+fn tlp_probes_the_last_segment_after_two_srtt_then_rearms_the_rto() {
+    let mut b = passive_tlp(tlp_config());
+    b.tcb.send(b.now, &[7u8; 2000]).unwrap();
+    assert_eq!(seq_lens(&b.out()), vec![(1, 1000), (1001, 1000)]);
+    // RFC 8985 7.2: PTO = 2 * SRTT with more than one segment in flight.
+    assert_eq!(b.tcb.poll_timeout(), Some(Instant::from_millis(300)));
+    assert_eq!(b.fire(), Instant::from_millis(300));
+    // 7.3: nothing new to send, so the highest segment sent goes again (PSH as first sent).
+    let probe = b.one();
+    assert_eq!(seq_lens(std::slice::from_ref(&probe)), vec![(1001, 1000)]);
+    assert!(probe.flags.contains(TcpFlags::PSH));
+    // 7.3: the RTO timer, not the PTO, is armed: RTO = 1 s from the probe.
+    assert_eq!(b.tcb.poll_timeout(), Some(Instant::from_millis(1300)));
+    assert_eq!(b.fire(), Instant::from_millis(1300));
+    // RFC 6298 5.4: the RTO resends the first unacknowledged segment (cwnd = 1 SMSS).
+    assert_eq!(seq_lens(&b.out()), vec![(1, 1000)]);
+}
+
+#[test]
+fn tlp_waits_for_a_delayed_ack_when_one_segment_is_in_flight() {
+    let mut b = passive_tlp(tlp_config());
+    b.tcb.send(b.now, &[7u8; 500]).unwrap();
+    assert_eq!(seq_lens(&b.out()), vec![(1, 500)]);
+    // RFC 8985 7.2: FlightSize is one segment, PTO = 2 * SRTT + WCDelAckT.
+    assert_eq!(b.fire(), Instant::from_millis(100 + 200 + 200));
+    assert_eq!(seq_lens(&b.out()), vec![(1, 500)]);
+    assert_eq!(b.tcb.poll_timeout(), Some(Instant::from_millis(1500)));
+}
+
+#[test]
+fn tlp_due_after_the_rto_goes_in_its_place() {
+    // An RTO ceiling of 1 s below PTO = 2 * 600 ms: RFC 8985 7.2 sends the probe at the RTO's
+    // time instead ("PTO = TCP_RTO_expiration() - Now()"), and the RTO runs from the probe.
+    let config = Config {
+        rto_max: ms(1000),
+        ..tlp_config()
+    };
+    let syn = with_opts(
+        pkt("S", PEER, 0),
+        vec![TcpOption::Mss(1000), TcpOption::SackPermitted],
+    );
+    let mut b = Bench {
+        tcb: Tcb::accept_syn(&config, tuple_v4(), s(ISS), &syn, Instant::ZERO),
+        now: Instant::ZERO,
+    };
+    b.one();
+    b.at(600);
+    b.input(pkt("A", PEER + 1, ISS + 1));
+    b.tcb.set_nagle(false);
+    b.tcb.send(b.now, &[7u8; 2000]).unwrap();
+    assert_eq!(b.out().len(), 2);
+    assert_eq!(b.fire(), Instant::from_millis(1600));
+    assert_eq!(
+        seq_lens(&b.out()),
+        vec![(1001, 1000)],
+        "a probe, not the RTO's resend"
+    );
+    assert_eq!(
+        b.tcb.info().rto,
+        ms(1000),
+        "no RTO backoff: the RTO did not fire"
+    );
+    assert_eq!(b.fire(), Instant::from_millis(2600));
+    assert_eq!(seq_lens(&b.out()), vec![(1, 1000)]);
+}
+
+#[test]
+fn tlp_sends_new_data_when_the_peer_window_allows_beyond_cwnd() {
+    let mut b = passive_tlp(tlp_config());
+    b.tcb.send(b.now, &[7u8; 6000]).unwrap();
+    // The initial window (RFC 5681 3.1, 4 * 1000) holds the rest back.
+    assert_eq!(b.out().len(), 4);
+    assert_eq!(b.fire(), Instant::from_millis(300));
+    // RFC 8985 7.3: previously unsent data, one SMSS, though cwnd is full.
+    assert_eq!(seq_lens(&b.out()), vec![(4001, 1000)]);
+    // One probe per episode (7.1): the next timer is the RTO, which resends from SND.UNA.
+    assert_eq!(b.fire(), Instant::from_millis(1300));
+    assert_eq!(seq_lens(&b.out()), vec![(1, 1000)]);
+}
+
+#[test]
+fn tlp_one_probe_per_episode_until_its_ack() {
+    let mut b = passive_tlp(tlp_config());
+    b.tcb.send(b.now, &[7u8; 3000]).unwrap();
+    assert_eq!(b.out().len(), 3);
+    assert_eq!(b.fire(), Instant::from_millis(300));
+    assert_eq!(seq_lens(&b.out()), vec![(2001, 1000)]);
+    // An ACK below TLP.end_seq does not open a new episode: no PTO, only the RTO.
+    b.at(350);
+    b.input(pkt("A", PEER + 1, ISS + 1001));
+    b.none();
+    assert_eq!(b.tcb.poll_timeout(), Some(Instant::from_millis(1350)));
+    // The ACK of the probe ends the episode (7.4); new data starts another, with its PTO.
+    b.at(400);
+    b.input(pkt("A", PEER + 1, ISS + 3001));
+    assert_eq!(
+        b.tcb.poll_timeout(),
+        None,
+        "nothing in flight, nothing armed"
+    );
+    b.tcb.send(b.now, &[7u8; 2000]).unwrap();
+    assert_eq!(b.out().len(), 2);
+    let pto = b.tcb.poll_timeout().unwrap();
+    assert!(
+        pto < Instant::from_millis(1400),
+        "a PTO before the RTO: {pto:?}"
+    );
+    b.fire();
+    assert_eq!(seq_lens(&b.out()), vec![(4001, 1000)]);
+}
+
+#[test]
+fn tlp_only_when_configured_and_sack_negotiated() {
+    for config in [
+        Config {
+            rack_tlp: false,
+            ..tlp_config()
+        },
+        Config {
+            sack: false,
+            ..tlp_config()
+        },
+    ] {
+        let mut b = passive_tlp(config);
+        b.tcb.send(b.now, &[7u8; 2000]).unwrap();
+        assert_eq!(b.out().len(), 2);
+        // Only the RTO: at 1 s, from SND.UNA.
+        assert_eq!(b.fire(), Instant::from_millis(1100));
+        assert_eq!(seq_lens(&b.out()), vec![(1, 1000)]);
+    }
+}
+
+#[test]
+fn tlp_not_in_fast_recovery() {
+    let mut b = passive_tlp(tlp_config());
+    b.tcb.send(b.now, &[7u8; 4000]).unwrap();
+    assert_eq!(b.out().len(), 4);
+    // Three duplicate ACKs SACKing the last three segments: fast retransmit (RFC 5681 3.2).
+    b.at(150);
+    for right in [2001, 3001, 4001] {
+        let sack = vec![TcpOption::Sack(vec![SackBlock {
+            left: s(ISS + 1001),
+            right: s(ISS + right),
+        }])];
+        b.input(with_opts(pkt("A", PEER + 1, ISS + 1), sack));
+    }
+    assert_eq!(seq_lens(&b.out()), vec![(1, 1000)]);
+    // The PTO armed when the data went out (300 ms) is stopped in fast recovery (7.1): the
+    // next timer is the RTO armed with the data, and it is not moved.
+    assert_eq!(b.fire(), Instant::from_millis(1100));
+    assert_eq!(seq_lens(&b.out()), vec![(1, 1000)]);
+}
+
+#[test]
+fn tlp_due_but_answered_by_an_ack_is_not_sent() {
+    // The PTO fired, and an ACK of new data arrived before the stack was polled: the tail is
+    // answered, the probe is not sent (7.1 restarts the PTO on such an ACK).
+    let mut b = passive_tlp(tlp_config());
+    b.tcb.send(b.now, &[7u8; 2000]).unwrap();
+    assert_eq!(b.out().len(), 2);
+    b.at(300);
+    b.tcb.handle_timeout(b.now);
+    b.input(pkt("A", PEER + 1, ISS + 1001));
+    b.none();
+    let pto = b.tcb.poll_timeout().unwrap();
+    assert!(
+        pto < Instant::from_millis(1300),
+        "a new PTO, not the RTO: {pto:?}"
+    );
+    assert_eq!(b.fire(), pto);
+    assert_eq!(seq_lens(&b.out()), vec![(1001, 1000)]);
+}
+
+#[test]
+fn tlp_a_sack_after_arming_does_not_cancel_the_probe() {
+    // RFC 8985 7.1's "segments have been SACKed" is a condition for starting the timer; an
+    // armed PTO still fires (7.3), as Linux's does: the peer SACKed the first segment only.
+    let mut b = passive_tlp(tlp_config());
+    b.tcb.send(b.now, &[7u8; 2000]).unwrap();
+    assert_eq!(b.out().len(), 2);
+    b.at(101);
+    let sack = vec![TcpOption::Sack(vec![SackBlock {
+        left: s(ISS + 1),
+        right: s(ISS + 1001),
+    }])];
+    b.input(with_opts(pkt("A", PEER + 1, ISS + 1), sack));
+    b.none();
+    assert_eq!(b.fire(), Instant::from_millis(300));
+    assert_eq!(seq_lens(&b.out()), vec![(1001, 1000)]);
+}
+
+#[test]
+fn tlp_new_data_probe_carries_the_fin_only_with_the_last_octets() {
+    // RFC 8985 7.3's new data is what the sender would send next: with the rest of the data
+    // and a FIN queued (CLOSE, RFC 9293 3.10.4), the FIN rides on the segment that ends it.
+    for (written, probe_fin) in [(5000usize, true), (6000, false)] {
+        let mut b = passive_tlp(tlp_config());
+        b.tcb.send(b.now, &vec![7u8; written]).unwrap();
+        b.tcb.shutdown_write(b.now).unwrap();
+        assert_eq!(b.out().len(), 4, "the initial window");
+        assert_eq!(b.fire(), Instant::from_millis(300));
+        let probe = b.one();
+        assert_eq!(seq_lens(std::slice::from_ref(&probe)), vec![(4001, 1000)]);
+        assert_eq!(probe.flags.fin(), probe_fin, "{written} octets: {probe:?}");
+    }
+}
+
+#[test]
+fn tlp_last_segment_probe_repeats_its_fin_and_psh_as_sent() {
+    // RFC 8985 7.3 "retransmit the highest-sequence segment sent so far": the same octets and
+    // control bits as first sent. Data and FIN in one segment:
+    let mut b = passive_tlp(tlp_config());
+    b.tcb.send(b.now, &[7u8; 2000]).unwrap();
+    b.tcb.shutdown_write(b.now).unwrap();
+    let out = b.out();
+    assert_eq!(seq_lens(&out), vec![(1, 1000), (1001, 1000)]);
+    assert!(out[1].flags.fin());
+    b.fire();
+    let probe = b.one();
+    assert_eq!(seq_lens(std::slice::from_ref(&probe)), vec![(1001, 1000)]);
+    assert!(
+        probe.flags.fin() && probe.flags.contains(TcpFlags::PSH),
+        "{probe:?}"
+    );
+
+    // A FIN alone, after the data was acknowledged:
+    let mut b = passive_tlp(tlp_config());
+    b.tcb.send(b.now, &[7u8; 1000]).unwrap();
+    assert_eq!(b.out().len(), 1);
+    b.at(200);
+    b.input(pkt("A", PEER + 1, ISS + 1001));
+    b.tcb.shutdown_write(b.now).unwrap();
+    let fin = b.one();
+    assert!(fin.flags.fin() && fin.payload.is_empty());
+    b.fire();
+    let probe = b.one();
+    assert_eq!((probe.seq, probe.payload.len()), (s(ISS + 1001), 0));
+    assert!(
+        probe.flags.fin() && !probe.flags.contains(TcpFlags::PSH),
+        "{probe:?}"
+    );
+
+    // Data the peer's window holds back: the last segment sent does not end what was written,
+    // so it has no PSH, and no new data can be the probe.
+    let mut b = passive_tlp(tlp_config());
+    b.input(with_win(pkt("A", PEER + 1, ISS + 1), 2000));
+    b.tcb.send(b.now, &[7u8; 3000]).unwrap();
+    assert_eq!(b.out().len(), 2);
+    b.fire();
+    let probe = b.one();
+    assert_eq!(seq_lens(std::slice::from_ref(&probe)), vec![(1001, 1000)]);
+    assert!(
+        !probe.flags.fin() && !probe.flags.contains(TcpFlags::PSH),
+        "{probe:?}"
+    );
+}

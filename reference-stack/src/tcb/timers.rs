@@ -19,10 +19,12 @@ pub(super) enum Timer {
     DelayedAck,
     /// 2 MSL in TIME-WAIT (MUST-13).
     TimeWait,
+    /// The tail loss probe's PTO (RFC 8985 7.2), with `Config::rack_tlp`.
+    LossProbe,
 }
 
 impl Timer {
-    const COUNT: usize = 4;
+    const COUNT: usize = 5;
 }
 
 /// One deadline per [`Timer`], armed or not.
@@ -44,6 +46,11 @@ impl TimerTable {
 
     pub(super) fn is_armed(&self, timer: Timer) -> bool {
         self.0[timer as usize].is_some()
+    }
+
+    /// When `timer` is due, if armed.
+    pub(super) fn deadline(&self, timer: Timer) -> Option<Instant> {
+        self.0[timer as usize]
     }
 
     /// Armed and due at `now`.
@@ -98,6 +105,14 @@ impl Tcb {
             self.timers.stop(Timer::DelayedAck);
             self.ack_now = true;
         }
+        if self.timers.expired(Timer::LossProbe, now) {
+            self.on_loss_probe_timeout();
+            if self.probe_fire {
+                // RFC 8985 7.2: a probe due with the RTO goes in the RTO's place; the RTO is
+                // armed again once the probe is sent (7.3).
+                self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+            }
+        }
         if self.timers.expired(Timer::Retransmit, now) {
             self.on_retransmission_timeout(now);
             if self.is_closed() {
@@ -150,6 +165,9 @@ impl Tcb {
         self.rtt.backoff();
         self.rtt_sample = None;
         self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+        // RTO recovery (RFC 8985 7.1): no probe until it ends; a probe's episode ends here.
+        self.cancel_loss_probe();
+        self.tlp_end = None;
         if !self.syn_acked {
             self.syn_tx = true;
             self.fastopen_syn_timeout();
@@ -182,6 +200,8 @@ mod tests {
         t.set(Timer::DelayedAck, at(200));
         t.set(Timer::Retransmit, at(1_000));
         assert_eq!(t.next(), Some(at(200)));
+        assert_eq!(t.deadline(Timer::Retransmit), Some(at(1_000)));
+        assert_eq!(t.deadline(Timer::LossProbe), None);
         assert!(t.expired(Timer::DelayedAck, at(200)) && !t.expired(Timer::Retransmit, at(999)));
         assert!(!t.is_armed(Timer::Persist) && !t.expired(Timer::Persist, at(u64::MAX / 1000)));
         t.stop(Timer::DelayedAck);
