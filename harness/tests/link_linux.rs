@@ -203,7 +203,10 @@ fn config(agent: Option<(SocketAddr, String)>, local: &str) -> LinkConfig {
 
 /// The link target plus what the user of a real target does by hand: the target's host is
 /// this test's own namespace, so a case's sysctls are set there for the instance and put back
-/// after it (`--target link` itself never touches the target's knobs).
+/// after it (`--target link` itself never touches the target's knobs), and each instance starts
+/// with an empty TCP metrics cache, as in the fresh namespace of `--target linux`: the kernel
+/// keeps the Fast Open cookies a server gave there, per destination, and a cookie one case got
+/// would make the next case's connect wait for data instead of asking for one.
 struct LinuxOverLink {
     link: LinkTarget,
     tgt: String,
@@ -240,6 +243,7 @@ impl Target for LinuxOverLink {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         self.restore = self.sysctls(set).map_err(TargetError)?;
+        link_support::ip(&["-n", &self.tgt, "tcp_metrics", "flush", "all"]);
         self.link.open(ip, sysctls)
     }
     fn inject(&mut self, packet: &[u8]) -> Result<(), TargetError> {
