@@ -2523,6 +2523,12 @@ fn ms(n: u64) -> Duration {
 /// the handshake's ACK comes 100 ms after the SYN-ACK, so SRTT = 100 ms (RFC 6298 2.2) and the
 /// RTO is its 1 s floor (2.4).
 fn passive_tlp(config: Config) -> Bench {
+    passive_tlp_after(config, 100)
+}
+
+/// ESTABLISHED through a passive open with SACK, MSS 1000 and Nagle off, the handshake's ACK
+/// coming `rtt_ms` after the SYN-ACK: SRTT is that, the RTO 1 s (its floor, or `rto_max`).
+fn passive_tlp_after(config: Config, rtt_ms: u64) -> Bench {
     let config = Config {
         nagle: false,
         ..config
@@ -2536,9 +2542,9 @@ fn passive_tlp(config: Config) -> Bench {
         now: Instant::ZERO,
     };
     b.one();
-    b.at(100);
+    b.at(rtt_ms);
     b.input(pkt("A", PEER + 1, ISS + 1));
-    assert_eq!(b.tcb.info().srtt, Some(ms(100)));
+    assert_eq!(b.tcb.info().srtt, Some(ms(rtt_ms)));
     assert_eq!(b.tcb.info().rto, ms(1000));
     b
 }
@@ -2596,18 +2602,7 @@ fn tlp_due_after_the_rto_goes_in_its_place() {
         rto_max: ms(1000),
         ..tlp_config()
     };
-    let syn = with_opts(
-        pkt("S", PEER, 0),
-        vec![TcpOption::Mss(1000), TcpOption::SackPermitted],
-    );
-    let mut b = Bench {
-        tcb: Tcb::accept_syn(&config, tuple_v4(), s(ISS), &syn, Instant::ZERO),
-        now: Instant::ZERO,
-    };
-    b.one();
-    b.at(600);
-    b.input(pkt("A", PEER + 1, ISS + 1));
-    b.tcb.set_nagle(false);
+    let mut b = passive_tlp_after(config, 600);
     b.tcb.send(b.now, &[7u8; 2000]).unwrap();
     assert_eq!(b.out().len(), 2);
     assert_eq!(b.fire(), Instant::from_millis(1600));
