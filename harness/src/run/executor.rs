@@ -338,10 +338,13 @@ fn phase(
     stop: &Stop,
     mut done: impl FnMut(CaseResult) -> bool,
 ) -> std::io::Result<Vec<usize>> {
+    if order.is_empty() {
+        return Ok(Vec::new());
+    }
     let next = AtomicUsize::new(0);
     let abandon = AtomicBool::new(false);
     let (tx, rx) = mpsc::channel::<CaseResult>();
-    let jobs = jobs.clamp(1, order.len().max(1));
+    let jobs = jobs.clamp(1, order.len());
     let (seed, baseline, budget, strict) = (opts.seed, opts.baseline, opts.budget, opts.strict);
     let fail_fast = opts.fail_fast;
     std::thread::scope(|scope| -> std::io::Result<()> {
@@ -349,50 +352,69 @@ fn phase(
         // the run goes on with the workers it has, or ends here if it has none.
         let mut workers = 0;
         for n in 0..jobs {
-            let tx = tx.clone();
             let (next, abandon) = (&next, &abandon);
-            let spawned = std::thread::Builder::new()
-                .name(format!("worker-{n}"))
-                .spawn_scoped(scope, move || {
-                    let mut target = make_target();
-                    let persistent = target.capabilities().persistent;
-                    if !target.virtual_clock() {
-                        stall::start();
+            let mut retries = 0;
+            let spawned = loop {
+                let tx = tx.clone();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("worker-{n}"))
+                    .spawn_scoped(scope, move || {
+                        let mut target = make_target();
+                        let persistent = target.capabilities().persistent;
+                        if !target.virtual_clock() {
+                            stall::start();
+                        }
+                        loop {
+                            // Interrupted or stopped: start nothing more; the target is dropped
+                            // on the way out, which tears its instance down.
+                            if crate::interrupt::requested()
+                                || stop.stopped()
+                                || abandon.load(Ordering::SeqCst)
+                            {
+                                break;
+                            }
+                            let n = next.fetch_add(1, Ordering::SeqCst);
+                            let Some(&i) = order.get(n) else { break };
+                            let inst = &instances[i];
+                            let instance_seed =
+                                seed ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d);
+                            let mut result =
+                                run_awake(target.as_mut(), inst, instance_seed, budget);
+                            if persistent && matches!(result.outcome, Outcome::Failed(_)) {
+                                check_alive(target.as_mut(), &mut result, stop);
+                            }
+                            if let (Outcome::Failed(f), Some(b)) = (&mut result.outcome, baseline) {
+                                f.baseline = b.explain(&result.id, result.ip, f);
+                            }
+                            result.verdict = Verdict::of(&result.outcome, strict);
+                            if let Some(b) = baseline {
+                                b.record(&result);
+                            }
+                            if fail_fast && result.verdict == Verdict::Failed {
+                                stop.stop(Halt::FailFast {
+                                    failed: result.display_name(),
+                                });
+                            }
+                            if tx.send(result).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                // EAGAIN for the first worker is often the previous phase's threads still being
+                // counted against the limit: joined, but not yet released by the kernel. Give
+                // them a moment before calling the limit real.
+                match spawned {
+                    Err(e)
+                        if workers == 0
+                            && e.kind() == std::io::ErrorKind::WouldBlock
+                            && retries < SPAWN_RETRIES =>
+                    {
+                        retries += 1;
+                        std::thread::sleep(SPAWN_RETRY_WAIT);
                     }
-                    loop {
-                        // Interrupted or stopped: start nothing more; the target is dropped
-                        // on the way out, which tears its instance down.
-                        if crate::interrupt::requested()
-                            || stop.stopped()
-                            || abandon.load(Ordering::SeqCst)
-                        {
-                            break;
-                        }
-                        let n = next.fetch_add(1, Ordering::SeqCst);
-                        let Some(&i) = order.get(n) else { break };
-                        let inst = &instances[i];
-                        let instance_seed = seed ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d);
-                        let mut result = run_awake(target.as_mut(), inst, instance_seed, budget);
-                        if persistent && matches!(result.outcome, Outcome::Failed(_)) {
-                            check_alive(target.as_mut(), &mut result, stop);
-                        }
-                        if let (Outcome::Failed(f), Some(b)) = (&mut result.outcome, baseline) {
-                            f.baseline = b.explain(&result.id, result.ip, f);
-                        }
-                        result.verdict = Verdict::of(&result.outcome, strict);
-                        if let Some(b) = baseline {
-                            b.record(&result);
-                        }
-                        if fail_fast && result.verdict == Verdict::Failed {
-                            stop.stop(Halt::FailFast {
-                                failed: result.display_name(),
-                            });
-                        }
-                        if tx.send(result).is_err() {
-                            break;
-                        }
-                    }
-                });
+                    spawned => break spawned,
+                }
+            };
             match spawned {
                 Ok(_) => workers += 1,
                 Err(e) if workers == 0 => {
@@ -421,6 +443,11 @@ fn phase(
     let started = next.load(Ordering::SeqCst).min(order.len());
     Ok(order[started..].to_vec())
 }
+
+/// How often, and how far apart, the first worker thread of a phase is tried again when the
+/// system says "try again" (EAGAIN): 1 s in all.
+const SPAWN_RETRIES: u32 = 20;
+const SPAWN_RETRY_WAIT: Duration = Duration::from_millis(50);
 
 /// After a failed instance on a shared stack: is the stack still there? If not, the run
 /// stops, and this failure — perhaps the death itself, perhaps its first symptom — is no
