@@ -1,8 +1,9 @@
-//! RACK-TLP (RFC 8985) as a named variant: the cases whose `rack-tlp` variant needs only the
-//! tail loss probe (RFC 8985 7) pass on the reference with its probe on (`Config::rack_tlp`)
-//! through that variant, and through the classic one with it off; a reference made to probe too
-//! early, twice in a row, or with the wrong segment fails them. Every `rack-tlp` variant of the
-//! corpus is either run here or listed with the reason it cannot be.
+//! RACK-TLP (RFC 8985) as a named variant: the corpus's cases with a `rack-tlp` variant pass on
+//! the reference with RACK-TLP on (`Config::rack_tlp`) through that variant, and through the
+//! classic ones with it off. A reference made to probe too early, twice in a row, or with the
+//! wrong segment fails the probe's case; one that marks a loss before the reordering window has
+//! passed, resends a segment RACK already resent, or probes twice fails the RACK cases. Every
+//! `rack-tlp` variant of the corpus is run here.
 
 mod faulty;
 
@@ -22,23 +23,31 @@ use tcpconform::target::Target;
 /// variants it takes with the probe off.
 const CASES: [(&str, &str); 1] = [("timers/rto-resends-left-edge-even-if-sacked", "left-edge")];
 
-/// The cases whose `rack-tlp` variants need RACK's loss marking by time (RFC 8985 6.2), and
-/// for the first an initial window of ten segments (RFC 6928), neither of which the reference
-/// has: Linux takes them (docs/MEASUREMENTS.md).
-const RACK_ONLY: [&str; 2] = [
-    "limited-transmit/new-segment-per-sack-dup-ack",
-    "timers/rto-resend-skips-sacked-octets",
+/// The cases whose `rack-tlp` variants need RACK's loss marking by time (RFC 8985 6.2) as
+/// well: the variants the reference takes with RACK-TLP on, and with it off.
+const RACK_CASES: [(&str, &[&str], &[&str]); 2] = [
+    (
+        "limited-transmit/new-segment-per-sack-dup-ack",
+        &["rack-tlp", "rack-tlp"],
+        &["initial-window-4", "limited-transmit", "limited-transmit"],
+    ),
+    (
+        "timers/rto-resend-skips-sacked-octets",
+        &["rack-tlp"],
+        &["left-edge-segment", "scoreboard-kept-on-the-ack"],
+    ),
 ];
 
-fn cases() -> Vec<Case> {
+fn load(ids: &[&str]) -> Vec<Case> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
-    let paths: Vec<PathBuf> = CASES
-        .iter()
-        .map(|(id, _)| root.join(format!("{id}.yaml")))
-        .collect();
+    let paths: Vec<PathBuf> = ids.iter().map(|id| root.join(format!("{id}.yaml"))).collect();
     let cases = load_paths(&paths).expect("the cases load");
-    assert_eq!(cases.len(), CASES.len());
+    assert_eq!(cases.len(), ids.len());
     cases
+}
+
+fn cases() -> Vec<Case> {
+    load(&CASES.map(|(id, _)| id))
 }
 
 fn config(rack_tlp: bool) -> reference_stack::Config {
@@ -72,6 +81,19 @@ fn with_the_probe_on_the_reference_takes_rack_tlp_and_with_it_off_the_classic_va
     }
 }
 
+#[test]
+fn with_rack_on_the_reference_marks_losses_by_time_and_with_it_off_counts_duplicates() {
+    for (case, (id, on, off)) in load(&RACK_CASES.map(|(id, ..)| id)).iter().zip(RACK_CASES) {
+        assert_eq!(case.id, id);
+        for &ip in &case.ip {
+            let r = run(&mut ReferenceTarget::new(config(true)), case, ip);
+            assert_eq!(variants(&r), on, "{}", r.display_name());
+            let r = run(&mut ReferenceTarget::new(config(false)), case, ip);
+            assert_eq!(variants(&r), off, "{}", r.display_name());
+        }
+    }
+}
+
 /// Every `rack-tlp` variant in the corpus is one this test knows about (so a new one is run on
 /// the reference here, or its absence explained beside `CASES`).
 #[test]
@@ -91,7 +113,7 @@ fn every_rack_tlp_variant_in_the_corpus_is_accounted_for() {
     let known: BTreeSet<String> = CASES
         .iter()
         .map(|(id, _)| id.to_string())
-        .chain(RACK_ONLY.iter().map(|id| id.to_string()))
+        .chain(RACK_CASES.iter().map(|(id, ..)| id.to_string()))
         .collect();
     assert_eq!(found, known);
 }

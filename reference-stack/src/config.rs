@@ -129,10 +129,12 @@ pub struct Config {
     /// ignores the option like any the stack does not implement (MUST-6); that is the default,
     /// as RFC 5482 3 has the option off (ENABLED false) unless asked for.
     pub user_timeout_option: Option<UtoLimits>,
-    /// RACK-TLP's tail loss probe (RFC 8985 7) on connections that negotiated SACK: when the
-    /// tail of a flight goes unacknowledged for a PTO (about two round trips), one probe, new
-    /// data or the last segment, before the RTO. Off by default: the corpus's cases expect the
-    /// classic RTO (RFC 6298 5.4) and name RACK-TLP as a variant (`rack-tlp`).
+    /// RACK-TLP (RFC 8985) on connections that negotiated SACK: RACK marks a segment lost
+    /// once one sent after it is delivered and a reordering window has passed (8985 6), and
+    /// when the tail of a flight goes unacknowledged for a PTO (about two round trips) one
+    /// probe, new data or the last segment, goes out before the RTO (8985 7). Off by default:
+    /// the corpus's cases expect the classic RTO (RFC 6298 5.4) and duplicate-ACK counting
+    /// (RFC 5681 3.2), and name RACK-TLP as a variant (`rack-tlp`).
     pub rack_tlp: bool,
 }
 

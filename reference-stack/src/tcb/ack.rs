@@ -74,9 +74,13 @@ impl Tcb {
                 return;
             }
             Some(_) if self.fast_recovery => {
-                // Partial ACK: resend the next hole, deflate by what was acknowledged.
-                self.rtx_nxt = Some(self.snd_una);
-                self.rtx_end = self.snd_una + smss;
+                // Partial ACK: resend the next hole, deflate by what was acknowledged. With
+                // RACK the hole is resent when RACK finds it lost (in recovery at once, if
+                // anything sent after it was delivered), and not again if it already was.
+                if !self.rack_on() {
+                    self.rtx_nxt = Some(self.snd_una);
+                    self.rtx_end = self.snd_una + smss;
+                }
                 self.cwnd = self.cwnd.saturating_sub(acked).saturating_add(smss);
                 return;
             }
@@ -108,21 +112,29 @@ impl Tcb {
         let smss = u32::from(self.snd_mss());
         self.dup_acks += 1;
         if self.dup_acks == 3 && self.recover.is_none() {
-            // RFC 5681 3.2 step 2: "additional data sent in limited transmit MUST NOT be
-            // included in this calculation".
-            let flight = ((self.snd_nxt - self.snd_una) as u32).saturating_sub(self.limited_sent);
-            self.limited_sent = 0;
-            self.ssthresh = (flight / 2).max(2 * smss);
-            self.cwnd = self.ssthresh + 3 * smss;
-            self.recover = Some(self.snd_nxt);
-            self.fast_recovery = true;
-            self.rtx_nxt = Some(self.snd_una);
-            self.rtx_end = self.snd_una + smss;
-            self.rtt_sample = None;
-            self.cancel_loss_probe();
+            self.enter_fast_recovery(self.snd_una);
         } else if self.dup_acks > 3 && self.fast_recovery {
             self.cwnd = self.cwnd.saturating_add(smss);
         }
+    }
+
+    /// RFC 5681 3.2 steps 2-4: the third duplicate ACK, or RACK's first loss (RFC 8985 9.3),
+    /// starts fast recovery: ssthresh from FlightSize, cwnd inflated by the segments the
+    /// duplicate ACKs say have left (three at most), and the segment at `lost` resent.
+    pub(super) fn enter_fast_recovery(&mut self, lost: SeqNumber) {
+        let smss = u32::from(self.snd_mss());
+        // RFC 5681 3.2 step 2: "additional data sent in limited transmit MUST NOT be
+        // included in this calculation".
+        let flight = ((self.snd_nxt - self.snd_una) as u32).saturating_sub(self.limited_sent);
+        self.limited_sent = 0;
+        self.ssthresh = (flight / 2).max(2 * smss);
+        self.cwnd = self.ssthresh + self.dup_acks.min(3) * smss;
+        self.recover = Some(self.snd_nxt);
+        self.fast_recovery = true;
+        self.rtx_nxt = Some(lost);
+        self.rtx_end = lost + smss;
+        self.rtt_sample = None;
+        self.cancel_loss_probe();
     }
 
     /// RFC 3042 2 (RFC 5681 3.2 step 1): on the first and second duplicate ACK, outside loss

@@ -38,8 +38,9 @@
 //!   first SACK block, once; a duplicate carried on a data segment is not reported.
 //! - Tail loss probe (RFC 8985 7), with `Config::rack_tlp` on a SACK connection: one probe
 //!   per episode at PTO = 2 * SRTT (+ WCDelAckT for a single segment), new data if the window
-//!   allows, else the highest segment sent; RACK's time-based loss marking (8985 6) is not
-//!   implemented.
+//!   allows, else the highest segment sent. RACK's time-based loss marking (8985 6) with it:
+//!   a segment sent more than RACK.rtt + reo_wnd before a delivered one is lost (the
+//!   reordering timer waits out the rest); no DSACK-driven window growth.
 //! - Congestion control: RFC 5681 slow start / congestion avoidance, fast retransmit on the
 //!   third duplicate ACK and RFC 6582 partial ACKs; after an RTO, go-back-N paced by cwnd.
 //!   Limited transmit (RFC 3042): the first two duplicate ACKs each let one new segment out.
@@ -57,6 +58,7 @@ mod ecn;
 mod options;
 mod output;
 mod pmtu;
+mod rack;
 pub mod recv_buffer;
 pub mod rtt;
 mod segment_arrives;
@@ -328,6 +330,9 @@ pub struct Tcb {
     /// TLP.end_seq (RFC 8985 7.3): SND.NXT when the probe went out; `None` when no probe's
     /// episode is open.
     tlp_end: Option<SeqNumber>,
+    /// RACK (RFC 8985 6): the segments in flight with their transmission times, and the
+    /// latest delivery.
+    rack: rack::Rack,
     /// The PTO timer fired: send a tail loss probe.
     probe_fire: bool,
     /// The highest segment of new data sent: its sequence number and length (FIN included),
@@ -494,6 +499,7 @@ impl Tcb {
             fast_recovery: false,
             sacked: Vec::new(),
             tlp_end: None,
+            rack: rack::Rack::default(),
             probe_fire: false,
             last_sent: None,
             dsack: None,

@@ -256,6 +256,7 @@ impl Tcb {
             flags |= TcpFlags::FIN;
         }
         self.rtx_nxt = Some(p + len + usize::from(fin));
+        self.rack_transmitted(p, p + len + usize::from(fin), now);
         self.rtt_sample = None;
         if !self.timers.is_armed(Timer::Retransmit) {
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());
@@ -349,6 +350,7 @@ impl Tcb {
         }
         if len > 0 || fin {
             self.last_sent = Some((seq, len + usize::from(fin)));
+            self.rack_transmitted(seq, self.snd_nxt, now);
             self.arm_loss_probe(now);
         }
         self.ack_segment(now, seq, flags, payload)

@@ -498,6 +498,7 @@ impl Tcb {
             }
         }
         self.take_sack(seg);
+        self.rack_on_ack(now);
         self.take_user_timeout(seg);
         // AK-7: SND.UNA =< SEG.ACK =< SND.NXT and (WL1 < SEQ or (WL1 = SEQ and WL2 =< ACK)).
         if self.snd_una <= seg.ack

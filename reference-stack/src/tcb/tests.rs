@@ -2810,3 +2810,174 @@ fn tlp_last_segment_probe_repeats_its_fin_and_psh_as_sent() {
         "{probe:?}"
     );
 }
+
+// ------------------------------------------------------ RACK loss detection (RFC 8985 6)
+
+/// A duplicate ACK of SND.UNA whose SACK block is ISS + `left` .. ISS + `right`.
+fn dup_sack(left: u32, right: u32) -> TcpRepr {
+    let sack = vec![TcpOption::Sack(vec![SackBlock {
+        left: s(ISS + left),
+        right: s(ISS + right),
+    }])];
+    with_opts(pkt("A", PEER + 1, ISS + 1), sack)
+}
+
+#[test]
+fn rack_marks_a_segment_lost_once_the_reordering_window_has_passed() {
+    let mut b = passive_tlp(tlp_config());
+    b.tcb.send(b.now, &[7u8; 4000]).unwrap();
+    assert_eq!(b.out().len(), 4);
+    // 1001..2001, sent at 100 ms with 1..1001, is SACKed at 150 ms: RACK.rtt = RACK.min_RTT =
+    // 50 ms, reo_wnd = min_RTT / 4 (8985 6.2 step 4: one SACKed segment, no recovery). 1..1001
+    // is lost at 100 + 50 + 12.5 ms: the reordering timer (6.3) waits for it.
+    b.at(150);
+    b.input(dup_sack(1001, 2001));
+    b.none();
+    assert_eq!(b.tcb.poll_timeout(), Some(Instant::from_micros(162_500)));
+    assert_eq!(b.fire(), Instant::from_micros(162_500));
+    assert_eq!(seq_lens(&b.out()), vec![(1, 1000)]);
+    // Fast recovery began (RFC 8985 9.3 with RFC 5681 3.2): ssthresh is half the flight.
+    assert_eq!(b.tcb.ssthresh, 2000);
+    assert!(b.tcb.recover.is_some());
+    // Nothing else is lost: 2001..4001 went out after the delivered segment (same instant,
+    // later), and a duplicate ACK with the same blocks finds nothing new.
+    b.at(170);
+    b.input(dup_sack(1001, 2001));
+    b.none();
+}
+
+#[test]
+fn rack_with_three_segments_sacked_needs_no_reordering_window() {
+    let mut b = passive_tlp(tlp_config());
+    b.tcb.send(b.now, &[7u8; 4000]).unwrap();
+    assert_eq!(b.out().len(), 4);
+    // 8985 6.2 step 4: DupThresh segments SACKed and no reordering seen: reo_wnd = 0, so the
+    // ACK that SACKs the third finds 1..1001 lost (sent before them) at once.
+    b.at(150);
+    b.input(dup_sack(3001, 4001));
+    b.none();
+    b.input(with_opts(
+        pkt("A", PEER + 1, ISS + 1),
+        vec![TcpOption::Sack(vec![
+            SackBlock {
+                left: s(ISS + 1001),
+                right: s(ISS + 2001),
+            },
+            SackBlock {
+                left: s(ISS + 3001),
+                right: s(ISS + 4001),
+            },
+        ])],
+    ));
+    b.none();
+    b.input(dup_sack(1001, 4001));
+    assert_eq!(seq_lens(&b.out()), vec![(1, 1000)]);
+}
+
+#[test]
+fn rack_reordering_seen_keeps_the_window_in_recovery() {
+    // 3001..4001 SACKed, then 1001..2001 (sent before it, never resent): reordering (8985 6.2
+    // step 3). From then on reo_wnd stays min_RTT / 4 even with three SACKed (step 4).
+    let mut b = passive_tlp(tlp_config());
+    b.tcb.send(b.now, &[7u8; 4000]).unwrap();
+    assert_eq!(b.out().len(), 4);
+    b.at(150);
+    b.input(dup_sack(3001, 4001));
+    b.input(dup_sack(1001, 4001));
+    assert!(b.tcb.rack.reordering_seen);
+    // Not the third duplicate ACK yet; 1..1001 is due at 100 + 50 + 12.5 ms.
+    b.none();
+    assert_eq!(b.tcb.poll_timeout(), Some(Instant::from_micros(162_500)));
+}
+
+#[test]
+fn rack_finds_a_lost_retransmission_before_the_rto() {
+    let mut b = passive_tlp(tlp_config());
+    b.tcb.send(b.now, &[7u8; 4000]).unwrap();
+    assert_eq!(b.out().len(), 4);
+    b.at(150);
+    b.input(dup_sack(1001, 2001));
+    b.fire();
+    assert_eq!(seq_lens(&b.out()), vec![(1, 1000)]);
+    // The resend (162.5 ms) is lost too. The peer SACKs the rest, and more data goes out as
+    // duplicate ACKs inflate cwnd (RFC 5681 3.2 step 4).
+    b.at(170);
+    b.tcb.send(b.now, &[7u8; 1000]).unwrap();
+    b.input(dup_sack(1001, 3001));
+    b.input(dup_sack(1001, 4001));
+    b.input(dup_sack(1001, 4001));
+    b.none();
+    b.input(dup_sack(1001, 4001));
+    assert_eq!(seq_lens(&b.out()), vec![(4001, 1000)]);
+    // 4001..5001, sent at 170 ms after the resend, is SACKed at 220 ms: the resend is lost
+    // (in recovery reo_wnd is 0: 162.5 + 50 =< 220), found by RACK and not by the RTO (1.1 s).
+    b.at(220);
+    b.input(dup_sack(1001, 5001));
+    assert_eq!(seq_lens(&b.out()), vec![(1, 1000)]);
+    // MUST-13 (8985 9.3, without PRR): a lost retransmission is another congestion response.
+    assert_eq!((b.tcb.ssthresh, b.tcb.cwnd), (2500, 2500));
+    // The ACK of everything ends recovery; no third resend.
+    b.at(270);
+    b.input(pkt("A", PEER + 1, ISS + 5001));
+    b.none();
+    assert!(b.tcb.recover.is_none());
+}
+
+#[test]
+fn rack_a_partial_ack_does_not_resend_what_rack_resent() {
+    // Two holes, both found lost by RACK and resent at once; the partial ACK of the first
+    // (RFC 6582) must not send the second again (8985 6.2 finds the holes, not the ACK).
+    let mut b = passive_tlp(tlp_config());
+    b.tcb.send(b.now, &[7u8; 4000]).unwrap();
+    assert_eq!(b.out().len(), 4);
+    b.at(150);
+    b.input(with_opts(
+        pkt("A", PEER + 1, ISS + 1),
+        vec![TcpOption::Sack(vec![
+            SackBlock {
+                left: s(ISS + 3001),
+                right: s(ISS + 4001),
+            },
+            SackBlock {
+                left: s(ISS + 1001),
+                right: s(ISS + 2001),
+            },
+        ])],
+    ));
+    b.fire();
+    assert_eq!(seq_lens(&b.out()), vec![(1, 1000), (2001, 1000)]);
+    b.at(200);
+    b.input(with_opts(
+        pkt("A", PEER + 1, ISS + 2001),
+        vec![TcpOption::Sack(vec![SackBlock {
+            left: s(ISS + 3001),
+            right: s(ISS + 4001),
+        }])],
+    ));
+    b.none();
+}
+
+#[test]
+fn rack_only_when_configured_and_sack_negotiated() {
+    for config in [
+        Config {
+            rack_tlp: false,
+            ..tlp_config()
+        },
+        Config {
+            sack: false,
+            ..tlp_config()
+        },
+    ] {
+        let mut b = passive_tlp(config);
+        b.tcb.send(b.now, &[7u8; 4000]).unwrap();
+        assert_eq!(b.out().len(), 4);
+        b.at(150);
+        b.input(dup_sack(1001, 2001));
+        b.none();
+        assert!(b.tcb.rack.sent.is_empty());
+        // Only the RTO (1 s after the data).
+        assert_eq!(b.fire(), Instant::from_millis(1100));
+        assert_eq!(seq_lens(&b.out()), vec![(1, 1000)]);
+    }
+}

@@ -21,10 +21,12 @@ pub(super) enum Timer {
     TimeWait,
     /// The tail loss probe's PTO (RFC 8985 7.2), with `Config::rack_tlp`.
     LossProbe,
+    /// RACK's reordering timer (RFC 8985 6.3), with `Config::rack_tlp`.
+    Reorder,
 }
 
 impl Timer {
-    const COUNT: usize = 5;
+    const COUNT: usize = 6;
 }
 
 /// One deadline per [`Timer`], armed or not.
@@ -105,6 +107,9 @@ impl Tcb {
             self.timers.stop(Timer::DelayedAck);
             self.ack_now = true;
         }
+        if self.timers.expired(Timer::Reorder, now) {
+            self.on_reorder_timeout(now);
+        }
         if self.timers.expired(Timer::LossProbe, now) {
             self.on_loss_probe_timeout();
             if self.probe_fire {
@@ -168,6 +173,8 @@ impl Tcb {
         // RTO recovery (RFC 8985 7.1): no probe until it ends; a probe's episode ends here.
         self.cancel_loss_probe();
         self.tlp_end = None;
+        // Everything unacknowledged is resent from SND.UNA: no segment waits for RACK.
+        self.timers.stop(Timer::Reorder);
         if !self.syn_acked {
             self.syn_tx = true;
             self.fastopen_syn_timeout();

@@ -4,8 +4,8 @@
 //! two round trips, one probe goes out — new data if the peer's window allows, else the highest
 //! segment sent again — so that the ACK it draws shows the loss before the RTO would.
 //!
-//! RACK's time-based loss marking (RFC 8985 6) is not implemented: losses are still found by
-//! three duplicate ACKs (RFC 5681 3.2) or the RTO.
+//! RACK's time-based loss marking (RFC 8985 6), which finds the loss the probe's ACK reveals,
+//! is `rack.rs`.
 
 use super::timers::Timer;
 use super::Tcb;
@@ -131,6 +131,7 @@ impl Tcb {
             flags |= TcpFlags::FIN;
         }
         self.rtt_sample = None;
+        self.rack_transmitted(start, end, now);
         Some(self.ack_segment(now, start, flags, payload))
     }
 
