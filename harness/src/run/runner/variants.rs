@@ -127,6 +127,12 @@ impl Run<'_> {
             .receive_observed(window)
             .map_err(|m| fail(step, index, m))?;
         let mut reasons = Vec::new();
+        // The levels of the variants a segment that fits none came close to: of the same kind
+        // (its flags fit), off in a number, a length or its timing. Whichever of those the
+        // target meant, it broke at least the weakest of their levels, and no more can be said
+        // (a probe sent early or of the wrong segment breaks a SHOULD, not the MUST of the
+        // classic variant beside it). A segment close to none is judged at the `one_of`'s level.
+        let mut near: Vec<Level> = Vec::new();
         let mut fits: Vec<Open<'b>> = Vec::new();
         let mut head_kind: Option<(bool, &'b Step)> = None;
         for (i, rest) in open {
@@ -142,10 +148,15 @@ impl Run<'_> {
                     if verdict.matched() && at.saturating_sub(start) <= within {
                         true
                     } else {
-                        reasons.push(SegmentDiff {
+                        let diff = SegmentDiff {
                             variant: Some(name.clone()),
                             ..self.segment_diff(e, &verdict, o, &view)
-                        });
+                        };
+                        let kind = !diff.fields.iter().any(|x| x.field == "flags" && x.differs);
+                        if let (true, Some(level)) = (kind, head.level) {
+                            near.push(level);
+                        }
+                        reasons.push(diff);
                         false
                     }
                 }
@@ -187,7 +198,7 @@ impl Run<'_> {
             fits.push((i, &rest[1..]));
         }
         let Some((expects, head)) = head_kind else {
-            return Err(match &got {
+            let mut failure = match &got {
                 Some((_, o)) => {
                     let text = render(o, self.rel_received());
                     self.accept_received(o);
@@ -200,7 +211,9 @@ impl Run<'_> {
                     f.diff = reasons;
                     f
                 }
-            });
+            };
+            failure.level = near.into_iter().max().unwrap_or(failure.level);
+            return Err(failure);
         };
         if expects {
             self.silence = None;
