@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tcpconform::case::load::load_paths;
-use tcpconform::case::model::Case;
+use tcpconform::case::model::{Case, Level};
 use tcpconform::packet::observe::observe;
 use tcpconform::run::event::{CaseResult, Failure, IpVersion, Outcome};
 use tcpconform::run::runner::run_instance;
@@ -40,7 +40,10 @@ const RACK_CASES: [(&str, &[&str], &[&str]); 2] = [
 
 fn load(ids: &[&str]) -> Vec<Case> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
-    let paths: Vec<PathBuf> = ids.iter().map(|id| root.join(format!("{id}.yaml"))).collect();
+    let paths: Vec<PathBuf> = ids
+        .iter()
+        .map(|id| root.join(format!("{id}.yaml")))
+        .collect();
     let cases = load_paths(&paths).expect("the cases load");
     assert_eq!(cases.len(), ids.len());
     cases
@@ -221,8 +224,8 @@ impl Fault for WrongSegment {
     }
 }
 
-/// Each instance of the cases fails on the faulty reference, where `at` says.
-fn fails<F: Fault>(make: impl Fn() -> F, what: &str, at: fn(&Failure) -> bool) {
+/// Each instance of the cases fails on the faulty reference, where `at` says, at `level`.
+fn fails<F: Fault>(make: impl Fn() -> F, what: &str, level: Level, at: fn(&Failure) -> bool) {
     for case in &cases() {
         for &ip in &case.ip {
             let r = run(&mut Faulty::new(make()), case, ip);
@@ -233,6 +236,7 @@ fn fails<F: Fault>(make: impl Fn() -> F, what: &str, at: fn(&Failure) -> bool) {
                         "{}: {what}: failed elsewhere: {f:?}",
                         r.display_name()
                     );
+                    assert_eq!(f.level, level, "{}: {what}", r.display_name());
                 }
                 other => panic!("{}: {what} must fail, got {other:?}", r.display_name()),
             }
@@ -257,28 +261,42 @@ fn at_the_rto_resend(f: &Failure) -> bool {
 
 #[test]
 fn a_probe_before_pto_fails() {
-    // Too early for `rack-tlp` (its `after`), and not the classic variant's segment.
-    fails(EarlyProbe::default, "a probe at SRTT / 2", |f| {
-        f.diff.iter().any(|d| {
-            d.variant.as_deref() == Some("rack-tlp")
-                && !d.fields.iter().any(|x| x.differs)
-                && d.note
-                    .as_deref()
-                    .is_some_and(|n| n.starts_with("time: expected not before"))
-        })
-    });
+    // Too early for `rack-tlp` (its `after`), and not the classic variant's segment: PTO's
+    // duration is a SHOULD (RFC 8985 7.2).
+    fails(
+        EarlyProbe::default,
+        "a probe at SRTT / 2",
+        Level::Should,
+        |f| {
+            f.diff.iter().any(|d| {
+                d.variant.as_deref() == Some("rack-tlp")
+                    && !d.fields.iter().any(|x| x.differs)
+                    && d.note
+                        .as_deref()
+                        .is_some_and(|n| n.starts_with("time: expected not before"))
+            })
+        },
+    );
 }
 
 #[test]
 fn two_probes_in_a_row_fail() {
-    fails(DoubleProbe::default, "a second probe", at_the_rto_resend);
+    // 7.3: after the probe the RTO, not another PTO, MUST be armed.
+    fails(
+        DoubleProbe::default,
+        "a second probe",
+        Level::Must,
+        at_the_rto_resend,
+    );
 }
 
 #[test]
 fn a_probe_of_the_first_segment_fails() {
+    // 7.3: the highest segment SHOULD be the probe.
     fails(
         WrongSegment::default,
         "a probe of the first segment",
+        Level::Should,
         at_the_rack_tlp_choice,
     );
 }

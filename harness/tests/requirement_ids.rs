@@ -54,6 +54,12 @@ const NAMED: &[&str] = &[
     "RFC7323-MUST-19",
     "RFC7323-MUST-21",
     "RFC7323-MUST-26",
+    "RFC8985-MUST-5",
+    "RFC8985-MUST-6",
+    "RFC8985-MUST-9",
+    "RFC8985-SHLD-11",
+    "RFC8985-SHLD-12",
+    "RFC8985-SHLD-13",
 ];
 
 #[test]
