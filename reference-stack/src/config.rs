@@ -136,6 +136,13 @@ pub struct Config {
     /// the corpus's cases expect the classic RTO (RFC 6298 5.4) and duplicate-ACK counting
     /// (RFC 5681 3.2), and name RACK-TLP as a variant (`rack-tlp`).
     pub rack_tlp: bool,
+    /// Packetization Layer PMTUD's answer to a path MTU black hole (RFC 4821 7.7): from the R1th
+    /// retransmission timeout without progress (`r1`) the path MTU estimate drops to 1024
+    /// (IPv4) or 1280 (IPv6), then halves per further timeout to 68 / 1280, so that data a
+    /// link silently drops for its size gets through in smaller segments. RFC 9293 3.7.2
+    /// strongly recommends PLPMTUD; off by default, as in most stacks (Linux:
+    /// `net.ipv4.tcp_mtu_probing=0`).
+    pub plpmtud_black_hole: bool,
 }
 
 impl Config {
@@ -181,6 +188,7 @@ impl Default for Config {
             fastopen: None,
             user_timeout_option: None,
             rack_tlp: false,
+            plpmtud_black_hole: false,
         }
     }
 }

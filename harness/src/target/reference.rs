@@ -115,7 +115,8 @@ impl ReferenceTarget {
     /// defaults as an Experimental RFC) and the User Timeout Option (RFC 5482, off unless
     /// enabled), so that the optional behaviours the corpus checks (`needs: fastopen`, the UTO
     /// cases) run on the reference. UTO advice is held between R2 (100 s, RFC 5482's L_LIMIT)
-    /// and an hour.
+    /// and an hour. PLPMTUD's black-hole response (RFC 4821 7.7) is on, as RFC 9293 3.7.2
+    /// recommends.
     pub fn default_config() -> Config {
         let defaults = Config::default();
         Config {
@@ -125,6 +126,7 @@ impl ReferenceTarget {
                 lower: defaults.r2,
                 upper: reference_stack::Duration::from_secs(3600),
             }),
+            plpmtud_black_hole: true,
             ..defaults
         }
     }

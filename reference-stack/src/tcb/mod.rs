@@ -48,6 +48,8 @@
 //!   octet with exponential backoff for ever (MUST-36/37). The same timer is the SWS override.
 //! - Path MTU (RFC 1191, RFC 8201): a "packet too big" quoting a segment in flight lowers the
 //!   send MSS and resends the flight at the new size; the estimate is never raised again.
+//!   With `Config::plpmtud_black_hole`, the R1th retransmission timeout without progress lowers
+//!   it too (RFC 4821 7.7: to search_low, then halved per timeout).
 //! - R2 is time since the last forward progress, checked when the retransmission timer fires.
 //! - Keep-alives run in ESTABLISHED and CLOSE-WAIT with nothing in flight.
 //! - RECEIVE after a reset returns the error even if data was buffered (queues are flushed).
@@ -251,6 +253,8 @@ pub struct Tcb {
     rto_max: Duration,
     /// RACK-TLP's tail loss probe (RFC 8985 7) on SACK connections.
     rack_tlp: bool,
+    /// `Config::plpmtud_black_hole` (RFC 4821 7.7).
+    plpmtud_black_hole: bool,
     /// The configured MTU (MUST-67: our MSS option is derived from it).
     mtu: usize,
     /// Path MTU learnt from "packet too big" messages (RFC 1191, RFC 8201), if lower.
@@ -458,6 +462,7 @@ impl Tcb {
             keepalive: config.keepalive_timing(),
             rto_max: config.rto_max,
             rack_tlp: config.rack_tlp,
+            plpmtud_black_hole: config.plpmtud_black_hole,
             mtu: config.mtu,
             path_mtu: None,
             iss,

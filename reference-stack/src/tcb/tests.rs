@@ -2981,3 +2981,55 @@ fn rack_only_when_configured_and_sack_negotiated() {
         assert_eq!(seq_lens(&b.out()), vec![(1, 1000)]);
     }
 }
+
+// ------------------------------------------------ PLPMTUD black-hole detection (RFC 4821 7.7)
+
+/// ESTABLISHED through an active open with the peer's MSS 1460, Nagle off, and
+/// `plpmtud_black_hole` as given; 1460 octets in flight. Returns the lengths of the original
+/// and of each resend after `timeouts` retransmission timeouts without an ACK.
+fn resend_lengths(tuple: FourTuple, black_hole: bool, timeouts: usize) -> Vec<usize> {
+    let config = Config {
+        nagle: false,
+        plpmtud_black_hole: black_hole,
+        r2: Duration::from_secs(3600),
+        ..plain()
+    };
+    let mut b = Bench {
+        tcb: Tcb::connect(&config, tuple, s(ISS), Instant::ZERO),
+        now: Instant::ZERO,
+    };
+    b.one();
+    b.input(with_opts(
+        pkt("SA", PEER, ISS + 1),
+        vec![TcpOption::Mss(1460)],
+    ));
+    b.one();
+    let mss = usize::from(b.tcb.info().snd_mss);
+    b.tcb.send(b.now, &vec![7u8; mss]).unwrap();
+    let mut lengths = vec![b.one().payload.len()];
+    for _ in 0..timeouts {
+        b.fire();
+        let seg = b.one();
+        assert_eq!(seg.seq, s(ISS + 1), "every resend starts at SND.UNA");
+        lengths.push(seg.payload.len());
+    }
+    lengths
+}
+
+#[test]
+fn plpmtud_the_r1th_timeout_lowers_the_path_mtu_to_search_low_then_halves_it() {
+    // IPv4, MTU 1500: 1460 octets; R1 = 3, so the third resend is 1024 - 40 = 984 octets,
+    // then the MTU halves per timeout (512, 256, 128, 68: 472, 216, 88, 28 octets) and stays
+    // at RFC 4821 7.7's 68-octet floor.
+    assert_eq!(
+        resend_lengths(tuple_v4(), true, 8),
+        [1460, 1460, 1460, 984, 472, 216, 88, 28, 28]
+    );
+    // IPv6: search_low is the minimum MTU 1280 (1220 octets), which is also the floor.
+    assert_eq!(
+        resend_lengths(tuple_v6(), true, 5),
+        [1440, 1440, 1440, 1220, 1220, 1220]
+    );
+    // Off: full size for ever.
+    assert_eq!(resend_lengths(tuple_v4(), false, 5), [1460; 6]);
+}

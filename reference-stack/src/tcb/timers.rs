@@ -167,6 +167,8 @@ impl Tcb {
             // R1 (MUST-20, SHLD-9): negative advice to the application.
             self.signal(ConnEvent::Trouble);
         }
+        // R1 timeouts without progress: perhaps a path MTU black hole (RFC 4821 7.7).
+        self.on_full_stop_timeout();
         self.rtt.backoff();
         self.rtt_sample = None;
         self.timers.set(Timer::Retransmit, now + self.rtt.rto());
