@@ -118,6 +118,13 @@ impl Tcb {
         }
     }
 
+    /// RFC 5681 3.1 (4) and 3.2 step 2: ssthresh = max(FlightSize / 2, 2*SMSS), after a
+    /// timeout, on fast retransmit, on ECN's congestion signal (RFC 3168 6.1.2) and on a lost
+    /// retransmission found by RACK (RFC 8985 9.3).
+    pub(super) fn halved_ssthresh(&self, flight: u32) -> u32 {
+        (flight / 2).max(2 * u32::from(self.snd_mss()))
+    }
+
     /// RFC 5681 3.2 steps 2-4: the third duplicate ACK, or RACK's first loss (RFC 8985 9.3),
     /// starts fast recovery: ssthresh from FlightSize, cwnd inflated by the segments the
     /// duplicate ACKs say have left (three at most), and the segment at `lost` resent.
@@ -127,7 +134,7 @@ impl Tcb {
         // included in this calculation".
         let flight = ((self.snd_nxt - self.snd_una) as u32).saturating_sub(self.limited_sent);
         self.limited_sent = 0;
-        self.ssthresh = (flight / 2).max(2 * smss);
+        self.ssthresh = self.halved_ssthresh(flight);
         self.cwnd = self.ssthresh + self.dup_acks.min(3) * smss;
         self.recover = Some(self.snd_nxt);
         self.fast_recovery = true;

@@ -72,9 +72,8 @@ impl Tcb {
         if !self.ecn.on || self.ecn.recover.is_some_and(|r| self.snd_una <= r) {
             return;
         }
-        let smss = u32::from(self.snd_mss());
         let flight = (self.snd_nxt - self.snd_una) as u32;
-        self.ssthresh = (flight / 2).max(2 * smss);
+        self.ssthresh = self.halved_ssthresh(flight);
         self.cwnd = self.ssthresh;
         self.ecn.cwr_due = true;
         self.ecn.recover = Some(self.snd_nxt);

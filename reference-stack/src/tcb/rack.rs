@@ -267,17 +267,21 @@ impl Tcb {
             // In recovery: resend these too. A retransmission lost again (MUST-13, without
             // PRR): "an additional congestion response", the window halved once more.
             if lost_retransmission {
-                let smss = u32::from(self.snd_mss());
                 let flight = (self.snd_nxt - self.snd_una) as u32;
-                self.ssthresh = (flight / 2).max(2 * smss);
+                self.ssthresh = self.halved_ssthresh(flight);
                 self.cwnd = self.ssthresh;
             }
-            self.rtx_nxt = Some(self.rtx_nxt.map_or(first.start, |p| p.min(first.start)));
-            self.rtx_end = if self.rtx_nxt == Some(first.start) && self.rtx_end <= first.start {
-                last.end
-            } else {
-                self.rtx_end.max(last.end)
-            };
+            // A range being resent grows to take these in; else they are the range.
+            match self.rtx_nxt {
+                Some(p) => {
+                    self.rtx_nxt = Some(p.min(first.start));
+                    self.rtx_end = self.rtx_end.max(last.end);
+                }
+                None => {
+                    self.rtx_nxt = Some(first.start);
+                    self.rtx_end = last.end;
+                }
+            }
         }
     }
 }
@@ -406,6 +410,72 @@ mod tests {
             ],
         );
         assert!(r.reordering_seen);
+    }
+
+    #[test]
+    fn fack_only_moves_up() {
+        let mut r = flight([0, 0, 0, 0]);
+        r.on_ack(at(50), SeqNumber(1), &[(SeqNumber(1001), SeqNumber(2001))]);
+        assert_eq!(r.fack, Some(SeqNumber(2001)));
+        r.on_ack(
+            at(51),
+            SeqNumber(1),
+            &[
+                (SeqNumber(1001), SeqNumber(2001)),
+                (SeqNumber(3001), SeqNumber(4001)),
+            ],
+        );
+        assert_eq!(r.fack, Some(SeqNumber(4001)), "a higher delivery moves it");
+        assert!(!r.reordering_seen);
+        // 1..1001, resent, is acknowledged: below RACK.fack, but a resend is no reordering,
+        // and RACK.fack stays.
+        r.on_transmit(SeqNumber(1), SeqNumber(1001), at(60));
+        r.on_ack(
+            at(120),
+            SeqNumber(2001),
+            &[(SeqNumber(3001), SeqNumber(4001))],
+        );
+        assert_eq!(r.fack, Some(SeqNumber(4001)));
+        assert!(!r.reordering_seen);
+        // 2001..3001, sent once and below RACK.fack: reordering.
+        r.on_ack(at(121), SeqNumber(4001), &[]);
+        assert!(r.reordering_seen);
+    }
+
+    #[test]
+    fn a_faster_delivery_lowers_min_rtt_and_an_exact_one_round_trip_resend_counts() {
+        let mut r = flight([0, 0, 10, 10]);
+        r.min_rtt = Some(ms(50));
+        // Never resent, 20 ms: a new minimum, and the latest delivery.
+        r.on_ack(at(20), SeqNumber(1001), &[]);
+        assert_eq!(r.min_rtt, Some(ms(20)));
+        assert_eq!((r.xmit_ts, r.rtt), (Some((at(0), 1)), ms(20)));
+        // A resend delivered exactly min_RTT after it went out is a sample of it (step 2 skips
+        // only what is faster).
+        r.on_transmit(SeqNumber(1001), SeqNumber(2001), at(30));
+        r.on_ack(at(50), SeqNumber(2001), &[]);
+        assert_eq!((r.xmit_ts, r.rtt), (Some((at(30), 5)), ms(20)));
+        assert_eq!(r.min_rtt, Some(ms(20)), "a resend does not set min_RTT");
+    }
+
+    #[test]
+    fn a_resend_on_record_edges_splits_nothing() {
+        let mut r = flight([0, 0, 0, 0]);
+        r.on_transmit(SeqNumber(1001), SeqNumber(3001), at(5));
+        let spans: Vec<(u32, u32, bool)> = r
+            .sent
+            .iter()
+            .map(|s| (s.start.0, s.end.0, s.retransmitted))
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                (1, 1001, false),
+                (1001, 2001, true),
+                (2001, 3001, true),
+                (3001, 4001, false),
+            ]
+        );
     }
 
     #[test]

@@ -184,10 +184,9 @@ impl Tcb {
         }
         // RFC 5681 3.1 (4): ssthresh = max(FlightSize / 2, 2 * SMSS), cwnd = 1 SMSS; resend
         // from SND.UNA (go-back-N, paced by cwnd).
-        let smss = u32::from(self.snd_mss());
         let flight = (self.snd_nxt - self.snd_una) as u32;
-        self.ssthresh = (flight / 2).max(2 * smss);
-        self.cwnd = smss;
+        self.ssthresh = self.halved_ssthresh(flight);
+        self.cwnd = u32::from(self.snd_mss());
         self.dup_acks = 0;
         self.fast_recovery = false;
         self.recover = Some(self.snd_nxt);
