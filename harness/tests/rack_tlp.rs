@@ -25,7 +25,7 @@ const CASES: [(&str, &str); 1] = [("timers/rto-resends-left-edge-even-if-sacked"
 
 /// The cases whose `rack-tlp` variants need RACK's loss marking by time (RFC 8985 6.2) as
 /// well: the variants the reference takes with RACK-TLP on, and with it off.
-const RACK_CASES: [(&str, &[&str], &[&str]); 2] = [
+const RACK_CASES: [(&str, &[&str], &[&str]); 3] = [
     (
         "limited-transmit/new-segment-per-sack-dup-ack",
         &["rack-tlp", "rack-tlp"],
@@ -35,6 +35,11 @@ const RACK_CASES: [(&str, &[&str], &[&str]); 2] = [
         "timers/rto-resend-skips-sacked-octets",
         &["rack-tlp"],
         &["left-edge-segment", "scoreboard-kept-on-the-ack"],
+    ),
+    (
+        "timers/sack-reneged-at-snd-una-resent",
+        &["rack-tlp"],
+        &["left-edge"],
     ),
 ];
 
