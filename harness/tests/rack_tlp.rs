@@ -3,7 +3,7 @@
 //! classic ones with it off. A reference made to probe too early, twice in a row, or with the
 //! wrong segment fails the probe's case; one that marks a loss before the reordering window has
 //! passed, resends a segment RACK already resent, or probes twice fails the RACK cases. Every
-//! `rack-tlp` variant of the corpus is run here.
+//! `rack-tlp` variant of the corpus is run here, and the whole corpus passes with RACK-TLP on.
 
 mod faulty;
 
@@ -100,6 +100,26 @@ fn with_rack_on_the_reference_marks_losses_by_time_and_with_it_off_counts_duplic
             assert_eq!(variants(&r), off, "{}", r.display_name());
         }
     }
+}
+
+/// RACK-TLP is an allowed way to recover (RFC 8985 is a Standards Track alternative to
+/// duplicate-ACK counting): a case that fails a correct RACK-TLP sender asks for more than the
+/// RFCs do. Every case passes on the reference with RACK-TLP on, as with it off
+/// (`run_reference`).
+#[test]
+fn the_whole_corpus_passes_on_the_reference_with_rack_tlp_on() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
+    let cases = load_paths(&[root]).expect("the corpus loads");
+    let mut failed = Vec::new();
+    for case in &cases {
+        for &ip in &case.ip {
+            let r = run(&mut ReferenceTarget::new(config(true)), case, ip);
+            if let Outcome::Failed(f) = &r.outcome {
+                failed.push(format!("{}: {}", r.display_name(), f.message));
+            }
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
 /// Every `rack-tlp` variant in the corpus is one this test knows about (so a new one is run on
