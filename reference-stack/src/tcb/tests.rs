@@ -3033,3 +3033,30 @@ fn plpmtud_the_r1th_timeout_lowers_the_path_mtu_to_search_low_then_halves_it() {
     // Off: full size for ever.
     assert_eq!(resend_lengths(tuple_v4(), false, 5), [1460; 6]);
 }
+
+#[test]
+fn plpmtud_syn_timeouts_are_no_black_hole() {
+    // A SYN is small: its timeouts say nothing about the path MTU, and the data that follows
+    // the handshake goes at full size.
+    let config = Config {
+        nagle: false,
+        plpmtud_black_hole: true,
+        ..plain()
+    };
+    let mut b = Bench {
+        tcb: Tcb::connect(&config, tuple_v4(), s(ISS), Instant::ZERO),
+        now: Instant::ZERO,
+    };
+    b.one();
+    for _ in 0..4 {
+        b.fire();
+        check(&b.one(), "S", ISS, None);
+    }
+    b.input(with_opts(
+        pkt("SA", PEER, ISS + 1),
+        vec![TcpOption::Mss(1460)],
+    ));
+    b.one();
+    b.tcb.send(b.now, &[7u8; 1460]).unwrap();
+    assert_eq!(b.one().payload.len(), 1460);
+}
