@@ -18,7 +18,7 @@ use tcpconform::case::model::Case;
 use tcpconform::run::baseline::Baseline;
 use tcpconform::run::event::{IpVersion, Outcome};
 use tcpconform::run::executor::{execute, Instance, RunOptions};
-use tcpconform::run::runner::minimum_duration;
+use tcpconform::run::runner::longest_first;
 use tcpconform::target::link::{LinkConfig, LinkTarget};
 use tcpconform::target::{AppCall, AppResult, Endpoints, Received, Target, TargetError};
 
@@ -302,7 +302,7 @@ fn link_runs_the_corpus_against_linux_over_veth() {
         .collect();
     // Longest first: the cases that wait for tens of seconds start at once, and the many
     // short ones fill the wires around them.
-    instances.sort_by_key(|i| std::cmp::Reverse(minimum_duration(&i.case.steps)));
+    instances.sort_by_key(|i| longest_first(&i.case.steps));
 
     // Each worker enters the harness namespace of a wire of its own and drives that wire's
     // kernel through that wire's agent.

@@ -18,7 +18,7 @@ use tcpconform::case::model::Case;
 use tcpconform::cli::RstProfile;
 use tcpconform::run::event::{CaseResult, IpVersion, Outcome};
 use tcpconform::run::executor::{execute, Instance, RunOptions};
-use tcpconform::run::runner::minimum_duration;
+use tcpconform::run::runner::longest_first;
 use tcpconform::target::link::{LinkConfig, LinkTarget};
 use tcpconform::target::reference::ReferenceTarget;
 use tcpconform::target::Target;
@@ -206,7 +206,7 @@ fn serve_matches_reference_over_link() {
         println!("not compared: {id}: {why}");
     }
     // Longest first: the long waits start at once, the short cases fill in around them.
-    instances.sort_by_key(|i| std::cmp::Reverse(minimum_duration(&i.case.steps)));
+    instances.sort_by_key(|i| longest_first(&i.case.steps));
 
     let names: Vec<String> = servers.iter().map(|s| s.ns.name.clone()).collect();
     let next = AtomicUsize::new(0);

@@ -7,7 +7,7 @@ use super::event::{
     family, CaseResult, Direction, Inconsistency, IpVersion, Mitigation, Outcome, Reporter,
     RunEvent, Summary, TraceEntry, Verdict,
 };
-use super::runner::{minimum_duration, run_instance_within, SETUP_FAILED};
+use super::runner::{longest_first, run_instance_within, SETUP_FAILED};
 use super::stall;
 use crate::case::model::{Case, StepKind};
 use crate::target::{Liveness, Target};
@@ -173,7 +173,7 @@ pub fn execute(
         // On a real clock a run lasts at least as long as its longest instance: start the
         // longest first (the waits they are made of cost time, not CPU), so that the short
         // ones fill the gaps instead of delaying them to the end.
-        normal.sort_by_key(|&i| std::cmp::Reverse(minimum_duration(&instances[i].case.steps)));
+        normal.sort_by_key(|&i| longest_first(&instances[i].case.steps));
     }
     let mut summary = Summary::default();
     let mut choices = Choices::default();

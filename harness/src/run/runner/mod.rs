@@ -310,6 +310,33 @@ pub fn minimum_duration(steps: &[Step]) -> Duration {
         .sum()
 }
 
+/// The longest a case may wait for its target's answers: the `within` of the `expect` steps that
+/// set one (of a `one_of`, its most patient variant). Resends at doubling timeouts are waited
+/// for this way, and take that long on a target that does not take a case's quickest variant,
+/// though nothing in the case has to last.
+pub fn patience(steps: &[Step]) -> Duration {
+    steps
+        .iter()
+        .map(|s| match &s.kind {
+            StepKind::Expect(e) => e.within.unwrap_or(Duration::ZERO),
+            StepKind::OneOf(branches) => branches
+                .iter()
+                .map(|b| patience(&b.steps))
+                .max()
+                .unwrap_or_default(),
+            _ => Duration::ZERO,
+        })
+        .fold(Duration::ZERO, Duration::saturating_add)
+}
+
+/// The order to start a real-time run's instances in, longest first: by what a case must wait
+/// and what it may wait for. Started early, a case that waits half a minute for resends when
+/// the target does not take its quickest variant overlaps the many short ones instead of
+/// holding up the end of the run.
+pub fn longest_first(steps: &[Step]) -> std::cmp::Reverse<Duration> {
+    std::cmp::Reverse(minimum_duration(steps).saturating_add(patience(steps)))
+}
+
 /// The result of an instance that did not run on this target, and why.
 fn not_run(target: &dyn Target, case: &Case, ip: IpVersion, reason: String) -> CaseResult {
     CaseResult {
