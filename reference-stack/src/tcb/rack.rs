@@ -362,15 +362,19 @@ mod tests {
         assert!(lost[0].retransmitted && lost[0].start == SeqNumber(1));
     }
 
+    /// (start, end, retransmitted) of each record.
+    fn spans(r: &Rack) -> Vec<(u32, u32, bool)> {
+        r.sent
+            .iter()
+            .map(|s| (s.start.0, s.end.0, s.retransmitted))
+            .collect()
+    }
+
     #[test]
     fn a_resend_splits_the_records_it_covers_in_part() {
         let mut r = flight([0, 0, 0, 0]);
         r.on_transmit(SeqNumber(501), SeqNumber(1501), at(5));
-        let spans: Vec<(u32, u32, bool)> = r
-            .sent
-            .iter()
-            .map(|s| (s.start.0, s.end.0, s.retransmitted))
-            .collect();
+        let spans = spans(&r);
         assert_eq!(
             spans,
             [
@@ -462,11 +466,7 @@ mod tests {
     fn a_resend_on_record_edges_splits_nothing() {
         let mut r = flight([0, 0, 0, 0]);
         r.on_transmit(SeqNumber(1001), SeqNumber(3001), at(5));
-        let spans: Vec<(u32, u32, bool)> = r
-            .sent
-            .iter()
-            .map(|s| (s.start.0, s.end.0, s.retransmitted))
-            .collect();
+        let spans = spans(&r);
         assert_eq!(
             spans,
             [

@@ -1557,10 +1557,17 @@ fn limited_transmit_not_without_unsent_data() {
 
 /// ESTABLISHED through an active open to a peer that announced MSS 1460, Nagle off.
 fn active_mss_1460(tuple: FourTuple) -> Bench {
-    let config = Config {
-        nagle: false,
-        ..plain()
-    };
+    active_mss_1460_with(
+        Config {
+            nagle: false,
+            ..plain()
+        },
+        tuple,
+    )
+}
+
+/// The same with this configuration.
+fn active_mss_1460_with(config: Config, tuple: FourTuple) -> Bench {
     let mut b = Bench {
         tcb: Tcb::connect(&config, tuple, s(ISS), Instant::ZERO),
         now: Instant::ZERO,
@@ -2557,6 +2564,20 @@ fn tlp_config() -> Config {
     }
 }
 
+/// RACK-TLP configured off, and configured on where SACK is not negotiated.
+fn rack_tlp_inactive() -> [Config; 2] {
+    [
+        Config {
+            rack_tlp: false,
+            ..tlp_config()
+        },
+        Config {
+            sack: false,
+            ..tlp_config()
+        },
+    ]
+}
+
 /// (sequence number, length) of each segment, relative to ISS.
 fn seq_lens(out: &[TcpRepr]) -> Vec<(u32, usize)> {
     out.iter()
@@ -2667,16 +2688,7 @@ fn tlp_one_probe_per_episode_until_its_ack() {
 
 #[test]
 fn tlp_only_when_configured_and_sack_negotiated() {
-    for config in [
-        Config {
-            rack_tlp: false,
-            ..tlp_config()
-        },
-        Config {
-            sack: false,
-            ..tlp_config()
-        },
-    ] {
+    for config in rack_tlp_inactive() {
         let mut b = passive_tlp(config);
         b.tcb.send(b.now, &[7u8; 2000]).unwrap();
         assert_eq!(b.out().len(), 2);
@@ -2813,13 +2825,21 @@ fn tlp_last_segment_probe_repeats_its_fin_and_psh_as_sent() {
 
 // ------------------------------------------------------ RACK loss detection (RFC 8985 6)
 
-/// A duplicate ACK of SND.UNA whose SACK block is ISS + `left` .. ISS + `right`.
+/// An ACK of ISS + `ack` with these SACK blocks (relative to ISS), the first written first.
+fn ack_sacking(ack: u32, blocks: &[(u32, u32)]) -> TcpRepr {
+    let blocks = blocks
+        .iter()
+        .map(|&(left, right)| SackBlock {
+            left: s(ISS + left),
+            right: s(ISS + right),
+        })
+        .collect();
+    with_opts(pkt("A", PEER + 1, ISS + ack), vec![TcpOption::Sack(blocks)])
+}
+
+/// A duplicate ACK of SND.UNA (ISS + 1) whose SACK block is ISS + `left` .. ISS + `right`.
 fn dup_sack(left: u32, right: u32) -> TcpRepr {
-    let sack = vec![TcpOption::Sack(vec![SackBlock {
-        left: s(ISS + left),
-        right: s(ISS + right),
-    }])];
-    with_opts(pkt("A", PEER + 1, ISS + 1), sack)
+    ack_sacking(1, &[(left, right)])
 }
 
 #[test]
@@ -2856,19 +2876,7 @@ fn rack_with_three_segments_sacked_needs_no_reordering_window() {
     b.at(150);
     b.input(dup_sack(3001, 4001));
     b.none();
-    b.input(with_opts(
-        pkt("A", PEER + 1, ISS + 1),
-        vec![TcpOption::Sack(vec![
-            SackBlock {
-                left: s(ISS + 1001),
-                right: s(ISS + 2001),
-            },
-            SackBlock {
-                left: s(ISS + 3001),
-                right: s(ISS + 4001),
-            },
-        ])],
-    ));
+    b.input(ack_sacking(1, &[(1001, 2001), (3001, 4001)]));
     b.none();
     b.input(dup_sack(1001, 4001));
     assert_eq!(seq_lens(&b.out()), vec![(1, 1000)]);
@@ -2931,44 +2939,17 @@ fn rack_a_partial_ack_does_not_resend_what_rack_resent() {
     b.tcb.send(b.now, &[7u8; 4000]).unwrap();
     assert_eq!(b.out().len(), 4);
     b.at(150);
-    b.input(with_opts(
-        pkt("A", PEER + 1, ISS + 1),
-        vec![TcpOption::Sack(vec![
-            SackBlock {
-                left: s(ISS + 3001),
-                right: s(ISS + 4001),
-            },
-            SackBlock {
-                left: s(ISS + 1001),
-                right: s(ISS + 2001),
-            },
-        ])],
-    ));
+    b.input(ack_sacking(1, &[(3001, 4001), (1001, 2001)]));
     b.fire();
     assert_eq!(seq_lens(&b.out()), vec![(1, 1000), (2001, 1000)]);
     b.at(200);
-    b.input(with_opts(
-        pkt("A", PEER + 1, ISS + 2001),
-        vec![TcpOption::Sack(vec![SackBlock {
-            left: s(ISS + 3001),
-            right: s(ISS + 4001),
-        }])],
-    ));
+    b.input(ack_sacking(2001, &[(3001, 4001)]));
     b.none();
 }
 
 #[test]
 fn rack_only_when_configured_and_sack_negotiated() {
-    for config in [
-        Config {
-            rack_tlp: false,
-            ..tlp_config()
-        },
-        Config {
-            sack: false,
-            ..tlp_config()
-        },
-    ] {
+    for config in rack_tlp_inactive() {
         let mut b = passive_tlp(config);
         b.tcb.send(b.now, &[7u8; 4000]).unwrap();
         assert_eq!(b.out().len(), 4);
@@ -2994,16 +2975,7 @@ fn resend_lengths(tuple: FourTuple, black_hole: bool, timeouts: usize) -> Vec<us
         r2: Duration::from_secs(3600),
         ..plain()
     };
-    let mut b = Bench {
-        tcb: Tcb::connect(&config, tuple, s(ISS), Instant::ZERO),
-        now: Instant::ZERO,
-    };
-    b.one();
-    b.input(with_opts(
-        pkt("SA", PEER, ISS + 1),
-        vec![TcpOption::Mss(1460)],
-    ));
-    b.one();
+    let mut b = active_mss_1460_with(config, tuple);
     let mss = usize::from(b.tcb.info().snd_mss);
     b.tcb.send(b.now, &vec![7u8; mss]).unwrap();
     let mut lengths = vec![b.one().payload.len()];
