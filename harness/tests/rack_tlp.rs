@@ -39,7 +39,7 @@ const RACK_CASES: [(&str, &[&str], &[&str]); 3] = [
     (
         "timers/sack-reneged-at-snd-una-resent",
         &["rack-tlp"],
-        &["left-edge"],
+        &["reneged-block-only"],
     ),
 ];
 
