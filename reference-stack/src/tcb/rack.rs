@@ -183,7 +183,8 @@ impl Rack {
     /// Step 5, RACK_detect_loss: every segment neither delivered nor already lost that was
     /// sent before RACK.xmit_ts is lost once RACK.rtt + reo_wnd has passed since it went out.
     /// Returns the segments newly marked lost (in sequence order) and, if some are not that
-    /// old yet, the time left until the oldest of them is.
+    /// old yet, the longest time one of them has left: the RFC's `timeout = max(remaining,
+    /// timeout)`, so the reordering timer fires once, when all of them are due.
     pub(super) fn detect_loss(
         &mut self,
         now: Instant,
