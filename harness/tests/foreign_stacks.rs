@@ -77,12 +77,15 @@ impl Stack {
         )
     }
 
-    /// A kernel client in the namespace gets its data echoed by the stack's port 7.
+    /// A kernel client in the namespace gets its data echoed by the stack's port 7, within
+    /// 30 s: a run ends with its SYN floods (run alone, last), and a small stack may take a
+    /// while to time out the half-open connections they leave; a stack the run broke never
+    /// echoes again.
     fn echoes(&self) -> bool {
         Command::new("ip")
             .args(["netns", "exec", &self.ns, "python3"])
             .arg(targets_dir().join("probe.py"))
-            .args(["echo", "192.0.2.1", "7"])
+            .args(["wait-echo", "192.0.2.1", "7", "30"])
             .status()
             .is_ok_and(|s| s.success())
     }
