@@ -348,73 +348,74 @@ fn phase(
     let (seed, baseline, budget, strict) = (opts.seed, opts.baseline, opts.budget, opts.strict);
     let fail_fast = opts.fail_fast;
     std::thread::scope(|scope| -> std::io::Result<()> {
+        // One worker: instances from `order` until there are none, or the run stops.
+        let worker = |tx: mpsc::Sender<CaseResult>| {
+            let (next, abandon) = (&next, &abandon);
+            move || {
+                let mut target = make_target();
+                let persistent = target.capabilities().persistent;
+                if !target.virtual_clock() {
+                    stall::start();
+                }
+                loop {
+                    // Interrupted or stopped: start nothing more; the target is dropped
+                    // on the way out, which tears its instance down.
+                    if crate::interrupt::requested()
+                        || stop.stopped()
+                        || abandon.load(Ordering::SeqCst)
+                    {
+                        break;
+                    }
+                    let n = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(&i) = order.get(n) else { break };
+                    let inst = &instances[i];
+                    let instance_seed = seed ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d);
+                    let mut result = run_awake(target.as_mut(), inst, instance_seed, budget);
+                    if persistent && matches!(result.outcome, Outcome::Failed(_)) {
+                        check_alive(target.as_mut(), &mut result, stop);
+                    }
+                    if let (Outcome::Failed(f), Some(b)) = (&mut result.outcome, baseline) {
+                        f.baseline = b.explain(&result.id, result.ip, f);
+                    }
+                    result.verdict = Verdict::of(&result.outcome, strict);
+                    if let Some(b) = baseline {
+                        b.record(&result);
+                    }
+                    if fail_fast && result.verdict == Verdict::Failed {
+                        stop.stop(Halt::FailFast {
+                            failed: result.display_name(),
+                        });
+                    }
+                    if tx.send(result).is_err() {
+                        break;
+                    }
+                }
+            }
+        };
         // A thread that cannot be made (a process or thread limit) is an error, not a panic:
         // the run goes on with the workers it has, or ends here if it has none.
         let mut workers = 0;
         for n in 0..jobs {
-            let (next, abandon) = (&next, &abandon);
-            let mut retries = 0;
-            let spawned = loop {
-                let tx = tx.clone();
-                let spawned = std::thread::Builder::new()
+            let spawn = || {
+                std::thread::Builder::new()
                     .name(format!("worker-{n}"))
-                    .spawn_scoped(scope, move || {
-                        let mut target = make_target();
-                        let persistent = target.capabilities().persistent;
-                        if !target.virtual_clock() {
-                            stall::start();
-                        }
-                        loop {
-                            // Interrupted or stopped: start nothing more; the target is dropped
-                            // on the way out, which tears its instance down.
-                            if crate::interrupt::requested()
-                                || stop.stopped()
-                                || abandon.load(Ordering::SeqCst)
-                            {
-                                break;
-                            }
-                            let n = next.fetch_add(1, Ordering::SeqCst);
-                            let Some(&i) = order.get(n) else { break };
-                            let inst = &instances[i];
-                            let instance_seed =
-                                seed ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d);
-                            let mut result =
-                                run_awake(target.as_mut(), inst, instance_seed, budget);
-                            if persistent && matches!(result.outcome, Outcome::Failed(_)) {
-                                check_alive(target.as_mut(), &mut result, stop);
-                            }
-                            if let (Outcome::Failed(f), Some(b)) = (&mut result.outcome, baseline) {
-                                f.baseline = b.explain(&result.id, result.ip, f);
-                            }
-                            result.verdict = Verdict::of(&result.outcome, strict);
-                            if let Some(b) = baseline {
-                                b.record(&result);
-                            }
-                            if fail_fast && result.verdict == Verdict::Failed {
-                                stop.stop(Halt::FailFast {
-                                    failed: result.display_name(),
-                                });
-                            }
-                            if tx.send(result).is_err() {
-                                break;
-                            }
-                        }
-                    });
-                // EAGAIN for the first worker is often the previous phase's threads still being
-                // counted against the limit: joined, but not yet released by the kernel. Give
-                // them a moment before calling the limit real.
-                match spawned {
-                    Err(e)
-                        if workers == 0
-                            && e.kind() == std::io::ErrorKind::WouldBlock
-                            && retries < SPAWN_RETRIES =>
-                    {
-                        retries += 1;
-                        std::thread::sleep(SPAWN_RETRY_WAIT);
-                    }
-                    spawned => break spawned,
-                }
+                    .spawn_scoped(scope, worker(tx.clone()))
             };
+            let mut spawned = spawn();
+            // EAGAIN for the first worker is often the previous phase's threads still being
+            // counted against the limit: joined, but not yet released by the kernel. Give them
+            // a moment before calling the limit real.
+            let mut retries = 0;
+            while workers == 0
+                && retries < SPAWN_RETRIES
+                && spawned
+                    .as_ref()
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock)
+            {
+                retries += 1;
+                std::thread::sleep(SPAWN_RETRY_WAIT);
+                spawned = spawn();
+            }
             match spawned {
                 Ok(_) => workers += 1,
                 Err(e) if workers == 0 => {
