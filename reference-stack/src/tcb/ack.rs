@@ -112,7 +112,7 @@ impl Tcb {
         let smss = u32::from(self.snd_mss());
         self.dup_acks += 1;
         if self.dup_acks == 3 && self.recover.is_none() {
-            self.enter_fast_recovery(self.snd_una);
+            self.enter_fast_recovery(self.snd_una, self.snd_una + smss);
         } else if self.dup_acks > 3 && self.fast_recovery {
             self.cwnd = self.cwnd.saturating_add(smss);
         }
@@ -125,10 +125,10 @@ impl Tcb {
         (flight / 2).max(2 * u32::from(self.snd_mss()))
     }
 
-    /// RFC 5681 3.2 steps 2-4: the third duplicate ACK, or RACK's first loss (RFC 8985 9.3),
-    /// starts fast recovery: ssthresh from FlightSize, cwnd inflated by the segments the
-    /// duplicate ACKs say have left (three at most), and the segment at `lost` resent.
-    pub(super) fn enter_fast_recovery(&mut self, lost: SeqNumber) {
+    /// RFC 5681 3.2 steps 2-4: the third duplicate ACK, or RACK's first losses (RFC 8985 9.3),
+    /// start fast recovery: ssthresh from FlightSize, cwnd inflated by the segments the
+    /// duplicate ACKs say have left (three at most), and `lost..end` resent.
+    pub(super) fn enter_fast_recovery(&mut self, lost: SeqNumber, end: SeqNumber) {
         let smss = u32::from(self.snd_mss());
         // RFC 5681 3.2 step 2: "additional data sent in limited transmit MUST NOT be
         // included in this calculation".
@@ -139,7 +139,7 @@ impl Tcb {
         self.recover = Some(self.snd_nxt);
         self.fast_recovery = true;
         self.rtx_nxt = Some(lost);
-        self.rtx_end = lost + smss;
+        self.rtx_end = end;
         self.rtt_sample = None;
         self.cancel_loss_probe();
     }

@@ -18,7 +18,7 @@
 use super::timers::Timer;
 use super::Tcb;
 use crate::time::{Duration, Instant};
-use crate::wire::SeqNumber;
+use crate::wire::{SackBlock, SeqNumber};
 use std::collections::VecDeque;
 
 /// DupThresh (RFC 8985 6.2 step 4, RFC 6675): with this many segments SACKed and no
@@ -120,16 +120,11 @@ impl Rack {
     /// `una`, or covered by the scoreboard `sacked` for the first time — update RACK.min_RTT,
     /// RACK.rtt / RACK.xmit_ts / RACK.end_seq, RACK.fack and RACK.reordering_seen. Records
     /// below `una` are forgotten.
-    pub(super) fn on_ack(
-        &mut self,
-        now: Instant,
-        una: SeqNumber,
-        sacked: &[(SeqNumber, SeqNumber)],
-    ) {
+    pub(super) fn on_ack(&mut self, now: Instant, una: SeqNumber, sacked: &[SackBlock]) {
         let mut delivered: Vec<Sent> = Vec::new();
         for s in self.sent.iter_mut() {
             let acked = s.end <= una;
-            let covered = acked || sacked.iter().any(|&(l, r)| l <= s.start && s.end <= r);
+            let covered = acked || sacked.iter().any(|b| b.left <= s.start && s.end <= b.right);
             if covered && !s.sacked {
                 delivered.push(*s);
             }
@@ -231,9 +226,7 @@ impl Tcb {
         if !self.rack_on() {
             return;
         }
-        let sacked: Vec<(SeqNumber, SeqNumber)> =
-            self.sacked.iter().map(|b| (b.left, b.right)).collect();
-        self.rack.on_ack(now, self.snd_una, &sacked);
+        self.rack.on_ack(now, self.snd_una, &self.sacked);
         self.rack_detect_loss(now);
     }
 
@@ -262,8 +255,7 @@ impl Tcb {
         if self.recover.is_none() {
             // RFC 8985 9.3: the congestion response is RFC 5681's, as for the third duplicate
             // ACK (without the three segments' inflation unless that many did leave).
-            self.enter_fast_recovery(first.start);
-            self.rtx_end = last.end;
+            self.enter_fast_recovery(first.start, last.end);
         } else {
             // In recovery: resend these too. A retransmission lost again (MUST-13, without
             // PRR): "an additional congestion response", the window halved once more.
@@ -299,6 +291,17 @@ mod tests {
         Duration::from_millis(n)
     }
 
+    /// SACK blocks from (left, right) pairs.
+    fn blocks(pairs: &[(u32, u32)]) -> Vec<SackBlock> {
+        pairs
+            .iter()
+            .map(|&(l, r)| SackBlock {
+                left: SeqNumber(l),
+                right: SeqNumber(r),
+            })
+            .collect()
+    }
+
     /// Four segments of 1000 octets from 1, each sent at `times[i]` ms.
     fn flight(times: [u64; 4]) -> Rack {
         let mut r = Rack::default();
@@ -314,7 +317,7 @@ mod tests {
         let mut r = flight([0, 0, 10, 10]);
         r.min_rtt = Some(ms(40));
         // 3001..4001 (sent at 10 ms) is SACKed at 60 ms: RACK.rtt 50 ms.
-        r.on_ack(at(60), SeqNumber(1), &[(SeqNumber(3001), SeqNumber(4001))]);
+        r.on_ack(at(60), SeqNumber(1), &blocks(&[(3001, 4001)]));
         assert_eq!(r.xmit_ts, Some((at(10), 4)));
         assert_eq!(r.rtt, ms(50));
         // Window 10 ms (40 / 4): the segments sent at 0 ms are due at 60 ms, the one at 10 ms
@@ -348,13 +351,13 @@ mod tests {
         // is SACKed at 170 ms: the resend, sent before it, is lost after RACK.rtt (50 ms).
         let mut r = flight([0, 0, 0, 0]);
         r.min_rtt = Some(ms(50));
-        r.on_ack(at(50), SeqNumber(1), &[(SeqNumber(1001), SeqNumber(4001))]);
+        r.on_ack(at(50), SeqNumber(1), &blocks(&[(1001, 4001)]));
         let (lost, _) = r.detect_loss(at(50), Duration::ZERO);
         assert_eq!(lost.len(), 1);
         r.on_transmit(SeqNumber(1), SeqNumber(1001), at(100));
         assert!(r.sent[0].retransmitted && !r.sent[0].lost);
         r.on_transmit(SeqNumber(4001), SeqNumber(5001), at(120));
-        let sack = [(SeqNumber(1001), SeqNumber(5001))];
+        let sack = blocks(&[(1001, 5001)]);
         r.on_ack(at(170), SeqNumber(1), &sack);
         assert_eq!(r.xmit_ts, Some((at(120), 6)));
         let (lost, wait) = r.detect_loss(at(170), Duration::ZERO);
@@ -403,43 +406,25 @@ mod tests {
     #[test]
     fn a_delivery_below_the_highest_delivered_is_reordering() {
         let mut r = flight([0, 0, 0, 0]);
-        r.on_ack(at(50), SeqNumber(1), &[(SeqNumber(3001), SeqNumber(4001))]);
+        r.on_ack(at(50), SeqNumber(1), &blocks(&[(3001, 4001)]));
         assert!(!r.reordering_seen);
         assert_eq!(r.fack, Some(SeqNumber(4001)));
-        r.on_ack(
-            at(52),
-            SeqNumber(1),
-            &[
-                (SeqNumber(1001), SeqNumber(2001)),
-                (SeqNumber(3001), SeqNumber(4001)),
-            ],
-        );
+        r.on_ack(at(52), SeqNumber(1), &blocks(&[(1001, 2001), (3001, 4001)]));
         assert!(r.reordering_seen);
     }
 
     #[test]
     fn fack_only_moves_up() {
         let mut r = flight([0, 0, 0, 0]);
-        r.on_ack(at(50), SeqNumber(1), &[(SeqNumber(1001), SeqNumber(2001))]);
+        r.on_ack(at(50), SeqNumber(1), &blocks(&[(1001, 2001)]));
         assert_eq!(r.fack, Some(SeqNumber(2001)));
-        r.on_ack(
-            at(51),
-            SeqNumber(1),
-            &[
-                (SeqNumber(1001), SeqNumber(2001)),
-                (SeqNumber(3001), SeqNumber(4001)),
-            ],
-        );
+        r.on_ack(at(51), SeqNumber(1), &blocks(&[(1001, 2001), (3001, 4001)]));
         assert_eq!(r.fack, Some(SeqNumber(4001)), "a higher delivery moves it");
         assert!(!r.reordering_seen);
         // 1..1001, resent, is acknowledged: below RACK.fack, but a resend is no reordering,
         // and RACK.fack stays.
         r.on_transmit(SeqNumber(1), SeqNumber(1001), at(60));
-        r.on_ack(
-            at(120),
-            SeqNumber(2001),
-            &[(SeqNumber(3001), SeqNumber(4001))],
-        );
+        r.on_ack(at(120), SeqNumber(2001), &blocks(&[(3001, 4001)]));
         assert_eq!(r.fack, Some(SeqNumber(4001)));
         assert!(!r.reordering_seen);
         // 2001..3001, sent once and below RACK.fack: reordering.
@@ -490,7 +475,7 @@ mod tests {
         // In recovery: zero.
         assert_eq!(r.reo_wnd(true, Some(ms(100))), Duration::ZERO);
         // Three SACKed: zero.
-        let sack = [(SeqNumber(1001), SeqNumber(4001))];
+        let sack = blocks(&[(1001, 4001)]);
         r.on_ack(at(50), SeqNumber(1), &sack);
         assert_eq!(r.reo_wnd(false, Some(ms(100))), Duration::ZERO);
         // Once reordering was seen, the window stays.

@@ -9,10 +9,7 @@
 use super::Tcb;
 use crate::fastopen::{self, ClientCookie};
 use crate::state::State;
-use crate::wire::{TcpOption, TcpRepr};
-
-/// The room for options in a TCP header (RFC 9293 3.1: data offset of at most 15 words).
-const MAX_OPTION_SPACE: usize = 40;
+use crate::wire::{TcpOption, TcpRepr, TCP_MAX_OPTIONS_LEN};
 
 /// What Fast Open does for our SYN.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +66,7 @@ impl Tcb {
             kind: fastopen::KIND,
             data: cookie,
         };
-        (used + opt.wire_len() <= MAX_OPTION_SPACE).then_some(opt)
+        (used + opt.wire_len() <= TCP_MAX_OPTIONS_LEN).then_some(opt)
     }
 
     /// Octets of data our first SYN carries: 4.2.1 step 1b, "any data up to the cached server
