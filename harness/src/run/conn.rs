@@ -14,7 +14,7 @@ use crate::run::probe::Expectation;
 use crate::tcp::flags::{ACK, FIN, RST, SYN};
 
 /// Sequence-space "a is after b" (RFC 9293 3.4, modulo 2^32).
-fn after(a: u32, b: u32) -> bool {
+pub(super) fn after(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) > 0
 }
 

@@ -176,10 +176,7 @@ pub fn option_details(m: &OptionsMatch, got: &Observed, conn: &ConnView) -> Vec<
         }
     }
     if let Some(cm) = &m.tfo_cookie {
-        let len = opts.iter().find_map(|o| match o {
-            ObservedOption::Unknown { kind, data } if *kind == FAST_OPEN_KIND => Some(data.len()),
-            _ => None,
-        });
+        let len = fast_open_cookie(opts).map(<[u8]>::len);
         let (ok, t) = num_matches(cm, len.unwrap_or(0) as u32, none, conn);
         let received = len.map_or("absent".into(), |n| n.to_string());
         push(
@@ -189,14 +186,11 @@ pub fn option_details(m: &OptionsMatch, got: &Observed, conn: &ConnView) -> Vec<
         );
     }
     if let Some(want) = &m.tfo {
-        let cookie = opts.iter().find_map(|o| match o {
-            ObservedOption::Unknown { kind, data } if *kind == FAST_OPEN_KIND => Some(data),
-            _ => None,
-        });
+        let cookie = fast_open_cookie(opts);
         push(
             "options.tfo".into(),
             (cookie == Some(want), tfo_text(want)),
-            cookie.map_or("absent".into(), |c| tfo_text(c)),
+            cookie.map_or("absent".into(), tfo_text),
         );
     }
     if m.padding_zero {
@@ -570,19 +564,13 @@ fn options_match(m: &OptionsMatch, got: &Observed, conn: &ConnView) -> Option<Ro
         parts.push(format!("sack first {t}"));
     }
     if let Some(cm) = &m.tfo_cookie {
-        let len = got.iter().find_map(|o| match o {
-            ObservedOption::Unknown { kind, data } if *kind == FAST_OPEN_KIND => Some(data.len()),
-            _ => None,
-        });
+        let len = fast_open_cookie(got).map(<[u8]>::len);
         let (o, t) = num_matches(cm, len.unwrap_or(0) as u32, Space::None, conn);
         ok &= o && len.is_some();
         parts.push(format!("tfo cookie of {t} octets"));
     }
     if let Some(want) = &m.tfo {
-        let cookie = got.iter().find_map(|o| match o {
-            ObservedOption::Unknown { kind, data } if *kind == FAST_OPEN_KIND => Some(data),
-            _ => None,
-        });
+        let cookie = fast_open_cookie(got);
         ok &= cookie == Some(want);
         parts.push(format!("tfo {}", tfo_text(want)));
     }
@@ -681,6 +669,14 @@ pub fn summary(e: &Expect, conn: &ConnView) -> String {
     } else {
         parts.join(" ")
     }
+}
+
+/// The cookie of a segment's Fast Open option (empty for a request), if it has one.
+fn fast_open_cookie(opts: &[ObservedOption]) -> Option<&[u8]> {
+    opts.iter().find_map(|o| match o {
+        ObservedOption::Unknown { kind, data } if *kind == FAST_OPEN_KIND => Some(&data[..]),
+        _ => None,
+    })
 }
 
 /// A Fast Open cookie as the trace shows it: hex, or `request` for an empty option.

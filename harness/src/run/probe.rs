@@ -27,7 +27,7 @@
 //! is only acknowledged. The runner does not probe when the reply could stand in for a segment
 //! the case still waits for (an ACK the target owes for data or a FIN the tester sent).
 
-use super::conn::ConnView;
+use super::conn::{after, ConnView};
 use crate::case::expr::Var;
 use crate::packet::render::render;
 use crate::packet::spec::{ChecksumSpec, IpFields, Observed, OptionSpec, PacketSpec};
@@ -190,11 +190,7 @@ pub fn own_abort(conn: &ConnView, seq: u32) -> bool {
     let una = conn.tester_ack.unwrap_or(nxt);
     // The tester may have acknowledged past what it saw (a case can do that): start at the
     // earlier of the two.
-    let low = if (una.wrapping_sub(nxt) as i32) > 0 {
-        nxt
-    } else {
-        una
-    };
+    let low = if after(una, nxt) { nxt } else { una };
     let window = conn
         .var(Var::SndWnd)
         .map_or(0, |w| u32::try_from(w).unwrap_or(u32::MAX));
