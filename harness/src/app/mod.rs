@@ -98,13 +98,11 @@ impl fmt::Display for AppCall {
             AppCall::Connect {
                 local,
                 remote,
-                fastopen: false,
-            } => write!(f, "connect({local} -> {remote})"),
-            AppCall::Connect {
-                local,
-                remote,
-                fastopen: true,
-            } => write!(f, "connect({local} -> {remote}, fastopen)"),
+                fastopen,
+            } => {
+                let tfo = if *fastopen { ", fastopen" } else { "" };
+                write!(f, "connect({local} -> {remote}{tfo})")
+            }
             AppCall::Write(data) => write!(f, "write({} octets)", data.len()),
             AppCall::Read { max } => write!(f, "read(up to {max})"),
             AppCall::ShutdownWrite => f.write_str("shutdown(SHUT_WR)"),
